@@ -1,0 +1,210 @@
+//! The per-query classifier: is this an ACME challenge lookup we must forward?
+//!
+//! Runs for every query in the cluster, so it allocates nothing and rejects most names on their
+//! first byte.
+
+use crate::config::{Verdict, Zone};
+use crate::name;
+
+/// The label that marks an ACME DNS-01 challenge name (RFC 8555 §8.4), lower case.
+pub(crate) const ACME_LABEL: &[u8] = b"_acme-challenge";
+
+/// DNS class IN.
+const CLASS_IN: u16 = 1;
+
+pub(crate) fn classify(zones: &[Zone], qname: &[u8], _qtype: u16, qclass: u16) -> Verdict {
+    if qclass != CLASS_IN {
+        return Verdict::Pass;
+    }
+    // The name has to start with `_` or with an escape that may decode to `_` (`\095`, `\_`).
+    match qname.first() {
+        Some(b'_' | b'\\') => {}
+        _ => return Verdict::Pass,
+    }
+    // Not even room for the label: pass before scanning.
+    if qname.len() < ACME_LABEL.len() {
+        return Verdict::Pass;
+    }
+    let Ok(wire) = name::scan(qname) else {
+        return Verdict::Pass;
+    };
+    let wire = wire.as_bytes();
+    let Some((&first_len, rest)) = wire.split_first() else {
+        return Verdict::Pass;
+    };
+    if usize::from(first_len) != ACME_LABEL.len()
+        || rest.get(..ACME_LABEL.len()) != Some(ACME_LABEL)
+    {
+        return Verdict::Pass;
+    }
+    if zones.iter().any(|z| name::is_at_or_below(wire, z.wire())) {
+        Verdict::Forward
+    } else {
+        Verdict::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ConfigBuilder};
+
+    fn config(zones: &[&str]) -> Config {
+        let mut b = ConfigBuilder::new();
+        for z in zones {
+            assert!(b.zone(z).is_ok(), "{z}");
+        }
+        assert!(b.upstream("192.0.2.53").is_ok());
+        match b.build() {
+            Ok(c) => c,
+            Err(e) => panic!("config: {e}"),
+        }
+    }
+
+    fn verdict(c: &Config, name: &str) -> Verdict {
+        c.classify(name.as_bytes(), 16, 1)
+    }
+
+    #[test]
+    fn forwards_challenge_names_in_zone() {
+        let c = config(&["example.com"]);
+        for name in [
+            "_acme-challenge.example.com",
+            "_acme-challenge.example.com.",
+            "_acme-challenge.www.example.com.",
+            "_ACME-Challenge.Example.COM.",
+            r"\095acme-challenge.example.com.",
+            r"\_acme-challenge.example.com.",
+            r"_acme\-challenge.example.com.",
+            r"\095\097\099\109\101-challenge.example.com",
+        ] {
+            assert_eq!(verdict(&c, name), Verdict::Forward, "{name}");
+        }
+    }
+
+    #[test]
+    fn zone_apex_itself_when_it_is_the_challenge_name() {
+        let c = config(&["_acme-challenge.example.com"]);
+        assert_eq!(
+            verdict(&c, "_acme-challenge.example.com."),
+            Verdict::Forward
+        );
+        assert_eq!(verdict(&c, "_acme-challenge.other.com."), Verdict::Pass);
+    }
+
+    #[test]
+    fn passes_other_names() {
+        let c = config(&["example.com"]);
+        for name in [
+            "example.com.",
+            "www.example.com.",
+            "x_acme-challenge.example.com.",
+            "foo._acme-challenge.example.com.",
+            "_acme-challenge-x.example.com.",
+            "_acme-challeng.example.com.",
+            r"_acme-challenge\.foo.example.com.",
+            r"foo\._acme-challenge.example.com.",
+            "_acme-challenge.badexample.com.",
+            "_acme-challenge.example.org.",
+            "_acme-challenge.com.",
+            "_acme-challenge.",
+            "_acme-challenge",
+            ".",
+            "",
+            "_",
+        ] {
+            assert_eq!(verdict(&c, name), Verdict::Pass, "{name}");
+        }
+    }
+
+    #[test]
+    fn escaped_dot_does_not_cross_into_zone() {
+        let c = config(&["example.com"]);
+        // One label "foo.example" followed by "com": not under example.com.
+        assert_eq!(
+            verdict(&c, r"_acme-challenge.foo\.example.com."),
+            Verdict::Pass
+        );
+        // And the zone written with an escaped dot is a single label.
+        let c = config(&[r"foo\.example.com"]);
+        assert_eq!(
+            verdict(&c, r"_acme-challenge.foo\.example.com."),
+            Verdict::Forward
+        );
+        assert_eq!(
+            verdict(&c, "_acme-challenge.foo.example.com."),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn class_must_be_in_type_is_anything() {
+        let c = config(&["example.com"]);
+        let n = b"_acme-challenge.example.com.";
+        for qtype in [1, 5, 16, 28, 255, 65535, 0] {
+            assert_eq!(c.classify(n, qtype, 1), Verdict::Forward, "type {qtype}");
+        }
+        for qclass in [0, 3, 4, 254, 255] {
+            assert_eq!(c.classify(n, 16, qclass), Verdict::Pass, "class {qclass}");
+        }
+    }
+
+    #[test]
+    fn no_zone_means_root() {
+        let c = config(&[]);
+        assert_eq!(
+            verdict(&c, "_acme-challenge.anything.example."),
+            Verdict::Forward
+        );
+        assert_eq!(verdict(&c, "_acme-challenge."), Verdict::Forward);
+        assert_eq!(verdict(&c, "_acme-challenge"), Verdict::Forward);
+        assert_eq!(verdict(&c, "www.anything.example."), Verdict::Pass);
+    }
+
+    #[test]
+    fn several_zones() {
+        let c = config(&["example.com", "example.net"]);
+        assert_eq!(
+            verdict(&c, "_acme-challenge.a.example.net"),
+            Verdict::Forward
+        );
+        assert_eq!(
+            verdict(&c, "_acme-challenge.a.example.com"),
+            Verdict::Forward
+        );
+        assert_eq!(verdict(&c, "_acme-challenge.a.example.org"), Verdict::Pass);
+    }
+
+    #[test]
+    fn malformed_names_pass() {
+        let c = config(&[]);
+        let long = format!("_acme-challenge.{}", "a.".repeat(120));
+        for name in [
+            r"_acme-challenge.example.com\",
+            r"_acme-challenge.exa\25mple.com",
+            r"_acme-challenge.ex\256.com",
+            "_acme-challenge..example.com",
+            "_acme-challenge.example..",
+            long.as_str(),
+        ] {
+            assert_eq!(verdict(&c, name), Verdict::Pass, "{name}");
+        }
+        let label64 = format!("_acme-challenge.{}.com", "x".repeat(64));
+        assert_eq!(verdict(&c, &label64), Verdict::Pass);
+        // Non-UTF-8 bytes are fine as label content.
+        assert_eq!(
+            c.classify(b"_acme-challenge.\xff\xfe.", 16, 1),
+            Verdict::Forward
+        );
+    }
+
+    #[test]
+    fn acme_inside_longer_escaped_label_passes() {
+        let c = config(&[]);
+        assert_eq!(verdict(&c, r"_acme-challenge\046x.example."), Verdict::Pass);
+        assert_eq!(
+            verdict(&c, r"\095acme-challenge\000.example."),
+            Verdict::Pass
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! Hand-made wire messages for the unit tests (exact bytes, no library in between).
+
+use crate::config::{Config, ConfigBuilder};
+use crate::exchange::Exchange;
+
+pub(crate) const TYPE_A: u16 = 1;
+pub(crate) const TYPE_NS: u16 = 2;
+pub(crate) const TYPE_CNAME: u16 = 5;
+pub(crate) const TYPE_SOA: u16 = 6;
+pub(crate) const TYPE_TXT: u16 = 16;
+pub(crate) const TYPE_DNAME: u16 = 39;
+pub(crate) const TYPE_OPT: u16 = 41;
+pub(crate) const TYPE_NSEC: u16 = 47;
+pub(crate) const CLASS_IN: u16 = 1;
+pub(crate) const CLASS_CH: u16 = 3;
+
+/// A compression pointer to offset 12: the question name.
+pub(crate) const QNAME_PTR: [u8; 2] = [0xc0, 0x0c];
+
+/// Wire form of a plain dotted name, case kept ("." is the root).
+pub(crate) fn wire_name(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in s.split('.').filter(|l| !l.is_empty()) {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+pub(crate) fn rr(owner: &[u8], rtype: u16, class: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
+    let mut out = owner.to_vec();
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&class.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(rdata);
+    out
+}
+
+pub(crate) fn txt_rdata(s: &str) -> Vec<u8> {
+    let mut out = vec![s.len() as u8];
+    out.extend_from_slice(s.as_bytes());
+    out
+}
+
+pub(crate) fn soa_rdata(zone: &str, minimum: u32) -> Vec<u8> {
+    let mut out = wire_name(&format!("ns1.{zone}"));
+    out.extend(wire_name(&format!("hostmaster.{zone}")));
+    for v in [2024010101u32, 7200, 3600, 1209600, minimum] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+pub(crate) fn opt(payload: u16, dnssec_ok: bool, options: &[u8]) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&payload.to_be_bytes());
+    out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
+    out.extend_from_slice(&(options.len() as u16).to_be_bytes());
+    out.extend_from_slice(options);
+    out
+}
+
+/// An EDNS cookie option (code 10) and an ECS option (code 8), as a client might send.
+pub(crate) fn cookie_and_ecs() -> Vec<u8> {
+    let mut o = vec![0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+    o.extend_from_slice(&[0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2]);
+    o
+}
+
+/// A message from parts; `flags` is the 16-bit flags word.
+pub(crate) struct Wire {
+    pub(crate) id: u16,
+    pub(crate) flags: u16,
+    pub(crate) qd: Vec<Vec<u8>>,
+    pub(crate) an: Vec<Vec<u8>>,
+    pub(crate) ns: Vec<Vec<u8>>,
+    pub(crate) ar: Vec<Vec<u8>>,
+}
+
+impl Wire {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.id.to_be_bytes());
+        out.extend_from_slice(&self.flags.to_be_bytes());
+        for section in [&self.qd, &self.an, &self.ns, &self.ar] {
+            out.extend_from_slice(&(section.len() as u16).to_be_bytes());
+        }
+        for section in [&self.qd, &self.an, &self.ns, &self.ar] {
+            for part in section {
+                out.extend_from_slice(part);
+            }
+        }
+        out
+    }
+}
+
+pub(crate) fn question(name: &str, qtype: u16, qclass: u16) -> Vec<u8> {
+    let mut q = wire_name(name);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&qclass.to_be_bytes());
+    q
+}
+
+/// A client query with RD set; `edns` is (payload, DO, options).
+pub(crate) fn query(id: u16, name: &str, qtype: u16, edns: Option<(u16, bool, &[u8])>) -> Vec<u8> {
+    Wire {
+        id,
+        flags: 0x0100,
+        qd: vec![question(name, qtype, CLASS_IN)],
+        an: vec![],
+        ns: vec![],
+        ar: edns.map(|(p, d, o)| vec![opt(p, d, o)]).unwrap_or_default(),
+    }
+    .bytes()
+}
+
+/// The upstream's reply to `ex`: its ID, QR|RD|RA plus `rcode`, the question byte for byte.
+pub(crate) fn reply(
+    ex: &Exchange,
+    rcode: u16,
+    an: Vec<Vec<u8>>,
+    ns: Vec<Vec<u8>>,
+    ar: Vec<Vec<u8>>,
+) -> Vec<u8> {
+    Wire {
+        id: ex.upstream_id(),
+        flags: 0x8180 | rcode,
+        qd: vec![ex.question().to_vec()],
+        an,
+        ns,
+        ar,
+    }
+    .bytes()
+}
+
+pub(crate) fn config(max_ttl: u32) -> Config {
+    let mut b = ConfigBuilder::new();
+    let built = b
+        .upstream("192.0.2.53")
+        .and_then(|b| b.max_ttl(max_ttl))
+        .and_then(|b| b.build());
+    match built {
+        Ok(c) => c,
+        Err(e) => panic!("test config: {e}"),
+    }
+}
+
+pub(crate) fn exchange(query: &[u8], random: u64) -> Exchange {
+    match Exchange::new(&config(30), query, random) {
+        Ok(ex) => ex,
+        Err(e) => panic!("test exchange: {e}"),
+    }
+}
+
+pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}

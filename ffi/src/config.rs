@@ -1,0 +1,344 @@
+//! `afwd_config_builder` and `afwd_config`.
+
+use std::time::Duration;
+
+use acmeforward::{Config, ConfigBuilder};
+
+use crate::boundary::ffi_boundary;
+use crate::result::{afwd_result, afwd_verdict};
+use crate::slice::{self, OutBuf};
+
+/// A configuration being built: zones, upstreams, timeout, max_ttl.
+///
+/// Create it with `afwd_config_builder_new`, set it up with the `afwd_config_builder_*`
+/// functions, turn it into an `afwd_config` with `afwd_config_new` (as often as wanted), and free
+/// it with `afwd_config_builder_free`. Not safe for concurrent use: one thread at a time.
+pub struct afwd_config_builder {
+    inner: ConfigBuilder,
+}
+
+/// A validated, immutable configuration.
+///
+/// Made by `afwd_config_new`, freed by `afwd_config_free`. Safe to share across threads: every
+/// function taking a `const afwd_config *` may run concurrently on the same config, as long as
+/// none runs during or after `afwd_config_free`.
+pub struct afwd_config {
+    inner: Config,
+}
+
+impl afwd_config {
+    /// The core configuration.
+    pub(crate) fn core(&self) -> &Config {
+        &self.inner
+    }
+}
+
+// afwd_config is shared across threads; the builder only moves between them (goroutines change
+// threads between cgo calls).
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    const fn moved<T: Send>() {}
+    shared::<Config>();
+    moved::<ConfigBuilder>();
+};
+
+/// Turns a core builder result into a code.
+fn status<T>(r: Result<T, acmeforward::ConfigError>) -> afwd_result {
+    match r {
+        Ok(_) => afwd_result::AFWD_OK,
+        Err(e) => e.into(),
+    }
+}
+
+/// Applies `f` to the builder behind `b` and to the UTF-8 text `ptr[..len]`.
+///
+/// # Safety
+///
+/// As for `afwd_config_builder_add_zone`.
+unsafe fn with_text(
+    b: *mut afwd_config_builder,
+    ptr: *const u8,
+    len: usize,
+    f: impl FnOnce(&mut ConfigBuilder, &str) -> afwd_result,
+) -> afwd_result {
+    // SAFETY: the caller passes NULL or a live builder that no other thread uses now.
+    let Some(builder) = (unsafe { b.as_mut() }) else {
+        return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+    };
+    // SAFETY: the caller passes NULL or `len` readable bytes, alive for this call.
+    let Some(bytes) = (unsafe { slice::input(ptr, len) }) else {
+        return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(text) => f(&mut builder.inner, text),
+        Err(_) => afwd_result::AFWD_ERR_INVALID_UTF8,
+    }
+}
+
+/// A new configuration builder: no zone (the root zone: every name is in scope), no upstream,
+/// timeout 2 s, max_ttl 30.
+///
+/// The caller owns the result and frees it with `afwd_config_builder_free`. Returns NULL only
+/// if a panic was caught.
+#[unsafe(no_mangle)]
+pub extern "C" fn afwd_config_builder_new() -> *mut afwd_config_builder {
+    ffi_boundary!({
+        Box::into_raw(Box::new(afwd_config_builder {
+            inner: ConfigBuilder::new(),
+        }))
+    })
+}
+
+/// Frees a builder made by `afwd_config_builder_new`. NULL is a no-op.
+///
+/// Configs made from the builder are independent of it and stay valid.
+///
+/// # Safety
+///
+/// `builder` is NULL or a builder from `afwd_config_builder_new` that was not freed yet and that
+/// no other thread is using; it must not be used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_free(builder: *mut afwd_config_builder) {
+    ffi_boundary!({
+        if !builder.is_null() {
+            // SAFETY: non-null, and the caller passes ownership of a pointer that came from
+            // Box::into_raw in afwd_config_builder_new and was not freed yet.
+            drop(unsafe { Box::from_raw(builder) });
+        }
+    })
+}
+
+/// Adds a zone in presentation format (`example.com`, `example.com.`, `.` for the root;
+/// `\.` and `\DDD` escapes), as in the Corefile's `acmeforward [ZONE...]`. Adding a zone twice
+/// is harmless.
+///
+/// `zone` is `zone_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
+/// length: NULL with length 0 is the empty name); `AFWD_ERR_INVALID_UTF8`;
+/// `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`, `AFWD_ERR_NAME_LABEL_TOO_LONG`,
+/// `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`. On an error the builder is unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `zone` is NULL
+/// or points to `zone_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_zone(
+    b: *mut afwd_config_builder,
+    zone: *const u8,
+    zone_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, zone, zone_len, |b, zone| status(b.zone(zone))) }
+    })
+}
+
+/// Adds an upstream nameserver: `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT` (port 53 when left
+/// out), as in the Corefile's `to ADDRESS...`. Upstreams are tried in the order they were added;
+/// adding one twice is harmless.
+///
+/// `addr` is `addr_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `addr` with a non-zero
+/// length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_ADDRESS_INVALID`; `AFWD_ERR_PORT_INVALID`. On an
+/// error the builder is unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `addr` is NULL
+/// or points to `addr_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_upstream(
+    b: *mut afwd_config_builder,
+    addr: *const u8,
+    addr_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, addr, addr_len, |b, addr| status(b.upstream(addr))) }
+    })
+}
+
+/// Sets the timeout of one upstream try, in milliseconds: 1 ..= 60000 (default 2000).
+///
+/// Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_TIMEOUT_OUT_OF_RANGE` (the builder
+/// is then unchanged).
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_set_timeout_ms(
+    b: *mut afwd_config_builder,
+    timeout_ms: u64,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live builder that no other thread uses now.
+        let Some(builder) = (unsafe { b.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        status(builder.inner.timeout(Duration::from_millis(timeout_ms)))
+    })
+}
+
+/// Sets the cap on the TTLs (and SOA MINIMUM) of forwarded answers, in seconds:
+/// 0 ..= 604800 (default 30).
+///
+/// Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_TTL_OUT_OF_RANGE` (the builder
+/// is then unchanged).
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_set_max_ttl(
+    b: *mut afwd_config_builder,
+    max_ttl: u32,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live builder that no other thread uses now.
+        let Some(builder) = (unsafe { b.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        status(builder.inner.max_ttl(max_ttl))
+    })
+}
+
+/// Validates the builder's settings and makes a config from them.
+///
+/// The builder stays the caller's, unchanged: free it with `afwd_config_builder_free` whether
+/// or not this succeeds. On `AFWD_OK`, `*config_out` is a new config the caller owns and frees
+/// with `afwd_config_free`; on any error it is set to NULL (unless `config_out` itself is NULL).
+///
+/// Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_NO_UPSTREAM`.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is changing during the call.
+/// `config_out` is NULL or points to writable storage for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_new(
+    b: *const afwd_config_builder,
+    config_out: *mut *mut afwd_config,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or storage for one pointer.
+        let Some(config_out) = (unsafe { config_out.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        *config_out = std::ptr::null_mut();
+        // SAFETY: the caller passes NULL or a live builder that no thread changes now.
+        let Some(builder) = (unsafe { b.as_ref() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        match builder.inner.build() {
+            Ok(inner) => {
+                *config_out = Box::into_raw(Box::new(afwd_config { inner }));
+                afwd_result::AFWD_OK
+            }
+            Err(e) => e.into(),
+        }
+    })
+}
+
+/// Frees a config made by `afwd_config_new`. NULL is a no-op.
+///
+/// Exchanges made with the config do not refer to it and stay valid.
+///
+/// # Safety
+///
+/// `config` is NULL or a config from `afwd_config_new` that was not freed yet. No other call
+/// may be using it (on any thread) and it must not be used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_free(config: *mut afwd_config) {
+    ffi_boundary!({
+        if !config.is_null() {
+            // SAFETY: non-null, and the caller passes ownership of a pointer that came from
+            // Box::into_raw in afwd_config_new and was not freed yet.
+            drop(unsafe { Box::from_raw(config) });
+        }
+    })
+}
+
+/// Writes upstream number `index` (0-based, in the order added) in normalised form, `IP:PORT`
+/// or `[IPv6]:PORT`, to `buf`. The text is ASCII and NOT NUL-terminated: `*out_n` is its length.
+///
+/// Returns `AFWD_OK` (`*out_n` bytes written); `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written,
+/// `*out_n` = the needed length; 64 bytes always suffice); `AFWD_ERR_INDEX_OUT_OF_RANGE` when
+/// `index` is not below the number of upstreams (`*out_n` = 0); `AFWD_ERR_NULL_ARGUMENT` for a
+/// NULL `c` or `out_n`, or a NULL `buf` with a non-zero `buf_len` (NULL with 0 asks for the
+/// length).
+///
+/// Thread-safe on a shared config.
+///
+/// # Safety
+///
+/// `c` is NULL or a live config. `buf` is NULL or points to `buf_len` writable bytes. `out_n`
+/// is NULL or points to a writable `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_upstream(
+    c: *const afwd_config,
+    index: usize,
+    buf: *mut u8,
+    buf_len: usize,
+    out_n: *mut usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a writable size_t.
+        let Some(out_n) = (unsafe { out_n.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        *out_n = 0;
+        // SAFETY: the caller passes NULL or a live config.
+        let Some(config) = (unsafe { c.as_ref() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        let Some(out) = OutBuf::new(buf, buf_len) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        let Some(addr) = config.inner.upstreams().get(index) else {
+            return afwd_result::AFWD_ERR_INDEX_OUT_OF_RANGE;
+        };
+        // SocketAddr's Display is the normalised form: 192.0.2.1:53, [2001:db8::1]:53.
+        let text = addr.to_string();
+        // SAFETY: the caller passes `buf_len` writable bytes, which cannot overlap our String.
+        unsafe { out.write(text.as_bytes(), out_n) }
+    })
+}
+
+/// Classifies one query: `AFWD_VERDICT_FORWARD` for an ACME challenge lookup
+/// (`_acme-challenge.<name>`) inside a configured zone, else `AFWD_VERDICT_PASS`.
+///
+/// `qname` is the question name in presentation format, as miekg/dns gives it (trailing dot
+/// optional, `\.` and `\DDD` escapes), `qname_len` bytes, not NUL-terminated, compared
+/// case-insensitively. NULL with length 0 is the empty name. `qtype` and `qclass` are the
+/// question's type and class numbers.
+///
+/// The per-query hot path: no allocation, no locking. Returns `AFWD_VERDICT_ERROR` for a NULL
+/// `c`, a NULL `qname` with a non-zero length, or a caught panic. Thread-safe on a shared config.
+///
+/// # Safety
+///
+/// `c` is NULL or a live config. `qname` is NULL or points to `qname_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_classify(
+    c: *const afwd_config,
+    qname: *const u8,
+    qname_len: usize,
+    qtype: u16,
+    qclass: u16,
+) -> afwd_verdict {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live config.
+        let Some(config) = (unsafe { c.as_ref() }) else {
+            return afwd_verdict::AFWD_VERDICT_ERROR;
+        };
+        // SAFETY: the caller passes NULL or `qname_len` readable bytes, alive for this call.
+        let Some(qname) = (unsafe { slice::input(qname, qname_len) }) else {
+            return afwd_verdict::AFWD_VERDICT_ERROR;
+        };
+        config.inner.classify(qname, qtype, qclass).into()
+    })
+}

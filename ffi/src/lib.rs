@@ -1,0 +1,46 @@
+//! C ABI of acmeforward (`afwd_*`), in the rustls-ffi style.
+//!
+//! The header `ffi/include/acmeforward.h` is generated from this crate by the pinned cbindgen
+//! (`scripts/ffi-header.sh generate`) and checked in; `scripts/ffi-header.sh check` fails when it
+//! is stale. The contract is the "C ABI" section of `docs/ARCHITECTURE.md`.
+//!
+//! Conventions, shared by every entry point:
+//!
+//! - Opaque handles (`afwd_config_builder`, `afwd_config`, `afwd_exchange`) are boxed Rust values.
+//!   Every `*_new` has a `*_free`, and `*_free(NULL)` does nothing.
+//! - Inputs are pointer + length slices. A null pointer with length 0 is an empty slice; a null
+//!   pointer with a non-zero length is `AFWD_ERR_NULL_ARGUMENT`.
+//! - Outputs go to caller-owned buffers: a buffer that is too short gives
+//!   `AFWD_ERR_BUFFER_TOO_SHORT` with the needed length in `*out_n` (so `buf = NULL, buf_len = 0`
+//!   asks for the length).
+//! - Every body runs inside [`boundary::ffi_boundary!`], which turns a panic into
+//!   `AFWD_ERR_PANIC` (or `AFWD_VERDICT_ERROR`, `NULL`, nothing).
+
+// The exported names are the C names of the contract.
+#![allow(non_camel_case_types)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+// cbindgen writes the functions in declaration order (cbindgen.toml: fn.sort_by = "None"):
+// the result texts first (own group, so that rustfmt keeps it first), then config, exchange.
+mod result;
+
+mod boundary;
+mod config;
+mod exchange;
+mod slice;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{
+    afwd_config, afwd_config_builder, afwd_config_builder_add_upstream,
+    afwd_config_builder_add_zone, afwd_config_builder_free, afwd_config_builder_new,
+    afwd_config_builder_set_max_ttl, afwd_config_builder_set_timeout_ms, afwd_config_classify,
+    afwd_config_free, afwd_config_new, afwd_config_upstream,
+};
+pub use exchange::{
+    afwd_exchange, afwd_exchange_finish, afwd_exchange_free, afwd_exchange_new,
+    afwd_exchange_upstream_query,
+};
+pub use result::{ResultCode, afwd_result, afwd_result_text, afwd_verdict};

@@ -1,0 +1,281 @@
+//! Result codes, verdicts and their texts.
+
+use std::ffi::{CStr, CString, c_char, c_uint};
+use std::sync::OnceLock;
+
+use acmeforward::{ConfigError, QueryError, ReplyError, Verdict};
+
+use crate::boundary::ffi_boundary;
+
+/// The result of an `afwd_*` call: `AFWD_OK`, `AFWD_TRUNCATED`, or an error.
+///
+/// 1xx: misuse of the C API or an internal failure. 2xx: configuration rejected. 3xx: client query
+/// rejected by `afwd_exchange_new` (the shim answers the client itself, e.g. FORMERR or SERVFAIL).
+/// 4xx: upstream reply rejected by `afwd_exchange_finish` (try the next upstream).
+/// `afwd_result_text` describes every code.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum afwd_result {
+    /// Success.
+    AFWD_OK = 0,
+    /// The upstream reply had the TC bit set: send the query again over TCP (already over TCP:
+    /// try the next upstream). Nothing was written.
+    AFWD_TRUNCATED = 1,
+    /// A required pointer was NULL (or a NULL data pointer came with a non-zero length).
+    AFWD_ERR_NULL_ARGUMENT = 100,
+    /// The output buffer is too short; `*out_n` holds the needed length and nothing was written.
+    AFWD_ERR_BUFFER_TOO_SHORT = 101,
+    /// A Rust panic was caught at the C boundary (a bug in acmeforward).
+    AFWD_ERR_PANIC = 102,
+    /// A text argument is not valid UTF-8.
+    AFWD_ERR_INVALID_UTF8 = 103,
+    /// An index argument is past the end.
+    AFWD_ERR_INDEX_OUT_OF_RANGE = 104,
+    /// Zone: the name is empty.
+    AFWD_ERR_NAME_EMPTY = 200,
+    /// Zone: the name has an empty label (e.g. `a..b`).
+    AFWD_ERR_NAME_EMPTY_LABEL = 201,
+    /// Zone: a label is longer than 63 octets.
+    AFWD_ERR_NAME_LABEL_TOO_LONG = 202,
+    /// Zone: the name is longer than 255 octets in wire form.
+    AFWD_ERR_NAME_TOO_LONG = 203,
+    /// Zone: a bad `\` escape.
+    AFWD_ERR_NAME_BAD_ESCAPE = 204,
+    /// Upstream: not an IP address.
+    AFWD_ERR_ADDRESS_INVALID = 205,
+    /// Upstream: the port is not a number in 1..=65535.
+    AFWD_ERR_PORT_INVALID = 206,
+    /// Timeout outside 1 ms ..= 60 s.
+    AFWD_ERR_TIMEOUT_OUT_OF_RANGE = 207,
+    /// max_ttl outside 0 ..= 604800.
+    AFWD_ERR_MAX_TTL_OUT_OF_RANGE = 208,
+    /// `afwd_config_new`: no upstream was added (the Corefile needs `to ADDRESS`).
+    AFWD_ERR_NO_UPSTREAM = 209,
+    /// A configuration error that this version of the C ABI has no own code for (a newer core).
+    AFWD_ERR_CONFIG_INVALID = 299,
+    /// The client query does not parse (also the code for a query error without an own code).
+    AFWD_ERR_QUERY_MALFORMED = 300,
+    /// The client message is a response (QR set), not a query.
+    AFWD_ERR_QUERY_NOT_A_QUERY = 301,
+    /// The client query's opcode is not QUERY.
+    AFWD_ERR_QUERY_UNSUPPORTED_OPCODE = 302,
+    /// The client query does not have exactly one question.
+    AFWD_ERR_QUERY_QUESTION_COUNT = 303,
+    /// The upstream reply does not parse (also the code for a reply error without an own code).
+    AFWD_ERR_REPLY_MALFORMED = 400,
+    /// The upstream message is not a response (QR clear).
+    AFWD_ERR_REPLY_NOT_A_RESPONSE = 401,
+    /// The upstream reply's ID is not the upstream query's.
+    AFWD_ERR_REPLY_ID_MISMATCH = 402,
+    /// The upstream reply's opcode is not the query's.
+    AFWD_ERR_REPLY_OPCODE_MISMATCH = 403,
+    /// The upstream reply's question is not byte-for-byte the upstream query's (incl. case).
+    AFWD_ERR_REPLY_QUESTION_MISMATCH = 404,
+    /// The upstream reply has an answer record off the question name and its CNAME chain.
+    AFWD_ERR_REPLY_FOREIGN_RECORD = 405,
+    /// The upstream answered SERVFAIL, REFUSED, NOTIMP or FORMERR: try the next upstream.
+    AFWD_ERR_REPLY_UPSTREAM_FAILURE = 406,
+}
+
+/// Every `afwd_result`, in code order.
+pub(crate) const ALL_RESULTS: [afwd_result; 29] = {
+    use afwd_result::*;
+    [
+        AFWD_OK,
+        AFWD_TRUNCATED,
+        AFWD_ERR_NULL_ARGUMENT,
+        AFWD_ERR_BUFFER_TOO_SHORT,
+        AFWD_ERR_PANIC,
+        AFWD_ERR_INVALID_UTF8,
+        AFWD_ERR_INDEX_OUT_OF_RANGE,
+        AFWD_ERR_NAME_EMPTY,
+        AFWD_ERR_NAME_EMPTY_LABEL,
+        AFWD_ERR_NAME_LABEL_TOO_LONG,
+        AFWD_ERR_NAME_TOO_LONG,
+        AFWD_ERR_NAME_BAD_ESCAPE,
+        AFWD_ERR_ADDRESS_INVALID,
+        AFWD_ERR_PORT_INVALID,
+        AFWD_ERR_TIMEOUT_OUT_OF_RANGE,
+        AFWD_ERR_MAX_TTL_OUT_OF_RANGE,
+        AFWD_ERR_NO_UPSTREAM,
+        AFWD_ERR_CONFIG_INVALID,
+        AFWD_ERR_QUERY_MALFORMED,
+        AFWD_ERR_QUERY_NOT_A_QUERY,
+        AFWD_ERR_QUERY_UNSUPPORTED_OPCODE,
+        AFWD_ERR_QUERY_QUESTION_COUNT,
+        AFWD_ERR_REPLY_MALFORMED,
+        AFWD_ERR_REPLY_NOT_A_RESPONSE,
+        AFWD_ERR_REPLY_ID_MISMATCH,
+        AFWD_ERR_REPLY_OPCODE_MISMATCH,
+        AFWD_ERR_REPLY_QUESTION_MISMATCH,
+        AFWD_ERR_REPLY_FOREIGN_RECORD,
+        AFWD_ERR_REPLY_UPSTREAM_FAILURE,
+    ]
+};
+
+impl From<ConfigError> for afwd_result {
+    fn from(e: ConfigError) -> Self {
+        use afwd_result::*;
+        match e {
+            ConfigError::NameEmpty => AFWD_ERR_NAME_EMPTY,
+            ConfigError::NameEmptyLabel => AFWD_ERR_NAME_EMPTY_LABEL,
+            ConfigError::NameLabelTooLong => AFWD_ERR_NAME_LABEL_TOO_LONG,
+            ConfigError::NameTooLong => AFWD_ERR_NAME_TOO_LONG,
+            ConfigError::NameBadEscape => AFWD_ERR_NAME_BAD_ESCAPE,
+            ConfigError::AddressInvalid => AFWD_ERR_ADDRESS_INVALID,
+            ConfigError::PortInvalid => AFWD_ERR_PORT_INVALID,
+            ConfigError::TimeoutOutOfRange => AFWD_ERR_TIMEOUT_OUT_OF_RANGE,
+            ConfigError::MaxTtlOutOfRange => AFWD_ERR_MAX_TTL_OUT_OF_RANGE,
+            ConfigError::NoUpstream => AFWD_ERR_NO_UPSTREAM,
+            // #[non_exhaustive]: a variant added to the core after this ABI was written.
+            _ => AFWD_ERR_CONFIG_INVALID,
+        }
+    }
+}
+
+impl From<QueryError> for afwd_result {
+    fn from(e: QueryError) -> Self {
+        use afwd_result::*;
+        match e {
+            QueryError::Malformed => AFWD_ERR_QUERY_MALFORMED,
+            QueryError::NotAQuery => AFWD_ERR_QUERY_NOT_A_QUERY,
+            QueryError::UnsupportedOpcode => AFWD_ERR_QUERY_UNSUPPORTED_OPCODE,
+            QueryError::QuestionCount => AFWD_ERR_QUERY_QUESTION_COUNT,
+            // #[non_exhaustive]: the query cannot be forwarded, like a malformed one.
+            _ => AFWD_ERR_QUERY_MALFORMED,
+        }
+    }
+}
+
+impl From<ReplyError> for afwd_result {
+    fn from(e: ReplyError) -> Self {
+        use afwd_result::*;
+        match e {
+            ReplyError::Truncated => AFWD_TRUNCATED,
+            ReplyError::Malformed => AFWD_ERR_REPLY_MALFORMED,
+            ReplyError::NotAResponse => AFWD_ERR_REPLY_NOT_A_RESPONSE,
+            ReplyError::IdMismatch => AFWD_ERR_REPLY_ID_MISMATCH,
+            ReplyError::OpcodeMismatch => AFWD_ERR_REPLY_OPCODE_MISMATCH,
+            ReplyError::QuestionMismatch => AFWD_ERR_REPLY_QUESTION_MISMATCH,
+            ReplyError::ForeignRecord => AFWD_ERR_REPLY_FOREIGN_RECORD,
+            ReplyError::UpstreamFailure => AFWD_ERR_REPLY_UPSTREAM_FAILURE,
+            // #[non_exhaustive]: the reply is unusable, like a malformed one (next upstream).
+            _ => AFWD_ERR_REPLY_MALFORMED,
+        }
+    }
+}
+
+impl afwd_result {
+    /// The English message for this code: the core error's own message where the code stands
+    /// for a core error.
+    pub fn message(self) -> &'static str {
+        use afwd_result::*;
+        match self {
+            AFWD_OK => "ok",
+            AFWD_TRUNCATED => ReplyError::Truncated.as_str(),
+            AFWD_ERR_NULL_ARGUMENT => "a required pointer argument is NULL",
+            AFWD_ERR_BUFFER_TOO_SHORT => "output buffer too short (*out_n holds the needed length)",
+            AFWD_ERR_PANIC => PANIC_MESSAGE,
+            AFWD_ERR_INVALID_UTF8 => "argument is not valid UTF-8",
+            AFWD_ERR_INDEX_OUT_OF_RANGE => "index out of range",
+            AFWD_ERR_NAME_EMPTY => ConfigError::NameEmpty.as_str(),
+            AFWD_ERR_NAME_EMPTY_LABEL => ConfigError::NameEmptyLabel.as_str(),
+            AFWD_ERR_NAME_LABEL_TOO_LONG => ConfigError::NameLabelTooLong.as_str(),
+            AFWD_ERR_NAME_TOO_LONG => ConfigError::NameTooLong.as_str(),
+            AFWD_ERR_NAME_BAD_ESCAPE => ConfigError::NameBadEscape.as_str(),
+            AFWD_ERR_ADDRESS_INVALID => ConfigError::AddressInvalid.as_str(),
+            AFWD_ERR_PORT_INVALID => ConfigError::PortInvalid.as_str(),
+            AFWD_ERR_TIMEOUT_OUT_OF_RANGE => ConfigError::TimeoutOutOfRange.as_str(),
+            AFWD_ERR_MAX_TTL_OUT_OF_RANGE => ConfigError::MaxTtlOutOfRange.as_str(),
+            AFWD_ERR_NO_UPSTREAM => ConfigError::NoUpstream.as_str(),
+            AFWD_ERR_CONFIG_INVALID => "invalid configuration",
+            AFWD_ERR_QUERY_MALFORMED => QueryError::Malformed.as_str(),
+            AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),
+            AFWD_ERR_QUERY_UNSUPPORTED_OPCODE => QueryError::UnsupportedOpcode.as_str(),
+            AFWD_ERR_QUERY_QUESTION_COUNT => QueryError::QuestionCount.as_str(),
+            AFWD_ERR_REPLY_MALFORMED => ReplyError::Malformed.as_str(),
+            AFWD_ERR_REPLY_NOT_A_RESPONSE => ReplyError::NotAResponse.as_str(),
+            AFWD_ERR_REPLY_ID_MISMATCH => ReplyError::IdMismatch.as_str(),
+            AFWD_ERR_REPLY_OPCODE_MISMATCH => ReplyError::OpcodeMismatch.as_str(),
+            AFWD_ERR_REPLY_QUESTION_MISMATCH => ReplyError::QuestionMismatch.as_str(),
+            AFWD_ERR_REPLY_FOREIGN_RECORD => ReplyError::ForeignRecord.as_str(),
+            AFWD_ERR_REPLY_UPSTREAM_FAILURE => ReplyError::UpstreamFailure.as_str(),
+        }
+    }
+}
+
+/// The verdict of `afwd_config_classify`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum afwd_verdict {
+    /// Not an ACME challenge lookup in a configured zone: hand the query to the next plugin.
+    AFWD_VERDICT_PASS = 0,
+    /// An ACME challenge lookup to forward: start an `afwd_exchange`.
+    AFWD_VERDICT_FORWARD = 1,
+    /// A NULL argument, or a caught panic: treat like `AFWD_VERDICT_PASS` or answer SERVFAIL.
+    AFWD_VERDICT_ERROR = 2,
+}
+
+impl From<Verdict> for afwd_verdict {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Pass => afwd_verdict::AFWD_VERDICT_PASS,
+            Verdict::Forward => afwd_verdict::AFWD_VERDICT_FORWARD,
+        }
+    }
+}
+
+/// A result code as C passes it in. C may hold any value in an `afwd_result` variable; received
+/// as a Rust enum, a value not listed would be undefined behaviour, so it is received as the
+/// enum's underlying `unsigned int`. The header spells this type `afwd_result` (cbindgen.toml
+/// renames it and does not emit it): same ABI, and the Go shim passes `C.afwd_result`.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ResultCode(pub c_uint);
+
+impl From<afwd_result> for ResultCode {
+    fn from(r: afwd_result) -> Self {
+        ResultCode(r as c_uint)
+    }
+}
+
+const PANIC_MESSAGE: &str = "internal error: a panic was caught at the C boundary";
+
+/// `afwd_result_text`'s answer when it panics itself.
+pub(crate) const PANIC_TEXT: &CStr = c"internal error: a panic was caught at the C boundary";
+
+/// `afwd_result_text`'s answer for a value that is no `afwd_result`.
+pub(crate) const UNKNOWN_TEXT: &CStr = c"unknown afwd_result code";
+
+/// NUL-terminated copies of [`afwd_result::message`], index-aligned with [`ALL_RESULTS`]. Built
+/// once, kept for the life of the process.
+fn texts() -> &'static [CString] {
+    static TEXTS: OnceLock<Box<[CString]>> = OnceLock::new();
+    TEXTS.get_or_init(|| {
+        ALL_RESULTS
+            .iter()
+            .map(|r| {
+                // A message with a NUL in it would be a bug in the core; show what precedes it.
+                let msg = r.message();
+                let end = msg.find('\0').unwrap_or(msg.len());
+                CString::new(&msg[..end]).unwrap_or_default()
+            })
+            .collect()
+    })
+}
+
+/// A static, NUL-terminated English message for `result`.
+///
+/// Every `afwd_result` has a non-empty message; any other value gives
+/// "unknown afwd_result code". Never returns NULL.
+///
+/// The string lives as long as the process: do not free or modify it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn afwd_result_text(result: ResultCode) -> *const c_char {
+    ffi_boundary!({
+        match ALL_RESULTS.iter().position(|r| *r as c_uint == result.0) {
+            Some(index) => texts()[index].as_ptr(),
+            None => UNKNOWN_TEXT.as_ptr(),
+        }
+    })
+}

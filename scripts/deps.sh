@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need and is missing: Debian packages for the real servers and
+# clients the tests start (knot, dnsmasq, unbound, dig/kdig, dnsperf, pebble, lego, valgrind).
+# Rust (cargo) and Go come with the machine; pinned cargo tools are installed by the scripts that use
+# them, into build/tools.
+set -euo pipefail
+
+# command -> Debian package that provides it
+declare -A want=(
+  [knotd]=knot [knsupdate]=knot-dnsutils [kdig]=knot-dnsutils
+  [dnsmasq]=dnsmasq-base [unbound]=unbound [dig]=bind9-dnsutils
+  [dnsperf]=dnsperf [pebble]=pebble [lego]=lego [valgrind]=valgrind
+)
+missing=()
+for cmd in "${!want[@]}"; do
+  if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
+    missing+=("${want[$cmd]}")
+  fi
+done
+for tool in cargo go cc; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "deps: $tool is required but not installed" >&2; exit 1; }
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "deps: installing Debian packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "deps: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+# Without systemd (containers, CI) package scripts must not try to start the daemons we install:
+# the tests start their own copies on loopback addresses.
+made_policy=""
+if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  made_policy=1
+fi
+trap '[ -n "$made_policy" ] && $sudo rm -f /usr/sbin/policy-rc.d' EXIT
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed ${missing[*]}"
