@@ -1,0 +1,62 @@
+# acmeforward: the two commands are `make run` (build, then CoreDNS + acmeforward on examples/Corefile
+# with a local demo world on 127.0.0.1) and `make test` (the whole suite; .ci/run calls it).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+ROOT := $(abspath .)
+COREDNS := $(ROOT)/build/bin/coredns
+FFI_LIB := $(ROOT)/target/release/libacmeforward_ffi.a
+FUZZ_SECONDS ?= 60
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench fuzz clean
+
+all: build
+
+deps:
+	scripts/deps.sh
+
+ffi:
+	cargo build --release -p acmeforward-ffi
+
+coredns: ffi
+	cd go-shim && go build -o $(COREDNS) ./cmd/coredns
+
+build: deps coredns
+
+run: build
+	cd tests && go run ./cmd/demo -coredns $(COREDNS) -corefile $(ROOT)/examples/Corefile
+
+test: deps lint test-rust test-ffi test-go test-e2e
+	@echo "make test: all suites passed"
+
+lint: ffi
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/ffi-header.sh check
+	@bad=$$(gofmt -l go-shim tests); if [ -n "$$bad" ]; then echo "gofmt -l:"; echo "$$bad"; exit 1; fi
+	cd go-shim && go vet ./...
+	cd tests && go vet ./...
+
+test-rust:
+	cargo test --workspace
+
+test-ffi:
+	scripts/ffi-ctest.sh
+
+test-go: ffi
+	cd go-shim && go test -count=1 ./...
+
+test-e2e: coredns
+	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 ./...
+
+bench: ffi
+	cargo bench -p acmeforward-benches --bench core
+	cd go-shim && go test -run '^$$' -bench . -benchmem -count 5 .
+
+# Needs the nightly toolchain (rustup) and cargo-fuzz; FUZZ_SECONDS per target.
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	cargo clean
+	rm -rf build

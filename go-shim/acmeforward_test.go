@@ -1,0 +1,615 @@
+package acmeforward
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// Every upstream in these tests listens on 127.0.0.1 on an ephemeral port;
+// nothing is ever sent elsewhere. (test.ResponseWriter's fixed client address
+// is only reported, never written to: writes are captured.)
+
+// captureWriter records what the plugin writes to the client.
+type captureWriter struct {
+	test.ResponseWriter
+	mu      sync.Mutex
+	written [][]byte
+	msgs    []*dns.Msg
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.written = append(c.written, slices.Clone(b))
+	return len(b), nil
+}
+
+func (c *captureWriter) WriteMsg(m *dns.Msg) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+	return nil
+}
+
+// reply returns the single message the plugin wrote, after a pack/unpack
+// round trip (what the client would receive). It must come through WriteMsg
+// so that log and prometheus above the plugin see its rcode.
+func (c *captureWriter) reply(t *testing.T) *dns.Msg {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.written) != 0 {
+		t.Fatalf("plugin wrote %d raw replies; it must use WriteMsg", len(c.written))
+	}
+	if len(c.msgs) != 1 {
+		t.Fatalf("plugin wrote %d replies, want 1", len(c.msgs))
+	}
+	wire, err := c.msgs[0].Pack()
+	if err != nil {
+		t.Fatalf("client reply does not pack: %v", err)
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(wire); err != nil {
+		t.Fatalf("client reply does not unpack: %v", err)
+	}
+	return m
+}
+
+func (c *captureWriter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.written) + len(c.msgs)
+}
+
+// upstream is a miekg/dns server on 127.0.0.1, UDP and TCP on the same port.
+type upstream struct {
+	addr     string
+	udp, tcp atomic.Int32 // queries received per transport
+	mu       sync.Mutex
+	queries  []*dns.Msg
+}
+
+func (u *upstream) received() []*dns.Msg {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.queries)
+}
+
+// startUpstream serves h on 127.0.0.1:<ephemeral> over UDP and TCP.
+func startUpstream(t *testing.T, h func(w dns.ResponseWriter, r *dns.Msg)) *upstream {
+	t.Helper()
+	u := &upstream{}
+	pc, ln := listenPair(t)
+	u.addr = pc.LocalAddr().String()
+	handler := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+			u.tcp.Add(1)
+		} else {
+			u.udp.Add(1)
+		}
+		u.mu.Lock()
+		u.queries = append(u.queries, r.Copy())
+		u.mu.Unlock()
+		h(w, r)
+	})
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go func() { _ = srv.ActivateAndServe() }()
+		<-started
+		t.Cleanup(func() { _ = srv.Shutdown() })
+	}
+	return u
+}
+
+// rawUpstream answers every UDP datagram on 127.0.0.1:<ephemeral> with
+// answer(query); nil means no answer at all. It is for replies miekg/dns
+// would not send (garbage) and for silence.
+func rawUpstream(t *testing.T, answer func(query []byte) []byte) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	go func() {
+		buf := make([]byte, maxMessage)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if out := answer(slices.Clone(buf[:n])); out != nil {
+				_, _ = pc.WriteTo(out, from)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// listenPair opens a UDP socket and a TCP listener on the same loopback port.
+func listenPair(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		_ = pc.Close()
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return nil, nil
+}
+
+// txtAnswer answers with one TXT record on the question name as asked.
+func txtAnswer(text string, ttl uint32) func(w dns.ResponseWriter, r *dns.Msg) {
+	return func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Answer = append(m.Answer, &dns.TXT{
+			Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl},
+			Txt: []string{text},
+		})
+		_ = w.WriteMsg(m)
+	}
+}
+
+// newTestPlugin parses a Corefile block into a plugin whose next handler
+// records that it was called.
+func newTestPlugin(t *testing.T, block string) (*AcmeForward, *atomic.Int32) {
+	t.Helper()
+	a, err := parse(caddy.NewTestController("dns", block))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	t.Cleanup(func() { _ = a.OnShutdown() })
+	var nextCalls atomic.Int32
+	a.Next = test.HandlerFunc(func(_ context.Context, _ dns.ResponseWriter, _ *dns.Msg) (int, error) {
+		nextCalls.Add(1)
+		return dns.RcodeNameError, nil
+	})
+	return a, &nextCalls
+}
+
+func block(zones string, timeout string, to ...string) string {
+	return "acmeforward " + zones + " {\n to " + strings.Join(to, " ") + "\n timeout " + timeout + "\n}"
+}
+
+const challenge = "_acme-challenge.www.example.com."
+
+func challengeQuery(name string) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeTXT)
+	m.Id = 0x4a7d
+	return m
+}
+
+// serve runs one query through the plugin and returns what the client got.
+func serve(t *testing.T, a *AcmeForward, r *dns.Msg, tcp bool) (int, error, *captureWriter, *dnstest.Recorder) {
+	t.Helper()
+	cw := &captureWriter{ResponseWriter: test.ResponseWriter{TCP: tcp}}
+	rec := dnstest.NewRecorder(cw)
+	rc, err := a.ServeDNS(context.Background(), rec, r)
+	return rc, err, cw, rec
+}
+
+// checkAnswer asserts a forwarded reply: the client's ID and name case, and
+// the upstream's TXT.
+func checkAnswer(t *testing.T, reply *dns.Msg, q *dns.Msg, text string) {
+	t.Helper()
+	if reply.Id != q.Id {
+		t.Errorf("reply ID = %#04x, want the client's %#04x", reply.Id, q.Id)
+	}
+	if !reply.Response || reply.Rcode != dns.RcodeSuccess {
+		t.Errorf("reply: response=%v rcode=%s, want a NOERROR response", reply.Response, dns.RcodeToString[reply.Rcode])
+	}
+	if len(reply.Question) != 1 || reply.Question[0].Name != q.Question[0].Name {
+		t.Fatalf("reply question = %v, want %q exactly as the client wrote it", reply.Question, q.Question[0].Name)
+	}
+	if len(reply.Answer) != 1 {
+		t.Fatalf("reply has %d answers, want 1: %v", len(reply.Answer), reply.Answer)
+	}
+	txt, ok := reply.Answer[0].(*dns.TXT)
+	if !ok || len(txt.Txt) != 1 || txt.Txt[0] != text {
+		t.Fatalf("answer = %v, want TXT %q", reply.Answer[0], text)
+	}
+	if txt.Hdr.Name != q.Question[0].Name {
+		t.Errorf("answer owner = %q, want the client's case %q", txt.Hdr.Name, q.Question[0].Name)
+	}
+}
+
+func TestForwardChallenge(t *testing.T) {
+	up := startUpstream(t, txtAnswer("token-1", 3600))
+	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+up.addr+"\n max_ttl 60\n}")
+
+	q := challengeQuery("_ACME-Challenge.WwW.Example.COM.")
+	before := testutil.ToFloat64(requestCount.WithLabelValues(""))
+	rc, err, cw, rec := serve(t, a, q, false)
+	if err != nil || rc != dns.RcodeSuccess {
+		t.Fatalf("ServeDNS = %d, %v; want %d, nil", rc, err, dns.RcodeSuccess)
+	}
+	reply := cw.reply(t)
+	checkAnswer(t, reply, q, "token-1")
+	if ttl := reply.Answer[0].Header().Ttl; ttl != 60 {
+		t.Errorf("answer TTL = %d, want 60 (capped by max_ttl)", ttl)
+	}
+	if rec.Rcode != dns.RcodeSuccess || rec.Msg == nil || len(rec.Msg.Answer) != 1 {
+		t.Errorf("recorder (what log and prometheus see) got rcode %d, msg %v; want the NOERROR answer", rec.Rcode, rec.Msg)
+	}
+	if n := next.Load(); n != 0 {
+		t.Errorf("next handler called %d times for a challenge name", n)
+	}
+	if up.udp.Load() != 1 || up.tcp.Load() != 0 {
+		t.Errorf("upstream got %d UDP and %d TCP queries, want 1 UDP", up.udp.Load(), up.tcp.Load())
+	}
+	// The upstream query is the core's, not the client's: recursion desired,
+	// EDNS0 with a 1232-byte payload.
+	uq := up.received()[0]
+	if !uq.RecursionDesired {
+		t.Error("upstream query has RD clear")
+	}
+	if opt := uq.IsEdns0(); opt == nil || opt.UDPSize() != 1232 {
+		t.Errorf("upstream query EDNS0 = %v, want a 1232-byte UDP payload", opt)
+	}
+	if !strings.EqualFold(uq.Question[0].Name, q.Question[0].Name) {
+		t.Errorf("upstream question = %q, want %q in any case", uq.Question[0].Name, q.Question[0].Name)
+	}
+	if got := testutil.ToFloat64(requestCount.WithLabelValues("")) - before; got != 1 {
+		t.Errorf("requests_total grew by %v, want 1", got)
+	}
+}
+
+func TestForwardDefaultMaxTTL(t *testing.T) {
+	up := startUpstream(t, txtAnswer("token-ttl", 3600))
+	a, _ := newTestPlugin(t, "acmeforward {\n to "+up.addr+"\n}")
+	q := challengeQuery(challenge)
+	rc, err, cw, _ := serve(t, a, q, false)
+	if err != nil || rc != dns.RcodeSuccess {
+		t.Fatalf("ServeDNS = %d, %v", rc, err)
+	}
+	reply := cw.reply(t)
+	checkAnswer(t, reply, q, "token-ttl")
+	if ttl := reply.Answer[0].Header().Ttl; ttl != 30 {
+		t.Errorf("answer TTL = %d, want the default cap 30", ttl)
+	}
+}
+
+func TestPassToNext(t *testing.T) {
+	up := startUpstream(t, txtAnswer("never", 60))
+	a, next := newTestPlugin(t, block("example.com", "200ms", up.addr))
+
+	for _, q := range []*dns.Msg{
+		challengeQuery("www.example.com."),                 // not a challenge name
+		challengeQuery("_acme-challenge.www.example.org."), // outside the zones
+		challengeQuery("example.com."),
+	} {
+		before := next.Load()
+		rc, err, cw, _ := serve(t, a, q, false)
+		if err != nil || rc != dns.RcodeNameError {
+			t.Errorf("%s: ServeDNS = %d, %v; want the next handler's %d, nil", q.Question[0].Name, rc, err, dns.RcodeNameError)
+		}
+		if next.Load() != before+1 {
+			t.Errorf("%s: next handler not called", q.Question[0].Name)
+		}
+		if cw.count() != 0 {
+			t.Errorf("%s: plugin wrote to the client", q.Question[0].Name)
+		}
+	}
+	// Not exactly one question: the plugin does not look at it.
+	two := challengeQuery(challenge)
+	two.Question = append(two.Question, two.Question[0])
+	before := next.Load()
+	if _, _, cw, _ := serve(t, a, two, false); cw.count() != 0 || next.Load() != before+1 {
+		t.Error("a two-question query was not passed to the next handler")
+	}
+	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
+		t.Errorf("upstream got %d queries for names that pass", n)
+	}
+}
+
+func TestFailover(t *testing.T) {
+	badAnswers := map[string]func(query []byte) []byte{
+		"garbage": func([]byte) []byte { return []byte("\x00\x01 this is not a DNS message") },
+		"wrong ID": func(query []byte) []byte {
+			m := new(dns.Msg)
+			if err := m.Unpack(query); err != nil {
+				return nil
+			}
+			r := new(dns.Msg)
+			r.SetReply(m)
+			r.Id = m.Id + 1
+			r.Answer = append(r.Answer, &dns.TXT{
+				Hdr: dns.RR_Header{Name: m.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+				Txt: []string{"spoofed"},
+			})
+			out, _ := r.Pack()
+			return out
+		},
+		"silent": func([]byte) []byte { return nil },
+		"servfail": func(query []byte) []byte {
+			m := new(dns.Msg)
+			if err := m.Unpack(query); err != nil {
+				return nil
+			}
+			r := new(dns.Msg)
+			r.SetRcode(m, dns.RcodeServerFailure)
+			out, _ := r.Pack()
+			return out
+		},
+	}
+	wantReason := map[string]string{
+		"garbage":  reasonInvalidReply,
+		"wrong ID": reasonInvalidReply,
+		"silent":   reasonTimeout,
+		"servfail": reasonUpstreamError,
+	}
+	for name, answer := range badAnswers {
+		t.Run(name, func(t *testing.T) {
+			bad := rawUpstream(t, answer)
+			good := startUpstream(t, txtAnswer("from-second", 60))
+			a, next := newTestPlugin(t, block("example.com", "200ms", bad, good.addr))
+
+			failures := upstreamFailureCount.WithLabelValues("", bad, wantReason[name])
+			before := testutil.ToFloat64(failures)
+			q := challengeQuery(challenge)
+			rc, err, cw, _ := serve(t, a, q, false)
+			if err != nil || rc != dns.RcodeSuccess {
+				t.Fatalf("ServeDNS = %d, %v; want %d, nil", rc, err, dns.RcodeSuccess)
+			}
+			checkAnswer(t, cw.reply(t), q, "from-second")
+			if next.Load() != 0 {
+				t.Error("next handler called")
+			}
+			if got := testutil.ToFloat64(failures) - before; got != 1 {
+				t.Errorf("upstream_failures_total{to=%s,reason=%s} grew by %v, want 1", bad, wantReason[name], got)
+			}
+		})
+	}
+}
+
+func TestFailoverRefusedConnection(t *testing.T) {
+	// A port nothing listens on (bound, then closed): the UDP try fails
+	// with a network error or times out; either way the next upstream answers.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := pc.LocalAddr().String()
+	_ = pc.Close()
+	good := startUpstream(t, txtAnswer("after-refused", 60))
+	a, _ := newTestPlugin(t, block("example.com", "200ms", closed, good.addr))
+	q := challengeQuery(challenge)
+	rc, err, cw, _ := serve(t, a, q, false)
+	if err != nil || rc != dns.RcodeSuccess {
+		t.Fatalf("ServeDNS = %d, %v", rc, err)
+	}
+	checkAnswer(t, cw.reply(t), q, "after-refused")
+}
+
+func TestAllUpstreamsFail(t *testing.T) {
+	silent := rawUpstream(t, func([]byte) []byte { return nil })
+	garbage := rawUpstream(t, func([]byte) []byte { return []byte{0xde, 0xad, 0xbe, 0xef} })
+	a, next := newTestPlugin(t, block("example.com", "200ms", silent, garbage))
+
+	before := testutil.ToFloat64(servfailCount.WithLabelValues(""))
+	rc, err, cw, _ := serve(t, a, challengeQuery(challenge), false)
+	if rc != dns.RcodeServerFailure {
+		t.Errorf("ServeDNS rcode = %d, want SERVFAIL (%d)", rc, dns.RcodeServerFailure)
+	}
+	if err == nil {
+		t.Fatal("ServeDNS returned no error; CoreDNS needs one to log and answer SERVFAIL")
+	}
+	for _, want := range []string{"acmeforward", silent, garbage} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if cw.count() != 0 {
+		t.Error("plugin wrote to the client itself; CoreDNS writes the SERVFAIL")
+	}
+	if next.Load() != 0 {
+		t.Error("next handler called")
+	}
+	if got := testutil.ToFloat64(servfailCount.WithLabelValues("")) - before; got != 1 {
+		t.Errorf("servfail_total grew by %v, want 1", got)
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	silent := rawUpstream(t, func([]byte) []byte { return nil })
+	a, _ := newTestPlugin(t, block("example.com", "60s", silent, silent))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cw := &captureWriter{}
+	rc, err := a.ServeDNS(ctx, dnstest.NewRecorder(cw), challengeQuery(challenge))
+	if rc != dns.RcodeServerFailure || err == nil {
+		t.Fatalf("ServeDNS with a cancelled context = %d, %v; want SERVFAIL and an error", rc, err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %q does not wrap context.Canceled", err)
+	}
+}
+
+func TestTruncatedUDPRetriedOverTCP(t *testing.T) {
+	up := startUpstream(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		if _, tcp := w.RemoteAddr().(*net.TCPAddr); !tcp {
+			m := new(dns.Msg)
+			m.SetReply(r)
+			m.Truncated = true
+			_ = w.WriteMsg(m)
+			return
+		}
+		txtAnswer("over-tcp", 60)(w, r)
+	})
+	a, _ := newTestPlugin(t, block("example.com", "500ms", up.addr))
+
+	truncated := upstreamFailureCount.WithLabelValues("", up.addr, reasonTruncated)
+	tcpTries := upstreamRequestCount.WithLabelValues("", up.addr, "tcp")
+	beforeTrunc, beforeTCP := testutil.ToFloat64(truncated), testutil.ToFloat64(tcpTries)
+
+	q := challengeQuery(challenge)
+	rc, err, cw, _ := serve(t, a, q, false)
+	if err != nil || rc != dns.RcodeSuccess {
+		t.Fatalf("ServeDNS = %d, %v", rc, err)
+	}
+	checkAnswer(t, cw.reply(t), q, "over-tcp")
+	if up.udp.Load() != 1 || up.tcp.Load() != 1 {
+		t.Errorf("upstream got %d UDP and %d TCP queries, want 1 and 1", up.udp.Load(), up.tcp.Load())
+	}
+	if testutil.ToFloat64(truncated)-beforeTrunc != 1 || testutil.ToFloat64(tcpTries)-beforeTCP != 1 {
+		t.Error("truncated failure or TCP try not counted")
+	}
+}
+
+func TestTruncatedOverTCPMovesOn(t *testing.T) {
+	first := startUpstream(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Truncated = true
+		_ = w.WriteMsg(m)
+	})
+	second := startUpstream(t, txtAnswer("second", 60))
+	a, _ := newTestPlugin(t, block("example.com", "500ms", first.addr, second.addr))
+	q := challengeQuery(challenge)
+	rc, err, cw, _ := serve(t, a, q, false)
+	if err != nil || rc != dns.RcodeSuccess {
+		t.Fatalf("ServeDNS = %d, %v", rc, err)
+	}
+	checkAnswer(t, cw.reply(t), q, "second")
+	if first.udp.Load() != 1 || first.tcp.Load() != 1 {
+		t.Errorf("first upstream got %d UDP and %d TCP queries, want 1 and 1", first.udp.Load(), first.tcp.Load())
+	}
+}
+
+func TestClientOverTCP(t *testing.T) {
+	up := startUpstream(t, txtAnswer("client-tcp", 60))
+	a, _ := newTestPlugin(t, block("example.com", "500ms", up.addr))
+	q := challengeQuery("_acme-challenge.WWW.example.com.")
+	rc, err, cw, _ := serve(t, a, q, true)
+	if err != nil || rc != dns.RcodeSuccess {
+		t.Fatalf("ServeDNS = %d, %v", rc, err)
+	}
+	checkAnswer(t, cw.reply(t), q, "client-tcp")
+	if up.udp.Load() != 0 || up.tcp.Load() != 1 {
+		t.Errorf("upstream got %d UDP and %d TCP queries, want TCP only", up.udp.Load(), up.tcp.Load())
+	}
+}
+
+func TestLargeReplyTruncatedForUDPClient(t *testing.T) {
+	// 40 TXT records of 200 bytes: more than a 512-byte UDP client accepts.
+	big := func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		for range 40 {
+			m.Answer = append(m.Answer, &dns.TXT{
+				Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+				Txt: []string{strings.Repeat("x", 200)},
+			})
+		}
+		_ = w.WriteMsg(m)
+	}
+	up := startUpstream(t, big)
+	a, _ := newTestPlugin(t, block("example.com", "500ms", up.addr))
+
+	q := challengeQuery(challenge) // no EDNS0: 512 bytes over UDP
+	_, err, cw, _ := serve(t, a, q, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := cw.reply(t)
+	if wire, err := reply.Pack(); err != nil || len(wire) > 512 {
+		t.Fatalf("UDP client reply packs to %d bytes (%v); want at most 512", len(wire), err)
+	}
+	if !reply.Truncated {
+		t.Error("oversized reply to a UDP client is not marked TC")
+	}
+
+	_, err, cw, _ = serve(t, a, q, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply := cw.reply(t); reply.Truncated || len(reply.Answer) != 40 {
+		t.Errorf("TCP client got TC=%v and %d answers, want the whole reply", reply.Truncated, len(reply.Answer))
+	}
+}
+
+func TestUpstreamTCPFraming(t *testing.T) {
+	// A raw TCP upstream checks the 2-byte length prefix and answers with one.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		var prefix [2]byte
+		if _, err := io.ReadFull(conn, prefix[:]); err != nil {
+			return
+		}
+		query := make([]byte, binary.BigEndian.Uint16(prefix[:]))
+		if _, err := io.ReadFull(conn, query); err != nil {
+			return
+		}
+		reply := append([]byte{0, 0}, query...)
+		binary.BigEndian.PutUint16(reply, uint16(len(query)))
+		_, _ = conn.Write(reply) // an echo: the framing is what is tested
+	}()
+	query := []byte("0123456789")
+	got, err := exchangeUpstream(context.Background(), protoTCP, ln.Addr().String(), time.Second, query, make([]byte, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(query) {
+		t.Errorf("echo = %q, want %q", got, query)
+	}
+}
+
+func TestQueryTheCoreRejects(t *testing.T) {
+	up := startUpstream(t, txtAnswer("never", 60))
+	a, next := newTestPlugin(t, block("example.com", "200ms", up.addr))
+	for name, mutate := range map[string]func(*dns.Msg){
+		"response":      func(m *dns.Msg) { m.Response = true },
+		"opcode NOTIFY": func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify },
+	} {
+		q := challengeQuery(challenge)
+		mutate(q)
+		rc, err, cw, _ := serve(t, a, q, false)
+		if rc != dns.RcodeServerFailure || err == nil {
+			t.Errorf("%s: ServeDNS = %d, %v; want SERVFAIL and an error", name, rc, err)
+		}
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Errorf("%s: error %v does not carry the core's result code", name, err)
+		}
+		if cw.count() != 0 || next.Load() != 0 {
+			t.Errorf("%s: the client got a reply from the plugin, or the next handler ran", name)
+		}
+	}
+	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
+		t.Errorf("upstream got %d queries the core rejected", n)
+	}
+}

@@ -1,0 +1,154 @@
+package acmeforward
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+)
+
+func init() { plugin.Register(pluginName, setup) }
+
+// defaultTimeout is the per-try upstream timeout when the block has no
+// `timeout`. It equals the core's default; the shim always hands its value to
+// the core explicitly, so the two cannot disagree.
+const defaultTimeout = 2 * time.Second
+
+func setup(c *caddy.Controller) error {
+	a, err := parse(c)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	// The config's C handle lives as long as this instance of the server:
+	// a reload builds a new one and shuts this one down.
+	c.OnShutdown(a.OnShutdown)
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		a.Next = next
+		return a
+	})
+	return nil
+}
+
+// parse reads one acmeforward block:
+//
+//	acmeforward [ZONE...] {
+//	    to ADDRESS[:PORT]...
+//	    timeout DURATION
+//	    max_ttl SECONDS
+//	}
+//
+// Without ZONE the plugin applies to every name the server block receives: no
+// zone is handed to the core, and the core's empty zone list means all zones.
+// (The server block's own zones are deliberately not used as a default.) Every value is checked by the Rust
+// config builder; its result text becomes the reason in the error, which
+// carries the Corefile's file and line.
+func parse(c *caddy.Controller) (*AcmeForward, error) {
+	var a *AcmeForward
+	for c.Next() {
+		if a != nil {
+			a.OnShutdown()
+			return nil, c.Err(plugin.ErrOnce.Error())
+		}
+		var err error
+		if a, err = parseBlock(c); err != nil {
+			return nil, err
+		}
+	}
+	if a == nil {
+		return nil, c.ArgErr()
+	}
+	return a, nil
+}
+
+func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
+	b := newConfigBuilder()
+	defer b.Close()
+
+	for _, zone := range c.RemainingArgs() {
+		if err := b.AddZone(zone); err != nil {
+			return nil, c.Errf("invalid zone %q: %s", zone, reason(err))
+		}
+	}
+
+	timeout := defaultTimeout
+	if err := b.SetTimeout(timeout); err != nil {
+		return nil, c.Errf("default timeout %s: %s", timeout, reason(err))
+	}
+	seen := map[string]bool{}
+	for c.NextBlock() {
+		option := c.Val()
+		switch option {
+		case "to", "timeout", "max_ttl":
+		default:
+			return nil, c.Errf("unknown option %q", option)
+		}
+		if seen[option] {
+			return nil, c.Errf("duplicate option %q", option)
+		}
+		seen[option] = true
+		args := c.RemainingArgs()
+
+		switch option {
+		case "to":
+			if len(args) == 0 {
+				return nil, c.ArgErr()
+			}
+			for _, addr := range args {
+				if err := b.AddUpstream(addr); err != nil {
+					return nil, c.Errf("invalid 'to' address %q: %s", addr, reason(err))
+				}
+			}
+		case "timeout":
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			d, err := time.ParseDuration(args[0])
+			if err != nil {
+				return nil, c.Errf("invalid timeout %q: %v", args[0], err)
+			}
+			if err := b.SetTimeout(d); err != nil {
+				return nil, c.Errf("invalid timeout %q: %s", args[0], reason(err))
+			}
+			timeout = d
+		case "max_ttl":
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			secs, err := strconv.ParseUint(args[0], 10, 32)
+			if err != nil {
+				return nil, c.Errf("invalid max_ttl %q: not a number of seconds", args[0])
+			}
+			if err := b.SetMaxTTL(uint32(secs)); err != nil {
+				return nil, c.Errf("invalid max_ttl %q: %s", args[0], reason(err))
+			}
+		}
+	}
+	config, err := b.Build()
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) && ce.Code == resultNoUpstream {
+			return nil, c.Errf("missing 'to': %s", reason(err))
+		}
+		return nil, c.Errf("invalid configuration: %s", reason(err))
+	}
+	return &AcmeForward{config: config, timeout: timeout}, nil
+}
+
+// OnShutdown frees the core's configuration. Queries still in flight on a
+// stopped server pass to the next plugin afterwards (see Config.Close).
+func (a *AcmeForward) OnShutdown() error {
+	a.config.Close()
+	return nil
+}
+
+// reason is the core's text for a builder error.
+func reason(err error) string {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Code.String()
+	}
+	return err.Error()
+}

@@ -1,0 +1,3 @@
+module github.com/acmeforward/acmeforward/tests
+
+go 1.26

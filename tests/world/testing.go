@@ -1,0 +1,50 @@
+package world
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// New starts a world for a test. Cleanup stops every process by PID (also
+// when the test fails or calls Fatal) and, if the test failed, logs every
+// server's log first.
+func New(t testing.TB, opts Options) *World {
+	t.Helper()
+	w, err := Start(opts)
+	if err != nil {
+		t.Fatalf("starting the world: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := w.StopServers(); err != nil {
+			t.Errorf("stopping the world: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("world directory %s\n%s", w.Dir, w.Logs())
+		}
+		if err := w.Stop(); err != nil {
+			t.Errorf("removing the world: %v", err)
+		}
+	})
+	return w
+}
+
+// Addr is NewAddr for tests.
+func Addr(t testing.TB) netip.AddrPort {
+	t.Helper()
+	a, err := NewAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// CoreDNST starts a CoreDNS in the world or fails the test with its log. The
+// world's cleanup stops it.
+func (w *World) CoreDNST(t testing.TB, c CoreDNS) *Server {
+	t.Helper()
+	s, err := w.StartCoreDNS(c)
+	if err != nil {
+		t.Fatalf("starting %s: %v", c.Name, err)
+	}
+	return s
+}
