@@ -6,9 +6,10 @@ ROOT := $(abspath .)
 COREDNS := $(ROOT)/build/bin/coredns
 FFI_LIB := $(ROOT)/target/release/libacmeforward_ffi.a
 FUZZ_SECONDS ?= 60
+DNSPERF_SECONDS ?= 10
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench fuzz clean
+.PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf fuzz clean
 
 all: build
 
@@ -52,6 +53,10 @@ test-e2e: coredns
 bench: ffi
 	cargo bench -p acmeforward-benches --bench core
 	cd go-shim && go test -run '^$$' -bench . -benchmem -count 5 .
+
+# dnsperf against the built CoreDNS, with and without acmeforward side by side (loopback only).
+bench-dnsperf: build
+	benches/dnsperf/run.sh $(DNSPERF_SECONDS)
 
 # Needs the nightly toolchain (rustup) and cargo-fuzz; FUZZ_SECONDS per target.
 fuzz:
