@@ -1,11 +1,13 @@
 // Package acmeforward is a CoreDNS plugin that sends ACME DNS-01 challenge
-// lookups (_acme-challenge.<name>) to external nameservers, while every other
+// lookups (_acme-challenge.<name>, and the SOA/NS/A/AAAA lookups of an ACME
+// client's propagation check) to external nameservers, while every other
 // name keeps its internal (split-horizon) answer from the rest of the chain.
 //
 // The plugin is a thin shim over a Rust core reached through cgo: the core
-// decides which questions are forwarded, builds the upstream query and
-// validates and rewrites every upstream reply. This package does the Corefile
-// parsing, the socket I/O and the metrics.
+// decides which questions are forwarded, which server to ask next over which
+// transport (failover, TC→TCP, authoritative discovery), builds every
+// upstream query and validates and rewrites every upstream reply. This
+// package does the Corefile parsing, the socket I/O and the metrics.
 package acmeforward
 
 import (
@@ -29,22 +31,22 @@ const pluginName = "acmeforward"
 type AcmeForward struct {
 	Next plugin.Handler
 
-	config  *Config       // owned; closed by the OnShutdown registered in setup
+	engine  *Engine       // owned; closed by the OnShutdown registered in setup
 	timeout time.Duration // per upstream try, the same value the core was given
 }
 
 // Name implements plugin.Handler.
 func (a *AcmeForward) Name() string { return pluginName }
 
-// ServeDNS implements plugin.Handler. A question the core classifies as a
-// challenge lookup is forwarded; anything else goes to the next plugin.
+// ServeDNS implements plugin.Handler. A question the core classifies as one
+// to forward is forwarded; anything else goes to the next plugin.
 func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	if len(r.Question) != 1 {
 		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 	}
 	q := &r.Question[0]
-	if a.config.Classify(q.Name, q.Qtype, q.Qclass) != VerdictForward {
-		// VerdictError (e.g. the config was freed by a reload) also passes:
+	if a.engine.Classify(q.Name, q.Qtype, q.Qclass) != VerdictForward {
+		// VerdictError (e.g. the engine was freed by a reload) also passes:
 		// the internal answer is the safe fallback.
 		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 	}
@@ -59,9 +61,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, maxMessage); return 
 func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) { bufPool.Put(b) }
 
-// forward runs the exchange: every upstream in configuration order until the
-// core accepts a reply, which is written to the client as the core returned
-// it. When every upstream fails the client gets SERVFAIL.
+// forward runs the exchange as the core directs it: each SEND is one
+// upstream try (the server, transport and query are the core's), whose reply
+// or failure goes back to the core; ANSWER is written to the client as the
+// core returned it; FAIL becomes SERVFAIL. The shim decides nothing about
+// failover or retries.
 func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	server := metrics.WithServer(ctx)
 	requestCount.WithLabelValues(server).Inc()
@@ -70,69 +74,85 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 	if err != nil {
 		return a.servfail(server, fmt.Errorf("packing client query: %w", err))
 	}
-	ex, err := a.config.newExchange(query, rand.Uint64())
+	_, clientTCP := w.RemoteAddr().(*net.TCPAddr)
+	ex, err := a.engine.newExchange(query, clientTCP, rand.Uint64(), nowMs())
 	if err != nil {
 		return a.servfail(server, err)
 	}
 	defer ex.Close()
+	defer a.updateLearned(server)
 
-	queryBuf, replyBuf, outBuf := getBuf(), getBuf(), getBuf()
-	defer putBuf(queryBuf)
+	pollBuf, replyBuf := getBuf(), getBuf()
+	defer putBuf(pollBuf)
 	defer putBuf(replyBuf)
-	defer putBuf(outBuf)
-
-	upQuery, err := ex.upstreamQuery(*queryBuf)
-	if err != nil {
-		return a.servfail(server, err)
-	}
-
-	_, clientTCP := w.RemoteAddr().(*net.TCPAddr)
-	first := protoUDP
-	if clientTCP {
-		first = protoTCP
-	}
 
 	var errs []error
-	for _, to := range a.config.Upstreams() {
-		for p := first; ; p = protoTCP {
-			out, err := a.try(ctx, ex, server, to, p, upQuery, *replyBuf, clientTCP, *outBuf)
-			if err == nil {
-				if cap(out) > cap(*outBuf) {
-					*outBuf = out[:cap(out)] // keep the grown buffer for the pool
-				}
-				return a.write(server, w, out)
-			}
-			errs = append(errs, fmt.Errorf("%s over %s: %w", to, p, err))
-			var ce *Error
-			if p == protoUDP && errors.As(err, &ce) && ce.Code == resultTruncated {
-				continue // the same upstream again, over TCP
-			}
-			break
+	for {
+		act, err := ex.poll(*pollBuf)
+		if err != nil {
+			return a.servfail(server, errors.Join(append(errs, err)...))
+		}
+		switch act.kind {
+		case actionAnswer:
+			return a.write(server, w, act.data)
+		case actionFail:
+			return a.servfail(server, allFailed(act.reason.String(), errs))
+		}
+		// actionSend: one try, then tell the core how it went.
+		to := act.server.String()
+		err = a.try(ctx, ex, server, to, act, *replyBuf)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s over %s: %w", to, act.proto, err))
 		}
 		if ctx.Err() != nil {
-			errs = append(errs, ctx.Err())
-			break
+			return a.servfail(server, allFailed("request ended", append(errs, ctx.Err())))
+		}
+		if isEngineClosed(err) {
+			// A reload freed the engine: no later reply could be used.
+			return a.servfail(server, allFailed("the server is shutting down", errs))
 		}
 	}
-	return a.servfail(server, fmt.Errorf("all upstreams failed: %w", errors.Join(errs...)))
 }
 
-// try is one upstream round trip plus the core's verdict on the reply, with
-// its metrics. Only bytes the core accepted and rewrote are returned.
-func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, p proto, query, replyBuf []byte, clientTCP bool, outBuf []byte) ([]byte, error) {
-	upstreamRequestCount.WithLabelValues(server, to, p.String()).Inc()
+// allFailed is the error for a forwarded query that gets SERVFAIL: why the
+// exchange ended, and what went wrong with each try.
+func allFailed(why string, errs []error) error {
+	if len(errs) == 0 {
+		return fmt.Errorf("all upstreams failed: %s", why)
+	}
+	return fmt.Errorf("all upstreams failed: %s: %w", why, errors.Join(errs...))
+}
+
+// try is one upstream round trip, with its metrics, and the report of its
+// outcome to the core: the reply (which the core validates, learns from or
+// rejects) or the I/O failure. The error says why the try did not produce a
+// usable reply; either way the core has moved on and is polled next.
+func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, act action, replyBuf []byte) error {
+	upstreamRequestCount.WithLabelValues(server, to, act.proto.String()).Inc()
 	start := time.Now()
-	reply, err := exchangeUpstream(ctx, p, to, a.timeout, query, replyBuf)
-	var out []byte
+	reply, err := exchangeUpstream(ctx, act.proto, to, a.timeout, act.data, replyBuf)
 	if err == nil {
-		out, err = ex.finish(reply, clientTCP, outBuf)
+		err = ex.reply(a.engine, reply, nowMs())
+		if isEngineClosed(err) {
+			// The engine was closed (a reload): the exchange still waits
+			// for a reply. Count it as this try's failure and move on.
+			if ferr := ex.failed(); ferr != nil {
+				err = errors.Join(err, ferr)
+			}
+		}
+	} else if ferr := ex.failed(); ferr != nil {
+		err = errors.Join(err, ferr)
 	}
 	upstreamDuration.WithLabelValues(server, to).Observe(time.Since(start).Seconds())
 	if err != nil {
 		upstreamFailureCount.WithLabelValues(server, to, failureReason(err)).Inc()
-		return nil, err
 	}
-	return out, nil
+	return err
+}
+
+// updateLearned publishes the size of the learned state after an exchange.
+func (a *AcmeForward) updateLearned(server string) {
+	learnedEntries.WithLabelValues(server).Set(float64(a.engine.LearnedLen()))
 }
 
 // write hands the reply the core accepted and rewrote to the client. It goes

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -21,8 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// Every upstream in these tests listens on 127.0.0.1 on an ephemeral port;
-// nothing is ever sent elsewhere. (test.ResponseWriter's fixed client address
+// Every upstream in these tests listens on 127.0.0.1 on an ephemeral port,
+// except the authoritative-mode nameserver, on a random 127.x.y.z:53;
+// nothing is ever sent outside 127.0.0.0/8. (test.ResponseWriter's fixed client address
 // is only reported, never written to: writes are captured.)
 
 // captureWriter records what the plugin writes to the client.
@@ -92,11 +94,17 @@ func (u *upstream) received() []*dns.Msg {
 }
 
 // startUpstream serves h on 127.0.0.1:<ephemeral> over UDP and TCP.
-func startUpstream(t *testing.T, h func(w dns.ResponseWriter, r *dns.Msg)) *upstream {
+func startUpstream(t testing.TB, h func(w dns.ResponseWriter, r *dns.Msg)) *upstream {
 	t.Helper()
-	u := &upstream{}
 	pc, ln := listenPair(t)
-	u.addr = pc.LocalAddr().String()
+	u := &upstream{addr: pc.LocalAddr().String()}
+	serveOn(t, u, pc, ln, h)
+	return u
+}
+
+// serveOn serves h on pc and ln, counting into u.
+func serveOn(t testing.TB, u *upstream, pc net.PacketConn, ln net.Listener, h func(w dns.ResponseWriter, r *dns.Msg)) {
+	t.Helper()
 	handler := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
 			u.tcp.Add(1)
@@ -115,7 +123,6 @@ func startUpstream(t *testing.T, h func(w dns.ResponseWriter, r *dns.Msg)) *upst
 		<-started
 		t.Cleanup(func() { _ = srv.Shutdown() })
 	}
-	return u
 }
 
 // rawUpstream answers every UDP datagram on 127.0.0.1:<ephemeral> with
@@ -144,7 +151,7 @@ func rawUpstream(t *testing.T, answer func(query []byte) []byte) string {
 }
 
 // listenPair opens a UDP socket and a TCP listener on the same loopback port.
-func listenPair(t *testing.T) (net.PacketConn, net.Listener) {
+func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
 	t.Helper()
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -612,4 +619,439 @@ func TestQueryTheCoreRejects(t *testing.T) {
 	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
 		t.Errorf("upstream got %d queries the core rejected", n)
 	}
+}
+
+// ---- discovery, delegation, authoritative mode ----------------------------------------------
+
+// zoneData answers from a fixed set of records (presentation format): the
+// records whose owner and type match the question (case-insensitively), or a
+// CNAME and what it leads to, with AA as given; else NXDOMAIN, or NODATA when
+// the name has records of other types, with soa (when set) in the authority
+// section.
+func zoneData(t testing.TB, aa bool, soa string, records ...string) func(w dns.ResponseWriter, r *dns.Msg) {
+	t.Helper()
+	var rrs []dns.RR
+	for _, s := range records {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatalf("bad test record %q: %v", s, err)
+		}
+		rrs = append(rrs, rr)
+	}
+	var soaRR dns.RR
+	if soa != "" {
+		var err error
+		if soaRR, err = dns.NewRR(soa); err != nil {
+			t.Fatalf("bad test SOA %q: %v", soa, err)
+		}
+	}
+	return func(w dns.ResponseWriter, r *dns.Msg) {
+		q := r.Question[0]
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Authoritative = aa
+		nameExists := false
+		// The question name, then (after a CNAME) its target: only as far
+		// as the data goes, like a server authoritative for all of it.
+		for name, hops := q.Name, 0; name != "" && hops < 8; hops++ {
+			owner, next := name, ""
+			for _, rr := range rrs {
+				h := rr.Header()
+				if !strings.EqualFold(h.Name, owner) {
+					continue
+				}
+				nameExists = true
+				if h.Rrtype == q.Qtype || (h.Rrtype == dns.TypeCNAME && q.Qtype != dns.TypeCNAME) {
+					c := dns.Copy(rr)
+					c.Header().Name = owner // as asked, 0x20 case included
+					m.Answer = append(m.Answer, c)
+					if cn, ok := rr.(*dns.CNAME); ok {
+						next = cn.Target
+					}
+				}
+			}
+			name = next
+		}
+		if soaRR != nil && soaRR.Header().Rrtype == q.Qtype && strings.EqualFold(soaRR.Header().Name, q.Name) {
+			c := dns.Copy(soaRR)
+			c.Header().Name = q.Name
+			m.Answer = append(m.Answer, c)
+			nameExists = true
+		}
+		if len(m.Answer) == 0 {
+			if !nameExists {
+				m.Rcode = dns.RcodeNameError
+			}
+			if soaRR != nil {
+				m.Ns = append(m.Ns, dns.Copy(soaRR))
+			}
+		}
+		_ = w.WriteMsg(m)
+	}
+}
+
+const exampleSOA = "example.com. 3600 IN SOA ns1.example.com. hostmaster.example.com. 2026112401 3600 600 86400 300"
+
+func query(name string, qtype uint16) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.Id = 0x1357
+	return m
+}
+
+// forwarded runs q through the plugin and checks that it was answered from
+// upstream (not passed to next); it returns the reply.
+func forwarded(t *testing.T, a *AcmeForward, next *atomic.Int32, q *dns.Msg) *dns.Msg {
+	t.Helper()
+	before := next.Load()
+	rc, err, cw, _ := serve(t, a, q, false)
+	if err != nil {
+		t.Fatalf("%s %s: ServeDNS = %d, %v", q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype], rc, err)
+	}
+	if next.Load() != before {
+		t.Fatalf("%s %s: passed to the next plugin, want forwarded", q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype])
+	}
+	reply := cw.reply(t)
+	if reply.Id != q.Id || len(reply.Question) != 1 || reply.Question[0].Name != q.Question[0].Name {
+		t.Errorf("reply ID %#04x question %v, want the client's %#04x %q", reply.Id, reply.Question, q.Id, q.Question[0].Name)
+	}
+	return reply
+}
+
+// passed runs q through the plugin and checks that the next plugin got it.
+func passed(t *testing.T, a *AcmeForward, next *atomic.Int32, q *dns.Msg) {
+	t.Helper()
+	before := next.Load()
+	rc, err, cw, _ := serve(t, a, q, false)
+	if err != nil || rc != dns.RcodeNameError || next.Load() != before+1 || cw.count() != 0 {
+		t.Errorf("%s %s: ServeDNS = %d, %v (next called %d times, %d replies); want passed to the next plugin",
+			q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype], rc, err, next.Load()-before, cw.count())
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	up := startUpstream(t, zoneData(t, false, exampleSOA,
+		"example.com. 3600 IN NS ns1.example.com.",
+		"ns1.example.com. 3600 IN A 192.0.2.53",
+		"www.example.com. 3600 IN A 192.0.2.80",
+	))
+	a, next := newTestPlugin(t, block("example.com", "500ms", up.addr))
+
+	// An SOA question inside the zone, as the propagation check walks up.
+	reply := forwarded(t, a, next, query("www.Example.com.", dns.TypeSOA))
+	if len(reply.Ns) != 1 || reply.Ns[0].Header().Rrtype != dns.TypeSOA || reply.Rcode != dns.RcodeSuccess {
+		t.Errorf("SOA www.example.com: got rcode %s, authority %v; want NODATA with the zone's SOA", dns.RcodeToString[reply.Rcode], reply.Ns)
+	}
+	reply = forwarded(t, a, next, query("example.com.", dns.TypeSOA))
+	if len(reply.Answer) != 1 || reply.Answer[0].Header().Rrtype != dns.TypeSOA {
+		t.Errorf("SOA example.com: answer %v, want the SOA", reply.Answer)
+	}
+	if ttl := reply.Answer[0].Header().Ttl; ttl != 30 {
+		t.Errorf("SOA TTL = %d, want 30 (max_ttl)", ttl)
+	}
+
+	// Before any NS answer, ns1's address is the internal view's business.
+	passed(t, a, next, query("ns1.example.com.", dns.TypeA))
+	passed(t, a, next, query("www.example.com.", dns.TypeA))
+
+	// The NS question; its answer names ns1.example.com.
+	reply = forwarded(t, a, next, query("example.com.", dns.TypeNS))
+	if len(reply.Answer) != 1 {
+		t.Fatalf("NS example.com: answer %v, want one NS", reply.Answer)
+	}
+	if ns, ok := reply.Answer[0].(*dns.NS); !ok || ns.Ns != "ns1.example.com." {
+		t.Fatalf("NS example.com: answer %v, want ns1.example.com.", reply.Answer[0])
+	}
+	if got := testutil.ToFloat64(learnedEntries.WithLabelValues("")); got < 1 {
+		t.Errorf("learned_entries = %v after an NS answer, want at least 1", got)
+	}
+
+	// Now ns1's A and AAAA go out; other names still pass.
+	reply = forwarded(t, a, next, query("NS1.example.com.", dns.TypeA))
+	if len(reply.Answer) != 1 || reply.Answer[0].(*dns.A).A.String() != "192.0.2.53" {
+		t.Errorf("A ns1.example.com: answer %v, want 192.0.2.53", reply.Answer)
+	}
+	forwarded(t, a, next, query("ns1.example.com.", dns.TypeAAAA))
+	passed(t, a, next, query("www.example.com.", dns.TypeA))
+	passed(t, a, next, query("ns1.example.com.", dns.TypeTXT))
+
+	// Outside the zone nothing changes.
+	passed(t, a, next, query("example.org.", dns.TypeSOA))
+
+	// Every forwarded question reached the upstream (and nothing else did).
+	if got, want := len(up.received()), 5; got != want {
+		t.Errorf("upstream got %d queries, want %d", got, want)
+	}
+}
+
+func TestDiscoveryOff(t *testing.T) {
+	up := startUpstream(t, zoneData(t, false, exampleSOA,
+		"example.com. 3600 IN NS ns1.example.com.",
+		"_acme-challenge.www.example.com. 60 IN TXT \"token\"",
+	))
+	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+up.addr+"\n timeout 500ms\n discovery off\n}")
+	passed(t, a, next, query("example.com.", dns.TypeSOA))
+	passed(t, a, next, query("www.example.com.", dns.TypeSOA))
+	passed(t, a, next, query("example.com.", dns.TypeNS))
+	passed(t, a, next, query("ns1.example.com.", dns.TypeA))
+	// The challenge itself still goes out, any type.
+	forwarded(t, a, next, query(challenge, dns.TypeTXT))
+	forwarded(t, a, next, query(challenge, dns.TypeSOA))
+	if n := len(up.received()); n != 2 {
+		t.Errorf("upstream got %d queries, want the 2 challenge ones", n)
+	}
+}
+
+func TestDelegationLearnedFromCNAME(t *testing.T) {
+	up := startUpstream(t, zoneData(t, false, "",
+		"_acme-challenge.www.example.com. 300 IN CNAME x.auth.example.net.",
+		"x.auth.example.net. 300 IN TXT \"delegated-token\"",
+		"y.auth.example.net. 300 IN TXT \"other\"",
+	))
+	a, next := newTestPlugin(t, block("example.com", "500ms", up.addr))
+
+	passed(t, a, next, query("x.auth.example.net.", dns.TypeTXT))
+
+	// The challenge answer is the CNAME into the acme-dns zone (and the
+	// record it leads to).
+	reply := forwarded(t, a, next, query("_acme-challenge.www.example.com.", dns.TypeTXT))
+	if len(reply.Answer) != 2 {
+		t.Fatalf("challenge answer %v, want the CNAME and the TXT", reply.Answer)
+	}
+	if cn, ok := reply.Answer[0].(*dns.CNAME); !ok || cn.Target != "x.auth.example.net." {
+		t.Fatalf("challenge answer %v, want a CNAME to x.auth.example.net.", reply.Answer[0])
+	}
+	if got := testutil.ToFloat64(learnedEntries.WithLabelValues("")); got < 1 {
+		t.Errorf("learned_entries = %v after a CNAME, want at least 1", got)
+	}
+
+	// The client follows the CNAME: the target's TXT now goes out, any type.
+	reply = forwarded(t, a, next, query("X.Auth.Example.NET.", dns.TypeTXT))
+	if len(reply.Answer) != 1 || reply.Answer[0].(*dns.TXT).Txt[0] != "delegated-token" {
+		t.Errorf("TXT x.auth.example.net: answer %v, want delegated-token", reply.Answer)
+	}
+	forwarded(t, a, next, query("x.auth.example.net.", dns.TypeA))
+	// The propagation check's SOA walk above the target goes out too.
+	forwarded(t, a, next, query("auth.example.net.", dns.TypeSOA))
+	// Only the learned target, not its siblings.
+	passed(t, a, next, query("y.auth.example.net.", dns.TypeTXT))
+}
+
+func TestDelegatedZone(t *testing.T) {
+	up := startUpstream(t, zoneData(t, false, "",
+		"x.auth.example.net. 300 IN TXT \"delegated-token\"",
+		"x.auth.example.net. 300 IN A 192.0.2.7",
+		"auth.example.net. 300 IN MX 10 mail.example.net.",
+	))
+	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+up.addr+"\n timeout 500ms\n delegated auth.example.net\n}")
+	reply := forwarded(t, a, next, query("x.auth.example.net.", dns.TypeTXT))
+	if len(reply.Answer) != 1 || reply.Answer[0].(*dns.TXT).Txt[0] != "delegated-token" {
+		t.Errorf("TXT: answer %v, want delegated-token", reply.Answer)
+	}
+	forwarded(t, a, next, query("x.auth.example.net.", dns.TypeA))
+	forwarded(t, a, next, query("auth.example.net.", dns.TypeMX))
+	forwarded(t, a, next, query("new.x.auth.example.net.", dns.TypeAAAA))
+	// Its ancestors' SOA/NS for the propagation check, nothing else above it.
+	forwarded(t, a, next, query("example.net.", dns.TypeSOA))
+	passed(t, a, next, query("example.net.", dns.TypeA))
+	passed(t, a, next, query("other.example.net.", dns.TypeTXT))
+}
+
+// listenOn53 binds UDP and TCP on a random 127.x.y.z:53 (never 127.0.0.0/24,
+// where resolvers such as systemd-resolved's 127.0.0.53 live). The core asks
+// nameservers on port 53 only, so the authoritative test server cannot use an
+// ephemeral port. Tests run as root; only 127.0.0.0/8 is used.
+func listenOn53(t *testing.T) (net.PacketConn, net.Listener, string) {
+	t.Helper()
+	for range 50 {
+		ip := net.IPv4(127, byte(1+rand.IntN(254)), byte(rand.IntN(256)), byte(1+rand.IntN(254)))
+		addr := net.JoinHostPort(ip.String(), "53")
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			_ = pc.Close()
+			continue
+		}
+		return pc, ln, ip.String()
+	}
+	t.Fatal("could not bind a 127.x.y.z:53 address (the test needs root)")
+	return nil, nil, ""
+}
+
+// startAuthoritative serves h on a random 127.x.y.z:53 over UDP and TCP.
+func startAuthoritative(t *testing.T, h func(w dns.ResponseWriter, r *dns.Msg)) (*upstream, string) {
+	t.Helper()
+	pc, ln, ip := listenOn53(t)
+	u := &upstream{addr: pc.LocalAddr().String()}
+	serveOn(t, u, pc, ln, h)
+	return u, ip
+}
+
+func TestAuthoritativeMode(t *testing.T) {
+	// The "authoritative" server: the zone's nameserver, with the fresh token
+	// and AA set.
+	var authRD atomic.Int32
+	auth, authIP := startAuthoritative(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		if r.RecursionDesired {
+			authRD.Add(1)
+		}
+		zoneData(t, true, exampleSOA,
+			"_acme-challenge.www.example.com. 60 IN TXT \"fresh-token\"",
+			"_acme-challenge.api.example.com. 60 IN TXT \"api-token\"",
+		)(w, r)
+	})
+	// The "resolver" behind `to`: serves the discovery data (SOA, NS, the NS
+	// host's address) and a stale copy of the challenge record, as a caching
+	// resolver would after a first check.
+	resolver := startUpstream(t, zoneData(t, false, exampleSOA,
+		"example.com. 3600 IN NS ns1.example.com.",
+		"ns1.example.com. 3600 IN A "+authIP,
+		"_acme-challenge.www.example.com. 60 IN TXT \"stale-token\"",
+	))
+	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+resolver.addr+"\n timeout 1s\n upstream_mode authoritative\n}")
+
+	authTries := upstreamRequestCount.WithLabelValues("", net.JoinHostPort(authIP, "53"), "udp")
+	triesBefore := testutil.ToFloat64(authTries)
+	q := challengeQuery("_acme-challenge.WWW.example.com.")
+	rc, err, cw, _ := serve(t, a, q, false)
+	if err != nil || rc != dns.RcodeSuccess {
+		t.Fatalf("ServeDNS = %d, %v", rc, err)
+	}
+	reply := cw.reply(t)
+	checkAnswer(t, reply, q, "fresh-token")
+	if next.Load() != 0 {
+		t.Error("next handler called")
+	}
+
+	// The resolver was asked the discovery questions only (RD set), in order:
+	// SOA of the challenge name, NS of the apex, A of the glueless NS host.
+	var asked []string
+	for _, m := range resolver.received() {
+		if !m.RecursionDesired {
+			t.Errorf("resolver query %v has RD clear", m.Question[0])
+		}
+		asked = append(asked, strings.ToLower(m.Question[0].Name)+" "+dns.TypeToString[m.Question[0].Qtype])
+	}
+	want := []string{"_acme-challenge.www.example.com. SOA", "example.com. NS", "ns1.example.com. A"}
+	if !slices.Equal(asked, want) {
+		t.Errorf("resolver was asked %q, want %q", asked, want)
+	}
+	// The nameserver got the challenge, RD clear, over UDP as the client came.
+	if got := auth.received(); len(got) != 1 || !strings.EqualFold(got[0].Question[0].Name, q.Question[0].Name) || got[0].Question[0].Qtype != dns.TypeTXT {
+		t.Errorf("nameserver got %v, want the one TXT challenge", got)
+	}
+	if authRD.Load() != 0 || auth.udp.Load() != 1 {
+		t.Errorf("nameserver got %d queries with RD set, %d over UDP; want RD clear, UDP", authRD.Load(), auth.udp.Load())
+	}
+	// The "to" label of the nameserver try is its address on port 53.
+	if got := testutil.ToFloat64(authTries) - triesBefore; got != 1 {
+		t.Errorf("upstream_requests_total{to=%s:53,proto=udp} grew by %v, want 1", authIP, got)
+	}
+	if got := testutil.ToFloat64(learnedEntries.WithLabelValues("")); got < 1 {
+		t.Errorf("learned_entries = %v, want the zone's nameservers at least", got)
+	}
+
+	// The zone's nameservers are learned: a second challenge in the zone goes
+	// straight to them, over TCP as this client comes.
+	q2 := challengeQuery("_acme-challenge.api.example.com.")
+	rc, err, cw, _ = serve(t, a, q2, true)
+	if err != nil || rc != dns.RcodeSuccess {
+		t.Fatalf("second ServeDNS = %d, %v", rc, err)
+	}
+	checkAnswer(t, cw.reply(t), q2, "api-token")
+	if n := len(resolver.received()); n != len(want) {
+		t.Errorf("resolver got %d queries after the second challenge, want still %d", n, len(want))
+	}
+	if auth.tcp.Load() != 1 {
+		t.Errorf("nameserver got %d TCP queries, want 1", auth.tcp.Load())
+	}
+
+	// Discovery questions from the client still go to the resolver.
+	forwarded(t, a, next, query("example.com.", dns.TypeSOA))
+	if n := len(resolver.received()); n != len(want)+1 {
+		t.Errorf("resolver got %d queries, want %d", n, len(want)+1)
+	}
+	if n := len(auth.received()); n != 2 {
+		t.Errorf("nameserver got %d queries, want 2", n)
+	}
+}
+
+func TestAuthoritativeModeNeedsAA(t *testing.T) {
+	// A "nameserver" that answers without AA (a resolver, say): rejected, and
+	// with no other nameserver the client gets SERVFAIL.
+	auth, authIP := startAuthoritative(t, zoneData(t, false, exampleSOA,
+		"_acme-challenge.www.example.com. 60 IN TXT \"not-authoritative\"",
+	))
+	resolver := startUpstream(t, zoneData(t, false, exampleSOA,
+		"example.com. 3600 IN NS ns1.example.com.",
+		"ns1.example.com. 3600 IN A "+authIP,
+	))
+	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+resolver.addr+"\n timeout 1s\n upstream_mode authoritative\n}")
+	notAuth := upstreamFailureCount.WithLabelValues("", net.JoinHostPort(authIP, "53"), reasonNotAuth)
+	before := testutil.ToFloat64(notAuth)
+	rc, err, cw, _ := serve(t, a, challengeQuery(challenge), false)
+	if rc != dns.RcodeServerFailure || err == nil {
+		t.Fatalf("ServeDNS = %d, %v; want SERVFAIL and an error", rc, err)
+	}
+	if !strings.Contains(err.Error(), net.JoinHostPort(authIP, "53")) {
+		t.Errorf("error %q does not name the nameserver", err)
+	}
+	if cw.count() != 0 || next.Load() != 0 {
+		t.Error("the plugin wrote a reply, or the next handler ran")
+	}
+	if got := testutil.ToFloat64(notAuth) - before; got != 1 {
+		t.Errorf("upstream_failures_total{reason=not_authoritative} grew by %v, want 1", got)
+	}
+	if n := len(auth.received()); n != 1 {
+		t.Errorf("nameserver got %d queries, want 1", n)
+	}
+}
+
+func TestReloadDuringExchange(t *testing.T) {
+	// The engine is freed (a reload) while a forwarded query waits for its
+	// upstream: the reply cannot be checked against a freed engine, so the
+	// client gets SERVFAIL and nothing touches freed memory.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	up := startUpstream(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		close(arrived)
+		<-release
+		txtAnswer("too-late", 60)(w, r)
+	})
+	// A second upstream that must never be asked: the exchange ends with
+	// the engine.
+	second := startUpstream(t, txtAnswer("never", 60))
+	a, next := newTestPlugin(t, block("example.com", "10s", up.addr, second.addr))
+	type result struct {
+		rc  int
+		err error
+		cw  *captureWriter
+	}
+	done := make(chan result)
+	go func() {
+		rc, err, cw, _ := serve(t, a, challengeQuery(challenge), false)
+		done <- result{rc, err, cw}
+	}()
+	<-arrived
+	if err := a.OnShutdown(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	res := <-done
+	if res.rc != dns.RcodeServerFailure || res.err == nil {
+		t.Fatalf("ServeDNS = %d, %v; want SERVFAIL and an error", res.rc, res.err)
+	}
+	if res.cw.count() != 0 || next.Load() != 0 {
+		t.Error("the plugin wrote a reply, or the next handler ran")
+	}
+	if !strings.Contains(res.err.Error(), "shutting down") {
+		t.Errorf("error %q does not say the server is shutting down", res.err)
+	}
+	if n := len(second.received()); n != 0 {
+		t.Errorf("second upstream got %d queries after the engine was freed", n)
+	}
+	// Afterwards every question passes.
+	passed(t, a, next, query(challenge, dns.TypeTXT))
 }

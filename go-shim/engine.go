@@ -5,27 +5,33 @@ package acmeforward
 //
 // Ownership rules, mirroring the C ABI:
 //
-//   - configBuilder, Config and exchange each own exactly one C handle and
+//   - configBuilder, Engine and exchange each own exactly one C handle and
 //     free it in Close. Close is idempotent. There are no finalizers: the
-//     owner (setup for the builder, the plugin's OnShutdown for Config,
-//     ServeDNS for an exchange) closes explicitly.
+//     owner (setup for the builder, the plugin's OnShutdown for Engine,
+//     ServeDNS for an exchange) closes explicitly. The afwd_config between
+//     builder and engine lives only inside Build (the engine copies it).
 //   - Every slice handed to C is Go memory without Go pointers, borrowed for
 //     the duration of the call only; the Rust side copies what it keeps.
 //   - Output goes to caller-owned Go buffers. A short buffer reports the
 //     needed length; the helpers below grow the buffer once and retry.
+//   - Time goes in as nowMs(): milliseconds since process start on Go's
+//     monotonic clock, the one clock of every engine in the process.
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../ffi/include
 #cgo LDFLAGS: ${SRCDIR}/../target/release/libacmeforward_ffi.a -lm -ldl -lpthread
-#cgo noescape afwd_config_classify
-#cgo nocallback afwd_config_classify
+#cgo noescape afwd_engine_classify
+#cgo nocallback afwd_engine_classify
 #include "acmeforward.h"
 */
 import "C"
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -36,12 +42,35 @@ type Result uint32
 // The result codes the shim acts on. Every other code is an error whose
 // meaning is given by its text (afwd_result_text).
 const (
-	resultOK              Result = C.AFWD_OK
-	resultTruncated       Result = C.AFWD_TRUNCATED
-	resultBufferTooShort  Result = C.AFWD_ERR_BUFFER_TOO_SHORT
-	resultNoUpstream      Result = C.AFWD_ERR_NO_UPSTREAM
-	resultUpstreamFailure Result = C.AFWD_ERR_REPLY_UPSTREAM_FAILURE
+	resultOK               Result = C.AFWD_OK
+	resultTruncated        Result = C.AFWD_TRUNCATED
+	resultNullArgument     Result = C.AFWD_ERR_NULL_ARGUMENT
+	resultBufferTooShort   Result = C.AFWD_ERR_BUFFER_TOO_SHORT
+	resultExchangeDone     Result = C.AFWD_ERR_EXCHANGE_DONE
+	resultNoUpstream       Result = C.AFWD_ERR_NO_UPSTREAM
+	resultUpstreamFailure  Result = C.AFWD_ERR_REPLY_UPSTREAM_FAILURE
+	resultNotAuthoritative Result = C.AFWD_ERR_REPLY_NOT_AUTHORITATIVE
 )
+
+// UpstreamMode is afwd_upstream_mode: where challenge and delegation
+// questions are sent.
+type UpstreamMode uint32
+
+// Upstream modes, as afwd_upstream_mode.
+const (
+	UpstreamRecursive     UpstreamMode = C.AFWD_UPSTREAM_RECURSIVE
+	UpstreamAuthoritative UpstreamMode = C.AFWD_UPSTREAM_AUTHORITATIVE
+)
+
+// processStart is the origin of nowMs.
+var processStart = time.Now()
+
+// nowMs is the engines' clock: milliseconds since process start, from Go's
+// monotonic clock (time.Since uses the monotonic reading), so a wall-clock
+// step never expires or revives learned entries.
+func nowMs() uint64 {
+	return uint64(time.Since(processStart).Milliseconds())
+}
 
 // String returns the core's static English text for r.
 func (r Result) String() string {
@@ -131,54 +160,60 @@ func (b *configBuilder) SetMaxTTL(secs uint32) error {
 		C.afwd_config_builder_set_max_ttl(b.ptr, C.uint32_t(secs)))
 }
 
-// Build validates the builder's content into a new Config owned by the
+// SetDiscovery turns the discovery rules on or off.
+func (b *configBuilder) SetDiscovery(on bool) error {
+	return resultErr("afwd_config_builder_set_discovery",
+		C.afwd_config_builder_set_discovery(b.ptr, C.bool(on)))
+}
+
+// AddDelegated adds a delegated zone in presentation format.
+func (b *configBuilder) AddDelegated(zone string) error {
+	return resultErr("afwd_config_builder_add_delegated",
+		C.afwd_config_builder_add_delegated(b.ptr, stringPtr(zone), C.size_t(len(zone))))
+}
+
+// SetUpstreamMode sets the upstream mode.
+func (b *configBuilder) SetUpstreamMode(m UpstreamMode) error {
+	return resultErr("afwd_config_builder_set_upstream_mode",
+		C.afwd_config_builder_set_upstream_mode(b.ptr, C.afwd_upstream_mode(m)))
+}
+
+// SetMaxLearned sets the bound of the learned state, in entries (the core
+// checks the range; a value beyond size_t cannot occur on 64-bit targets).
+func (b *configBuilder) SetMaxLearned(n uint64) error {
+	return resultErr("afwd_config_builder_set_max_learned",
+		C.afwd_config_builder_set_max_learned(b.ptr, C.size_t(n)))
+}
+
+// Build validates the builder's content into a new Engine owned by the
 // caller. The builder stays usable and must still be closed.
-func (b *configBuilder) Build() (*Config, error) {
-	var ptr *C.afwd_config
-	if err := resultErr("afwd_config_new", C.afwd_config_new(b.ptr, &ptr)); err != nil {
+func (b *configBuilder) Build() (*Engine, error) {
+	var config *C.afwd_config
+	if err := resultErr("afwd_config_new", C.afwd_config_new(b.ptr, &config)); err != nil {
 		return nil, err
 	}
-	c := &Config{ptr: ptr}
-	ups, err := c.readUpstreams()
+	defer C.afwd_config_free(config)
+	ups, err := readUpstreams(config)
 	if err != nil {
-		c.Close()
 		return nil, err
 	}
-	c.upstreams = ups
-	return c, nil
+	var ptr *C.afwd_engine
+	if err := resultErr("afwd_engine_new", C.afwd_engine_new(config, &ptr)); err != nil {
+		return nil, err
+	}
+	return &Engine{ptr: ptr, upstreams: ups}, nil
 }
 
-// Config wraps a validated afwd_config. Classify and newExchange are safe for
-// concurrent use. Close frees the C handle; it waits for calls in flight, and
-// afterwards Classify answers VerdictError and newExchange fails, so a query
-// still running on a server being reloaded never touches freed memory.
-type Config struct {
-	mu        sync.RWMutex // guards ptr against Close; read-locked around each C call
-	ptr       *C.afwd_config
-	upstreams []string // normalised "IP:PORT" / "[IPv6]:PORT", in configuration order
-}
-
-// Close frees the afwd_config. Safe to call more than once.
-func (c *Config) Close() {
-	c.mu.Lock()
-	C.afwd_config_free(c.ptr)
-	c.ptr = nil
-	c.mu.Unlock()
-}
-
-// Upstreams returns the normalised upstream addresses in configuration order.
-// The slice must not be modified.
-func (c *Config) Upstreams() []string { return c.upstreams }
-
-func (c *Config) readUpstreams() ([]string, error) {
+// readUpstreams returns the config's normalised upstream addresses.
+func readUpstreams(config *C.afwd_config) ([]string, error) {
 	var ups []string
 	buf := make([]byte, 64)
 	for i := 0; ; i++ {
 		var n C.size_t
-		r := C.afwd_config_upstream(c.ptr, C.size_t(i), bytesPtr(buf), C.size_t(len(buf)), &n)
+		r := C.afwd_config_upstream(config, C.size_t(i), bytesPtr(buf), C.size_t(len(buf)), &n)
 		if Result(r) == resultBufferTooShort {
 			buf = make([]byte, int(n))
-			r = C.afwd_config_upstream(c.ptr, C.size_t(i), bytesPtr(buf), C.size_t(len(buf)), &n)
+			r = C.afwd_config_upstream(config, C.size_t(i), bytesPtr(buf), C.size_t(len(buf)), &n)
 		}
 		if r == C.AFWD_ERR_INDEX_OUT_OF_RANGE {
 			return ups, nil
@@ -190,19 +225,76 @@ func (c *Config) readUpstreams() ([]string, error) {
 	}
 }
 
+// Engine wraps an afwd_engine: the configuration plus the state learned from
+// forwarded replies, shared by every query of one server instance. Classify,
+// LearnedLen and newExchange are safe for concurrent use. Close frees the C
+// handle; it waits for calls in flight, and afterwards Classify answers
+// VerdictError, LearnedLen 0, and newExchange and exchange replies fail, so a
+// query still running on a server being reloaded never touches freed memory.
+type Engine struct {
+	mu        sync.RWMutex // guards ptr against Close; read-locked around each C call
+	ptr       *C.afwd_engine
+	upstreams []string // normalised "IP:PORT" / "[IPv6]:PORT", in configuration order
+	// mayHaveLearned is set once a reply was accepted (the only way the
+	// learned state grows); until then Classify does not read the clock.
+	mayHaveLearned atomic.Bool
+}
+
+// errClosed is what calls on a closed engine give.
+func errClosed(op string) error { return &Error{Op: op, Code: resultNullArgument} }
+
+// isEngineClosed reports whether err (or an error it wraps) came from a call
+// on a closed engine (the only way the shim passes the core a NULL).
+func isEngineClosed(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce) && ce.Code == resultNullArgument
+}
+
+// Close frees the afwd_engine. Safe to call more than once.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	C.afwd_engine_free(e.ptr)
+	e.ptr = nil
+	e.mu.Unlock()
+}
+
+// Upstreams returns the normalised `to` addresses in configuration order.
+// The slice must not be modified.
+func (e *Engine) Upstreams() []string { return e.upstreams }
+
 // Classify is the hot path: one C call, no allocation, no copy. name is the
 // question name as miekg/dns gives it (presentation format); its bytes are
 // lent to the core for the duration of the call only.
-func (c *Config) Classify(name string, qtype, qclass uint16) Verdict {
-	c.mu.RLock()
-	if c.ptr == nil {
-		c.mu.RUnlock()
+//
+// The clock is read only once the engine may have learned something: until
+// then the core has no expiry to compare with and the 0 it gets instead is
+// never used, so a cluster without ACME traffic does not pay for reading the
+// clock on every query. (A classify racing with the very first learning
+// reply may see its fresh entries with now 0; they are unexpired either way.)
+func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
+	var now uint64
+	if e.mayHaveLearned.Load() {
+		now = nowMs()
+	}
+	e.mu.RLock()
+	if e.ptr == nil {
+		e.mu.RUnlock()
 		return VerdictError
 	}
-	v := C.afwd_config_classify(c.ptr, stringPtr(name), C.size_t(len(name)),
-		C.uint16_t(qtype), C.uint16_t(qclass))
-	c.mu.RUnlock()
+	v := C.afwd_engine_classify(e.ptr, stringPtr(name), C.size_t(len(name)),
+		C.uint16_t(qtype), C.uint16_t(qclass), C.uint64_t(now))
+	e.mu.RUnlock()
 	return Verdict(v)
+}
+
+// LearnedLen is the number of entries in the learned state (0 once closed).
+func (e *Engine) LearnedLen() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ptr == nil {
+		return 0
+	}
+	return int(C.afwd_engine_learned_len(e.ptr))
 }
 
 // exchange wraps one afwd_exchange: the state of one forwarded query. It is
@@ -211,17 +303,18 @@ type exchange struct {
 	ptr *C.afwd_exchange
 }
 
-// newExchange parses the client's packed query and prepares the upstream
-// query. random seeds the upstream ID and 0x20 letter case.
-func (c *Config) newExchange(query []byte, random uint64) (*exchange, error) {
+// newExchange parses the client's packed query and starts the exchange.
+// random seeds the upstream IDs and 0x20 letter case; now is nowMs().
+func (e *Engine) newExchange(query []byte, clientTCP bool, random, now uint64) (*exchange, error) {
 	var ptr *C.afwd_exchange
-	c.mu.RLock()
-	if c.ptr == nil {
-		c.mu.RUnlock()
-		return nil, &Error{Op: "afwd_exchange_new", Code: Result(C.AFWD_ERR_NULL_ARGUMENT)}
+	e.mu.RLock()
+	if e.ptr == nil {
+		e.mu.RUnlock()
+		return nil, errClosed("afwd_exchange_new")
 	}
-	r := C.afwd_exchange_new(c.ptr, bytesPtr(query), C.size_t(len(query)), C.uint64_t(random), &ptr)
-	c.mu.RUnlock()
+	r := C.afwd_exchange_new(e.ptr, bytesPtr(query), C.size_t(len(query)), C.bool(clientTCP),
+		C.uint64_t(random), C.uint64_t(now), &ptr)
+	e.mu.RUnlock()
 	if err := resultErr("afwd_exchange_new", r); err != nil {
 		return nil, err
 	}
@@ -229,42 +322,79 @@ func (c *Config) newExchange(query []byte, random uint64) (*exchange, error) {
 }
 
 // Close frees the exchange. Safe to call more than once.
-func (e *exchange) Close() {
-	C.afwd_exchange_free(e.ptr)
-	e.ptr = nil
+func (x *exchange) Close() {
+	C.afwd_exchange_free(x.ptr)
+	x.ptr = nil
 }
 
-// upstreamQuery writes the upstream query into buf (grown once if the core
-// reports it too short) and returns the written bytes, which alias the
-// returned buffer.
-func (e *exchange) upstreamQuery(buf []byte) ([]byte, error) {
-	var n C.size_t
-	r := C.afwd_exchange_upstream_query(e.ptr, bytesPtr(buf), C.size_t(len(buf)), &n)
-	if Result(r) == resultBufferTooShort {
-		buf = make([]byte, int(n))
-		r = C.afwd_exchange_upstream_query(e.ptr, bytesPtr(buf), C.size_t(len(buf)), &n)
-	}
-	if err := resultErr("afwd_exchange_upstream_query", r); err != nil {
-		return nil, err
-	}
-	return buf[:int(n)], nil
+// actionKind is afwd_action_kind.
+type actionKind uint32
+
+const (
+	actionSend   actionKind = C.AFWD_ACTION_SEND
+	actionAnswer actionKind = C.AFWD_ACTION_ANSWER
+	actionFail   actionKind = C.AFWD_ACTION_FAIL
+)
+
+// action is what the exchange wants done next.
+type action struct {
+	kind   actionKind
+	server netip.AddrPort // SEND: where (an IPv4-mapped address is unmapped)
+	proto  proto          // SEND: UDP or TCP
+	data   []byte         // SEND: the query; ANSWER: the client reply (aliases the poll buffer)
+	reason Result         // FAIL: the last error seen
 }
 
-// finish validates an upstream reply and rewrites it for the client into
-// buf (grown once on AFWD_ERR_BUFFER_TOO_SHORT). On AFWD_OK it returns the
-// bytes to write to the client. Any other result, including AFWD_TRUNCATED,
-// comes back as an *Error and no output.
-func (e *exchange) finish(reply []byte, clientTCP bool, buf []byte) ([]byte, error) {
-	var n C.size_t
-	r := C.afwd_exchange_finish(e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.bool(clientTCP),
-		bytesPtr(buf), C.size_t(len(buf)), &n)
+// poll asks the exchange for its next action; the query or client reply goes
+// into buf (grown once if the core reports it too short) and action.data
+// aliases it.
+func (x *exchange) poll(buf []byte) (action, error) {
+	var a C.afwd_action
+	r := C.afwd_exchange_poll(x.ptr, bytesPtr(buf), C.size_t(len(buf)), &a)
 	if Result(r) == resultBufferTooShort {
-		buf = make([]byte, int(n))
-		r = C.afwd_exchange_finish(e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.bool(clientTCP),
-			bytesPtr(buf), C.size_t(len(buf)), &n)
+		buf = make([]byte, int(a.len))
+		r = C.afwd_exchange_poll(x.ptr, bytesPtr(buf), C.size_t(len(buf)), &a)
 	}
-	if err := resultErr("afwd_exchange_finish", r); err != nil {
-		return nil, err
+	if err := resultErr("afwd_exchange_poll", r); err != nil {
+		return action{}, err
 	}
-	return buf[:int(n)], nil
+	act := action{kind: actionKind(a.kind), reason: Result(a.fail_reason)}
+	switch act.kind {
+	case actionSend:
+		ip := netip.AddrFrom16(*(*[16]byte)(unsafe.Pointer(&a.server_ip))).Unmap()
+		act.server = netip.AddrPortFrom(ip, uint16(a.server_port))
+		if a.tcp {
+			act.proto = protoTCP
+		}
+		act.data = buf[:int(a.len)]
+	case actionAnswer:
+		act.data = buf[:int(a.len)]
+	case actionFail:
+	default:
+		return action{}, fmt.Errorf("afwd_exchange_poll: unknown action kind %d", act.kind)
+	}
+	return act, nil
+}
+
+// reply hands the exchange the reply to its last SEND. nil means the core
+// used it; an *Error says why not (for metrics and logs: the exchange has
+// already moved on either way). A closed engine gives an error and leaves the
+// exchange waiting.
+func (x *exchange) reply(e *Engine, reply []byte, now uint64) error {
+	e.mu.RLock()
+	if e.ptr == nil {
+		e.mu.RUnlock()
+		return errClosed("afwd_exchange_reply")
+	}
+	r := C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now))
+	e.mu.RUnlock()
+	if Result(r) == resultOK {
+		e.mayHaveLearned.Store(true)
+	}
+	return resultErr("afwd_exchange_reply", r)
+}
+
+// failed reports that the last SEND got no usable reply.
+func (x *exchange) failed() error {
+	return resultErr("afwd_exchange_failed", C.afwd_exchange_failed(x.ptr))
 }

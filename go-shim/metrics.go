@@ -30,7 +30,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",
 		Name:      "upstream_failures_total",
-		Help:      "Counter of failed upstream tries, by reason (timeout, network, truncated, invalid_reply, upstream_error).",
+		Help:      "Counter of failed upstream tries, by reason (timeout, network, truncated, invalid_reply, upstream_error, not_authoritative).",
 	}, []string{"server", "to", "reason"})
 
 	servfailCount = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -38,6 +38,13 @@ var (
 		Subsystem: "acmeforward",
 		Name:      "servfail_total",
 		Help:      "Counter of forwarded queries answered with SERVFAIL (every upstream failed, or the query could not be forwarded).",
+	}, []string{"server"})
+
+	learnedEntries = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "learned_entries",
+		Help:      "Gauge of the entries in the learned state (nameserver host names, CNAME targets, zone nameservers), set after each forwarded query.",
 	}, []string{"server"})
 
 	upstreamDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
@@ -56,12 +63,14 @@ const (
 	reasonTruncated     = "truncated"
 	reasonInvalidReply  = "invalid_reply"
 	reasonUpstreamError = "upstream_error"
+	reasonNotAuth       = "not_authoritative"
 )
 
 // failureReason maps an upstream try's error to a reason label. I/O errors are
 // timeout or network; core results are mapped by code only: AFWD_TRUNCATED,
-// AFWD_ERR_REPLY_UPSTREAM_FAILURE, and every other code (the reply-validation
-// range and the generic errors) as invalid_reply.
+// AFWD_ERR_REPLY_UPSTREAM_FAILURE, AFWD_ERR_REPLY_NOT_AUTHORITATIVE, and every
+// other code (the reply-validation range and the generic errors) as
+// invalid_reply.
 func failureReason(err error) string {
 	var ce *Error
 	if errors.As(err, &ce) {
@@ -70,6 +79,8 @@ func failureReason(err error) string {
 			return reasonTruncated
 		case ce.Code == resultUpstreamFailure:
 			return reasonUpstreamError
+		case ce.Code == resultNotAuthoritative:
+			return reasonNotAuth
 		default:
 			return reasonInvalidReply
 		}

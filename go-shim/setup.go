@@ -22,8 +22,9 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
-	// The config's C handle lives as long as this instance of the server:
-	// a reload builds a new one and shuts this one down.
+	// The engine's C handle (and its learned state) lives as long as this
+	// instance of the server: a reload builds a new one and shuts this one
+	// down.
 	c.OnShutdown(a.OnShutdown)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		a.Next = next
@@ -38,13 +39,19 @@ func setup(c *caddy.Controller) error {
 //	    to ADDRESS[:PORT]...
 //	    timeout DURATION
 //	    max_ttl SECONDS
+//	    discovery on|off
+//	    delegated ZONE...
+//	    upstream_mode recursive|authoritative
+//	    max_learned ENTRIES
 //	}
 //
 // Without ZONE the plugin applies to every name the server block receives: no
 // zone is handed to the core, and the core's empty zone list means all zones.
-// (The server block's own zones are deliberately not used as a default.) Every value is checked by the Rust
-// config builder; its result text becomes the reason in the error, which
-// carries the Corefile's file and line.
+// (The server block's own zones are deliberately not used as a default.)
+// Every value is checked by the Rust config builder (the shim only turns
+// words and numbers into their C form); its result text becomes the reason in
+// the error, which carries the Corefile's file and line. `delegated` may be
+// repeated; every other option may appear once.
 func parse(c *caddy.Controller) (*AcmeForward, error) {
 	var a *AcmeForward
 	for c.Next() {
@@ -81,14 +88,15 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 	for c.NextBlock() {
 		option := c.Val()
 		switch option {
-		case "to", "timeout", "max_ttl":
+		case "to", "timeout", "max_ttl", "discovery", "upstream_mode", "max_learned":
+			if seen[option] {
+				return nil, c.Errf("duplicate option %q", option)
+			}
+			seen[option] = true
+		case "delegated": // may repeat
 		default:
 			return nil, c.Errf("unknown option %q", option)
 		}
-		if seen[option] {
-			return nil, c.Errf("duplicate option %q", option)
-		}
-		seen[option] = true
 		args := c.RemainingArgs()
 
 		switch option {
@@ -124,9 +132,60 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 			if err := b.SetMaxTTL(uint32(secs)); err != nil {
 				return nil, c.Errf("invalid max_ttl %q: %s", args[0], reason(err))
 			}
+		case "discovery":
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			var on bool
+			switch args[0] {
+			case "on":
+				on = true
+			case "off":
+			default:
+				return nil, c.Errf("invalid discovery %q: must be on or off", args[0])
+			}
+			if err := b.SetDiscovery(on); err != nil {
+				return nil, c.Errf("invalid discovery %q: %s", args[0], reason(err))
+			}
+		case "delegated":
+			if len(args) == 0 {
+				return nil, c.ArgErr()
+			}
+			for _, zone := range args {
+				if err := b.AddDelegated(zone); err != nil {
+					return nil, c.Errf("invalid delegated zone %q: %s", zone, reason(err))
+				}
+			}
+		case "upstream_mode":
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			var mode UpstreamMode
+			switch args[0] {
+			case "recursive":
+				mode = UpstreamRecursive
+			case "authoritative":
+				mode = UpstreamAuthoritative
+			default:
+				return nil, c.Errf("invalid upstream_mode %q: must be recursive or authoritative", args[0])
+			}
+			if err := b.SetUpstreamMode(mode); err != nil {
+				return nil, c.Errf("invalid upstream_mode %q: %s", args[0], reason(err))
+			}
+		case "max_learned":
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			n, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return nil, c.Errf("invalid max_learned %q: not a number of entries", args[0])
+			}
+			if err := b.SetMaxLearned(n); err != nil {
+				return nil, c.Errf("invalid max_learned %q: %s", args[0], reason(err))
+			}
 		}
 	}
-	config, err := b.Build()
+	engine, err := b.Build()
 	if err != nil {
 		var ce *Error
 		if errors.As(err, &ce) && ce.Code == resultNoUpstream {
@@ -134,13 +193,14 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 		}
 		return nil, c.Errf("invalid configuration: %s", reason(err))
 	}
-	return &AcmeForward{config: config, timeout: timeout}, nil
+	return &AcmeForward{engine: engine, timeout: timeout}, nil
 }
 
-// OnShutdown frees the core's configuration. Queries still in flight on a
-// stopped server pass to the next plugin afterwards (see Config.Close).
+// OnShutdown frees the core's engine (configuration and learned state).
+// Queries still in flight on a stopped server pass to the next plugin, or get
+// SERVFAIL mid-exchange, afterwards (see Engine.Close).
 func (a *AcmeForward) OnShutdown() error {
-	a.config.Close()
+	a.engine.Close()
 	return nil
 }
 

@@ -19,8 +19,8 @@ func TestSetupValid(t *testing.T) {
 		input     string
 		upstreams []string
 		timeout   time.Duration
-		forward   []string // challenge names the config must forward
-		pass      []string // challenge names the config must pass
+		forward   []string // questions the engine must forward: "NAME" (TXT) or "NAME TYPE"
+		pass      []string // questions the engine must pass, the same way
 	}{
 		{
 			name:      "minimal, all zones",
@@ -55,6 +55,85 @@ func TestSetupValid(t *testing.T) {
 			upstreams: []string{"127.0.0.1:53"},
 			timeout:   time.Millisecond,
 			forward:   []string{"_acme-challenge.example.com."},
+			// No zone listed explicitly: no SOA/NS discovery at all.
+			pass: []string{"example.com. SOA", "cluster.local. SOA", "svc.cluster.local. NS"},
+		},
+		{
+			name:      "discovery on by default",
+			input:     "acmeforward example.com {\n to 127.0.0.1\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward:   []string{"example.com. SOA", "www.example.com. NS", "Example.COM SOA"},
+			pass:      []string{"example.com. A", "example.org. SOA", "com. SOA"},
+		},
+		{
+			name:      "discovery on",
+			input:     "acmeforward example.com {\n to 127.0.0.1\n discovery on\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward:   []string{"example.com. SOA", "example.com. NS"},
+		},
+		{
+			name:      "discovery off",
+			input:     "acmeforward example.com {\n to 127.0.0.1\n discovery off\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward:   []string{"_acme-challenge.example.com.", "_acme-challenge.example.com. SOA"},
+			pass:      []string{"example.com. SOA", "example.com. NS"},
+		},
+		{
+			name: "delegated, repeated, several zones",
+			input: `acmeforward example.com {
+				to 127.0.0.1
+				delegated auth.example.net Acme.Example.ORG.
+				delegated third.example
+			}`,
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward: []string{
+				"x.auth.example.net. TXT", "x.auth.example.net. A", "auth.example.net. MX",
+				"a.b.acme.example.org. TXT", "third.example. AAAA",
+				"example.net. SOA", "example.org. NS", // above a delegated zone (discovery)
+			},
+			pass: []string{"xauth.example.net. TXT", "other.example.net. SOA", "www.example.com. A"},
+		},
+		{
+			name:      "delegated with discovery off",
+			input:     "acmeforward {\n to 127.0.0.1\n delegated auth.example.net\n discovery off\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward:   []string{"x.auth.example.net. TXT"},
+			pass:      []string{"example.net. SOA"},
+		},
+		{
+			name:      "upstream_mode recursive",
+			input:     "acmeforward example.com {\n to 127.0.0.1:5300\n upstream_mode recursive\n}",
+			upstreams: []string{"127.0.0.1:5300"},
+			timeout:   2 * time.Second,
+			forward:   []string{"_acme-challenge.example.com."},
+		},
+		{
+			name: "every option",
+			input: `acmeforward example.com {
+				to 127.0.0.1:5300 [::1]:5301
+				timeout 750ms
+				max_ttl 10
+				discovery on
+				delegated auth.example.net
+				upstream_mode authoritative
+				max_learned 16
+			}`,
+			upstreams: []string{"127.0.0.1:5300", "[::1]:5301"},
+			timeout:   750 * time.Millisecond,
+			forward:   []string{"_acme-challenge.example.com.", "x.auth.example.net. TXT", "example.com. NS"},
+			pass:      []string{"www.example.com. A"},
+		},
+		{
+			name:      "max_learned upper bound",
+			input:     "acmeforward {\n to 127.0.0.1\n max_learned 1048576\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward:   []string{"_acme-challenge.example.com."},
 		},
 	}
 	for _, tc := range tests {
@@ -65,24 +144,40 @@ func TestSetupValid(t *testing.T) {
 				t.Fatalf("parse: unexpected error: %v", err)
 			}
 			defer a.OnShutdown()
-			if got := a.config.Upstreams(); !slices.Equal(got, tc.upstreams) {
+			if got := a.engine.Upstreams(); !slices.Equal(got, tc.upstreams) {
 				t.Errorf("upstreams = %q, want %q", got, tc.upstreams)
 			}
 			if a.timeout != tc.timeout {
 				t.Errorf("timeout = %v, want %v", a.timeout, tc.timeout)
 			}
-			for _, name := range tc.forward {
-				if v := a.config.Classify(name, dns.TypeTXT, dns.ClassINET); v != VerdictForward {
-					t.Errorf("Classify(%q) = %d, want forward", name, v)
+			for _, q := range tc.forward {
+				name, qtype := question(t, q)
+				if v := a.engine.Classify(name, qtype, dns.ClassINET); v != VerdictForward {
+					t.Errorf("Classify(%q) = %d, want forward", q, v)
 				}
 			}
-			for _, name := range tc.pass {
-				if v := a.config.Classify(name, dns.TypeTXT, dns.ClassINET); v != VerdictPass {
-					t.Errorf("Classify(%q) = %d, want pass", name, v)
+			for _, q := range tc.pass {
+				name, qtype := question(t, q)
+				if v := a.engine.Classify(name, qtype, dns.ClassINET); v != VerdictPass {
+					t.Errorf("Classify(%q) = %d, want pass", q, v)
 				}
 			}
 		})
 	}
+}
+
+// question splits "NAME" or "NAME TYPE" (TXT when no type is given).
+func question(t *testing.T, q string) (string, uint16) {
+	t.Helper()
+	name, typ, ok := strings.Cut(q, " ")
+	if !ok {
+		return name, dns.TypeTXT
+	}
+	qtype, known := dns.StringToType[typ]
+	if !known {
+		t.Fatalf("bad type in %q", q)
+	}
+	return name, qtype
 }
 
 func TestSetupInvalid(t *testing.T) {
@@ -119,6 +214,32 @@ func TestSetupInvalid(t *testing.T) {
 		{"duplicate to", "acmeforward {\n to 127.0.0.1\n to 127.0.0.2\n}", []string{"Testfile:3", "duplicate option \"to\""}},
 		{"duplicate timeout", "acmeforward {\n to 127.0.0.1\n timeout 1s\n timeout 2s\n}", []string{"Testfile:4", "duplicate option \"timeout\""}},
 		{"duplicate max_ttl", "acmeforward {\n to 127.0.0.1\n max_ttl 1\n max_ttl 2\n}", []string{"Testfile:4", "duplicate option \"max_ttl\""}},
+		{"discovery without value", "acmeforward {\n to 127.0.0.1\n discovery\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"discovery two values", "acmeforward {\n to 127.0.0.1\n discovery on off\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"discovery bad word", "acmeforward {\n to 127.0.0.1\n discovery yes\n}", []string{"Testfile:3", "invalid discovery \"yes\"", "on or off"}},
+		{"discovery wrong case", "acmeforward {\n to 127.0.0.1\n discovery OFF\n}", []string{"Testfile:3", "invalid discovery \"OFF\""}},
+		{"duplicate discovery", "acmeforward {\n to 127.0.0.1\n discovery on\n discovery off\n}", []string{"Testfile:4", "duplicate option \"discovery\""}},
+		{"delegated without zone", "acmeforward {\n to 127.0.0.1\n delegated\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"delegated empty label", "acmeforward {\n to 127.0.0.1\n delegated auth..example.net\n}", []string{"Testfile:3", "invalid delegated zone \"auth..example.net\"", "empty label"}},
+		{"delegated long label", "acmeforward {\n to 127.0.0.1\n delegated " + strings.Repeat("b", 64) + ".net\n}", []string{"Testfile:3", "invalid delegated zone"}},
+		{"delegated bad escape", "acmeforward {\n to 127.0.0.1\n delegated a\\999.net\n}", []string{"Testfile:3", "invalid delegated zone"}},
+		{"delegated second zone bad", "acmeforward {\n to 127.0.0.1\n delegated ok.example a..b\n}", []string{"Testfile:3", "\"a..b\""}},
+		{"delegated bad in repeat", "acmeforward {\n to 127.0.0.1\n delegated ok.example\n delegated x..y\n}", []string{"Testfile:4", "\"x..y\""}},
+		{"upstream_mode without value", "acmeforward {\n to 127.0.0.1\n upstream_mode\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"upstream_mode two values", "acmeforward {\n to 127.0.0.1\n upstream_mode recursive authoritative\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"upstream_mode bad word", "acmeforward {\n to 127.0.0.1\n upstream_mode direct\n}", []string{"Testfile:3", "invalid upstream_mode \"direct\"", "recursive or authoritative"}},
+		{"duplicate upstream_mode", "acmeforward {\n to 127.0.0.1\n upstream_mode recursive\n upstream_mode authoritative\n}", []string{"Testfile:4", "duplicate option \"upstream_mode\""}},
+		{"max_learned without value", "acmeforward {\n to 127.0.0.1\n max_learned\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"max_learned extra args", "acmeforward {\n to 127.0.0.1\n max_learned 16 32\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"max_learned not a number", "acmeforward {\n to 127.0.0.1\n max_learned lots\n}", []string{"Testfile:3", "invalid max_learned \"lots\""}},
+		{"max_learned negative", "acmeforward {\n to 127.0.0.1\n max_learned -1\n}", []string{"Testfile:3", "invalid max_learned \"-1\""}},
+		{"max_learned above u64", "acmeforward {\n to 127.0.0.1\n max_learned 18446744073709551616\n}", []string{"Testfile:3", "invalid max_learned"}},
+		{"max_learned zero", "acmeforward {\n to 127.0.0.1\n max_learned 0\n}", []string{"Testfile:3", "invalid max_learned \"0\"", "16"}},
+		{"max_learned too small", "acmeforward {\n to 127.0.0.1\n max_learned 15\n}", []string{"Testfile:3", "invalid max_learned \"15\""}},
+		{"max_learned too large", "acmeforward {\n to 127.0.0.1\n max_learned 1048577\n}", []string{"Testfile:3", "invalid max_learned \"1048577\""}},
+		{"max_learned huge", "acmeforward {\n to 127.0.0.1\n max_learned 18446744073709551615\n}", []string{"Testfile:3", "invalid max_learned"}},
+		{"duplicate max_learned", "acmeforward {\n to 127.0.0.1\n max_learned 16\n max_learned 32\n}", []string{"Testfile:4", "duplicate option \"max_learned\""}},
+		{"new option, missing to", "acmeforward {\n upstream_mode authoritative\n}", []string{"missing 'to'"}},
 		{"twice in a server block", "acmeforward {\n to 127.0.0.1\n}\nacmeforward {\n to 127.0.0.2\n}", []string{"Testfile:4", "only be used once"}},
 	}
 	for _, tc := range tests {
@@ -160,7 +281,7 @@ func TestSetupRegistersHandler(t *testing.T) {
 	if h.Name() != "acmeforward" {
 		t.Errorf("Name() = %q, want acmeforward", h.Name())
 	}
-	if v := h.config.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v != VerdictForward {
+	if v := h.engine.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v != VerdictForward {
 		t.Errorf("before shutdown: Classify = %d, want forward", v)
 	}
 	if err := h.OnShutdown(); err != nil {
@@ -168,11 +289,14 @@ func TestSetupRegistersHandler(t *testing.T) {
 	}
 	// After shutdown (a reload) the config is freed: no C call is made and
 	// every question passes.
-	if v := h.config.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v != VerdictError {
+	if v := h.engine.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v != VerdictError {
 		t.Errorf("after shutdown: Classify = %d, want error (pass)", v)
 	}
-	if _, err := h.config.newExchange([]byte{0}, 1); err == nil {
+	if _, err := h.engine.newExchange([]byte{0}, false, 1, nowMs()); err == nil {
 		t.Error("after shutdown: newExchange succeeded, want an error")
+	}
+	if n := h.engine.LearnedLen(); n != 0 {
+		t.Errorf("after shutdown: LearnedLen = %d, want 0", n)
 	}
 	if err := h.OnShutdown(); err != nil {
 		t.Errorf("second OnShutdown: %v", err)
@@ -193,7 +317,7 @@ func TestClassifyNameForms(t *testing.T) {
 		"_acme-challenge.example.com.":     VerdictForward,
 		"www._acme-challenge.example.com.": VerdictPass,
 	} {
-		if got := a.config.Classify(name, dns.TypeTXT, dns.ClassINET); got != want {
+		if got := a.engine.Classify(name, dns.TypeTXT, dns.ClassINET); got != want {
 			t.Errorf("Classify(%q) = %d, want %d", name, got, want)
 		}
 	}
@@ -220,7 +344,7 @@ func TestCloseWhileServing(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			for range 2000 {
-				switch v := a.config.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v {
+				switch v := a.engine.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v {
 				case VerdictForward, VerdictError:
 				default:
 					t.Errorf("Classify = %d during shutdown, want forward or error", v)
@@ -234,7 +358,7 @@ func TestCloseWhileServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	if v := a.config.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v != VerdictError {
+	if v := a.engine.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v != VerdictError {
 		t.Errorf("Classify after shutdown = %d, want error", v)
 	}
 }

@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use acmeforward::{ConfigBuilder, Exchange, Transport};
+use acmeforward::{Action, ConfigBuilder, Engine, Exchange, Fact, Transport};
 use acmeforward_benches::{client_query, upstream_txt_reply};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::Message;
@@ -20,22 +20,46 @@ fn config() -> acmeforward::Config {
     builder.build().expect("config")
 }
 
+/// An engine with a learned state that every question has to consult: a CNAME target (any type)
+/// among `n` learned NS host names and ancestors.
+fn learned_engine(n: usize) -> Engine {
+    let engine = Engine::new(config());
+    engine.learn(
+        b"\x05token\x04acme\x07example\x03net\x00",
+        Fact::CnameTarget,
+        3600,
+        0,
+    );
+    for i in 0..n {
+        let host = format!("ns{i}");
+        let mut wire = vec![host.len() as u8];
+        wire.extend_from_slice(host.as_bytes());
+        wire.extend_from_slice(b"\x07example\x03net\x00");
+        engine.learn(&wire, Fact::NsHost, 3600, 0);
+    }
+    engine
+}
+
 fn classify(c: &mut Criterion) {
-    let config = config();
+    let empty = Engine::new(config());
+    let learned = learned_engine(1000);
     let mut group = c.benchmark_group("classify");
     for (label, name, qtype) in [
         ("pass", PASS_NAME, RecordType::A),
         ("forward", CHALLENGE_NAME, RecordType::TXT),
     ] {
-        group.bench_function(format!("acmeforward/{label}"), |b| {
-            b.iter(|| {
-                config.classify(
-                    black_box(name.as_bytes()),
-                    black_box(u16::from(qtype)),
-                    black_box(1),
-                )
-            })
-        });
+        for (state, engine) in [("empty", &empty), ("learned", &learned)] {
+            group.bench_function(format!("acmeforward/{state}/{label}"), |b| {
+                b.iter(|| {
+                    engine.classify(
+                        black_box(name.as_bytes()),
+                        black_box(u16::from(qtype)),
+                        black_box(1),
+                        black_box(1_000),
+                    )
+                })
+            });
+        }
         let query = client_query(name, qtype);
         group.bench_function(format!("hickory_parse_baseline/{label}"), |b| {
             b.iter(|| Message::from_vec(black_box(&query)).expect("parses"))
@@ -45,19 +69,30 @@ fn classify(c: &mut Criterion) {
 }
 
 fn exchange(c: &mut Criterion) {
-    let config = config();
+    let engine = Engine::new(config());
     let query = client_query(CHALLENGE_NAME, RecordType::TXT);
-    let exchange = Exchange::new(&config, &query, 7).expect("query accepted");
-    let reply = upstream_txt_reply(exchange.upstream_query(), "token-0123456789", 300);
+    let exchange = Exchange::new(&engine, &query, Transport::Udp, 7, 0).expect("query accepted");
+    let Action::Send {
+        query: upstream_query,
+        ..
+    } = exchange.poll()
+    else {
+        panic!("a new exchange sends first");
+    };
+    let reply = upstream_txt_reply(upstream_query, "token-0123456789", 300);
     let mut group = c.benchmark_group("exchange");
-    group.bench_function("acmeforward/new+finish", |b| {
-        let mut out = Vec::with_capacity(512);
+    group.bench_function("acmeforward/new+on_reply", |b| {
         b.iter(|| {
-            let exchange = Exchange::new(&config, black_box(&query), black_box(7)).expect("query");
+            let mut exchange =
+                Exchange::new(&engine, black_box(&query), Transport::Udp, black_box(7), 0)
+                    .expect("query");
             exchange
-                .finish(black_box(&reply), Transport::Udp, &mut out)
+                .on_reply(&engine, black_box(&reply), 0)
                 .expect("reply valid");
-            out.len()
+            match exchange.poll() {
+                Action::Answer(a) => a.len(),
+                _ => 0,
+            }
         })
     });
     group.bench_function("hickory_baseline/parse_query+parse_reply+encode", |b| {

@@ -7,13 +7,18 @@
  *   length 0 is an empty input; NULL with a non-zero length is AFWD_ERR_NULL_ARGUMENT.
  * - Outputs go to caller-owned buffers and are not NUL-terminated. A short buffer gives
  *   AFWD_ERR_BUFFER_TOO_SHORT, writes nothing, and puts the needed length in *out_n
- *   (buf = NULL with buf_len = 0 asks for the length).
+ *   (action_out->len for afwd_exchange_poll); buf = NULL with buf_len = 0 asks for the length.
  * - NULL for a required pointer gives AFWD_ERR_NULL_ARGUMENT (AFWD_VERDICT_ERROR from
- *   afwd_config_classify). A Rust panic never crosses into C: it gives AFWD_ERR_PANIC.
+ *   afwd_engine_classify). A Rust panic never crosses into C: it gives AFWD_ERR_PANIC.
  * - afwd_result_text(code) is a static, NUL-terminated English message for every code.
- * - Threads: an afwd_config is immutable and may be shared by any number of threads; an
- *   afwd_config_builder or an afwd_exchange is used by one thread at a time (it may move
- *   between threads between calls).
+ * - Time comes in as now_ms, the caller's monotonic clock in milliseconds (one clock per
+ *   engine); the core has no clock, sockets or threads of its own.
+ * - Threads: an afwd_config is immutable and an afwd_engine locks its learned state, so both
+ *   may be shared by any number of threads; an afwd_config_builder or an afwd_exchange is used
+ *   by one thread at a time (it may move between threads between calls).
+ * - Forwarding is poll-style: afwd_engine_classify -> afwd_exchange_new -> loop {
+ *   afwd_exchange_poll: SEND -> I/O -> afwd_exchange_reply / afwd_exchange_failed;
+ *   ANSWER -> write buf to the client; FAIL -> SERVFAIL } -> afwd_exchange_free.
  */
 
 
@@ -30,8 +35,10 @@
  * The result of an `afwd_*` call: `AFWD_OK`, `AFWD_TRUNCATED`, or an error.
  *
  * 1xx: misuse of the C API or an internal failure. 2xx: configuration rejected. 3xx: client query
- * rejected by `afwd_exchange_new` (the shim answers the client itself, e.g. FORMERR or SERVFAIL).
- * 4xx: upstream reply rejected by `afwd_exchange_finish` (try the next upstream).
+ * rejected by `afwd_exchange_new` (the shim answers the client itself, e.g. SERVFAIL).
+ * 4xx (and `AFWD_TRUNCATED`): upstream reply rejected by `afwd_exchange_reply`; the exchange has
+ * already moved on (poll it for the next action). 5xx: why an exchange gave up without a reply
+ * error to blame (`afwd_action.fail_reason` of a FAIL; otherwise that is the last 4xx).
  * `afwd_result_text` describes every code.
  */
 typedef enum afwd_result {
@@ -40,8 +47,8 @@ typedef enum afwd_result {
    */
   AFWD_OK = 0,
   /**
-   * The upstream reply had the TC bit set: send the query again over TCP (already over TCP:
-   * try the next upstream). Nothing was written.
+   * The upstream reply had the TC bit set: the exchange asks the same server again over TCP
+   * (already over TCP: the next server).
    */
   AFWD_TRUNCATED = 1,
   /**
@@ -64,6 +71,11 @@ typedef enum afwd_result {
    * An index argument is past the end.
    */
   AFWD_ERR_INDEX_OUT_OF_RANGE = 104,
+  /**
+   * `afwd_exchange_reply` or `afwd_exchange_failed` on an exchange that is not waiting for a
+   * reply (its action is ANSWER or FAIL): nothing was changed.
+   */
+  AFWD_ERR_EXCHANGE_DONE = 105,
   /**
    * Zone: the name is empty.
    */
@@ -104,6 +116,14 @@ typedef enum afwd_result {
    * `afwd_config_new`: no upstream was added (the Corefile needs `to ADDRESS`).
    */
   AFWD_ERR_NO_UPSTREAM = 209,
+  /**
+   * max_learned outside 16 ..= 1048576.
+   */
+  AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE = 210,
+  /**
+   * `afwd_config_builder_set_upstream_mode`: not an `afwd_upstream_mode` value.
+   */
+  AFWD_ERR_UPSTREAM_MODE_INVALID = 211,
   /**
    * A configuration error that this version of the C ABI has no own code for (a newer core).
    */
@@ -152,18 +172,40 @@ typedef enum afwd_result {
    * The upstream answered SERVFAIL, REFUSED, NOTIMP or FORMERR: try the next upstream.
    */
   AFWD_ERR_REPLY_UPSTREAM_FAILURE = 406,
+  /**
+   * Authoritative mode: the nameserver's reply does not have the AA bit set.
+   */
+  AFWD_ERR_REPLY_NOT_AUTHORITATIVE = 407,
+  /**
+   * FAIL: the last server tried gave no reply (timeout, network error).
+   */
+  AFWD_ERR_NO_REPLY = 500,
+  /**
+   * FAIL: the exchange sent as many queries as it may without getting an answer.
+   */
+  AFWD_ERR_SEND_LIMIT = 501,
+  /**
+   * FAIL (authoritative mode): the resolvers' replies named no zone, nameserver or address to
+   * ask.
+   */
+  AFWD_ERR_NO_NAMESERVERS = 502,
+  /**
+   * FAIL for a reason this version of the C ABI has no own code for (a newer core).
+   */
+  AFWD_ERR_EXCHANGE_FAILED = 599,
 } afwd_result;
 
 /**
- * The verdict of `afwd_config_classify`.
+ * The verdict of `afwd_engine_classify`.
  */
 typedef enum afwd_verdict {
   /**
-   * Not an ACME challenge lookup in a configured zone: hand the query to the next plugin.
+   * Not a question acmeforward handles: hand the query to the next plugin.
    */
   AFWD_VERDICT_PASS = 0,
   /**
-   * An ACME challenge lookup to forward: start an `afwd_exchange`.
+   * A question to forward (a challenge lookup, a discovery or delegation question): start an
+   * `afwd_exchange`.
    */
   AFWD_VERDICT_FORWARD = 1,
   /**
@@ -173,16 +215,54 @@ typedef enum afwd_verdict {
 } afwd_verdict;
 
 /**
+ * What an exchange wants done next (`afwd_action.kind`).
+ */
+typedef enum afwd_action_kind {
+  /**
+   * Send the query in `buf[..len]` to `server_ip`:`server_port`, over TCP (2-byte length
+   * prefix) when `tcp`, else UDP, with the per-try timeout; then call `afwd_exchange_reply`
+   * with the reply, or `afwd_exchange_failed` when none came (timeout, network error).
+   */
+  AFWD_ACTION_SEND = 1,
+  /**
+   * Write `buf[..len]` to the client as it is: the validated, rewritten reply.
+   */
+  AFWD_ACTION_ANSWER = 2,
+  /**
+   * Every server failed (or the exchange's send budget is spent): answer the client SERVFAIL.
+   * `fail_reason` is the last error seen.
+   */
+  AFWD_ACTION_FAIL = 3,
+} afwd_action_kind;
+
+/**
+ * How forwarded challenge and delegation questions reach the answer.
+ */
+typedef enum afwd_upstream_mode {
+  /**
+   * Ask the `to` resolvers, recursion desired (the default).
+   */
+  AFWD_UPSTREAM_RECURSIVE = 0,
+  /**
+   * Find the zone's nameservers through the `to` resolvers, then ask them directly on port
+   * 53, recursion not desired, and require an authoritative (AA) answer.
+   */
+  AFWD_UPSTREAM_AUTHORITATIVE = 1,
+} afwd_upstream_mode;
+
+/**
  * A validated, immutable configuration.
  *
- * Made by `afwd_config_new`, freed by `afwd_config_free`. Safe to share across threads: every
+ * Made by `afwd_config_new`, freed by `afwd_config_free`. `afwd_engine_new` makes an engine
+ * (what classifies and forwards) from a copy of it. Safe to share across threads: every
  * function taking a `const afwd_config *` may run concurrently on the same config, as long as
  * none runs during or after `afwd_config_free`.
  */
 typedef struct afwd_config afwd_config;
 
 /**
- * A configuration being built: zones, upstreams, timeout, max_ttl.
+ * A configuration being built: zones, upstreams, timeout, max_ttl, discovery, delegated zones,
+ * upstream mode, max_learned.
  *
  * Create it with `afwd_config_builder_new`, set it up with the `afwd_config_builder_*`
  * functions, turn it into an `afwd_config` with `afwd_config_new` (as often as wanted), and free
@@ -191,14 +271,58 @@ typedef struct afwd_config afwd_config;
 typedef struct afwd_config_builder afwd_config_builder;
 
 /**
- * One forwarded query: the upstream query to send, and what is needed to check an upstream
- * reply and rewrite it for the client.
+ * What classifies questions and drives exchanges: a copy of a configuration plus the state
+ * learned from forwarded replies (nameserver host names, CNAME targets, zone nameservers; each
+ * until its TTL runs out, bounded by max_learned).
  *
- * Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It does not refer to the config
- * or to the client query it was made from: both may be freed while it lives. Use it from one
- * thread at a time (it may move between threads between calls).
+ * Made by `afwd_engine_new`, freed by `afwd_engine_free`. Safe to share across threads: every
+ * function taking a `const afwd_engine *` may run concurrently on the same engine (the learned
+ * state has its own lock), as long as none runs during or after `afwd_engine_free`.
+ */
+typedef struct afwd_engine afwd_engine;
+
+/**
+ * One forwarded query: the state machine that decides which server to ask next, over which
+ * transport, and what to answer the client.
+ *
+ * Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It does not refer to the engine
+ * or to the client query it was made from (`afwd_exchange_reply` takes the engine again). Use
+ * it from one thread at a time (it may move between threads between calls).
  */
 typedef struct afwd_exchange afwd_exchange;
+
+/**
+ * The next action of an exchange, filled in by `afwd_exchange_poll`.
+ */
+typedef struct afwd_action {
+  /**
+   * What to do.
+   */
+  enum afwd_action_kind kind;
+  /**
+   * SEND: the server's address as 16 bytes, network order: IPv6, or IPv4-mapped
+   * (`::ffff:a.b.c.d`) for IPv4. Zero otherwise.
+   */
+  uint8_t server_ip[16];
+  /**
+   * SEND: the server's port. 0 otherwise.
+   */
+  uint16_t server_port;
+  /**
+   * SEND: use TCP (with the 2-byte length prefix) instead of UDP.
+   */
+  bool tcp;
+  /**
+   * SEND: the query's length; ANSWER: the client reply's length (the bytes are in `buf`, or,
+   * with `AFWD_ERR_BUFFER_TOO_SHORT`, the length `buf` needs). 0 for FAIL.
+   */
+  size_t len;
+  /**
+   * FAIL: why (the last error seen). After an error return of `afwd_exchange_poll` other than
+   * `AFWD_ERR_BUFFER_TOO_SHORT`: that error. `AFWD_OK` otherwise.
+   */
+  enum afwd_result fail_reason;
+} afwd_action;
 
 #ifdef __cplusplus
 extern "C" {
@@ -215,8 +339,9 @@ extern "C" {
 const char *afwd_result_text(afwd_result result);
 
 /**
- * A new configuration builder: no zone (the root zone: every name is in scope), no upstream,
- * timeout 2 s, max_ttl 30.
+ * A new configuration builder: no zone (the root zone: every challenge name is in scope), no
+ * upstream, timeout 2 s, max_ttl 30, discovery on, no delegated zone, recursive upstream mode,
+ * max_learned 4096.
  *
  * The caller owns the result and frees it with `afwd_config_builder_free`. Returns NULL only
  * if a panic was caught.
@@ -303,6 +428,74 @@ enum afwd_result afwd_config_builder_set_timeout_ms(struct afwd_config_builder *
 enum afwd_result afwd_config_builder_set_max_ttl(struct afwd_config_builder *b, uint32_t max_ttl);
 
 /**
+ * Turns discovery on (the default) or off.
+ *
+ * With discovery on, SOA and NS questions at or below the listed zones (none when no zone was
+ * added) and above the delegated zones, SOA and NS questions walking up from forwarded challenge
+ * names and learned CNAME targets, and A/AAAA questions for the nameserver host names seen in
+ * forwarded NS records are forwarded too: what an ACME client's propagation check asks before
+ * the challenge itself.
+ *
+ * Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call.
+ */
+enum afwd_result afwd_config_builder_set_discovery(struct afwd_config_builder *b, bool on);
+
+/**
+ * Adds a delegated zone in presentation format, as in the Corefile's `delegated ZONE...`: a
+ * zone that challenge names are CNAMEd into (acme-dns style). Every question at or below it is
+ * forwarded, whatever its type. Adding a zone twice is harmless.
+ *
+ * `zone` is `zone_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
+ * length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`,
+ * `AFWD_ERR_NAME_LABEL_TOO_LONG`, `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE` (or
+ * another `AFWD_ERR_*` config code the core gives, e.g. for the root). On an error the builder
+ * is unchanged.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call. `zone` is NULL
+ * or points to `zone_len` readable bytes.
+ */
+enum afwd_result afwd_config_builder_add_delegated(struct afwd_config_builder *b,
+                                                   const uint8_t *zone,
+                                                   size_t zone_len);
+
+/**
+ * Sets the upstream mode: `AFWD_UPSTREAM_RECURSIVE` (the default) or
+ * `AFWD_UPSTREAM_AUTHORITATIVE`, as in the Corefile's `upstream_mode recursive|authoritative`.
+ *
+ * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT`, or `AFWD_ERR_UPSTREAM_MODE_INVALID` for a value
+ * that is not an `afwd_upstream_mode` (the builder is then unchanged).
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call.
+ */
+enum afwd_result afwd_config_builder_set_upstream_mode(struct afwd_config_builder *b,
+                                                       afwd_upstream_mode mode);
+
+/**
+ * Sets the bound of the engine's learned state (nameserver host names, CNAME targets, zone
+ * nameservers), in entries: 16 ..= 1048576 (default 4096). When full, expired entries go
+ * first, then the ones expiring soonest.
+ *
+ * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE` (the
+ * builder is then unchanged).
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call.
+ */
+enum afwd_result afwd_config_builder_set_max_learned(struct afwd_config_builder *b,
+                                                     size_t max_learned);
+
+/**
  * Validates the builder's settings and makes a config from them.
  *
  * The builder stays the caller's, unchanged: free it with `afwd_config_builder_free` whether
@@ -322,7 +515,7 @@ enum afwd_result afwd_config_new(const struct afwd_config_builder *b,
 /**
  * Frees a config made by `afwd_config_new`. NULL is a no-op.
  *
- * Exchanges made with the config do not refer to it and stay valid.
+ * Engines made from the config hold their own copy and stay valid.
  *
  * # Safety
  *
@@ -355,55 +548,103 @@ enum afwd_result afwd_config_upstream(const struct afwd_config *c,
                                       size_t *out_n);
 
 /**
- * Classifies one query: `AFWD_VERDICT_FORWARD` for an ACME challenge lookup
- * (`_acme-challenge.<name>`) inside a configured zone, else `AFWD_VERDICT_PASS`.
+ * Makes an engine from a copy of `config`, with nothing learned yet.
+ *
+ * The config stays the caller's: it may be freed right away. On `AFWD_OK`, `*engine_out` is a
+ * new engine the caller owns and frees with `afwd_engine_free`; on any error it is set to NULL
+ * (unless `engine_out` itself is NULL).
+ *
+ * Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `config` is NULL or a live config. `engine_out` is NULL or points to writable storage for
+ * one pointer.
+ */
+enum afwd_result afwd_engine_new(const struct afwd_config *config, struct afwd_engine **engine_out);
+
+/**
+ * Frees an engine made by `afwd_engine_new`. NULL is a no-op.
+ *
+ * Exchanges made with the engine do not refer to it and stay valid (but replies to them need
+ * a live engine: `afwd_exchange_reply`).
+ *
+ * # Safety
+ *
+ * `engine` is NULL or an engine from `afwd_engine_new` that was not freed yet. No other call
+ * may be using it (on any thread) and it must not be used afterwards.
+ */
+void afwd_engine_free(struct afwd_engine *engine);
+
+/**
+ * The number of entries in the engine's learned state (expired ones included until they are
+ * evicted). 0 for a NULL `engine` or after a caught panic. Thread-safe on a shared engine.
+ *
+ * # Safety
+ *
+ * `engine` is NULL or a live engine.
+ */
+size_t afwd_engine_learned_len(const struct afwd_engine *engine);
+
+/**
+ * Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward handles it (an ACME
+ * challenge lookup in a configured zone; with discovery on, the SOA/NS/A/AAAA questions of the
+ * propagation check; a name in a delegated zone or a learned CNAME target), else
+ * `AFWD_VERDICT_PASS`.
  *
  * `qname` is the question name in presentation format, as miekg/dns gives it (trailing dot
  * optional, `\.` and `\DDD` escapes), `qname_len` bytes, not NUL-terminated, compared
  * case-insensitively. NULL with length 0 is the empty name. `qtype` and `qclass` are the
- * question's type and class numbers.
+ * question's type and class numbers. `now_ms` is the caller's monotonic clock in milliseconds
+ * (the same clock for every call on this engine): learned entries expire by it.
  *
- * The per-query hot path: no allocation, no locking. Returns `AFWD_VERDICT_ERROR` for a NULL
- * `c`, a NULL `qname` with a non-zero length, or a caught panic. Thread-safe on a shared config.
+ * The per-query hot path: no allocation; the learned state's read lock is taken only when
+ * something was learned. Returns `AFWD_VERDICT_ERROR` for a NULL `e`, a NULL `qname` with a
+ * non-zero length, or a caught panic. Thread-safe on a shared engine.
  *
  * # Safety
  *
- * `c` is NULL or a live config. `qname` is NULL or points to `qname_len` readable bytes.
+ * `e` is NULL or a live engine. `qname` is NULL or points to `qname_len` readable bytes.
  */
-enum afwd_verdict afwd_config_classify(const struct afwd_config *c,
+enum afwd_verdict afwd_engine_classify(const struct afwd_engine *e,
                                        const uint8_t *qname,
                                        size_t qname_len,
                                        uint16_t qtype,
-                                       uint16_t qclass);
+                                       uint16_t qclass,
+                                       uint64_t now_ms);
 
 /**
  * Starts forwarding `query`, the client's query in DNS wire format (`query_len` bytes, as
- * received over UDP, or without the 2-byte length prefix over TCP), which `afwd_config_classify`
- * said to forward.
+ * received over UDP, or without the 2-byte length prefix over TCP), which
+ * `afwd_engine_classify` said to forward.
  *
- * Builds the upstream query: a fresh ID and a 0x20 letter-case mix of the name derived from
- * `random` (pass 64 bits from a good random source, new for every query), RD set, EDNS0 with a
- * UDP payload size of 1232. `query` is copied, not kept.
+ * `client_over_tcp` says how the client asked: over TCP the upstreams are asked over TCP too;
+ * over UDP the client's reply is cut to the client's UDP size (TC set). `random` seeds the
+ * upstream query IDs and the 0x20 letter-case mix of the name (pass 64 bits from a good random
+ * source, new for every query). `now_ms` is the engine's clock (see `afwd_engine_classify`).
+ * `query` is copied, not kept. Then call `afwd_exchange_poll`.
  *
  * On `AFWD_OK`, `*exchange_out` is a new exchange the caller owns and frees with
  * `afwd_exchange_free`; on any error it is set to NULL (unless `exchange_out` itself is NULL).
  *
- * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `c` or `exchange_out`, or a NULL
+ * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `exchange_out`, or a NULL
  * `query` with a non-zero length (NULL with 0 is an empty, malformed query);
  * `AFWD_ERR_QUERY_MALFORMED`, `AFWD_ERR_QUERY_NOT_A_QUERY`, `AFWD_ERR_QUERY_UNSUPPORTED_OPCODE`,
  * `AFWD_ERR_QUERY_QUESTION_COUNT`.
  *
- * Thread-safe on a shared config.
+ * Thread-safe on a shared engine.
  *
  * # Safety
  *
- * `c` is NULL or a live config. `query` is NULL or points to `query_len` readable bytes.
+ * `e` is NULL or a live engine. `query` is NULL or points to `query_len` readable bytes.
  * `exchange_out` is NULL or points to writable storage for one pointer.
  */
-enum afwd_result afwd_exchange_new(const struct afwd_config *c,
+enum afwd_result afwd_exchange_new(const struct afwd_engine *e,
                                    const uint8_t *query,
                                    size_t query_len,
+                                   bool client_over_tcp,
                                    uint64_t random,
+                                   uint64_t now_ms,
                                    struct afwd_exchange **exchange_out);
 
 /**
@@ -417,60 +658,67 @@ enum afwd_result afwd_exchange_new(const struct afwd_config *c,
 void afwd_exchange_free(struct afwd_exchange *exchange);
 
 /**
- * Writes the upstream query (DNS wire format, no TCP length prefix) to `buf`. The same bytes
- * every time: send them to each upstream in turn.
+ * Says what to do next, in `*action_out`, and writes the bytes that go with it to `buf`: the
+ * query to send (SEND, DNS wire format, no TCP length prefix) or the reply for the client
+ * (ANSWER). FAIL writes nothing. Polling again without a reply or failure in between gives the
+ * same action.
  *
- * Returns `AFWD_OK` (`*out_n` bytes written); `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written,
- * `*out_n` = the needed length); `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `out_n`, or a NULL
- * `buf` with a non-zero `buf_len` (NULL with 0 asks for the length).
+ * Returns `AFWD_OK`; `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written to `buf`, `*action_out` is
+ * the action with `len` = the needed length; 65535 bytes always suffice);
+ * `AFWD_ERR_NULL_ARGUMENT` for a NULL `x` or `action_out`, or a NULL `buf` with a non-zero
+ * `buf_len` (NULL with 0 asks for the length). After an error other than
+ * `AFWD_ERR_BUFFER_TOO_SHORT`, `*action_out` (when not NULL) is a FAIL carrying that error.
  *
  * # Safety
  *
- * `e` is NULL or a live exchange, used by no other thread during the call. `buf` is NULL or
- * points to `buf_len` writable bytes. `out_n` is NULL or points to a writable `size_t`.
+ * `x` is NULL or a live exchange, used by no other thread during the call. `buf` is NULL or
+ * points to `buf_len` writable bytes. `action_out` is NULL or points to writable storage for
+ * one `afwd_action` (it need not be initialised).
  */
-enum afwd_result afwd_exchange_upstream_query(const struct afwd_exchange *e,
-                                              uint8_t *buf,
-                                              size_t buf_len,
-                                              size_t *out_n);
+enum afwd_result afwd_exchange_poll(const struct afwd_exchange *x,
+                                    uint8_t *buf,
+                                    size_t buf_len,
+                                    struct afwd_action *action_out);
 
 /**
- * Checks an upstream reply to this exchange's upstream query and, when it is usable, writes
- * the reply for the client to `buf`.
+ * Hands the exchange the reply to its last SEND (`reply_len` bytes, DNS wire format, no TCP
+ * length prefix; read, not kept). The reply is validated; a usable one is learned from (into
+ * `e`'s learned state) and the exchange moves on (to the next discovery step, or to ANSWER);
+ * an unusable one moves it to the next server (or over TCP for a truncated UDP reply). Either
+ * way, call `afwd_exchange_poll` next. `now_ms` is the engine's clock.
  *
- * `reply` is `reply_len` bytes in DNS wire format (no TCP length prefix); it is read, not kept.
- * `client_over_tcp` says how the client asked: over UDP, a reply that does not fit the client's
- * UDP size (its EDNS0 size clamped to 512 ..= 4096, or 512) goes out with TC set and no records.
- * The written reply is rebuilt from the validated records: the client's ID and name case, TTLs
- * and SOA MINIMUM capped by max_ttl, an OPT record only if the client sent one.
+ * `e` must be the engine the exchange was made with (or a reloaded one: only the learned
+ * state is touched).
  *
- * Returns:
- * - `AFWD_OK`: `*out_n` bytes written to `buf`; send them to the client as they are.
- * - `AFWD_TRUNCATED`: the upstream set TC: ask again over TCP (already over TCP: try the next
- *   upstream).
- * - `AFWD_ERR_REPLY_*`: the reply is unusable (malformed, not a response, ID / opcode /
- *   question mismatch, foreign record, upstream failure): try the next upstream.
- * - `AFWD_ERR_BUFFER_TOO_SHORT`: nothing written, `*out_n` = the needed length; call again with
- *   a bigger buffer (65535 bytes always suffice).
- * - `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `out_n`, a NULL `reply` with a non-zero length
- *   (NULL with 0 is an empty, malformed reply), or a NULL `buf` with a non-zero `buf_len`.
- *
- * `*out_n` is 0 after every other error. The exchange is not changed: it can check further
- * replies (from the next upstream, or over TCP) after any result.
+ * Returns `AFWD_OK` (the reply was used) or why it was not, for logs and metrics only:
+ * `AFWD_TRUNCATED`, `AFWD_ERR_REPLY_*`. Also `AFWD_ERR_EXCHANGE_DONE` when the exchange is not
+ * waiting for a reply (its action is ANSWER or FAIL; nothing changes), and
+ * `AFWD_ERR_NULL_ARGUMENT` for a NULL `x` or `e`, or a NULL `reply` with a non-zero length (NULL
+ * with 0 is an empty, malformed reply).
  *
  * # Safety
  *
- * `e` is NULL or a live exchange, used by no other thread during the call. `reply` is NULL or
- * points to `reply_len` readable bytes. `buf` is NULL or points to `buf_len` writable bytes
- * that do not overlap `reply`. `out_n` is NULL or points to a writable `size_t`.
+ * `x` is NULL or a live exchange, used by no other thread during the call. `e` is NULL or a
+ * live engine. `reply` is NULL or points to `reply_len` readable bytes.
  */
-enum afwd_result afwd_exchange_finish(const struct afwd_exchange *e,
-                                      const uint8_t *reply,
-                                      size_t reply_len,
-                                      bool client_over_tcp,
-                                      uint8_t *buf,
-                                      size_t buf_len,
-                                      size_t *out_n);
+enum afwd_result afwd_exchange_reply(struct afwd_exchange *x,
+                                     const struct afwd_engine *e,
+                                     const uint8_t *reply,
+                                     size_t reply_len,
+                                     uint64_t now_ms);
+
+/**
+ * Reports that the last SEND got no usable reply (a timeout, a network error, a TCP connection
+ * closed early): the exchange moves on to the next server. Call `afwd_exchange_poll` next.
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_EXCHANGE_DONE` when the exchange is not waiting for a reply
+ * (nothing changes); `AFWD_ERR_NULL_ARGUMENT` for a NULL `x`.
+ *
+ * # Safety
+ *
+ * `x` is NULL or a live exchange, used by no other thread during the call.
+ */
+enum afwd_result afwd_exchange_failed(struct afwd_exchange *x);
 
 #ifdef __cplusplus
 }  // extern "C"

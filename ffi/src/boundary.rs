@@ -25,6 +25,13 @@ impl PanicValue for afwd_verdict {
     }
 }
 
+/// `afwd_engine_learned_len`: 0.
+impl PanicValue for usize {
+    fn panic_value() -> Self {
+        0
+    }
+}
+
 impl PanicValue for () {
     fn panic_value() -> Self {}
 }

@@ -2,13 +2,16 @@
 
 use std::time::Duration;
 
-use acmeforward::{Config, ConfigBuilder};
+use std::ffi::c_uint;
+
+use acmeforward::{Config, ConfigBuilder, UpstreamMode};
 
 use crate::boundary::ffi_boundary;
-use crate::result::{afwd_result, afwd_verdict};
+use crate::result::afwd_result;
 use crate::slice::{self, OutBuf};
 
-/// A configuration being built: zones, upstreams, timeout, max_ttl.
+/// A configuration being built: zones, upstreams, timeout, max_ttl, discovery, delegated zones,
+/// upstream mode, max_learned.
 ///
 /// Create it with `afwd_config_builder_new`, set it up with the `afwd_config_builder_*`
 /// functions, turn it into an `afwd_config` with `afwd_config_new` (as often as wanted), and free
@@ -19,7 +22,8 @@ pub struct afwd_config_builder {
 
 /// A validated, immutable configuration.
 ///
-/// Made by `afwd_config_new`, freed by `afwd_config_free`. Safe to share across threads: every
+/// Made by `afwd_config_new`, freed by `afwd_config_free`. `afwd_engine_new` makes an engine
+/// (what classifies and forwards) from a copy of it. Safe to share across threads: every
 /// function taking a `const afwd_config *` may run concurrently on the same config, as long as
 /// none runs during or after `afwd_config_free`.
 pub struct afwd_config {
@@ -75,8 +79,9 @@ unsafe fn with_text(
     }
 }
 
-/// A new configuration builder: no zone (the root zone: every name is in scope), no upstream,
-/// timeout 2 s, max_ttl 30.
+/// A new configuration builder: no zone (the root zone: every challenge name is in scope), no
+/// upstream, timeout 2 s, max_ttl 30, discovery on, no delegated zone, recursive upstream mode,
+/// max_learned 4096.
 ///
 /// The caller owns the result and frees it with `afwd_config_builder_free`. Returns NULL only
 /// if a panic was caught.
@@ -206,6 +211,143 @@ pub unsafe extern "C" fn afwd_config_builder_set_max_ttl(
     })
 }
 
+/// Turns discovery on (the default) or off.
+///
+/// With discovery on, SOA and NS questions at or below the listed zones (none when no zone was
+/// added) and above the delegated zones, SOA and NS questions walking up from forwarded challenge
+/// names and learned CNAME targets, and A/AAAA questions for the nameserver host names seen in
+/// forwarded NS records are forwarded too: what an ACME client's propagation check asks before
+/// the challenge itself.
+///
+/// Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_set_discovery(
+    b: *mut afwd_config_builder,
+    on: bool,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live builder that no other thread uses now.
+        let Some(builder) = (unsafe { b.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        builder.inner.discovery(on);
+        afwd_result::AFWD_OK
+    })
+}
+
+/// Adds a delegated zone in presentation format, as in the Corefile's `delegated ZONE...`: a
+/// zone that challenge names are CNAMEd into (acme-dns style). Every question at or below it is
+/// forwarded, whatever its type. Adding a zone twice is harmless.
+///
+/// `zone` is `zone_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
+/// length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`,
+/// `AFWD_ERR_NAME_LABEL_TOO_LONG`, `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE` (or
+/// another `AFWD_ERR_*` config code the core gives, e.g. for the root). On an error the builder
+/// is unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `zone` is NULL
+/// or points to `zone_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_delegated(
+    b: *mut afwd_config_builder,
+    zone: *const u8,
+    zone_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, zone, zone_len, |b, zone| status(b.delegated(zone))) }
+    })
+}
+
+/// How forwarded challenge and delegation questions reach the answer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum afwd_upstream_mode {
+    /// Ask the `to` resolvers, recursion desired (the default).
+    AFWD_UPSTREAM_RECURSIVE = 0,
+    /// Find the zone's nameservers through the `to` resolvers, then ask them directly on port
+    /// 53, recursion not desired, and require an authoritative (AA) answer.
+    AFWD_UPSTREAM_AUTHORITATIVE = 1,
+}
+
+/// An upstream mode as C passes it in: any `unsigned int` (a value that is no
+/// `afwd_upstream_mode` must not become a Rust enum). The header spells it `afwd_upstream_mode`
+/// (cbindgen.toml), same ABI.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UpstreamModeCode(pub c_uint);
+
+impl From<afwd_upstream_mode> for UpstreamModeCode {
+    fn from(m: afwd_upstream_mode) -> Self {
+        UpstreamModeCode(m as c_uint)
+    }
+}
+
+/// Sets the upstream mode: `AFWD_UPSTREAM_RECURSIVE` (the default) or
+/// `AFWD_UPSTREAM_AUTHORITATIVE`, as in the Corefile's `upstream_mode recursive|authoritative`.
+///
+/// Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT`, or `AFWD_ERR_UPSTREAM_MODE_INVALID` for a value
+/// that is not an `afwd_upstream_mode` (the builder is then unchanged).
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_set_upstream_mode(
+    b: *mut afwd_config_builder,
+    mode: UpstreamModeCode,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live builder that no other thread uses now.
+        let Some(builder) = (unsafe { b.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        let mode = match mode.0 {
+            m if m == afwd_upstream_mode::AFWD_UPSTREAM_RECURSIVE as c_uint => {
+                UpstreamMode::Recursive
+            }
+            m if m == afwd_upstream_mode::AFWD_UPSTREAM_AUTHORITATIVE as c_uint => {
+                UpstreamMode::Authoritative
+            }
+            _ => return afwd_result::AFWD_ERR_UPSTREAM_MODE_INVALID,
+        };
+        builder.inner.upstream_mode(mode);
+        afwd_result::AFWD_OK
+    })
+}
+
+/// Sets the bound of the engine's learned state (nameserver host names, CNAME targets, zone
+/// nameservers), in entries: 16 ..= 1048576 (default 4096). When full, expired entries go
+/// first, then the ones expiring soonest.
+///
+/// Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE` (the
+/// builder is then unchanged).
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_set_max_learned(
+    b: *mut afwd_config_builder,
+    max_learned: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live builder that no other thread uses now.
+        let Some(builder) = (unsafe { b.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        status(builder.inner.max_learned(max_learned))
+    })
+}
+
 /// Validates the builder's settings and makes a config from them.
 ///
 /// The builder stays the caller's, unchanged: free it with `afwd_config_builder_free` whether
@@ -245,7 +387,7 @@ pub unsafe extern "C" fn afwd_config_new(
 
 /// Frees a config made by `afwd_config_new`. NULL is a no-op.
 ///
-/// Exchanges made with the config do not refer to it and stay valid.
+/// Engines made from the config hold their own copy and stay valid.
 ///
 /// # Safety
 ///
@@ -305,40 +447,5 @@ pub unsafe extern "C" fn afwd_config_upstream(
         let text = addr.to_string();
         // SAFETY: the caller passes `buf_len` writable bytes, which cannot overlap our String.
         unsafe { out.write(text.as_bytes(), out_n) }
-    })
-}
-
-/// Classifies one query: `AFWD_VERDICT_FORWARD` for an ACME challenge lookup
-/// (`_acme-challenge.<name>`) inside a configured zone, else `AFWD_VERDICT_PASS`.
-///
-/// `qname` is the question name in presentation format, as miekg/dns gives it (trailing dot
-/// optional, `\.` and `\DDD` escapes), `qname_len` bytes, not NUL-terminated, compared
-/// case-insensitively. NULL with length 0 is the empty name. `qtype` and `qclass` are the
-/// question's type and class numbers.
-///
-/// The per-query hot path: no allocation, no locking. Returns `AFWD_VERDICT_ERROR` for a NULL
-/// `c`, a NULL `qname` with a non-zero length, or a caught panic. Thread-safe on a shared config.
-///
-/// # Safety
-///
-/// `c` is NULL or a live config. `qname` is NULL or points to `qname_len` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn afwd_config_classify(
-    c: *const afwd_config,
-    qname: *const u8,
-    qname_len: usize,
-    qtype: u16,
-    qclass: u16,
-) -> afwd_verdict {
-    ffi_boundary!({
-        // SAFETY: the caller passes NULL or a live config.
-        let Some(config) = (unsafe { c.as_ref() }) else {
-            return afwd_verdict::AFWD_VERDICT_ERROR;
-        };
-        // SAFETY: the caller passes NULL or `qname_len` readable bytes, alive for this call.
-        let Some(qname) = (unsafe { slice::input(qname, qname_len) }) else {
-            return afwd_verdict::AFWD_VERDICT_ERROR;
-        };
-        config.inner.classify(qname, qtype, qclass).into()
     })
 }

@@ -1,57 +1,124 @@
-//! `afwd_exchange`: one forwarded query.
+//! `afwd_exchange`: one forwarded query, driven poll-style (`afwd_exchange_poll` says what to do
+//! next; `afwd_exchange_reply` / `afwd_exchange_failed` report how a send went).
 
-use acmeforward::{Exchange, Transport};
+use std::net::{IpAddr, SocketAddr};
+use std::ptr;
+
+use acmeforward::{Action, Exchange, Transport};
 
 use crate::boundary::ffi_boundary;
-use crate::config::afwd_config;
+use crate::engine::afwd_engine;
 use crate::result::afwd_result;
 use crate::slice::{self, OutBuf};
 
-/// One forwarded query: the upstream query to send, and what is needed to check an upstream
-/// reply and rewrite it for the client.
+/// One forwarded query: the state machine that decides which server to ask next, over which
+/// transport, and what to answer the client.
 ///
-/// Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It does not refer to the config
-/// or to the client query it was made from: both may be freed while it lives. Use it from one
-/// thread at a time (it may move between threads between calls).
+/// Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It does not refer to the engine
+/// or to the client query it was made from (`afwd_exchange_reply` takes the engine again). Use
+/// it from one thread at a time (it may move between threads between calls).
 pub struct afwd_exchange {
     inner: Exchange,
 }
 
 // An exchange moves between threads (goroutines change threads between cgo calls), and it
-// borrows nothing (so the config may go first).
+// borrows nothing (so the engine may go first).
 const _: () = {
     const fn movable<T: Send + 'static>() {}
     movable::<Exchange>();
 };
 
+/// What an exchange wants done next (`afwd_action.kind`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum afwd_action_kind {
+    /// Send the query in `buf[..len]` to `server_ip`:`server_port`, over TCP (2-byte length
+    /// prefix) when `tcp`, else UDP, with the per-try timeout; then call `afwd_exchange_reply`
+    /// with the reply, or `afwd_exchange_failed` when none came (timeout, network error).
+    AFWD_ACTION_SEND = 1,
+    /// Write `buf[..len]` to the client as it is: the validated, rewritten reply.
+    AFWD_ACTION_ANSWER = 2,
+    /// Every server failed (or the exchange's send budget is spent): answer the client SERVFAIL.
+    /// `fail_reason` is the last error seen.
+    AFWD_ACTION_FAIL = 3,
+}
+
+/// The next action of an exchange, filled in by `afwd_exchange_poll`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct afwd_action {
+    /// What to do.
+    pub kind: afwd_action_kind,
+    /// SEND: the server's address as 16 bytes, network order: IPv6, or IPv4-mapped
+    /// (`::ffff:a.b.c.d`) for IPv4. Zero otherwise.
+    pub server_ip: [u8; 16],
+    /// SEND: the server's port. 0 otherwise.
+    pub server_port: u16,
+    /// SEND: use TCP (with the 2-byte length prefix) instead of UDP.
+    pub tcp: bool,
+    /// SEND: the query's length; ANSWER: the client reply's length (the bytes are in `buf`, or,
+    /// with `AFWD_ERR_BUFFER_TOO_SHORT`, the length `buf` needs). 0 for FAIL.
+    pub len: usize,
+    /// FAIL: why (the last error seen). After an error return of `afwd_exchange_poll` other than
+    /// `AFWD_ERR_BUFFER_TOO_SHORT`: that error. `AFWD_OK` otherwise.
+    pub fail_reason: afwd_result,
+}
+
+impl afwd_action {
+    /// A FAIL action carrying `reason`.
+    fn fail(reason: afwd_result) -> Self {
+        afwd_action {
+            kind: afwd_action_kind::AFWD_ACTION_FAIL,
+            server_ip: [0; 16],
+            server_port: 0,
+            tcp: false,
+            len: 0,
+            fail_reason: reason,
+        }
+    }
+}
+
+/// The C form of a SEND's server address.
+fn server_bytes(server: SocketAddr) -> ([u8; 16], u16) {
+    let ip = match server.ip() {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    (ip.octets(), server.port())
+}
+
 /// Starts forwarding `query`, the client's query in DNS wire format (`query_len` bytes, as
-/// received over UDP, or without the 2-byte length prefix over TCP), which `afwd_config_classify`
-/// said to forward.
+/// received over UDP, or without the 2-byte length prefix over TCP), which
+/// `afwd_engine_classify` said to forward.
 ///
-/// Builds the upstream query: a fresh ID and a 0x20 letter-case mix of the name derived from
-/// `random` (pass 64 bits from a good random source, new for every query), RD set, EDNS0 with a
-/// UDP payload size of 1232. `query` is copied, not kept.
+/// `client_over_tcp` says how the client asked: over TCP the upstreams are asked over TCP too;
+/// over UDP the client's reply is cut to the client's UDP size (TC set). `random` seeds the
+/// upstream query IDs and the 0x20 letter-case mix of the name (pass 64 bits from a good random
+/// source, new for every query). `now_ms` is the engine's clock (see `afwd_engine_classify`).
+/// `query` is copied, not kept. Then call `afwd_exchange_poll`.
 ///
 /// On `AFWD_OK`, `*exchange_out` is a new exchange the caller owns and frees with
 /// `afwd_exchange_free`; on any error it is set to NULL (unless `exchange_out` itself is NULL).
 ///
-/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `c` or `exchange_out`, or a NULL
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `exchange_out`, or a NULL
 /// `query` with a non-zero length (NULL with 0 is an empty, malformed query);
 /// `AFWD_ERR_QUERY_MALFORMED`, `AFWD_ERR_QUERY_NOT_A_QUERY`, `AFWD_ERR_QUERY_UNSUPPORTED_OPCODE`,
 /// `AFWD_ERR_QUERY_QUESTION_COUNT`.
 ///
-/// Thread-safe on a shared config.
+/// Thread-safe on a shared engine.
 ///
 /// # Safety
 ///
-/// `c` is NULL or a live config. `query` is NULL or points to `query_len` readable bytes.
+/// `e` is NULL or a live engine. `query` is NULL or points to `query_len` readable bytes.
 /// `exchange_out` is NULL or points to writable storage for one pointer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn afwd_exchange_new(
-    c: *const afwd_config,
+    e: *const afwd_engine,
     query: *const u8,
     query_len: usize,
+    client_over_tcp: bool,
     random: u64,
+    now_ms: u64,
     exchange_out: *mut *mut afwd_exchange,
 ) -> afwd_result {
     ffi_boundary!({
@@ -59,16 +126,21 @@ pub unsafe extern "C" fn afwd_exchange_new(
         let Some(exchange_out) = (unsafe { exchange_out.as_mut() }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
-        *exchange_out = std::ptr::null_mut();
-        // SAFETY: the caller passes NULL or a live config.
-        let Some(config) = (unsafe { c.as_ref() }) else {
+        *exchange_out = ptr::null_mut();
+        // SAFETY: the caller passes NULL or a live engine.
+        let Some(engine) = (unsafe { e.as_ref() }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
         // SAFETY: the caller passes NULL or `query_len` readable bytes, alive for this call.
         let Some(query) = (unsafe { slice::input(query, query_len) }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
-        match Exchange::new(config.core(), query, random) {
+        let client = if client_over_tcp {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        match Exchange::new(engine.core(), query, client, random, now_ms) {
             Ok(inner) => {
                 *exchange_out = Box::into_raw(Box::new(afwd_exchange { inner }));
                 afwd_result::AFWD_OK
@@ -95,108 +167,158 @@ pub unsafe extern "C" fn afwd_exchange_free(exchange: *mut afwd_exchange) {
     })
 }
 
-/// Writes the upstream query (DNS wire format, no TCP length prefix) to `buf`. The same bytes
-/// every time: send them to each upstream in turn.
+/// Says what to do next, in `*action_out`, and writes the bytes that go with it to `buf`: the
+/// query to send (SEND, DNS wire format, no TCP length prefix) or the reply for the client
+/// (ANSWER). FAIL writes nothing. Polling again without a reply or failure in between gives the
+/// same action.
 ///
-/// Returns `AFWD_OK` (`*out_n` bytes written); `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written,
-/// `*out_n` = the needed length); `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `out_n`, or a NULL
-/// `buf` with a non-zero `buf_len` (NULL with 0 asks for the length).
+/// Returns `AFWD_OK`; `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written to `buf`, `*action_out` is
+/// the action with `len` = the needed length; 65535 bytes always suffice);
+/// `AFWD_ERR_NULL_ARGUMENT` for a NULL `x` or `action_out`, or a NULL `buf` with a non-zero
+/// `buf_len` (NULL with 0 asks for the length). After an error other than
+/// `AFWD_ERR_BUFFER_TOO_SHORT`, `*action_out` (when not NULL) is a FAIL carrying that error.
 ///
 /// # Safety
 ///
-/// `e` is NULL or a live exchange, used by no other thread during the call. `buf` is NULL or
-/// points to `buf_len` writable bytes. `out_n` is NULL or points to a writable `size_t`.
+/// `x` is NULL or a live exchange, used by no other thread during the call. `buf` is NULL or
+/// points to `buf_len` writable bytes. `action_out` is NULL or points to writable storage for
+/// one `afwd_action` (it need not be initialised).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn afwd_exchange_upstream_query(
-    e: *const afwd_exchange,
+pub unsafe extern "C" fn afwd_exchange_poll(
+    x: *const afwd_exchange,
     buf: *mut u8,
     buf_len: usize,
-    out_n: *mut usize,
+    action_out: *mut afwd_action,
 ) -> afwd_result {
     ffi_boundary!({
-        // SAFETY: the caller passes NULL or a writable size_t.
-        let Some(out_n) = (unsafe { out_n.as_mut() }) else {
+        if action_out.is_null() {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        }
+        // Written through the raw pointer: the caller's storage may be uninitialised.
+        let put = |action: afwd_action| {
+            // SAFETY: non-null, and the caller passes writable, aligned storage for one action.
+            unsafe { ptr::write(action_out, action) }
         };
-        *out_n = 0;
-        // SAFETY: the caller passes NULL or a live exchange.
-        let Some(exchange) = (unsafe { e.as_ref() }) else {
-            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        let null = afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        // SAFETY: the caller passes NULL or a live exchange that no other thread uses now.
+        let Some(exchange) = (unsafe { x.as_ref() }) else {
+            put(afwd_action::fail(null));
+            return null;
         };
         let Some(out) = OutBuf::new(buf, buf_len) else {
-            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+            put(afwd_action::fail(null));
+            return null;
         };
-        // SAFETY: the caller passes `buf_len` writable bytes; they cannot overlap the exchange's
-        // own heap buffer.
-        unsafe { out.write(exchange.inner.upstream_query(), out_n) }
+        let (mut action, bytes) = match exchange.inner.poll() {
+            Action::Send {
+                server,
+                transport,
+                query,
+            } => {
+                let (server_ip, server_port) = server_bytes(server);
+                let action = afwd_action {
+                    kind: afwd_action_kind::AFWD_ACTION_SEND,
+                    server_ip,
+                    server_port,
+                    tcp: transport == Transport::Tcp,
+                    len: 0,
+                    fail_reason: afwd_result::AFWD_OK,
+                };
+                (action, query)
+            }
+            Action::Answer(reply) => {
+                let action = afwd_action {
+                    kind: afwd_action_kind::AFWD_ACTION_ANSWER,
+                    fail_reason: afwd_result::AFWD_OK,
+                    ..afwd_action::fail(afwd_result::AFWD_OK)
+                };
+                (action, reply)
+            }
+            Action::Fail(reason) => (afwd_action::fail(reason.into()), &[][..]),
+        };
+        let r = if action.kind == afwd_action_kind::AFWD_ACTION_FAIL {
+            afwd_result::AFWD_OK
+        } else {
+            // SAFETY: the caller passes `buf_len` writable bytes; they cannot overlap the
+            // exchange's own heap buffers.
+            unsafe { out.write(bytes, &mut action.len) }
+        };
+        put(action);
+        r
     })
 }
 
-/// Checks an upstream reply to this exchange's upstream query and, when it is usable, writes
-/// the reply for the client to `buf`.
+/// Hands the exchange the reply to its last SEND (`reply_len` bytes, DNS wire format, no TCP
+/// length prefix; read, not kept). The reply is validated; a usable one is learned from (into
+/// `e`'s learned state) and the exchange moves on (to the next discovery step, or to ANSWER);
+/// an unusable one moves it to the next server (or over TCP for a truncated UDP reply). Either
+/// way, call `afwd_exchange_poll` next. `now_ms` is the engine's clock.
 ///
-/// `reply` is `reply_len` bytes in DNS wire format (no TCP length prefix); it is read, not kept.
-/// `client_over_tcp` says how the client asked: over UDP, a reply that does not fit the client's
-/// UDP size (its EDNS0 size clamped to 512 ..= 4096, or 512) goes out with TC set and no records.
-/// The written reply is rebuilt from the validated records: the client's ID and name case, TTLs
-/// and SOA MINIMUM capped by max_ttl, an OPT record only if the client sent one.
+/// `e` must be the engine the exchange was made with (or a reloaded one: only the learned
+/// state is touched).
 ///
-/// Returns:
-/// - `AFWD_OK`: `*out_n` bytes written to `buf`; send them to the client as they are.
-/// - `AFWD_TRUNCATED`: the upstream set TC: ask again over TCP (already over TCP: try the next
-///   upstream).
-/// - `AFWD_ERR_REPLY_*`: the reply is unusable (malformed, not a response, ID / opcode /
-///   question mismatch, foreign record, upstream failure): try the next upstream.
-/// - `AFWD_ERR_BUFFER_TOO_SHORT`: nothing written, `*out_n` = the needed length; call again with
-///   a bigger buffer (65535 bytes always suffice).
-/// - `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `out_n`, a NULL `reply` with a non-zero length
-///   (NULL with 0 is an empty, malformed reply), or a NULL `buf` with a non-zero `buf_len`.
-///
-/// `*out_n` is 0 after every other error. The exchange is not changed: it can check further
-/// replies (from the next upstream, or over TCP) after any result.
+/// Returns `AFWD_OK` (the reply was used) or why it was not, for logs and metrics only:
+/// `AFWD_TRUNCATED`, `AFWD_ERR_REPLY_*`. Also `AFWD_ERR_EXCHANGE_DONE` when the exchange is not
+/// waiting for a reply (its action is ANSWER or FAIL; nothing changes), and
+/// `AFWD_ERR_NULL_ARGUMENT` for a NULL `x` or `e`, or a NULL `reply` with a non-zero length (NULL
+/// with 0 is an empty, malformed reply).
 ///
 /// # Safety
 ///
-/// `e` is NULL or a live exchange, used by no other thread during the call. `reply` is NULL or
-/// points to `reply_len` readable bytes. `buf` is NULL or points to `buf_len` writable bytes
-/// that do not overlap `reply`. `out_n` is NULL or points to a writable `size_t`.
+/// `x` is NULL or a live exchange, used by no other thread during the call. `e` is NULL or a
+/// live engine. `reply` is NULL or points to `reply_len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn afwd_exchange_finish(
-    e: *const afwd_exchange,
+pub unsafe extern "C" fn afwd_exchange_reply(
+    x: *mut afwd_exchange,
+    e: *const afwd_engine,
     reply: *const u8,
     reply_len: usize,
-    client_over_tcp: bool,
-    buf: *mut u8,
-    buf_len: usize,
-    out_n: *mut usize,
+    now_ms: u64,
 ) -> afwd_result {
     ffi_boundary!({
-        // SAFETY: the caller passes NULL or a writable size_t.
-        let Some(out_n) = (unsafe { out_n.as_mut() }) else {
+        // SAFETY: the caller passes NULL or a live exchange that no other thread uses now.
+        let Some(exchange) = (unsafe { x.as_mut() }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
-        *out_n = 0;
-        // SAFETY: the caller passes NULL or a live exchange.
-        let Some(exchange) = (unsafe { e.as_ref() }) else {
+        // SAFETY: the caller passes NULL or a live engine.
+        let Some(engine) = (unsafe { e.as_ref() }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
         // SAFETY: the caller passes NULL or `reply_len` readable bytes, alive for this call.
         let Some(reply) = (unsafe { slice::input(reply, reply_len) }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
-        let Some(out) = OutBuf::new(buf, buf_len) else {
-            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
-        };
-        let client = if client_over_tcp {
-            Transport::Tcp
-        } else {
-            Transport::Udp
-        };
-        let mut rewritten = Vec::new();
-        match exchange.inner.finish(reply, client, &mut rewritten) {
-            // SAFETY: the caller passes `buf_len` writable bytes; they cannot overlap our Vec.
-            Ok(()) => unsafe { out.write(&rewritten, out_n) },
+        if !exchange.inner.is_waiting() {
+            return afwd_result::AFWD_ERR_EXCHANGE_DONE;
+        }
+        match exchange.inner.on_reply(engine.core(), reply, now_ms) {
+            Ok(()) => afwd_result::AFWD_OK,
             Err(e) => e.into(),
         }
+    })
+}
+
+/// Reports that the last SEND got no usable reply (a timeout, a network error, a TCP connection
+/// closed early): the exchange moves on to the next server. Call `afwd_exchange_poll` next.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_EXCHANGE_DONE` when the exchange is not waiting for a reply
+/// (nothing changes); `AFWD_ERR_NULL_ARGUMENT` for a NULL `x`.
+///
+/// # Safety
+///
+/// `x` is NULL or a live exchange, used by no other thread during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_exchange_failed(x: *mut afwd_exchange) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live exchange that no other thread uses now.
+        let Some(exchange) = (unsafe { x.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        // Checked here: the core's on_failure must only see a waiting exchange.
+        if !exchange.inner.is_waiting() {
+            return afwd_result::AFWD_ERR_EXCHANGE_DONE;
+        }
+        exchange.inner.on_failure();
+        afwd_result::AFWD_OK
     })
 }

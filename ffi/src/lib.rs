@@ -6,7 +6,8 @@
 //!
 //! Conventions, shared by every entry point:
 //!
-//! - Opaque handles (`afwd_config_builder`, `afwd_config`, `afwd_exchange`) are boxed Rust values.
+//! - Opaque handles (`afwd_config_builder`, `afwd_config`, `afwd_engine`, `afwd_exchange`) are
+//!   boxed Rust values.
 //!   Every `*_new` has a `*_free`, and `*_free(NULL)` does nothing.
 //! - Inputs are pointer + length slices. A null pointer with length 0 is an empty slice; a null
 //!   pointer with a non-zero length is `AFWD_ERR_NULL_ARGUMENT`.
@@ -14,7 +15,10 @@
 //!   `AFWD_ERR_BUFFER_TOO_SHORT` with the needed length in `*out_n` (so `buf = NULL, buf_len = 0`
 //!   asks for the length).
 //! - Every body runs inside [`boundary::ffi_boundary!`], which turns a panic into
-//!   `AFWD_ERR_PANIC` (or `AFWD_VERDICT_ERROR`, `NULL`, nothing).
+//!   `AFWD_ERR_PANIC` (or `AFWD_VERDICT_ERROR`, `NULL`, 0, nothing).
+//! - An exchange is driven poll-style: `afwd_exchange_poll` says what to do (SEND, ANSWER, FAIL);
+//!   the caller does the I/O and reports with `afwd_exchange_reply` or `afwd_exchange_failed`.
+//!   Failover, TC→TCP and the authoritative-mode discovery steps are the core's decisions.
 
 // The exported names are the C names of the contract.
 #![allow(non_camel_case_types)]
@@ -22,11 +26,13 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 // cbindgen writes the functions in declaration order (cbindgen.toml: fn.sort_by = "None"):
-// the result texts first (own group, so that rustfmt keeps it first), then config, exchange.
+// the result texts first (own group, so that rustfmt keeps it first), then config, engine,
+// exchange.
 mod result;
 
 mod boundary;
 mod config;
+mod engine;
 mod exchange;
 mod slice;
 
@@ -34,13 +40,18 @@ mod slice;
 mod tests;
 
 pub use config::{
-    afwd_config, afwd_config_builder, afwd_config_builder_add_upstream,
-    afwd_config_builder_add_zone, afwd_config_builder_free, afwd_config_builder_new,
-    afwd_config_builder_set_max_ttl, afwd_config_builder_set_timeout_ms, afwd_config_classify,
-    afwd_config_free, afwd_config_new, afwd_config_upstream,
+    UpstreamModeCode, afwd_config, afwd_config_builder, afwd_config_builder_add_delegated,
+    afwd_config_builder_add_upstream, afwd_config_builder_add_zone, afwd_config_builder_free,
+    afwd_config_builder_new, afwd_config_builder_set_discovery,
+    afwd_config_builder_set_max_learned, afwd_config_builder_set_max_ttl,
+    afwd_config_builder_set_timeout_ms, afwd_config_builder_set_upstream_mode, afwd_config_free,
+    afwd_config_new, afwd_config_upstream, afwd_upstream_mode,
+};
+pub use engine::{
+    afwd_engine, afwd_engine_classify, afwd_engine_free, afwd_engine_learned_len, afwd_engine_new,
 };
 pub use exchange::{
-    afwd_exchange, afwd_exchange_finish, afwd_exchange_free, afwd_exchange_new,
-    afwd_exchange_upstream_query,
+    afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_failed, afwd_exchange_free,
+    afwd_exchange_new, afwd_exchange_poll, afwd_exchange_reply,
 };
 pub use result::{ResultCode, afwd_result, afwd_result_text, afwd_verdict};

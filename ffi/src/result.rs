@@ -3,23 +3,25 @@
 use std::ffi::{CStr, CString, c_char, c_uint};
 use std::sync::OnceLock;
 
-use acmeforward::{ConfigError, QueryError, ReplyError, Verdict};
+use acmeforward::{ConfigError, FailReason, QueryError, ReplyError, Verdict};
 
 use crate::boundary::ffi_boundary;
 
 /// The result of an `afwd_*` call: `AFWD_OK`, `AFWD_TRUNCATED`, or an error.
 ///
 /// 1xx: misuse of the C API or an internal failure. 2xx: configuration rejected. 3xx: client query
-/// rejected by `afwd_exchange_new` (the shim answers the client itself, e.g. FORMERR or SERVFAIL).
-/// 4xx: upstream reply rejected by `afwd_exchange_finish` (try the next upstream).
+/// rejected by `afwd_exchange_new` (the shim answers the client itself, e.g. SERVFAIL).
+/// 4xx (and `AFWD_TRUNCATED`): upstream reply rejected by `afwd_exchange_reply`; the exchange has
+/// already moved on (poll it for the next action). 5xx: why an exchange gave up without a reply
+/// error to blame (`afwd_action.fail_reason` of a FAIL; otherwise that is the last 4xx).
 /// `afwd_result_text` describes every code.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum afwd_result {
     /// Success.
     AFWD_OK = 0,
-    /// The upstream reply had the TC bit set: send the query again over TCP (already over TCP:
-    /// try the next upstream). Nothing was written.
+    /// The upstream reply had the TC bit set: the exchange asks the same server again over TCP
+    /// (already over TCP: the next server).
     AFWD_TRUNCATED = 1,
     /// A required pointer was NULL (or a NULL data pointer came with a non-zero length).
     AFWD_ERR_NULL_ARGUMENT = 100,
@@ -31,6 +33,9 @@ pub enum afwd_result {
     AFWD_ERR_INVALID_UTF8 = 103,
     /// An index argument is past the end.
     AFWD_ERR_INDEX_OUT_OF_RANGE = 104,
+    /// `afwd_exchange_reply` or `afwd_exchange_failed` on an exchange that is not waiting for a
+    /// reply (its action is ANSWER or FAIL): nothing was changed.
+    AFWD_ERR_EXCHANGE_DONE = 105,
     /// Zone: the name is empty.
     AFWD_ERR_NAME_EMPTY = 200,
     /// Zone: the name has an empty label (e.g. `a..b`).
@@ -51,6 +56,10 @@ pub enum afwd_result {
     AFWD_ERR_MAX_TTL_OUT_OF_RANGE = 208,
     /// `afwd_config_new`: no upstream was added (the Corefile needs `to ADDRESS`).
     AFWD_ERR_NO_UPSTREAM = 209,
+    /// max_learned outside 16 ..= 1048576.
+    AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE = 210,
+    /// `afwd_config_builder_set_upstream_mode`: not an `afwd_upstream_mode` value.
+    AFWD_ERR_UPSTREAM_MODE_INVALID = 211,
     /// A configuration error that this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_CONFIG_INVALID = 299,
     /// The client query does not parse (also the code for a query error without an own code).
@@ -75,10 +84,21 @@ pub enum afwd_result {
     AFWD_ERR_REPLY_FOREIGN_RECORD = 405,
     /// The upstream answered SERVFAIL, REFUSED, NOTIMP or FORMERR: try the next upstream.
     AFWD_ERR_REPLY_UPSTREAM_FAILURE = 406,
+    /// Authoritative mode: the nameserver's reply does not have the AA bit set.
+    AFWD_ERR_REPLY_NOT_AUTHORITATIVE = 407,
+    /// FAIL: the last server tried gave no reply (timeout, network error).
+    AFWD_ERR_NO_REPLY = 500,
+    /// FAIL: the exchange sent as many queries as it may without getting an answer.
+    AFWD_ERR_SEND_LIMIT = 501,
+    /// FAIL (authoritative mode): the resolvers' replies named no zone, nameserver or address to
+    /// ask.
+    AFWD_ERR_NO_NAMESERVERS = 502,
+    /// FAIL for a reason this version of the C ABI has no own code for (a newer core).
+    AFWD_ERR_EXCHANGE_FAILED = 599,
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 29] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 37] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -88,6 +108,7 @@ pub(crate) const ALL_RESULTS: [afwd_result; 29] = {
         AFWD_ERR_PANIC,
         AFWD_ERR_INVALID_UTF8,
         AFWD_ERR_INDEX_OUT_OF_RANGE,
+        AFWD_ERR_EXCHANGE_DONE,
         AFWD_ERR_NAME_EMPTY,
         AFWD_ERR_NAME_EMPTY_LABEL,
         AFWD_ERR_NAME_LABEL_TOO_LONG,
@@ -98,6 +119,8 @@ pub(crate) const ALL_RESULTS: [afwd_result; 29] = {
         AFWD_ERR_TIMEOUT_OUT_OF_RANGE,
         AFWD_ERR_MAX_TTL_OUT_OF_RANGE,
         AFWD_ERR_NO_UPSTREAM,
+        AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE,
+        AFWD_ERR_UPSTREAM_MODE_INVALID,
         AFWD_ERR_CONFIG_INVALID,
         AFWD_ERR_QUERY_MALFORMED,
         AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -110,6 +133,11 @@ pub(crate) const ALL_RESULTS: [afwd_result; 29] = {
         AFWD_ERR_REPLY_QUESTION_MISMATCH,
         AFWD_ERR_REPLY_FOREIGN_RECORD,
         AFWD_ERR_REPLY_UPSTREAM_FAILURE,
+        AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
+        AFWD_ERR_NO_REPLY,
+        AFWD_ERR_SEND_LIMIT,
+        AFWD_ERR_NO_NAMESERVERS,
+        AFWD_ERR_EXCHANGE_FAILED,
     ]
 };
 
@@ -127,6 +155,7 @@ impl From<ConfigError> for afwd_result {
             ConfigError::TimeoutOutOfRange => AFWD_ERR_TIMEOUT_OUT_OF_RANGE,
             ConfigError::MaxTtlOutOfRange => AFWD_ERR_MAX_TTL_OUT_OF_RANGE,
             ConfigError::NoUpstream => AFWD_ERR_NO_UPSTREAM,
+            ConfigError::MaxLearnedOutOfRange => AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE,
             // #[non_exhaustive]: a variant added to the core after this ABI was written.
             _ => AFWD_ERR_CONFIG_INVALID,
         }
@@ -159,8 +188,24 @@ impl From<ReplyError> for afwd_result {
             ReplyError::QuestionMismatch => AFWD_ERR_REPLY_QUESTION_MISMATCH,
             ReplyError::ForeignRecord => AFWD_ERR_REPLY_FOREIGN_RECORD,
             ReplyError::UpstreamFailure => AFWD_ERR_REPLY_UPSTREAM_FAILURE,
+            ReplyError::NotAuthoritative => AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
+            ReplyError::ExchangeDone => AFWD_ERR_EXCHANGE_DONE,
             // #[non_exhaustive]: the reply is unusable, like a malformed one (next upstream).
             _ => AFWD_ERR_REPLY_MALFORMED,
+        }
+    }
+}
+
+impl From<FailReason> for afwd_result {
+    fn from(r: FailReason) -> Self {
+        use afwd_result::*;
+        match r {
+            FailReason::Reply(e) => e.into(),
+            FailReason::NoReply => AFWD_ERR_NO_REPLY,
+            FailReason::SendLimit => AFWD_ERR_SEND_LIMIT,
+            FailReason::NoNameservers => AFWD_ERR_NO_NAMESERVERS,
+            // #[non_exhaustive]: a reason added to the core after this ABI was written.
+            _ => AFWD_ERR_EXCHANGE_FAILED,
         }
     }
 }
@@ -178,6 +223,7 @@ impl afwd_result {
             AFWD_ERR_PANIC => PANIC_MESSAGE,
             AFWD_ERR_INVALID_UTF8 => "argument is not valid UTF-8",
             AFWD_ERR_INDEX_OUT_OF_RANGE => "index out of range",
+            AFWD_ERR_EXCHANGE_DONE => ReplyError::ExchangeDone.as_str(),
             AFWD_ERR_NAME_EMPTY => ConfigError::NameEmpty.as_str(),
             AFWD_ERR_NAME_EMPTY_LABEL => ConfigError::NameEmptyLabel.as_str(),
             AFWD_ERR_NAME_LABEL_TOO_LONG => ConfigError::NameLabelTooLong.as_str(),
@@ -188,6 +234,10 @@ impl afwd_result {
             AFWD_ERR_TIMEOUT_OUT_OF_RANGE => ConfigError::TimeoutOutOfRange.as_str(),
             AFWD_ERR_MAX_TTL_OUT_OF_RANGE => ConfigError::MaxTtlOutOfRange.as_str(),
             AFWD_ERR_NO_UPSTREAM => ConfigError::NoUpstream.as_str(),
+            AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE => ConfigError::MaxLearnedOutOfRange.as_str(),
+            AFWD_ERR_UPSTREAM_MODE_INVALID => {
+                "upstream mode must be AFWD_UPSTREAM_RECURSIVE or AFWD_UPSTREAM_AUTHORITATIVE"
+            }
             AFWD_ERR_CONFIG_INVALID => "invalid configuration",
             AFWD_ERR_QUERY_MALFORMED => QueryError::Malformed.as_str(),
             AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),
@@ -200,17 +250,23 @@ impl afwd_result {
             AFWD_ERR_REPLY_QUESTION_MISMATCH => ReplyError::QuestionMismatch.as_str(),
             AFWD_ERR_REPLY_FOREIGN_RECORD => ReplyError::ForeignRecord.as_str(),
             AFWD_ERR_REPLY_UPSTREAM_FAILURE => ReplyError::UpstreamFailure.as_str(),
+            AFWD_ERR_REPLY_NOT_AUTHORITATIVE => ReplyError::NotAuthoritative.as_str(),
+            AFWD_ERR_NO_REPLY => FailReason::NoReply.as_str(),
+            AFWD_ERR_SEND_LIMIT => FailReason::SendLimit.as_str(),
+            AFWD_ERR_NO_NAMESERVERS => FailReason::NoNameservers.as_str(),
+            AFWD_ERR_EXCHANGE_FAILED => "the exchange failed",
         }
     }
 }
 
-/// The verdict of `afwd_config_classify`.
+/// The verdict of `afwd_engine_classify`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum afwd_verdict {
-    /// Not an ACME challenge lookup in a configured zone: hand the query to the next plugin.
+    /// Not a question acmeforward handles: hand the query to the next plugin.
     AFWD_VERDICT_PASS = 0,
-    /// An ACME challenge lookup to forward: start an `afwd_exchange`.
+    /// A question to forward (a challenge lookup, a discovery or delegation question): start an
+    /// `afwd_exchange`.
     AFWD_VERDICT_FORWARD = 1,
     /// A NULL argument, or a caught panic: treat like `AFWD_VERDICT_PASS` or answer SERVFAIL.
     AFWD_VERDICT_ERROR = 2,

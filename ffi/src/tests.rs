@@ -1,67 +1,132 @@
 //! Unit tests of the C ABI, calling the `extern "C"` functions as C would: the panic boundary,
-//! NULL arguments, short buffers, result texts. The DNS behaviour itself is the core's (tested
-//! there and, end to end through the header, by ffi/tests/ffi_test.c).
+//! NULL arguments, short buffers, result texts, the poll protocol, the allocation-free hot path.
+//! The DNS behaviour itself is the core's (tested there and, end to end through the header, by
+//! ffi/tests/ffi_test.c).
 
 use std::ffi::{CStr, c_uint};
+use std::mem::MaybeUninit;
 use std::ptr::{self, null, null_mut};
 
-use acmeforward::{ConfigError, QueryError, ReplyError};
+use acmeforward::{ConfigError, FailReason, QueryError, ReplyError};
 
 use crate::boundary::{ffi_boundary, inject};
 use crate::result::{ALL_RESULTS, PANIC_TEXT, UNKNOWN_TEXT};
 use crate::*;
 
+use afwd_action_kind::*;
 use afwd_result::*;
+use afwd_upstream_mode::*;
 use afwd_verdict::*;
 
 const ZONE: &[u8] = b"example.com.";
+const DELEGATED: &[u8] = b"auth.example.net.";
 const UPSTREAM: &[u8] = b"127.0.0.1:5353";
+const UPSTREAM2: &[u8] = b"127.0.0.2";
 const QNAME: &[u8] = b"_acme-challenge.www.example.com.";
+const TARGET: &[u8] = b"x.auth.example.org.";
+const A: u16 = 1;
+const CNAME: u16 = 5;
 const TXT: u16 = 16;
 const IN: u16 = 1;
+const NOW: u64 = 1_000_000;
 
-/// A DNS query for `name` (presentation form, no escapes), RD set, no EDNS.
+/// A DNS name in wire form (presentation form in, no escapes).
+fn wire_name(name: &[u8]) -> Vec<u8> {
+    let mut w = Vec::new();
+    for label in name.split(|&b| b == b'.').filter(|l| !l.is_empty()) {
+        w.push(u8::try_from(label.len()).unwrap());
+        w.extend_from_slice(label);
+    }
+    w.push(0);
+    w
+}
+
+/// A DNS query for `name`, RD set, no EDNS.
 fn query(id: u16, name: &[u8], qtype: u16) -> Vec<u8> {
     let mut q = Vec::new();
     q.extend_from_slice(&id.to_be_bytes());
     q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split(|&b| b == b'.').filter(|l| !l.is_empty()) {
-        q.push(u8::try_from(label.len()).unwrap());
-        q.extend_from_slice(label);
-    }
-    q.push(0);
+    q.extend_from_slice(&wire_name(name));
     q.extend_from_slice(&qtype.to_be_bytes());
     q.extend_from_slice(&IN.to_be_bytes());
     q
 }
 
-/// The upstream's reply to `upstream_query`: QR and RA set, one TXT answer on the question name
-/// (a compression pointer to it) inserted after the question; anything after the question (the
-/// OPT record) is kept.
-fn reply_to(upstream_query: &[u8]) -> Vec<u8> {
+/// The end of the question section of `msg`.
+fn question_end(msg: &[u8]) -> usize {
     let mut end = 12;
-    while upstream_query[end] != 0 {
-        end += 1 + usize::from(upstream_query[end]);
+    while msg[end] != 0 {
+        end += 1 + usize::from(msg[end]);
     }
-    end += 1 + 4;
+    end + 1 + 4
+}
+
+/// The upstream's reply to `upstream_query`: QR, RA and AA set, `answers` (owner: a compression
+/// pointer to the question name; type; TTL; RDATA) inserted after the question; anything after
+/// the question (the OPT record) is kept.
+fn reply_with(upstream_query: &[u8], answers: &[(u16, u32, Vec<u8>)]) -> Vec<u8> {
+    let end = question_end(upstream_query);
     let mut r = upstream_query[..end].to_vec();
-    r[2] |= 0x80;
+    r[2] |= 0x80 | 0x04;
     r[3] |= 0x80;
-    r[6..8].copy_from_slice(&1u16.to_be_bytes());
-    r.extend_from_slice(&[0xc0, 12]);
-    r.extend_from_slice(&TXT.to_be_bytes());
-    r.extend_from_slice(&IN.to_be_bytes());
-    r.extend_from_slice(&3600u32.to_be_bytes());
-    r.extend_from_slice(&[0, 6, 5]);
-    r.extend_from_slice(b"token");
+    r[6..8].copy_from_slice(&u16::try_from(answers.len()).unwrap().to_be_bytes());
+    for (rtype, ttl, rdata) in answers {
+        r.extend_from_slice(&[0xc0, 12]);
+        r.extend_from_slice(&rtype.to_be_bytes());
+        r.extend_from_slice(&IN.to_be_bytes());
+        r.extend_from_slice(&ttl.to_be_bytes());
+        r.extend_from_slice(&u16::try_from(rdata.len()).unwrap().to_be_bytes());
+        r.extend_from_slice(rdata);
+    }
     r.extend_from_slice(&upstream_query[end..]);
     r
+}
+
+/// A reply with one TXT "token" answer on the question name.
+fn reply_to(upstream_query: &[u8]) -> Vec<u8> {
+    reply_with(upstream_query, &[(TXT, 3600, b"\x05token".to_vec())])
 }
 
 fn builder() -> *mut afwd_config_builder {
     let b = afwd_config_builder_new();
     assert!(!b.is_null());
     b
+}
+
+/// An engine with ZONE, UPSTREAM and UPSTREAM2, and the given upstream mode.
+fn engine_with(mode: afwd_upstream_mode) -> *mut afwd_engine {
+    let b = builder();
+    let mut c = null_mut();
+    let mut e = null_mut();
+    // SAFETY: `b` and `c` are live; the slices and the out-pointers are valid for the calls.
+    unsafe {
+        assert_eq!(
+            afwd_config_builder_add_zone(b, ZONE.as_ptr(), ZONE.len()),
+            AFWD_OK
+        );
+        for u in [UPSTREAM, UPSTREAM2] {
+            assert_eq!(
+                afwd_config_builder_add_upstream(b, u.as_ptr(), u.len()),
+                AFWD_OK
+            );
+        }
+        assert_eq!(
+            afwd_config_builder_set_upstream_mode(b, mode.into()),
+            AFWD_OK
+        );
+        assert_eq!(afwd_config_new(b, &mut c), AFWD_OK);
+        afwd_config_builder_free(b);
+        assert!(!c.is_null());
+        assert_eq!(afwd_engine_new(c, &mut e), AFWD_OK);
+        // The engine keeps its own copy.
+        afwd_config_free(c);
+    }
+    assert!(!e.is_null());
+    e
+}
+
+fn engine() -> *mut afwd_engine {
+    engine_with(AFWD_UPSTREAM_RECURSIVE)
 }
 
 /// A config with ZONE and UPSTREAM.
@@ -85,25 +150,58 @@ fn config() -> *mut afwd_config {
     c
 }
 
-/// An exchange for a TXT query on QNAME with client ID `id`.
-fn exchange(c: *const afwd_config, id: u16) -> *mut afwd_exchange {
-    let q = query(id, QNAME, TXT);
-    let mut e = null_mut();
-    // SAFETY: `c` is live; the slice and the out-pointer are valid for the call.
-    let r = unsafe { afwd_exchange_new(c, q.as_ptr(), q.len(), 0x0123_4567_89ab_cdef, &mut e) };
+/// An exchange for a `qtype` query on `name` with client ID `id`, over UDP.
+fn exchange_for(e: *const afwd_engine, id: u16, name: &[u8], qtype: u16) -> *mut afwd_exchange {
+    let q = query(id, name, qtype);
+    let mut x = null_mut();
+    // SAFETY: `e` is live; the slice and the out-pointer are valid for the call.
+    let r = unsafe {
+        afwd_exchange_new(
+            e,
+            q.as_ptr(),
+            q.len(),
+            false,
+            0x0123_4567_89ab_cdef,
+            NOW,
+            &mut x,
+        )
+    };
     assert_eq!(r, AFWD_OK);
-    assert!(!e.is_null());
-    e
+    assert!(!x.is_null());
+    x
 }
 
-fn upstream_query(e: *const afwd_exchange) -> Vec<u8> {
-    let mut buf = vec![0u8; 4096];
-    let mut n = 0;
-    // SAFETY: `e` is live; `buf` has `buf.len()` writable bytes.
-    let r = unsafe { afwd_exchange_upstream_query(e, buf.as_mut_ptr(), buf.len(), &mut n) };
+/// An exchange for a TXT query on QNAME with client ID `id`.
+fn exchange(e: *const afwd_engine, id: u16) -> *mut afwd_exchange {
+    exchange_for(e, id, QNAME, TXT)
+}
+
+/// Polls `x` with a big buffer: the action and its bytes.
+fn poll(x: *const afwd_exchange) -> (afwd_action, Vec<u8>) {
+    let mut buf = vec![0u8; 65535];
+    let mut action = MaybeUninit::<afwd_action>::uninit();
+    // SAFETY: `x` is live; `buf` has `buf.len()` writable bytes; `action` is writable storage.
+    let r = unsafe { afwd_exchange_poll(x, buf.as_mut_ptr(), buf.len(), action.as_mut_ptr()) };
     assert_eq!(r, AFWD_OK);
-    buf.truncate(n);
-    buf
+    // SAFETY: on AFWD_OK the action was written.
+    let action = unsafe { action.assume_init() };
+    buf.truncate(action.len);
+    (action, buf)
+}
+
+/// The query of the exchange's current SEND.
+fn sent_query(x: *const afwd_exchange) -> Vec<u8> {
+    let (action, bytes) = poll(x);
+    assert_eq!(action.kind, AFWD_ACTION_SEND);
+    bytes
+}
+
+fn ipv4_mapped(ip: [u8; 4]) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[10] = 0xff;
+    m[11] = 0xff;
+    m[12..].copy_from_slice(&ip);
+    m
 }
 
 fn text(r: ResultCode) -> &'static str {
@@ -138,6 +236,9 @@ fn boundary_catches_real_panics_for_every_return_type() {
     fn pointer() -> *mut afwd_config {
         ffi_boundary!({ std::panic::panic_any(inject::MESSAGE) })
     }
+    fn size() -> usize {
+        ffi_boundary!({ std::panic::panic_any(inject::MESSAGE) })
+    }
     fn unit() {
         ffi_boundary!({ std::panic::panic_any(inject::MESSAGE) })
     }
@@ -147,18 +248,30 @@ fn boundary_catches_real_panics_for_every_return_type() {
     assert_eq!(code(true), AFWD_ERR_PANIC);
     assert_eq!(verdict(), AFWD_VERDICT_ERROR);
     assert!(pointer().is_null());
+    assert_eq!(size(), 0);
     unit();
 }
 
 #[test]
 fn every_entry_point_turns_a_panic_into_its_error_value() {
     let c = config();
-    let e = exchange(c, 0x1234);
+    let e = engine();
+    let x = exchange(e, 0x1234);
     let b = builder();
     let mut buf = [0u8; 512];
     let mut n = 7usize;
     let mut c_out = ptr::dangling_mut::<afwd_config>();
-    let mut e_out = ptr::dangling_mut::<afwd_exchange>();
+    let mut e_out = ptr::dangling_mut::<afwd_engine>();
+    let mut x_out = ptr::dangling_mut::<afwd_exchange>();
+    let untouched = afwd_action {
+        kind: AFWD_ACTION_ANSWER,
+        server_ip: [7; 16],
+        server_port: 7,
+        tcp: true,
+        len: 7,
+        fail_reason: AFWD_ERR_PANIC,
+    };
+    let mut action = untouched;
 
     let p = with_injected_panic(|| afwd_result_text(AFWD_OK.into()));
     assert_eq!(p, PANIC_TEXT.as_ptr());
@@ -187,6 +300,29 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
             AFWD_ERR_PANIC
         );
         assert_eq!(
+            with_injected_panic(|| afwd_config_builder_set_discovery(b, false)),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
+            with_injected_panic(|| afwd_config_builder_add_delegated(
+                b,
+                DELEGATED.as_ptr(),
+                DELEGATED.len()
+            )),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
+            with_injected_panic(|| afwd_config_builder_set_upstream_mode(
+                b,
+                AFWD_UPSTREAM_AUTHORITATIVE.into()
+            )),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
+            with_injected_panic(|| afwd_config_builder_set_max_learned(b, 100)),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
             with_injected_panic(|| afwd_config_new(b, &mut c_out)),
             AFWD_ERR_PANIC
         );
@@ -195,52 +331,70 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
             AFWD_ERR_PANIC
         );
         assert_eq!(
-            with_injected_panic(|| afwd_config_classify(c, QNAME.as_ptr(), QNAME.len(), TXT, IN)),
+            with_injected_panic(|| afwd_engine_new(c, &mut e_out)),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(with_injected_panic(|| afwd_engine_learned_len(e)), 0);
+        assert_eq!(
+            with_injected_panic(|| afwd_engine_classify(
+                e,
+                QNAME.as_ptr(),
+                QNAME.len(),
+                TXT,
+                IN,
+                NOW
+            )),
             AFWD_VERDICT_ERROR
         );
         let q = query(1, QNAME, TXT);
         assert_eq!(
-            with_injected_panic(|| afwd_exchange_new(c, q.as_ptr(), q.len(), 1, &mut e_out)),
-            AFWD_ERR_PANIC
-        );
-        assert_eq!(
-            with_injected_panic(|| afwd_exchange_upstream_query(
+            with_injected_panic(|| afwd_exchange_new(
                 e,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut n
-            )),
-            AFWD_ERR_PANIC
-        );
-        let reply = reply_to(&upstream_query(e));
-        assert_eq!(
-            with_injected_panic(|| afwd_exchange_finish(
-                e,
-                reply.as_ptr(),
-                reply.len(),
+                q.as_ptr(),
+                q.len(),
                 false,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut n
+                1,
+                NOW,
+                &mut x_out
             )),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
+            with_injected_panic(|| afwd_exchange_poll(x, buf.as_mut_ptr(), buf.len(), &mut action)),
+            AFWD_ERR_PANIC
+        );
+        let reply = reply_to(&sent_query(x));
+        assert_eq!(
+            with_injected_panic(|| afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW)),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
+            with_injected_panic(|| afwd_exchange_failed(x)),
             AFWD_ERR_PANIC
         );
         // The free functions return nothing; a panic before the drop leaves the handle alive,
         // so the real free below must still work (valgrind / a double free would show it).
-        with_injected_panic(|| afwd_exchange_free(e));
+        with_injected_panic(|| afwd_exchange_free(x));
+        with_injected_panic(|| afwd_engine_free(e));
         with_injected_panic(|| afwd_config_free(c));
         with_injected_panic(|| afwd_config_builder_free(b));
         // Nothing was written through the out-pointers.
         assert_eq!(c_out, ptr::dangling_mut());
         assert_eq!(e_out, ptr::dangling_mut());
+        assert_eq!(x_out, ptr::dangling_mut());
         assert_eq!(n, 7);
-        // The handles are intact after the caught panics.
+        assert_eq!(action, untouched);
+        // The handles are intact after the caught panics: the exchange still waits for the
+        // reply to its first send.
         assert_eq!(afwd_config_builder_set_max_ttl(b, 10), AFWD_OK);
+        assert_eq!(afwd_engine_learned_len(e), 0);
         assert_eq!(
-            afwd_exchange_upstream_query(e, buf.as_mut_ptr(), buf.len(), &mut n),
+            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
             AFWD_OK
         );
-        afwd_exchange_free(e);
+        assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
+        afwd_exchange_free(x);
+        afwd_engine_free(e);
         afwd_config_free(c);
         afwd_config_builder_free(b);
     }
@@ -250,7 +404,7 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
 
 #[test]
 fn result_codes_are_the_contract_values() {
-    let expected: [(afwd_result, c_uint); 29] = [
+    let expected: [(afwd_result, c_uint); ALL_RESULTS.len()] = [
         (AFWD_OK, 0),
         (AFWD_TRUNCATED, 1),
         (AFWD_ERR_NULL_ARGUMENT, 100),
@@ -258,6 +412,7 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_PANIC, 102),
         (AFWD_ERR_INVALID_UTF8, 103),
         (AFWD_ERR_INDEX_OUT_OF_RANGE, 104),
+        (AFWD_ERR_EXCHANGE_DONE, 105),
         (AFWD_ERR_NAME_EMPTY, 200),
         (AFWD_ERR_NAME_EMPTY_LABEL, 201),
         (AFWD_ERR_NAME_LABEL_TOO_LONG, 202),
@@ -268,6 +423,8 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_TIMEOUT_OUT_OF_RANGE, 207),
         (AFWD_ERR_MAX_TTL_OUT_OF_RANGE, 208),
         (AFWD_ERR_NO_UPSTREAM, 209),
+        (AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE, 210),
+        (AFWD_ERR_UPSTREAM_MODE_INVALID, 211),
         (AFWD_ERR_CONFIG_INVALID, 299),
         (AFWD_ERR_QUERY_MALFORMED, 300),
         (AFWD_ERR_QUERY_NOT_A_QUERY, 301),
@@ -280,6 +437,11 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_REPLY_QUESTION_MISMATCH, 404),
         (AFWD_ERR_REPLY_FOREIGN_RECORD, 405),
         (AFWD_ERR_REPLY_UPSTREAM_FAILURE, 406),
+        (AFWD_ERR_REPLY_NOT_AUTHORITATIVE, 407),
+        (AFWD_ERR_NO_REPLY, 500),
+        (AFWD_ERR_SEND_LIMIT, 501),
+        (AFWD_ERR_NO_NAMESERVERS, 502),
+        (AFWD_ERR_EXCHANGE_FAILED, 599),
     ];
     for ((code, value), listed) in expected.iter().zip(ALL_RESULTS) {
         assert_eq!(*code as c_uint, *value);
@@ -288,8 +450,15 @@ fn result_codes_are_the_contract_values() {
     assert_eq!(AFWD_VERDICT_PASS as c_uint, 0);
     assert_eq!(AFWD_VERDICT_FORWARD as c_uint, 1);
     assert_eq!(AFWD_VERDICT_ERROR as c_uint, 2);
+    assert_eq!(AFWD_ACTION_SEND as c_uint, 1);
+    assert_eq!(AFWD_ACTION_ANSWER as c_uint, 2);
+    assert_eq!(AFWD_ACTION_FAIL as c_uint, 3);
+    assert_eq!(AFWD_UPSTREAM_RECURSIVE as c_uint, 0);
+    assert_eq!(AFWD_UPSTREAM_AUTHORITATIVE as c_uint, 1);
     assert_eq!(size_of::<afwd_result>(), size_of::<c_uint>());
     assert_eq!(size_of::<ResultCode>(), size_of::<c_uint>());
+    assert_eq!(size_of::<afwd_upstream_mode>(), size_of::<c_uint>());
+    assert_eq!(size_of::<UpstreamModeCode>(), size_of::<c_uint>());
 }
 
 #[test]
@@ -303,7 +472,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [2, 99, 105, 210, 298, 304, 407, c_uint::MAX] {
+    for unknown in [2, 99, 106, 212, 298, 304, 408, 503, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -324,6 +493,10 @@ fn core_errors_map_to_their_own_codes_and_messages() {
         ),
         (ConfigError::MaxTtlOutOfRange, AFWD_ERR_MAX_TTL_OUT_OF_RANGE),
         (ConfigError::NoUpstream, AFWD_ERR_NO_UPSTREAM),
+        (
+            ConfigError::MaxLearnedOutOfRange,
+            AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE,
+        ),
     ];
     for (e, code) in config {
         assert_eq!(afwd_result::from(e), code);
@@ -354,10 +527,26 @@ fn core_errors_map_to_their_own_codes_and_messages() {
         ),
         (ReplyError::ForeignRecord, AFWD_ERR_REPLY_FOREIGN_RECORD),
         (ReplyError::UpstreamFailure, AFWD_ERR_REPLY_UPSTREAM_FAILURE),
+        (
+            ReplyError::NotAuthoritative,
+            AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
+        ),
+        (ReplyError::ExchangeDone, AFWD_ERR_EXCHANGE_DONE),
     ];
     for (e, code) in reply {
         assert_eq!(afwd_result::from(e), code);
         assert_eq!(text(code.into()), e.as_str());
+        // A failure blamed on a reply carries the reply's code.
+        assert_eq!(afwd_result::from(FailReason::Reply(e)), code);
+    }
+    let fail = [
+        (FailReason::NoReply, AFWD_ERR_NO_REPLY),
+        (FailReason::SendLimit, AFWD_ERR_SEND_LIMIT),
+        (FailReason::NoNameservers, AFWD_ERR_NO_NAMESERVERS),
+    ];
+    for (r, code) in fail {
+        assert_eq!(afwd_result::from(r), code);
+        assert_eq!(text(code.into()), r.as_str());
     }
 }
 
@@ -366,14 +555,17 @@ fn core_errors_map_to_their_own_codes_and_messages() {
 #[test]
 fn null_handles_and_pointers_are_rejected() {
     let c = config();
-    let e = exchange(c, 0x4242);
+    let e = engine();
+    let x = exchange(e, 0x4242);
     let b = builder();
     let mut buf = [0u8; 512];
     let mut n = 99usize;
     let mut c_out = ptr::dangling_mut();
     let mut e_out = ptr::dangling_mut();
+    let mut x_out = ptr::dangling_mut();
+    let mut action = MaybeUninit::<afwd_action>::uninit();
     let q = query(1, QNAME, TXT);
-    let reply = reply_to(&upstream_query(e));
+    let reply = reply_to(&sent_query(x));
     // SAFETY: every non-null pointer passed is live / valid for its length; the functions must
     // not touch the NULL ones.
     unsafe {
@@ -402,6 +594,26 @@ fn null_handles_and_pointers_are_rejected() {
             afwd_config_builder_set_max_ttl(null_mut(), 10),
             AFWD_ERR_NULL_ARGUMENT
         );
+        assert_eq!(
+            afwd_config_builder_set_discovery(null_mut(), true),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_config_builder_add_delegated(null_mut(), DELEGATED.as_ptr(), DELEGATED.len()),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_config_builder_add_delegated(b, null(), 3),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_config_builder_set_upstream_mode(null_mut(), AFWD_UPSTREAM_RECURSIVE.into()),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_config_builder_set_max_learned(null_mut(), 100),
+            AFWD_ERR_NULL_ARGUMENT
+        );
         // Config.
         assert_eq!(afwd_config_new(null(), &mut c_out), AFWD_ERR_NULL_ARGUMENT);
         assert!(c_out.is_null(), "config_out is cleared on error");
@@ -419,65 +631,75 @@ fn null_handles_and_pointers_are_rejected() {
             afwd_config_upstream(c, 0, buf.as_mut_ptr(), buf.len(), null_mut()),
             AFWD_ERR_NULL_ARGUMENT
         );
+        // Engine.
+        assert_eq!(afwd_engine_new(null(), &mut e_out), AFWD_ERR_NULL_ARGUMENT);
+        assert!(e_out.is_null(), "engine_out is cleared on error");
+        assert_eq!(afwd_engine_new(c, null_mut()), AFWD_ERR_NULL_ARGUMENT);
+        assert_eq!(afwd_engine_learned_len(null()), 0);
         assert_eq!(
-            afwd_config_classify(null(), QNAME.as_ptr(), QNAME.len(), TXT, IN),
+            afwd_engine_classify(null(), QNAME.as_ptr(), QNAME.len(), TXT, IN, NOW),
             AFWD_VERDICT_ERROR
         );
         assert_eq!(
-            afwd_config_classify(c, null(), 5, TXT, IN),
+            afwd_engine_classify(e, null(), 5, TXT, IN, NOW),
             AFWD_VERDICT_ERROR
         );
         // Exchange.
+        let new = |e, q: *const u8, ql, out| afwd_exchange_new(e, q, ql, false, 1, NOW, out);
         assert_eq!(
-            afwd_exchange_new(null(), q.as_ptr(), q.len(), 1, &mut e_out),
+            new(null(), q.as_ptr(), q.len(), &mut x_out),
             AFWD_ERR_NULL_ARGUMENT
         );
-        assert!(e_out.is_null(), "exchange_out is cleared on error");
+        assert!(x_out.is_null(), "exchange_out is cleared on error");
+        assert_eq!(new(e, null(), 12, &mut x_out), AFWD_ERR_NULL_ARGUMENT);
         assert_eq!(
-            afwd_exchange_new(c, null(), 12, 1, &mut e_out),
-            AFWD_ERR_NULL_ARGUMENT
-        );
-        assert_eq!(
-            afwd_exchange_new(c, q.as_ptr(), q.len(), 1, null_mut()),
-            AFWD_ERR_NULL_ARGUMENT
-        );
-        assert_eq!(
-            afwd_exchange_upstream_query(null(), buf.as_mut_ptr(), buf.len(), &mut n),
+            new(e, q.as_ptr(), q.len(), null_mut()),
             AFWD_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            afwd_exchange_upstream_query(e, null_mut(), 16, &mut n),
+            afwd_exchange_poll(x, buf.as_mut_ptr(), buf.len(), null_mut()),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        // A NULL exchange or buffer: the action says FAIL with that error.
+        for (xp, bp, bl) in [
+            (null(), buf.as_mut_ptr(), buf.len()),
+            (x.cast_const(), null_mut(), 16),
+        ] {
+            assert_eq!(
+                afwd_exchange_poll(xp, bp, bl, action.as_mut_ptr()),
+                AFWD_ERR_NULL_ARGUMENT
+            );
+            let a = action.assume_init_ref();
+            assert_eq!(a.kind, AFWD_ACTION_FAIL);
+            assert_eq!(a.fail_reason, AFWD_ERR_NULL_ARGUMENT);
+            assert_eq!(a.len, 0);
+        }
+        let (r, rl) = (reply.as_ptr(), reply.len());
+        assert_eq!(
+            afwd_exchange_reply(null_mut(), e, r, rl, NOW),
             AFWD_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            afwd_exchange_upstream_query(e, buf.as_mut_ptr(), buf.len(), null_mut()),
-            AFWD_ERR_NULL_ARGUMENT
-        );
-        let finish = |e, reply: *const u8, reply_len, buf: *mut u8, buf_len, n| {
-            afwd_exchange_finish(e, reply, reply_len, false, buf, buf_len, n)
-        };
-        let (r, rl, bp, bl) = (reply.as_ptr(), reply.len(), buf.as_mut_ptr(), buf.len());
-        assert_eq!(
-            finish(null(), r, rl, bp, bl, &mut n),
+            afwd_exchange_reply(x, null(), r, rl, NOW),
             AFWD_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            finish(e, null(), rl, bp, bl, &mut n),
+            afwd_exchange_reply(x, e, null(), rl, NOW),
             AFWD_ERR_NULL_ARGUMENT
         );
-        assert_eq!(
-            finish(e, r, rl, null_mut(), bl, &mut n),
-            AFWD_ERR_NULL_ARGUMENT
-        );
-        assert_eq!(finish(e, r, rl, bp, bl, null_mut()), AFWD_ERR_NULL_ARGUMENT);
+        assert_eq!(afwd_exchange_failed(null_mut()), AFWD_ERR_NULL_ARGUMENT);
         // free(NULL) is a no-op.
         afwd_config_builder_free(null_mut());
         afwd_config_free(null_mut());
+        afwd_engine_free(null_mut());
         afwd_exchange_free(null_mut());
-        // The handles are still good.
-        assert_eq!(finish(e, r, rl, bp, bl, &mut n), AFWD_OK);
-        assert!(n > 0);
-        afwd_exchange_free(e);
+        // The handles are still good: the exchange still waits for its first reply.
+        assert_eq!(afwd_exchange_reply(x, e, r, rl, NOW), AFWD_OK);
+        let (a, bytes) = poll(x);
+        assert_eq!(a.kind, AFWD_ACTION_ANSWER);
+        assert_eq!(&bytes[..2], &0x4242u16.to_be_bytes());
+        afwd_exchange_free(x);
+        afwd_engine_free(e);
         afwd_config_free(c);
         afwd_config_builder_free(b);
     }
@@ -485,12 +707,10 @@ fn null_handles_and_pointers_are_rejected() {
 
 #[test]
 fn null_with_zero_length_is_an_empty_input() {
-    let c = config();
+    let e = engine();
     let b = builder();
-    let mut e = ptr::dangling_mut();
-    let e0 = exchange(c, 7);
-    let mut buf = [0u8; 64];
-    let mut n = 0;
+    let mut x = ptr::dangling_mut();
+    let x0 = exchange(e, 7);
     // SAFETY: live handles; NULL data pointers only with length 0.
     unsafe {
         // An empty name / address / message reaches the core, which rejects it for what it is.
@@ -499,25 +719,28 @@ fn null_with_zero_length_is_an_empty_input() {
             AFWD_ERR_NAME_EMPTY
         );
         assert_eq!(
+            afwd_config_builder_add_delegated(b, null(), 0),
+            AFWD_ERR_NAME_EMPTY
+        );
+        assert_eq!(
             afwd_config_builder_add_upstream(b, null(), 0),
             AFWD_ERR_ADDRESS_INVALID
         );
         assert_eq!(
-            afwd_config_classify(c, null(), 0, TXT, IN),
+            afwd_engine_classify(e, null(), 0, TXT, IN, NOW),
             AFWD_VERDICT_PASS
         );
         assert_eq!(
-            afwd_exchange_new(c, null(), 0, 1, &mut e),
+            afwd_exchange_new(e, null(), 0, false, 1, NOW, &mut x),
             AFWD_ERR_QUERY_MALFORMED
         );
-        assert!(e.is_null());
+        assert!(x.is_null());
         assert_eq!(
-            afwd_exchange_finish(e0, null(), 0, false, buf.as_mut_ptr(), buf.len(), &mut n),
+            afwd_exchange_reply(x0, e, null(), 0, NOW),
             AFWD_ERR_REPLY_MALFORMED
         );
-        assert_eq!(n, 0);
-        afwd_exchange_free(e0);
-        afwd_config_free(c);
+        afwd_exchange_free(x0);
+        afwd_engine_free(e);
         afwd_config_builder_free(b);
     }
 }
@@ -533,9 +756,56 @@ fn text_arguments_must_be_utf8() {
             AFWD_ERR_INVALID_UTF8
         );
         assert_eq!(
+            afwd_config_builder_add_delegated(b, bad.as_ptr(), bad.len()),
+            AFWD_ERR_INVALID_UTF8
+        );
+        assert_eq!(
             afwd_config_builder_add_upstream(b, bad.as_ptr(), bad.len()),
             AFWD_ERR_INVALID_UTF8
         );
+        afwd_config_builder_free(b);
+    }
+}
+
+// ---- builder setters ------------------------------------------------------------------------
+
+#[test]
+fn new_builder_setters_validate() {
+    let b = builder();
+    // SAFETY: live builder; the slices are valid for their lengths.
+    unsafe {
+        assert_eq!(afwd_config_builder_set_discovery(b, false), AFWD_OK);
+        assert_eq!(afwd_config_builder_set_discovery(b, true), AFWD_OK);
+        assert_eq!(
+            afwd_config_builder_add_delegated(b, DELEGATED.as_ptr(), DELEGATED.len()),
+            AFWD_OK
+        );
+        let bad = b"a..b";
+        assert_eq!(
+            afwd_config_builder_add_delegated(b, bad.as_ptr(), bad.len()),
+            AFWD_ERR_NAME_EMPTY_LABEL
+        );
+        for mode in [AFWD_UPSTREAM_AUTHORITATIVE, AFWD_UPSTREAM_RECURSIVE] {
+            assert_eq!(
+                afwd_config_builder_set_upstream_mode(b, mode.into()),
+                AFWD_OK
+            );
+        }
+        for bad in [2, 3, 100, c_uint::MAX] {
+            assert_eq!(
+                afwd_config_builder_set_upstream_mode(b, UpstreamModeCode(bad)),
+                AFWD_ERR_UPSTREAM_MODE_INVALID
+            );
+        }
+        for ok in [16, 4096, 1_048_576] {
+            assert_eq!(afwd_config_builder_set_max_learned(b, ok), AFWD_OK);
+        }
+        for bad in [0, 15, 1_048_577, usize::MAX] {
+            assert_eq!(
+                afwd_config_builder_set_max_learned(b, bad),
+                AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE
+            );
+        }
         afwd_config_builder_free(b);
     }
 }
@@ -616,56 +886,200 @@ fn upstream_getter_normalises_and_handles_short_buffers() {
     }
 }
 
+/// `afwd_exchange_poll` through the `check_out_buffer` protocol: `*out_n` is `action.len`, and
+/// the rest of the action is `want` whatever the buffer.
+fn poll_into(
+    x: *const afwd_exchange,
+    want: afwd_action,
+) -> impl Fn(*mut u8, usize, *mut usize) -> afwd_result {
+    move |buf, len, n| {
+        let mut action = MaybeUninit::<afwd_action>::uninit();
+        // SAFETY: `x` is live; `buf` is NULL with 0 or valid for `len`; `n` is writable.
+        unsafe {
+            let r = afwd_exchange_poll(x, buf, len, action.as_mut_ptr());
+            let action = action.assume_init();
+            *n = action.len;
+            assert_eq!(
+                afwd_action {
+                    len: want.len,
+                    ..action
+                },
+                want
+            );
+            r
+        }
+    }
+}
+
 #[test]
-fn exchange_outputs_handle_short_buffers() {
-    let c = config();
-    let e = exchange(c, 0xbeef);
-    let uq = upstream_query(e);
-    let reply = reply_to(&uq);
-    // SAFETY: live handles; all slices and buffers are valid for their lengths.
+fn poll_outputs_handle_short_buffers() {
+    let e = engine();
+    let x = exchange(e, 0xbeef);
+    let (send, query) = poll(x);
+    assert_eq!(send.kind, AFWD_ACTION_SEND);
+    assert_eq!(send.len, query.len());
+    check_out_buffer(&query, poll_into(x, send));
+    let reply = reply_to(&query);
+    // SAFETY: live handles; the slice is valid for its length.
     unsafe {
-        check_out_buffer(&uq, |buf, len, n| {
-            afwd_exchange_upstream_query(e, buf, len, n)
-        });
-        let mut full = vec![0u8; 65535];
-        let mut n = 0;
-        let r = afwd_exchange_finish(
-            e,
-            reply.as_ptr(),
-            reply.len(),
-            true,
-            full.as_mut_ptr(),
-            full.len(),
-            &mut n,
+        assert_eq!(
+            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            AFWD_OK
         );
-        assert_eq!(r, AFWD_OK);
-        full.truncate(n);
-        assert_eq!(&full[..2], &0xbeefu16.to_be_bytes(), "the client's ID");
-        check_out_buffer(&full, |buf, len, n| {
-            afwd_exchange_finish(e, reply.as_ptr(), reply.len(), true, buf, len, n)
-        });
-        afwd_exchange_free(e);
-        afwd_config_free(c);
+    }
+    let (answer, out) = poll(x);
+    assert_eq!(answer.kind, AFWD_ACTION_ANSWER);
+    assert_eq!(&out[..2], &0xbeefu16.to_be_bytes(), "the client's ID");
+    check_out_buffer(&out, poll_into(x, answer));
+    // SAFETY: no longer used.
+    unsafe {
+        afwd_exchange_free(x);
+        afwd_engine_free(e);
+    }
+}
+
+// ---- the poll protocol ----------------------------------------------------------------------
+
+#[test]
+fn exchange_sends_fails_over_and_answers() {
+    let e = engine();
+    let x = exchange(e, 0x5151);
+    // SAFETY: live handles; all slices are valid for their lengths.
+    unsafe {
+        // First upstream, UDP, RD set.
+        let (a, q1) = poll(x);
+        assert_eq!(a.kind, AFWD_ACTION_SEND);
+        assert_eq!(a.server_ip, ipv4_mapped([127, 0, 0, 1]));
+        assert_eq!(a.server_port, 5353);
+        assert!(!a.tcp);
+        assert_eq!(a.fail_reason, AFWD_OK);
+        assert_ne!(q1[2] & 0x01, 0, "RD");
+        // Polling again gives the same action.
+        assert_eq!(poll(x), (a, q1.clone()));
+        // A timeout: the second upstream.
+        assert_eq!(afwd_exchange_failed(x), AFWD_OK);
+        let (a, q2) = poll(x);
+        assert_eq!(a.kind, AFWD_ACTION_SEND);
+        assert_eq!(a.server_ip, ipv4_mapped([127, 0, 0, 2]));
+        assert_eq!(a.server_port, 53);
+        // A truncated UDP reply: the same upstream again, over TCP.
+        let mut tc = reply_to(&q2);
+        tc[2] |= 0x02;
+        assert_eq!(
+            afwd_exchange_reply(x, e, tc.as_ptr(), tc.len(), NOW),
+            AFWD_TRUNCATED
+        );
+        let (a, q3) = poll(x);
+        assert_eq!(a.kind, AFWD_ACTION_SEND);
+        assert_eq!(a.server_ip, ipv4_mapped([127, 0, 0, 2]));
+        assert!(a.tcp);
+        let reply = reply_to(&q3);
+        assert_eq!(
+            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            AFWD_OK
+        );
+        let (a, out) = poll(x);
+        assert_eq!(a.kind, AFWD_ACTION_ANSWER);
+        assert_eq!(a.len, out.len());
+        assert_eq!(&out[..2], &0x5151u16.to_be_bytes());
+        // Done: no more replies or failures are taken.
+        assert_eq!(
+            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            AFWD_ERR_EXCHANGE_DONE
+        );
+        assert_eq!(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+        assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
+        afwd_exchange_free(x);
+        afwd_engine_free(e);
+    }
+}
+
+#[test]
+fn exchange_fails_after_the_last_upstream() {
+    let e = engine();
+    let x = exchange(e, 0x6161);
+    // SAFETY: live handles; all slices are valid for their lengths.
+    unsafe {
+        let mut bad = reply_to(&sent_query(x));
+        bad[0] ^= 0xff; // another ID
+        assert_eq!(
+            afwd_exchange_reply(x, e, bad.as_ptr(), bad.len(), NOW),
+            AFWD_ERR_REPLY_ID_MISMATCH
+        );
+        let mut servfail = reply_to(&sent_query(x));
+        servfail[3] = (servfail[3] & 0xf0) | 2;
+        assert_eq!(
+            afwd_exchange_reply(x, e, servfail.as_ptr(), servfail.len(), NOW),
+            AFWD_ERR_REPLY_UPSTREAM_FAILURE
+        );
+        let (a, bytes) = poll(x);
+        assert_eq!(a.kind, AFWD_ACTION_FAIL);
+        assert_eq!(a.len, 0);
+        assert!(bytes.is_empty());
+        assert_eq!(a.fail_reason, AFWD_ERR_REPLY_UPSTREAM_FAILURE);
+        assert_eq!(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+        assert_eq!(
+            afwd_exchange_reply(x, e, servfail.as_ptr(), servfail.len(), NOW),
+            AFWD_ERR_EXCHANGE_DONE
+        );
+        // FAIL writes nothing, so even a NULL buffer is fine.
+        let mut action = MaybeUninit::<afwd_action>::uninit();
+        assert_eq!(
+            afwd_exchange_poll(x, null_mut(), 0, action.as_mut_ptr()),
+            AFWD_OK
+        );
+        assert_eq!(action.assume_init().kind, AFWD_ACTION_FAIL);
+        afwd_exchange_free(x);
+
+        // Only timeouts: the reason is that no reply came.
+        let x = exchange(e, 0x6262);
+        assert_eq!(afwd_exchange_failed(x), AFWD_OK);
+        assert_eq!(afwd_exchange_failed(x), AFWD_OK);
+        let (a, _) = poll(x);
+        assert_eq!(a.kind, AFWD_ACTION_FAIL);
+        assert_eq!(a.fail_reason, AFWD_ERR_NO_REPLY);
+        afwd_exchange_free(x);
+        afwd_engine_free(e);
+    }
+}
+
+#[test]
+fn an_exchange_outlives_its_engine_until_the_reply() {
+    let e = engine();
+    let x = exchange(e, 0x7171);
+    let q = sent_query(x);
+    // SAFETY: the exchange owns nothing of the engine; the reply goes through another engine.
+    unsafe {
+        afwd_engine_free(e);
+        let e2 = engine();
+        let reply = reply_to(&q);
+        assert_eq!(
+            afwd_exchange_reply(x, e2, reply.as_ptr(), reply.len(), NOW),
+            AFWD_OK
+        );
+        assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
+        afwd_exchange_free(x);
+        afwd_engine_free(e2);
     }
 }
 
 // ---- threads --------------------------------------------------------------------------------
 
 #[test]
-fn a_config_is_shared_by_threads() {
-    struct Shared(*const afwd_config);
-    // SAFETY: afwd_config is documented (and asserted at compile time) to be Send + Sync.
+fn an_engine_is_shared_by_threads() {
+    struct Shared(*const afwd_engine);
+    // SAFETY: afwd_engine is documented (and asserted at compile time) to be Send + Sync.
     unsafe impl Sync for Shared {}
-    let c = config();
-    let shared = Shared(c);
+    let e = engine();
+    let shared = Shared(e);
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| {
                 let shared = &shared;
-                for _ in 0..1000 {
-                    // SAFETY: the config is live until after the scope.
+                for i in 0..1000 {
+                    // SAFETY: the engine is live until after the scope.
                     let v = unsafe {
-                        afwd_config_classify(shared.0, QNAME.as_ptr(), QNAME.len(), TXT, IN)
+                        afwd_engine_classify(shared.0, QNAME.as_ptr(), QNAME.len(), TXT, IN, i)
                     };
                     assert_eq!(v, AFWD_VERDICT_FORWARD);
                 }
@@ -673,7 +1087,7 @@ fn a_config_is_shared_by_threads() {
         }
     });
     // SAFETY: no thread uses it any more.
-    unsafe { afwd_config_free(c) };
+    unsafe { afwd_engine_free(e) };
 }
 
 // ---- the hot path ---------------------------------------------------------------------------
@@ -719,17 +1133,9 @@ mod alloc_count {
     }
 }
 
-#[test]
-fn classify_does_not_allocate() {
-    let c = config();
-    let names: [&[u8]; 6] = [
-        QNAME,
-        b"_ACME-Challenge.Example.COM",
-        br"\095acme-challenge.example.com.",
-        b"www.example.com.",
-        b"_acme-challenge.example.org.",
-        b"",
-    ];
+/// Classifies `names` (TXT, IN) on `e` and checks that no call allocated; returns how many
+/// were forwarded.
+fn classify_without_allocating(e: *const afwd_engine, names: &[&[u8]]) -> usize {
     // The counter itself sees allocations.
     let before = alloc_count::on_this_thread();
     drop(std::hint::black_box(vec![1u8; 16]));
@@ -737,33 +1143,101 @@ fn classify_does_not_allocate() {
 
     let before = alloc_count::on_this_thread();
     let mut forwarded = 0;
-    // SAFETY: `c` is live and every name valid for its length; the NULL pointers go with
+    // SAFETY: `e` is live and every name valid for its length; the NULL pointers go with
     // length 0, or test the error paths.
     unsafe {
         for name in names {
-            if afwd_config_classify(c, name.as_ptr(), name.len(), TXT, IN) == AFWD_VERDICT_FORWARD {
-                forwarded += 1;
+            for qtype in [TXT, A] {
+                let v = afwd_engine_classify(e, name.as_ptr(), name.len(), qtype, IN, NOW);
+                if qtype == TXT && v == AFWD_VERDICT_FORWARD {
+                    forwarded += 1;
+                }
             }
         }
         assert_eq!(
-            afwd_config_classify(c, null(), 0, TXT, IN),
+            afwd_engine_classify(e, null(), 0, TXT, IN, NOW),
             AFWD_VERDICT_PASS
         );
         assert_eq!(
-            afwd_config_classify(null(), QNAME.as_ptr(), QNAME.len(), TXT, IN),
+            afwd_engine_classify(null(), QNAME.as_ptr(), QNAME.len(), TXT, IN, NOW),
             AFWD_VERDICT_ERROR
         );
         assert_eq!(
-            afwd_config_classify(c, null(), 9, TXT, IN),
+            afwd_engine_classify(e, null(), 9, TXT, IN, NOW),
             AFWD_VERDICT_ERROR
         );
+        std::hint::black_box(afwd_engine_learned_len(e));
     }
     assert_eq!(
         alloc_count::on_this_thread(),
         before,
-        "afwd_config_classify allocated"
+        "afwd_engine_classify allocated"
     );
-    assert_eq!(forwarded, 3);
+    forwarded
+}
+
+const HOT_NAMES: [&[u8]; 8] = [
+    QNAME,
+    b"_ACME-Challenge.Example.COM",
+    br"\095acme-challenge.example.com.",
+    b"www.example.com.",
+    b"_acme-challenge.example.org.",
+    TARGET,
+    b"X.Auth.Example.Org",
+    b"",
+];
+
+#[test]
+fn classify_does_not_allocate() {
+    let e = engine();
+    // Nothing learned: only the three challenge spellings.
+    assert_eq!(classify_without_allocating(e, &HOT_NAMES), 3);
+
+    // Learn a CNAME target from a forwarded challenge reply; then it is forwarded too, still
+    // without an allocation.
+    let x = exchange(e, 0x0101);
+    let reply = reply_with(
+        &sent_query(x),
+        &[
+            (CNAME, 300, wire_name(TARGET)),
+            // (no TXT at the target: the client follows the CNAME itself)
+        ],
+    );
+    // SAFETY: live handles; the slice is valid for its length.
+    unsafe {
+        assert_eq!(
+            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            AFWD_OK
+        );
+        assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
+        afwd_exchange_free(x);
+        assert!(
+            afwd_engine_learned_len(e) > 0,
+            "the CNAME target was not learned"
+        );
+    }
+    assert_eq!(classify_without_allocating(e, &HOT_NAMES), 5);
     // SAFETY: no longer used.
-    unsafe { afwd_config_free(c) };
+    unsafe { afwd_engine_free(e) };
+}
+
+#[test]
+fn learned_entries_expire_with_the_clock() {
+    let e = engine();
+    let x = exchange(e, 0x0202);
+    let reply = reply_with(&sent_query(x), &[(CNAME, 0, wire_name(TARGET))]);
+    // SAFETY: live handles; the slices are valid for their lengths.
+    unsafe {
+        assert_eq!(
+            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            AFWD_OK
+        );
+        afwd_exchange_free(x);
+        let classify = |now| afwd_engine_classify(e, TARGET.as_ptr(), TARGET.len(), TXT, IN, now);
+        // A TTL of 0 is learned for at least 60 s, and not for a day.
+        assert_eq!(classify(NOW), AFWD_VERDICT_FORWARD);
+        assert_eq!(classify(NOW + 59_000), AFWD_VERDICT_FORWARD);
+        assert_eq!(classify(NOW + 86_400_000 + 1), AFWD_VERDICT_PASS);
+        afwd_engine_free(e);
+    }
 }

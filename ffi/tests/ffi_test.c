@@ -1,6 +1,7 @@
 /*
  * End-to-end test of the acmeforward C ABI through the generated header, as the Go shim uses
- * it: every function in ffi/include/acmeforward.h, with hand-built DNS wire messages.
+ * it: every function in ffi/include/acmeforward.h, with hand-built DNS wire messages, driving
+ * exchanges through the poll loop (SEND -> reply / failed -> ANSWER / FAIL) with no network.
  *
  * Run by scripts/ffi-ctest.sh (release staticlib, -Wall -Wextra -Werror, under valgrind).
  * Prints "N passed, M failed" and exits non-zero when anything failed.
@@ -64,6 +65,7 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_PANIC,
     AFWD_ERR_INVALID_UTF8,
     AFWD_ERR_INDEX_OUT_OF_RANGE,
+    AFWD_ERR_EXCHANGE_DONE,
     AFWD_ERR_NAME_EMPTY,
     AFWD_ERR_NAME_EMPTY_LABEL,
     AFWD_ERR_NAME_LABEL_TOO_LONG,
@@ -74,6 +76,8 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_TIMEOUT_OUT_OF_RANGE,
     AFWD_ERR_MAX_TTL_OUT_OF_RANGE,
     AFWD_ERR_NO_UPSTREAM,
+    AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE,
+    AFWD_ERR_UPSTREAM_MODE_INVALID,
     AFWD_ERR_CONFIG_INVALID,
     AFWD_ERR_QUERY_MALFORMED,
     AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -86,11 +90,25 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_REPLY_QUESTION_MISMATCH,
     AFWD_ERR_REPLY_FOREIGN_RECORD,
     AFWD_ERR_REPLY_UPSTREAM_FAILURE,
+    AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
 };
 #define N_RESULTS (sizeof ALL_RESULTS / sizeof ALL_RESULTS[0])
 
-enum { TYPE_TXT = 16, TYPE_A = 1, TYPE_OPT = 41, CLASS_IN = 1, CLASS_CH = 3 };
+enum {
+    TYPE_A = 1,
+    TYPE_NS = 2,
+    TYPE_CNAME = 5,
+    TYPE_SOA = 6,
+    TYPE_TXT = 16,
+    TYPE_AAAA = 28,
+    TYPE_OPT = 41,
+    CLASS_IN = 1,
+    CLASS_CH = 3
+};
 enum { MAX_TTL = 60 };
+enum { BUF = 65535 };
+/* The engines' clock in these tests (milliseconds). */
+static const uint64_t NOW = 5000000;
 
 static const char *const ZONE = "example.com.";
 static const char *const CLIENT_NAME = "_Acme-Challenge.WWW.Example.com";
@@ -168,34 +186,6 @@ static size_t build_query(uint8_t *q, uint16_t id, uint8_t flags1, uint16_t qdco
     return n;
 }
 
-/*
- * The upstream's reply to `uq` (the upstream query): QR and RA set, one TXT answer with `ttl`,
- * owned by `owner` (NULL: a compression pointer to the question name), inserted after the
- * question; the rest of the query (its OPT record) is kept.
- */
-static size_t build_reply(uint8_t *r, const uint8_t *uq, size_t uq_len, const char *owner, uint32_t ttl) {
-    size_t qend = skip_name(uq, uq_len, 12) + 4;
-    size_t n = qend;
-    memcpy(r, uq, qend);
-    r[2] |= 0x80; /* QR */
-    r[3] |= 0x80; /* RA */
-    put16(r + 6, 1);
-    if (owner) {
-        n += put_name(r + n, owner);
-    } else {
-        n += put16(r + n, 0xc000 | 12);
-    }
-    n += put16(r + n, TYPE_TXT);
-    n += put16(r + n, CLASS_IN);
-    n += put32(r + n, ttl);
-    n += put16(r + n, 6);
-    r[n++] = 5;
-    memcpy(r + n, "token", 5);
-    n += 5;
-    memcpy(r + n, uq + qend, uq_len - qend);
-    return n + (uq_len - qend);
-}
-
 /* Case-insensitive comparison of two byte ranges. */
 static bool equal_fold(const uint8_t *a, const uint8_t *b, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -211,9 +201,98 @@ static bool all_bytes(const uint8_t *p, size_t n, uint8_t v) {
     return true;
 }
 
+
+/* ---- building replies ------------------------------------------------------------------------ */
+
+/* A reply being built into p[0..n]: header and question copied from the upstream query. */
+typedef struct {
+    uint8_t *p;
+    size_t n;
+    int section; /* 0 answer, 1 authority, 2 additional: records go in this order */
+} msg;
+
+/* Starts the reply to `uq`: QR and RA set, AA as given, rcode NOERROR, no records yet. */
+static void reply_start(msg *m, uint8_t *p, const uint8_t *uq, size_t uq_len, bool aa) {
+    size_t qend = skip_name(uq, uq_len, 12) + 4;
+    memcpy(p, uq, qend);
+    p[2] |= 0x80; /* QR */
+    if (aa) p[2] |= 0x04;
+    p[3] = 0x80; /* RA, NOERROR */
+    put16(p + 6, 0);
+    put16(p + 8, 0);
+    put16(p + 10, 0);
+    m->p = p;
+    m->n = qend;
+    m->section = 0;
+}
+
+/* Appends a record to `section`; `owner` NULL is a compression pointer to the question name. */
+static void reply_rr(msg *m, int section, const char *owner, uint16_t type, uint32_t ttl, const uint8_t *rdata,
+                     size_t rdlen) {
+    CHECK(section >= m->section); /* a test bug otherwise */
+    m->section = section;
+    if (owner) {
+        m->n += put_name(m->p + m->n, owner);
+    } else {
+        m->n += put16(m->p + m->n, 0xc000 | 12);
+    }
+    m->n += put16(m->p + m->n, type);
+    m->n += put16(m->p + m->n, CLASS_IN);
+    m->n += put32(m->p + m->n, ttl);
+    m->n += put16(m->p + m->n, (uint16_t)rdlen);
+    memcpy(m->p + m->n, rdata, rdlen);
+    m->n += rdlen;
+    uint8_t *count = m->p + 6 + 2 * section;
+    put16(count, (uint16_t)(get16(count) + 1));
+}
+
+/* A record whose RDATA is one name (NS, CNAME). */
+static void reply_name_rr(msg *m, int section, const char *owner, uint16_t type, uint32_t ttl, const char *target) {
+    uint8_t rdata[256];
+    size_t n = put_name(rdata, target);
+    reply_rr(m, section, owner, type, ttl, rdata, n);
+}
+
+/* An SOA record with the given MINIMUM. */
+static void reply_soa_rr(msg *m, int section, const char *owner, uint32_t ttl, uint32_t minimum) {
+    uint8_t rdata[512];
+    size_t n = put_name(rdata, "ns1.example.com");
+    n += put_name(rdata + n, "hostmaster.example.com");
+    n += put32(rdata + n, 2026010101);
+    n += put32(rdata + n, 3600);
+    n += put32(rdata + n, 600);
+    n += put32(rdata + n, 86400);
+    n += put32(rdata + n, minimum);
+    reply_rr(m, section, owner, TYPE_SOA, ttl, rdata, n);
+}
+
+static const uint8_t TOKEN[] = {5, 't', 'o', 'k', 'e', 'n'};
+
+/* Finishes the reply: the query's OPT record (when it has one) at the end. Returns the length. */
+static size_t reply_end(msg *m, const uint8_t *uq, size_t uq_len) {
+    size_t qend = skip_name(uq, uq_len, 12) + 4;
+    if (get16(uq + 10) == 1) {
+        memcpy(m->p + m->n, uq + qend, uq_len - qend);
+        m->n += uq_len - qend;
+        put16(m->p + 10, (uint16_t)(get16(m->p + 10) + 1));
+    }
+    return m->n;
+}
+
+/*
+ * The upstream's reply to `uq`: one TXT "token" answer with `ttl`, owned by `owner` (NULL: a
+ * compression pointer to the question name), AA as given; the query's OPT kept.
+ */
+static size_t build_reply(uint8_t *r, const uint8_t *uq, size_t uq_len, const char *owner, uint32_t ttl, bool aa) {
+    msg m;
+    reply_start(&m, r, uq, uq_len, aa);
+    reply_rr(&m, 0, owner, TYPE_TXT, ttl, TOKEN, sizeof TOKEN);
+    return reply_end(&m, uq, uq_len);
+}
+
 /* ---- setup -------------------------------------------------------------------------------- */
 
-static afwd_config *make_config(void) {
+static afwd_config *make_config(afwd_upstream_mode mode, bool discovery) {
     afwd_config_builder *b = afwd_config_builder_new();
     CHECK(b != NULL);
     CHECK_RESULT(afwd_config_builder_add_zone(b, S(ZONE)), AFWD_OK);
@@ -222,11 +301,26 @@ static afwd_config *make_config(void) {
     CHECK_RESULT(afwd_config_builder_add_upstream(b, S("[::1]")), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_set_timeout_ms(b, 1500), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_set_max_ttl(b, MAX_TTL), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_discovery(b, discovery), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S("acme.auth.example.org")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_upstream_mode(b, mode), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_max_learned(b, 64), AFWD_OK);
     afwd_config *c = NULL;
     CHECK_RESULT(afwd_config_new(b, &c), AFWD_OK);
     CHECK(c != NULL);
     afwd_config_builder_free(b);
     return c;
+}
+
+/* An engine from make_config; the config is freed at once (the engine has its own copy). */
+static afwd_engine *make_engine(afwd_upstream_mode mode, bool discovery) {
+    afwd_config *c = make_config(mode, discovery);
+    afwd_engine *e = (afwd_engine *)&e; /* anything but NULL */
+    CHECK_RESULT(afwd_engine_new(c, &e), AFWD_OK);
+    CHECK(e != NULL);
+    afwd_config_free(c);
+    CHECK_EQ(afwd_engine_learned_len(e), 0);
+    return e;
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -244,21 +338,31 @@ static void test_result_texts(void) {
         }
     }
     CHECK(strcmp(afwd_result_text((afwd_result)2), unknown) == 0);
+    CHECK(strcmp(afwd_result_text((afwd_result)106), unknown) == 0);
     CHECK(strcmp(afwd_result_text((afwd_result)-1), unknown) == 0);
     /* The explicit values of the contract. */
     CHECK_EQ(AFWD_OK, 0);
     CHECK_EQ(AFWD_TRUNCATED, 1);
     CHECK_EQ(AFWD_ERR_NULL_ARGUMENT, 100);
     CHECK_EQ(AFWD_ERR_INDEX_OUT_OF_RANGE, 104);
+    CHECK_EQ(AFWD_ERR_EXCHANGE_DONE, 105);
     CHECK_EQ(AFWD_ERR_NAME_EMPTY, 200);
     CHECK_EQ(AFWD_ERR_NO_UPSTREAM, 209);
+    CHECK_EQ(AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE, 210);
+    CHECK_EQ(AFWD_ERR_UPSTREAM_MODE_INVALID, 211);
     CHECK_EQ(AFWD_ERR_QUERY_MALFORMED, 300);
     CHECK_EQ(AFWD_ERR_QUERY_QUESTION_COUNT, 303);
     CHECK_EQ(AFWD_ERR_REPLY_MALFORMED, 400);
     CHECK_EQ(AFWD_ERR_REPLY_UPSTREAM_FAILURE, 406);
+    CHECK_EQ(AFWD_ERR_REPLY_NOT_AUTHORITATIVE, 407);
     CHECK_EQ(AFWD_VERDICT_PASS, 0);
     CHECK_EQ(AFWD_VERDICT_FORWARD, 1);
     CHECK_EQ(AFWD_VERDICT_ERROR, 2);
+    CHECK_EQ(AFWD_ACTION_SEND, 1);
+    CHECK_EQ(AFWD_ACTION_ANSWER, 2);
+    CHECK_EQ(AFWD_ACTION_FAIL, 3);
+    CHECK_EQ(AFWD_UPSTREAM_RECURSIVE, 0);
+    CHECK_EQ(AFWD_UPSTREAM_AUTHORITATIVE, 1);
 }
 
 static void test_config_errors(void) {
@@ -309,6 +413,41 @@ static void test_config_errors(void) {
     CHECK_RESULT(afwd_config_builder_set_max_ttl(b, 604800), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_set_max_ttl(NULL, 30), AFWD_ERR_NULL_ARGUMENT);
 
+    /* discovery: on or off, nothing to get wrong but the handle. */
+    CHECK_RESULT(afwd_config_builder_set_discovery(b, false), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_discovery(b, true), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_discovery(NULL, true), AFWD_ERR_NULL_ARGUMENT);
+
+    /* Delegated zones: names like the zones. */
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S("auth.example.net")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S("Auth.Example.NET.")), AFWD_OK); /* twice: harmless */
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S("")), AFWD_ERR_NAME_EMPTY);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, NULL, 0), AFWD_ERR_NAME_EMPTY);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S("auth..example.net")), AFWD_ERR_NAME_EMPTY_LABEL);
+    memset(name, 'b', 64);
+    strcpy(name + 64, ".example.net");
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S(name)), AFWD_ERR_NAME_LABEL_TOO_LONG);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S("auth\\256.example.net")), AFWD_ERR_NAME_BAD_ESCAPE);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S("auth\xfe.example.net")), AFWD_ERR_INVALID_UTF8);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, NULL, 3), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_config_builder_add_delegated(NULL, S("auth.example.net")), AFWD_ERR_NULL_ARGUMENT);
+
+    /* Upstream mode: the two enum values; anything else is refused. */
+    CHECK_RESULT(afwd_config_builder_set_upstream_mode(b, AFWD_UPSTREAM_AUTHORITATIVE), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_upstream_mode(b, AFWD_UPSTREAM_RECURSIVE), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_upstream_mode(b, (afwd_upstream_mode)2), AFWD_ERR_UPSTREAM_MODE_INVALID);
+    CHECK_RESULT(afwd_config_builder_set_upstream_mode(b, (afwd_upstream_mode)-1), AFWD_ERR_UPSTREAM_MODE_INVALID);
+    CHECK_RESULT(afwd_config_builder_set_upstream_mode(NULL, AFWD_UPSTREAM_RECURSIVE), AFWD_ERR_NULL_ARGUMENT);
+
+    /* max_learned: 16 ..= 1048576. */
+    CHECK_RESULT(afwd_config_builder_set_max_learned(b, 0), AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE);
+    CHECK_RESULT(afwd_config_builder_set_max_learned(b, 15), AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE);
+    CHECK_RESULT(afwd_config_builder_set_max_learned(b, 1048577), AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE);
+    CHECK_RESULT(afwd_config_builder_set_max_learned(b, SIZE_MAX), AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE);
+    CHECK_RESULT(afwd_config_builder_set_max_learned(b, 16), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_max_learned(b, 1048576), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_max_learned(NULL, 4096), AFWD_ERR_NULL_ARGUMENT);
+
     afwd_config_builder_free(b);
 
     /* No upstream: the config is refused and *config_out cleared. */
@@ -330,6 +469,7 @@ static void test_builder_reuse(void) {
     afwd_config *c1 = NULL, *c2 = NULL;
     CHECK_RESULT(afwd_config_new(b, &c1), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_add_upstream(b, S("127.0.0.2")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_discovery(b, false), AFWD_OK);
     CHECK_RESULT(afwd_config_new(b, &c2), AFWD_OK);
     afwd_config_builder_free(b);
     uint8_t buf[64];
@@ -337,13 +477,30 @@ static void test_builder_reuse(void) {
     CHECK_RESULT(afwd_config_upstream(c1, 1, buf, sizeof buf, &n), AFWD_ERR_INDEX_OUT_OF_RANGE);
     CHECK_RESULT(afwd_config_upstream(c2, 1, buf, sizeof buf, &n), AFWD_OK);
     CHECK(n == strlen("127.0.0.2:53") && memcmp(buf, "127.0.0.2:53", n) == 0);
-    /* No zone: the root, so every challenge name is in scope. */
-    CHECK_EQ(afwd_config_classify(c1, S("_acme-challenge.anything.test."), TYPE_TXT, CLASS_IN), AFWD_VERDICT_FORWARD);
+    /* An engine copies its config: the config can go first. */
+    afwd_engine *e1 = NULL;
+    CHECK_RESULT(afwd_engine_new(c1, &e1), AFWD_OK);
     afwd_config_free(c1);
+    /* No zone: the root, so every challenge name is in scope, and no name's SOA is. */
+    CHECK_EQ(afwd_engine_classify(e1, S("_acme-challenge.anything.test."), TYPE_TXT, CLASS_IN, NOW),
+             AFWD_VERDICT_FORWARD);
+    CHECK_EQ(afwd_engine_classify(e1, S("cluster.local."), TYPE_SOA, CLASS_IN, NOW), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e1, S("anything.test."), TYPE_NS, CLASS_IN, NOW), AFWD_VERDICT_PASS);
+    afwd_engine_free(e1);
     afwd_config_free(c2);
+
+    /* afwd_engine_new: NULL arguments. */
+    afwd_config *c = make_config(AFWD_UPSTREAM_RECURSIVE, true);
+    afwd_engine *e = (afwd_engine *)&e; /* anything but NULL */
+    CHECK_RESULT(afwd_engine_new(NULL, &e), AFWD_ERR_NULL_ARGUMENT);
+    CHECK(e == NULL);
+    CHECK_RESULT(afwd_engine_new(c, NULL), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_EQ(afwd_engine_learned_len(NULL), 0);
+    afwd_config_free(c);
 }
 
-static void test_upstream_getter(const afwd_config *c) {
+static void test_upstream_getter(void) {
+    afwd_config *c = make_config(AFWD_UPSTREAM_RECURSIVE, true);
     uint8_t buf[64];
     size_t n = 0;
 
@@ -374,71 +531,132 @@ static void test_upstream_getter(const afwd_config *c) {
     CHECK_RESULT(afwd_config_upstream(NULL, 0, buf, sizeof buf, &n), AFWD_ERR_NULL_ARGUMENT);
     CHECK_RESULT(afwd_config_upstream(c, 0, NULL, sizeof buf, &n), AFWD_ERR_NULL_ARGUMENT);
     CHECK_RESULT(afwd_config_upstream(c, 0, buf, sizeof buf, NULL), AFWD_ERR_NULL_ARGUMENT);
+    afwd_config_free(c);
 }
 
-static void test_classify(const afwd_config *c) {
-    CHECK_EQ(afwd_config_classify(c, S("_acme-challenge.www.example.com."), TYPE_TXT, CLASS_IN), AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_config_classify(c, S("_acme-challenge.example.com"), TYPE_TXT, CLASS_IN), AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_config_classify(c, S(CLIENT_NAME), TYPE_TXT, CLASS_IN), AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_config_classify(c, S("_acme-challenge.a.example.net."), TYPE_TXT, CLASS_IN), AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_config_classify(c, S("www.example.com."), TYPE_A, CLASS_IN), AFWD_VERDICT_PASS);
-    CHECK_EQ(afwd_config_classify(c, S("_acme-challenge.example.org."), TYPE_TXT, CLASS_IN), AFWD_VERDICT_PASS);
-    CHECK_EQ(afwd_config_classify(c, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_CH), AFWD_VERDICT_PASS);
-    CHECK_EQ(afwd_config_classify(c, NULL, 0, TYPE_TXT, CLASS_IN), AFWD_VERDICT_PASS);
+#define CLASSIFY(e, name, type) afwd_engine_classify((e), S(name), (type), CLASS_IN, NOW)
+
+static void test_classify(const afwd_engine *e) {
+    /* Rule 1: challenge names in the zones, any type. */
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.example.com", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.example.com", TYPE_CNAME), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, CLIENT_NAME, TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.a.example.net.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "www.example.com.", TYPE_A), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.example.org.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_CH, NOW), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e, NULL, 0, TYPE_TXT, CLASS_IN, NOW), AFWD_VERDICT_PASS);
+    /* Rule 2: SOA and NS inside the listed zones, and above the delegated zone (not the root). */
+    CHECK_EQ(CLASSIFY(e, "example.com.", TYPE_SOA), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "www.example.com.", TYPE_SOA), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "example.net", TYPE_NS), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "example.org.", TYPE_SOA), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "auth.example.org.", TYPE_NS), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "other.example.org.", TYPE_SOA), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "www.example.org.", TYPE_A), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, ".", TYPE_SOA), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "cluster.local.", TYPE_SOA), AFWD_VERDICT_PASS);
+    /* Rule 4: anything at or below the delegated zone. */
+    CHECK_EQ(CLASSIFY(e, "acme.auth.example.org.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "X.Acme.Auth.Example.ORG", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "x.acme.auth.example.org", TYPE_A), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "xacme.auth.example.org", TYPE_TXT), AFWD_VERDICT_PASS);
     /* Only the given length counts, not what follows. */
     const char *longer = "_acme-challenge.example.comX";
-    CHECK_EQ(afwd_config_classify(c, (const uint8_t *)longer, strlen(longer) - 1, TYPE_TXT, CLASS_IN),
+    CHECK_EQ(afwd_engine_classify(e, (const uint8_t *)longer, strlen(longer) - 1, TYPE_TXT, CLASS_IN, NOW),
              AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_config_classify(NULL, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_IN), AFWD_VERDICT_ERROR);
-    CHECK_EQ(afwd_config_classify(c, NULL, 5, TYPE_TXT, CLASS_IN), AFWD_VERDICT_ERROR);
+    CHECK_EQ(afwd_engine_classify(NULL, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_IN, NOW),
+             AFWD_VERDICT_ERROR);
+    CHECK_EQ(afwd_engine_classify(e, NULL, 5, TYPE_TXT, CLASS_IN, NOW), AFWD_VERDICT_ERROR);
 }
 
-static void test_malformed_queries(const afwd_config *c) {
+static void test_classify_discovery_off(void) {
+    afwd_engine *e = make_engine(AFWD_UPSTREAM_RECURSIVE, false);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.www.example.com.", TYPE_SOA), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "x.acme.auth.example.org", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "example.com.", TYPE_SOA), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "example.com.", TYPE_NS), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "example.org.", TYPE_SOA), AFWD_VERDICT_PASS);
+    afwd_engine_free(e);
+}
+
+static void test_malformed_queries(const afwd_engine *e) {
     uint8_t q[512];
     size_t n;
-    afwd_exchange *e = (afwd_exchange *)&e; /* anything but NULL */
+    afwd_exchange *x = (afwd_exchange *)&x; /* anything but NULL */
 
-    CHECK_RESULT(afwd_exchange_new(c, (const uint8_t *)"\x12\x34\x01", 3, 1, &e), AFWD_ERR_QUERY_MALFORMED);
-    CHECK(e == NULL);
-    CHECK_RESULT(afwd_exchange_new(c, NULL, 0, 1, &e), AFWD_ERR_QUERY_MALFORMED);
+    CHECK_RESULT(afwd_exchange_new(e, (const uint8_t *)"\x12\x34\x01", 3, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
+    CHECK(x == NULL);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, 0, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
 
     n = build_query(q, 1, 0x81, 1, CLIENT_NAME, TYPE_TXT, false); /* QR set */
-    CHECK_RESULT(afwd_exchange_new(c, q, n, 1, &e), AFWD_ERR_QUERY_NOT_A_QUERY);
+    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_NOT_A_QUERY);
     n = build_query(q, 1, 0x01 | (5 << 3), 1, CLIENT_NAME, TYPE_TXT, false); /* UPDATE */
-    CHECK_RESULT(afwd_exchange_new(c, q, n, 1, &e), AFWD_ERR_QUERY_UNSUPPORTED_OPCODE);
+    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_UNSUPPORTED_OPCODE);
     n = build_query(q, 1, 0x01, 0, CLIENT_NAME, TYPE_TXT, false);
-    CHECK_RESULT(afwd_exchange_new(c, q, 12, 1, &e), AFWD_ERR_QUERY_QUESTION_COUNT); /* header only */
-    CHECK_RESULT(afwd_exchange_new(c, q, n, 1, &e), AFWD_ERR_QUERY_QUESTION_COUNT);
+    CHECK_RESULT(afwd_exchange_new(e, q, 12, false, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT); /* header only */
+    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT);
     n = build_query(q, 1, 0x01, 2, CLIENT_NAME, TYPE_TXT, false);
-    CHECK_RESULT(afwd_exchange_new(c, q, n, 1, &e), AFWD_ERR_QUERY_QUESTION_COUNT);
+    CHECK_RESULT(afwd_exchange_new(e, q, n, true, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT);
     /* The question cut short. */
     n = build_query(q, 1, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
-    CHECK_RESULT(afwd_exchange_new(c, q, n - 6, 1, &e), AFWD_ERR_QUERY_MALFORMED);
+    CHECK_RESULT(afwd_exchange_new(e, q, n - 6, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
     /* A label running past the end. */
     q[12] = 60;
-    CHECK_RESULT(afwd_exchange_new(c, q, n, 1, &e), AFWD_ERR_QUERY_MALFORMED);
-    CHECK(e == NULL);
+    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
+    CHECK(x == NULL);
 
     /* NULL arguments. */
     n = build_query(q, 1, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
-    CHECK_RESULT(afwd_exchange_new(NULL, q, n, 1, &e), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_new(c, NULL, n, 1, &e), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_new(c, q, n, 1, NULL), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_new(NULL, q, n, false, 1, NOW, &x), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, n, false, 1, NOW, &x), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, NULL), AFWD_ERR_NULL_ARGUMENT);
 }
 
-/* Reads the upstream query of `e` into uq (4096 bytes), checking the short-buffer protocol. */
-static size_t read_upstream_query(const afwd_exchange *e, uint8_t *uq) {
-    size_t need = 0, n = 0;
-    CHECK_RESULT(afwd_exchange_upstream_query(e, NULL, 0, &need), AFWD_ERR_BUFFER_TOO_SHORT);
-    CHECK(need > 12 && need < 4096);
-    memset(uq, 0xAA, 4096);
-    CHECK_RESULT(afwd_exchange_upstream_query(e, uq, need - 1, &n), AFWD_ERR_BUFFER_TOO_SHORT);
-    CHECK_EQ(n, need);
-    CHECK(all_bytes(uq, 4096, 0xAA));
-    CHECK_RESULT(afwd_exchange_upstream_query(e, uq, 4096, &n), AFWD_OK);
-    CHECK_EQ(n, need);
-    CHECK(uq[n] == 0xAA);
-    return n;
+/* ---- the poll loop -------------------------------------------------------------------------- */
+
+static const uint8_t LOOPBACK4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+static const uint8_t LOOPBACK6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+
+/* Polls into buf (BUF bytes); checks the action's basic shape and returns it. */
+static afwd_action poll_action(const afwd_exchange *x, uint8_t *buf) {
+    afwd_action a;
+    memset(&a, 0x5A, sizeof a); /* garbage: poll must set every field */
+    memset(buf, 0xAA, BUF);
+    CHECK_RESULT(afwd_exchange_poll(x, buf, BUF, &a), AFWD_OK);
+    if (a.kind == AFWD_ACTION_FAIL) {
+        CHECK_EQ(a.len, 0);
+        CHECK(a.fail_reason != AFWD_OK);
+    } else {
+        CHECK(a.len > 12 && a.len < BUF);
+        CHECK(a.len < BUF && buf[a.len] == 0xAA); /* not a byte past len */
+        CHECK_EQ(a.fail_reason, AFWD_OK);
+    }
+    return a;
+}
+
+/* Polls, expecting a SEND to server ip:port over tcp, and checks the query against the question
+   (name up to letter case, type) and the RD bit. Returns the query length (the query is in buf). */
+static size_t expect_send(const afwd_exchange *x, uint8_t *buf, const uint8_t ip[16], uint16_t port, bool tcp,
+                          bool rd, const char *qname, uint16_t qtype) {
+    afwd_action a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_SEND);
+    CHECK(memcmp(a.server_ip, ip, 16) == 0);
+    CHECK_EQ(a.server_port, port);
+    CHECK_EQ(a.tcp, tcp);
+    if (a.kind != AFWD_ACTION_SEND) return 0;
+    CHECK((buf[2] & 0x80) == 0);       /* a query */
+    CHECK_EQ(buf[2] & 0x01, rd ? 1 : 0); /* RD */
+    CHECK_EQ(get16(buf + 4), 1);
+    uint8_t want[300];
+    size_t wn = put_name(want, qname);
+    CHECK(a.len >= 12 + wn + 4 && equal_fold(buf + 12, want, wn));
+    CHECK_EQ(get16(buf + 12 + wn), qtype);
+    CHECK_EQ(get16(buf + 12 + wn + 2), CLASS_IN);
+    return a.len;
 }
 
 /* Checks a client reply: ID, QR, question exactly as the client asked, one TXT answer. */
@@ -466,57 +684,104 @@ static void check_client_reply(const uint8_t *r, size_t n, const uint8_t *q, siz
     CHECK(memcmp(r + a + 10, "\x05token", 6) == 0);
 }
 
-static void test_exchange(const afwd_config *c, bool edns, bool over_tcp) {
+/* Polls, expecting ANSWER, and checks it as the reply to client query q. */
+static void expect_answer(const afwd_exchange *x, uint8_t *buf, const uint8_t *q, size_t q_len, bool edns) {
+    afwd_action a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    if (a.kind == AFWD_ACTION_ANSWER) check_client_reply(buf, a.len, q, q_len, edns);
+}
+
+/* A new exchange for the challenge TXT query q. */
+static afwd_exchange *start(const afwd_engine *e, const uint8_t *q, size_t q_len, bool over_tcp) {
+    afwd_exchange *x = NULL;
+    CHECK_RESULT(afwd_exchange_new(e, q, q_len, over_tcp, 0x0123456789abcdefULL, NOW, &x), AFWD_OK);
+    CHECK(x != NULL);
+    return x;
+}
+
+static void test_exchange(const afwd_engine *e, bool edns, bool over_tcp) {
     const uint16_t client_id = 0xabcd;
-    uint8_t q[512], uq[4096], reply[4096], bad[4096], out[4096];
+    static uint8_t q[512], uq[BUF], buf[BUF], reply[BUF];
     size_t q_len = build_query(q, client_id, 0x01, 1, CLIENT_NAME, TYPE_TXT, edns);
-
-    afwd_exchange *e = NULL;
-    CHECK_RESULT(afwd_exchange_new(c, q, q_len, 0x0123456789abcdefULL, &e), AFWD_OK);
-    CHECK(e != NULL);
-    if (e == NULL) return;
-
-    /* The upstream query: new ID, RD, the question up to letter case, an OPT record. */
-    size_t uq_len = read_upstream_query(e, uq);
     size_t qq_len = skip_name(q, q_len, 12) + 4 - 12;
+
+    afwd_exchange *x = start(e, q, q_len, over_tcp);
+    if (x == NULL) return;
+
+    /* SEND to the first upstream: TCP when the client came over TCP; a new ID, RD, the question
+       up to letter case, an OPT record with the 1232-byte payload. */
+    size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, over_tcp, true, CLIENT_NAME, TYPE_TXT);
     CHECK(get16(uq) != client_id);
-    CHECK((uq[2] & 0x80) == 0);
-    CHECK((uq[2] & 0x01) != 0);
-    CHECK_EQ(get16(uq + 4), 1);
-    CHECK(uq_len >= 12 + qq_len && equal_fold(uq + 12, q + 12, qq_len));
     CHECK_EQ(get16(uq + 10), 1);
     size_t opt = 12 + qq_len;
     CHECK(uq_len == opt + 11 && uq[opt] == 0 && get16(uq + opt + 1) == TYPE_OPT && get16(uq + opt + 3) == 1232);
 
-    /* A good reply. */
-    size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600);
-    size_t n = 0;
-    memset(out, 0xAA, sizeof out);
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len, over_tcp, out, sizeof out, &n), AFWD_OK);
-    check_client_reply(out, n, q, q_len, edns);
-    CHECK(n < sizeof out && out[n] == 0xAA);
+    /* The short-buffer protocol of poll: the needed length, nothing written. */
+    afwd_action a;
+    CHECK_RESULT(afwd_exchange_poll(x, NULL, 0, &a), AFWD_ERR_BUFFER_TOO_SHORT);
+    CHECK_EQ(a.kind, AFWD_ACTION_SEND);
+    CHECK_EQ(a.len, uq_len);
+    memset(buf, 0xAA, BUF);
+    CHECK_RESULT(afwd_exchange_poll(x, buf, uq_len - 1, &a), AFWD_ERR_BUFFER_TOO_SHORT);
+    CHECK_EQ(a.len, uq_len);
+    CHECK_EQ(a.server_port, 5353);
+    CHECK(all_bytes(buf, BUF, 0xAA));
+    CHECK_RESULT(afwd_exchange_poll(x, buf, uq_len, &a), AFWD_OK);
+    CHECK_EQ(a.len, uq_len);
+    CHECK(memcmp(buf, uq, uq_len) == 0); /* polling again: the same query */
 
-    /* Short output buffer: the needed length, nothing written; the exchange is still usable. */
-    size_t need = n, n2 = 0;
-    memset(out, 0xAA, sizeof out);
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len, over_tcp, out, need - 1, &n2), AFWD_ERR_BUFFER_TOO_SHORT);
-    CHECK_EQ(n2, need);
-    CHECK(all_bytes(out, sizeof out, 0xAA));
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len, over_tcp, NULL, 0, &n2), AFWD_ERR_BUFFER_TOO_SHORT);
-    CHECK_EQ(n2, need);
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len, over_tcp, out, need, &n2), AFWD_OK);
-    CHECK_EQ(n2, need);
-    check_client_reply(out, n2, q, q_len, edns);
+    /* A good reply: ANSWER with the client's ID and letter case. */
+    size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    size_t need = a.len;
+    check_client_reply(buf, a.len, q, q_len, edns);
+    /* Short buffer on ANSWER too. */
+    memset(buf, 0xAA, BUF);
+    CHECK_RESULT(afwd_exchange_poll(x, buf, need - 1, &a), AFWD_ERR_BUFFER_TOO_SHORT);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    CHECK_EQ(a.len, need);
+    CHECK(all_bytes(buf, BUF, 0xAA));
+    CHECK_RESULT(afwd_exchange_poll(x, NULL, 0, &a), AFWD_ERR_BUFFER_TOO_SHORT);
+    CHECK_EQ(a.len, need);
+    CHECK_RESULT(afwd_exchange_poll(x, buf, need, &a), AFWD_OK);
+    check_client_reply(buf, a.len, q, q_len, edns);
 
-    /* Bad replies: each rejected with its own code, *out_n 0. */
-#define BAD_REPLY(mutate, want)                                                                  \
-    do {                                                                                         \
-        memcpy(bad, reply, r_len);                                                               \
-        mutate;                                                                                  \
-        n2 = 99;                                                                                 \
-        CHECK_RESULT(afwd_exchange_finish(e, bad, r_len, over_tcp, out, sizeof out, &n2), want); \
-        CHECK_EQ(n2, 0);                                                                         \
+    /* Done: nothing more is taken, and the answer stays. */
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_EXCHANGE_DONE);
+    CHECK_RESULT(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+    expect_answer(x, buf, q, q_len, edns);
+    afwd_exchange_free(x);
+}
+
+/* Each bad reply to the first upstream is rejected with its own code, and the exchange moves on:
+   to the second upstream ([::1]:53), or for TC over UDP to the first again over TCP. */
+static void test_bad_replies(const afwd_engine *e) {
+    static uint8_t q[512], uq[BUF], buf[BUF], reply[BUF], bad[BUF];
+    size_t q_len = build_query(q, 0x1111, 0x01, 1, CLIENT_NAME, TYPE_TXT, true);
+
+#define BAD_REPLY(mutate, want)                                                               \
+    do {                                                                                      \
+        afwd_exchange *x = start(e, q, q_len, false);                                         \
+        if (x == NULL) break;                                                                 \
+        size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT); \
+        size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);                     \
+        size_t b_len = r_len;                                                                 \
+        memcpy(bad, reply, r_len);                                                            \
+        mutate;                                                                               \
+        CHECK_RESULT(afwd_exchange_reply(x, e, bad, b_len, NOW), want);                       \
+        if ((want) == AFWD_TRUNCATED) {                                                       \
+            uq_len = expect_send(x, uq, LOOPBACK4, 5353, true, true, CLIENT_NAME, TYPE_TXT);  \
+        } else {                                                                              \
+            uq_len = expect_send(x, uq, LOOPBACK6, 53, false, true, CLIENT_NAME, TYPE_TXT);   \
+        }                                                                                     \
+        r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);                            \
+        CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);                  \
+        expect_answer(x, buf, q, q_len, true);                                                \
+        afwd_exchange_free(x);                                                                \
     } while (0)
+    size_t qq_len = skip_name(q, q_len, 12) + 4 - 12;
     BAD_REPLY(bad[1] ^= 0x01, AFWD_ERR_REPLY_ID_MISMATCH);
     BAD_REPLY(bad[2] |= 0x02, AFWD_TRUNCATED);
     BAD_REPLY(bad[2] &= (uint8_t)~0x80, AFWD_ERR_REPLY_NOT_A_RESPONSE);
@@ -526,53 +791,263 @@ static void test_exchange(const afwd_config *c, bool edns, bool over_tcp) {
     /* The question's letter case changed (the 0x20 check): a letter of the first label. */
     BAD_REPLY(bad[14] ^= 0x20, AFWD_ERR_REPLY_QUESTION_MISMATCH);
     BAD_REPLY(bad[12 + qq_len - 3] ^= 0x01, AFWD_ERR_REPLY_QUESTION_MISMATCH); /* qtype */
-#undef BAD_REPLY
     /* An answer on another name. */
-    size_t f_len = build_reply(bad, uq, uq_len, "_acme-challenge.other.example.com", 3600);
-    CHECK_RESULT(afwd_exchange_finish(e, bad, f_len, over_tcp, out, sizeof out, &n2), AFWD_ERR_REPLY_FOREIGN_RECORD);
-    /* The reply cut in the middle of its answer. */
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len - 12, over_tcp, out, sizeof out, &n2), AFWD_ERR_REPLY_MALFORMED);
-    /* Garbage, and nothing at all. */
-    CHECK_RESULT(afwd_exchange_finish(e, (const uint8_t *)"garbage", 7, over_tcp, out, sizeof out, &n2),
-                 AFWD_ERR_REPLY_MALFORMED);
-    CHECK_RESULT(afwd_exchange_finish(e, NULL, 0, over_tcp, out, sizeof out, &n2), AFWD_ERR_REPLY_MALFORMED);
-
-    /* NULL arguments. */
-    CHECK_RESULT(afwd_exchange_upstream_query(NULL, uq, sizeof uq, &n2), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_upstream_query(e, NULL, 16, &n2), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_upstream_query(e, uq, sizeof uq, NULL), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_finish(NULL, reply, r_len, over_tcp, out, sizeof out, &n2), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_finish(e, NULL, r_len, over_tcp, out, sizeof out, &n2), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len, over_tcp, NULL, sizeof out, &n2), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len, over_tcp, out, sizeof out, NULL), AFWD_ERR_NULL_ARGUMENT);
-
-    /* After every error above, the good reply still goes through. */
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len, over_tcp, out, sizeof out, &n2), AFWD_OK);
-    CHECK_EQ(n2, need);
-    afwd_exchange_free(e);
+    BAD_REPLY(b_len = build_reply(bad, uq, uq_len, "_acme-challenge.other.example.com", 3600, false),
+              AFWD_ERR_REPLY_FOREIGN_RECORD);
+    /* The reply cut in the middle of its answer; garbage; nothing at all. */
+    BAD_REPLY(b_len = r_len - 12, AFWD_ERR_REPLY_MALFORMED);
+    BAD_REPLY((memcpy(bad, "garbage", 7), b_len = 7), AFWD_ERR_REPLY_MALFORMED);
+    BAD_REPLY(b_len = 0, AFWD_ERR_REPLY_MALFORMED);
+#undef BAD_REPLY
 }
 
-static void test_exchange_outlives_config(void) {
-    /* An exchange keeps nothing of its config: free the config first, then finish. */
-    afwd_config *c = make_config();
-    uint8_t q[512], uq[4096], reply[4096], out[4096];
+/* Timeouts everywhere: first upstream, second upstream, then FAIL. */
+static void test_all_fail(const afwd_engine *e) {
+    static uint8_t q[512], uq[BUF], buf[BUF], reply[BUF];
+    size_t q_len = build_query(q, 0x2222, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
+    afwd_exchange *x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
+    CHECK_RESULT(afwd_exchange_failed(x), AFWD_OK);
+    size_t uq_len = expect_send(x, uq, LOOPBACK6, 53, false, true, CLIENT_NAME, TYPE_TXT);
+    /* The last one answers SERVFAIL. */
+    size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
+    reply[3] = (uint8_t)((reply[3] & 0xf0) | 2);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_REPLY_UPSTREAM_FAILURE);
+    afwd_action a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
+    CHECK_EQ(a.fail_reason, AFWD_ERR_REPLY_UPSTREAM_FAILURE);
+    /* FAIL writes nothing: no buffer needed. */
+    CHECK_RESULT(afwd_exchange_poll(x, NULL, 0, &a), AFWD_OK);
+    CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
+    CHECK_EQ(a.len, 0);
+    CHECK_RESULT(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_EXCHANGE_DONE);
+    afwd_exchange_free(x);
+
+    /* Only timeouts: FAIL all the same. */
+    x = start(e, q, q_len, true);
+    if (x == NULL) return;
+    expect_send(x, uq, LOOPBACK4, 5353, true, true, CLIENT_NAME, TYPE_TXT);
+    CHECK_RESULT(afwd_exchange_failed(x), AFWD_OK);
+    expect_send(x, uq, LOOPBACK6, 53, true, true, CLIENT_NAME, TYPE_TXT);
+    CHECK_RESULT(afwd_exchange_failed(x), AFWD_OK);
+    a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
+    afwd_exchange_free(x);
+}
+
+static void test_exchange_null_arguments(const afwd_engine *e) {
+    static uint8_t q[512], uq[BUF], reply[BUF];
+    size_t q_len = build_query(q, 0x3333, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
+    afwd_exchange *x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    afwd_action a;
+    CHECK_RESULT(afwd_exchange_poll(x, uq, BUF, NULL), AFWD_ERR_NULL_ARGUMENT);
+    memset(&a, 0x5A, sizeof a);
+    CHECK_RESULT(afwd_exchange_poll(NULL, uq, BUF, &a), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_EQ(a.kind, AFWD_ACTION_FAIL); /* an error poll reads as FAIL */
+    CHECK_EQ(a.fail_reason, AFWD_ERR_NULL_ARGUMENT);
+    CHECK_EQ(a.len, 0);
+    CHECK_RESULT(afwd_exchange_poll(x, NULL, 16, &a), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
+    size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
+    size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
+    CHECK_RESULT(afwd_exchange_reply(NULL, e, reply, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_reply(x, NULL, reply, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_reply(x, e, NULL, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_failed(NULL), AFWD_ERR_NULL_ARGUMENT);
+    /* After all that, the exchange still waits for this reply. */
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    expect_answer(x, uq, q, q_len, false);
+    afwd_exchange_free(x);
+}
+
+static void test_exchange_outlives_engine(void) {
+    /* An exchange keeps nothing of its engine: free it, and finish with another one. */
+    afwd_engine *e = make_engine(AFWD_UPSTREAM_RECURSIVE, true);
+    static uint8_t q[512], uq[BUF], reply[BUF], buf[BUF];
     size_t q_len = build_query(q, 0x0102, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
-    afwd_exchange *e = NULL;
-    CHECK_RESULT(afwd_exchange_new(c, q, q_len, 42, &e), AFWD_OK);
-    afwd_config_free(c);
-    if (e == NULL) return;
-    size_t uq_len = read_upstream_query(e, uq);
-    size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600);
-    size_t n = 0;
-    CHECK_RESULT(afwd_exchange_finish(e, reply, r_len, false, out, sizeof out, &n), AFWD_OK);
-    check_client_reply(out, n, q, q_len, false);
-    afwd_exchange_free(e);
+    afwd_exchange *x = start(e, q, q_len, false);
+    afwd_engine_free(e);
+    if (x == NULL) return;
+    size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
+    size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
+    afwd_engine *e2 = make_engine(AFWD_UPSTREAM_RECURSIVE, true);
+    CHECK_RESULT(afwd_exchange_reply(x, e2, reply, r_len, NOW), AFWD_OK);
+    expect_answer(x, buf, q, q_len, false);
+    afwd_exchange_free(x);
+    afwd_engine_free(e2);
+}
+
+/* ---- learning ------------------------------------------------------------------------------- */
+
+/* Discovery: an NS answer makes A/AAAA of its targets forwarded; a CNAME in a challenge answer
+   makes its target forwarded (any type) and the target's ancestors' SOA/NS. */
+static void test_learning(void) {
+    afwd_engine *e = make_engine(AFWD_UPSTREAM_RECURSIVE, true);
+    static uint8_t q[512], uq[BUF], buf[BUF], reply[BUF];
+    msg m;
+
+    CHECK_EQ(CLASSIFY(e, "ns1.example.com.", TYPE_A), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "x.target.example.org.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "target.example.org.", TYPE_SOA), AFWD_VERDICT_PASS);
+
+    /* NS example.com (rule 2) -> NS ns1.example.com, ns2.example.com. */
+    size_t q_len = build_query(q, 0x4444, 0x01, 1, "Example.COM", TYPE_NS, false);
+    CHECK_EQ(afwd_engine_classify(e, q + 12, 0, TYPE_NS, CLASS_IN, NOW), AFWD_VERDICT_PASS); /* empty name */
+    CHECK_EQ(CLASSIFY(e, "Example.COM", TYPE_NS), AFWD_VERDICT_FORWARD);
+    afwd_exchange *x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, "example.com", TYPE_NS);
+    reply_start(&m, reply, uq, uq_len, false);
+    reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, "ns1.example.com");
+    reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, "ns2.example.com");
+    size_t r_len = reply_end(&m, uq, uq_len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    afwd_action a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    CHECK_EQ(get16(buf), 0x4444);
+    CHECK_EQ(get16(buf + 6), 2); /* both NS records */
+    afwd_exchange_free(x);
+    CHECK(afwd_engine_learned_len(e) >= 2);
+    CHECK_EQ(CLASSIFY(e, "ns1.example.com.", TYPE_A), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "NS2.example.com", TYPE_AAAA), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "ns1.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "ns3.example.com.", TYPE_A), AFWD_VERDICT_PASS);
+    /* Until the NS TTL runs out. */
+    CHECK_EQ(afwd_engine_classify(e, S("ns1.example.com."), TYPE_A, CLASS_IN, NOW + 3599 * 1000), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(afwd_engine_classify(e, S("ns1.example.com."), TYPE_A, CLASS_IN, NOW + 3601 * 1000), AFWD_VERDICT_PASS);
+
+    /* A challenge answered with a CNAME into another zone. */
+    size_t before = afwd_engine_learned_len(e);
+    q_len = build_query(q, 0x5555, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
+    x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
+    reply_start(&m, reply, uq, uq_len, false);
+    reply_name_rr(&m, 0, NULL, TYPE_CNAME, 300, "x.target.example.org");
+    reply_rr(&m, 0, "x.target.example.org", TYPE_TXT, 300, TOKEN, sizeof TOKEN);
+    r_len = reply_end(&m, uq, uq_len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    CHECK_EQ(get16(buf), 0x5555);
+    CHECK_EQ(get16(buf + 6), 2); /* CNAME and TXT */
+    afwd_exchange_free(x);
+    CHECK(afwd_engine_learned_len(e) > before);
+    CHECK_EQ(CLASSIFY(e, "x.target.example.org.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "X.Target.Example.Org", TYPE_CNAME), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "target.example.org.", TYPE_SOA), AFWD_VERDICT_FORWARD); /* the walk up */
+    CHECK_EQ(CLASSIFY(e, "y.target.example.org.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e, S("x.target.example.org."), TYPE_TXT, CLASS_IN, NOW + 86400ULL * 1000 + 1),
+             AFWD_VERDICT_PASS);
+
+    /* The TXT for the target goes out like any forwarded question. */
+    q_len = build_query(q, 0x6666, 0x01, 1, "x.target.example.org", TYPE_TXT, false);
+    x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, "x.target.example.org", TYPE_TXT);
+    r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    expect_answer(x, buf, q, q_len, false);
+    afwd_exchange_free(x);
+    afwd_engine_free(e);
+
+    /* discovery off: NS targets are not learned, CNAME targets still are. */
+    e = make_engine(AFWD_UPSTREAM_RECURSIVE, false);
+    q_len = build_query(q, 0x7777, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
+    x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
+    reply_start(&m, reply, uq, uq_len, false);
+    reply_name_rr(&m, 0, NULL, TYPE_CNAME, 300, "x.target.example.org");
+    reply_name_rr(&m, 1, "example.com", TYPE_NS, 300, "ns1.example.com");
+    r_len = reply_end(&m, uq, uq_len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_ANSWER);
+    afwd_exchange_free(x);
+    CHECK_EQ(CLASSIFY(e, "x.target.example.org.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "ns1.example.com.", TYPE_A), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "target.example.org.", TYPE_SOA), AFWD_VERDICT_PASS);
+    afwd_engine_free(e);
+}
+
+/* ---- authoritative mode --------------------------------------------------------------------- */
+
+static void test_authoritative(void) {
+    afwd_engine *e = make_engine(AFWD_UPSTREAM_AUTHORITATIVE, true);
+    static uint8_t q[512], uq[BUF], buf[BUF], reply[BUF];
+    static const uint8_t NS1[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 53, 1};
+    static const uint8_t NS2[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 53, 2};
+    static const uint8_t A_NS1[4] = {127, 0, 53, 1};
+    static const uint8_t A_NS2[4] = {127, 0, 53, 2};
+    msg m;
+    size_t q_len = build_query(q, 0x8888, 0x01, 1, CLIENT_NAME, TYPE_TXT, true);
+    afwd_exchange *x = start(e, q, q_len, false);
+    if (x == NULL) return;
+
+    /* 1. SOA of the challenge name, to the first resolver, RD set: NXDOMAIN with the zone's SOA. */
+    size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_SOA);
+    reply_start(&m, reply, uq, uq_len, false);
+    reply[3] = 0x83; /* RA, NXDOMAIN */
+    reply_soa_rr(&m, 1, "example.com", 3600, 300);
+    size_t r_len = reply_end(&m, uq, uq_len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+
+    /* 2. NS of the apex: ns1 with glue, ns2 without. */
+    uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, "example.com", TYPE_NS);
+    reply_start(&m, reply, uq, uq_len, false);
+    reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, "ns1.example.com");
+    reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, "ns2.example.com");
+    reply_rr(&m, 2, "ns1.example.com", TYPE_A, 3600, A_NS1, 4);
+    r_len = reply_end(&m, uq, uq_len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+
+    /* 3. The challenge to ns1's glue address on port 53, RD clear; a reply without AA is
+       refused and the exchange moves on: the A lookup of ns2 through the resolvers. */
+    uq_len = expect_send(x, uq, NS1, 53, false, false, CLIENT_NAME, TYPE_TXT);
+    r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_REPLY_NOT_AUTHORITATIVE);
+    uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, "ns2.example.com", TYPE_A);
+    reply_start(&m, reply, uq, uq_len, false);
+    reply_rr(&m, 0, NULL, TYPE_A, 3600, A_NS2, 4);
+    r_len = reply_end(&m, uq, uq_len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+
+    /* 4. ns2 answers with AA: the client gets it. */
+    uq_len = expect_send(x, uq, NS2, 53, false, false, CLIENT_NAME, TYPE_TXT);
+    r_len = build_reply(reply, uq, uq_len, NULL, 3600, true);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    expect_answer(x, buf, q, q_len, true);
+    afwd_exchange_free(x);
+    CHECK(afwd_engine_learned_len(e) > 0);
+
+    /* The zone's nameservers are learned: the next challenge goes straight to ns2 (the one that
+       answered), over TCP as the client came. */
+    q_len = build_query(q, 0x9999, 0x01, 1, "_acme-challenge.other.example.com", TYPE_TXT, false);
+    x = start(e, q, q_len, true);
+    if (x == NULL) return;
+    uq_len = expect_send(x, uq, NS2, 53, true, false, "_acme-challenge.other.example.com", TYPE_TXT);
+    r_len = build_reply(reply, uq, uq_len, NULL, 3600, true);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    expect_answer(x, buf, q, q_len, false);
+    afwd_exchange_free(x);
+
+    /* Discovery questions still go to the resolvers, with RD. */
+    q_len = build_query(q, 0xaaaa, 0x01, 1, "example.com", TYPE_SOA, false);
+    x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    expect_send(x, uq, LOOPBACK4, 5353, false, true, "example.com", TYPE_SOA);
+    afwd_exchange_free(x); /* freed while waiting: fine */
+    afwd_engine_free(e);
 }
 
 static void test_free_null(void) {
     /* No-ops: a crash, or an invalid free under valgrind, fails the run. */
     afwd_config_builder_free(NULL);
     afwd_config_free(NULL);
+    afwd_engine_free(NULL);
     afwd_exchange_free(NULL);
 }
 
@@ -580,17 +1055,24 @@ int main(void) {
     test_result_texts();
     test_config_errors();
     test_builder_reuse();
-    afwd_config *c = make_config();
-    if (c != NULL) {
-        test_upstream_getter(c);
-        test_classify(c);
-        test_malformed_queries(c);
-        test_exchange(c, false, false);
-        test_exchange(c, true, false);
-        test_exchange(c, false, true);
-        afwd_config_free(c);
+    test_upstream_getter();
+    afwd_engine *e = make_engine(AFWD_UPSTREAM_RECURSIVE, true);
+    if (e != NULL) {
+        test_classify(e);
+        test_malformed_queries(e);
+        test_exchange(e, false, false);
+        test_exchange(e, true, false);
+        test_exchange(e, false, true);
+        test_exchange(e, true, true);
+        test_bad_replies(e);
+        test_all_fail(e);
+        test_exchange_null_arguments(e);
+        afwd_engine_free(e);
     }
-    test_exchange_outlives_config();
+    test_classify_discovery_off();
+    test_exchange_outlives_engine();
+    test_learning();
+    test_authoritative();
     test_free_null();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -1,17 +1,21 @@
-//! Any bytes as the upstream reply to a fixed challenge query. The exchange uses a fixed seed, so
+//! Any bytes as the upstream reply to a fixed challenge query. The exchanges use a fixed seed, so
 //! the upstream question bytes are fixed and the fuzzer can learn them; the input's ID is set to
-//! the upstream ID so that the fuzzer reaches the section and record checks. finish must not panic,
-//! and what it accepts must itself parse as a response to the client's query.
+//! the upstream ID so that the fuzzer reaches the section and record checks. on_reply must not
+//! panic, and what it accepts must itself parse as a response to the client's query. The same
+//! bytes also go to an authoritative-mode exchange (its first step, the SOA sub-query).
 #![no_main]
 mod common;
 
 use std::sync::OnceLock;
 
-use acmeforward::{Exchange, Transport};
+use acmeforward::{Action, Engine, Exchange, Transport};
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {
-    exchange: Exchange,
+    engine: Engine,
+    authoritative: Engine,
+    exchanges: Vec<Exchange>,
+    soa: Exchange,
 }
 
 static FIXTURE: OnceLock<Fixture> = OnceLock::new();
@@ -21,18 +25,40 @@ const CLIENT_QUERY: &[u8] = b"\x42\x42\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\
 \x0f_acme-challenge\x03www\x07example\x03com\x00\x00\x10\x00\x01";
 
 fuzz_target!(|data: &[u8]| {
-    let fixture = FIXTURE.get_or_init(|| Fixture {
-        exchange: Exchange::new(&common::config(), CLIENT_QUERY, 0x5eed).expect("fixture query"),
+    let fixture = FIXTURE.get_or_init(|| {
+        let engine = common::engine();
+        let authoritative = common::authoritative_engine();
+        let exchanges = [Transport::Udp, Transport::Tcp]
+            .map(|t| Exchange::new(&engine, CLIENT_QUERY, t, 0x5eed, 0).expect("fixture query"))
+            .to_vec();
+        let soa = Exchange::new(&authoritative, CLIENT_QUERY, Transport::Udp, 0x5eed, 0)
+            .expect("fixture query");
+        Fixture {
+            engine,
+            authoritative,
+            exchanges,
+            soa,
+        }
     });
-    let mut reply = data.to_vec();
-    if reply.len() >= 2 {
-        reply[..2].copy_from_slice(&fixture.exchange.upstream_query()[..2]);
-    }
-    let mut out = Vec::new();
-    for transport in [Transport::Udp, Transport::Tcp] {
-        if fixture.exchange.finish(&reply, transport, &mut out).is_ok() {
+    for exchange in &fixture.exchanges {
+        let mut exchange = exchange.clone();
+        let mut reply = data.to_vec();
+        if reply.len() >= 2 {
+            reply[..2].copy_from_slice(&exchange.upstream_id().to_be_bytes());
+        }
+        if exchange.on_reply(&fixture.engine, &reply, 1).is_ok() {
+            let Action::Answer(out) = exchange.poll() else {
+                panic!("an accepted reply answers");
+            };
             assert_eq!(&out[..2], &CLIENT_QUERY[..2], "client ID restored");
             assert_eq!(out[2] & 0x80, 0x80, "QR set");
         }
     }
+    let mut soa = fixture.soa.clone();
+    let mut reply = data.to_vec();
+    if reply.len() >= 2 {
+        reply[..2].copy_from_slice(&soa.upstream_id().to_be_bytes());
+    }
+    let _ = soa.on_reply(&fixture.authoritative, &reply, 1);
+    let _ = soa.poll();
 });

@@ -10,7 +10,7 @@ use crate::name;
 pub(crate) const ACME_LABEL: &[u8] = b"_acme-challenge";
 
 /// DNS class IN.
-const CLASS_IN: u16 = 1;
+pub(crate) const CLASS_IN: u16 = 1;
 
 pub(crate) fn classify(zones: &[Zone], qname: &[u8], _qtype: u16, qclass: u16) -> Verdict {
     if qclass != CLASS_IN {

@@ -16,8 +16,28 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_TTL: u32 = 30;
 /// Largest accepted `max_ttl` (one week).
 pub const MAX_MAX_TTL: u32 = 604_800;
-/// The port used when an upstream address has none.
+/// The port used when an upstream address has none (and the port of every authoritative
+/// nameserver found by discovery).
 pub const DEFAULT_PORT: u16 = 53;
+/// Default bound on the learned state (entries).
+pub const DEFAULT_MAX_LEARNED: usize = 4096;
+/// Smallest accepted `max_learned`.
+pub const MIN_MAX_LEARNED: usize = 16;
+/// Largest accepted `max_learned`.
+pub const MAX_MAX_LEARNED: usize = 1_048_576;
+
+/// Where forwarded questions go.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum UpstreamMode {
+    /// Ask each `to` resolver in order, RD set (the default).
+    #[default]
+    Recursive = 0,
+    /// Find the zone's authoritative nameservers through the `to` resolvers and ask them
+    /// directly (port 53, RD clear, AA required). Only challenge and delegation questions (rules 1
+    /// and 4) go there; discovery questions always go to the resolvers.
+    Authoritative = 1,
+}
 
 /// A zone, stored in lower-cased wire form.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -73,6 +93,10 @@ pub struct ConfigBuilder {
     upstreams: Vec<SocketAddr>,
     timeout: Duration,
     max_ttl: u32,
+    discovery: bool,
+    delegated: Vec<Zone>,
+    upstream_mode: UpstreamMode,
+    max_learned: usize,
 }
 
 impl Default for ConfigBuilder {
@@ -82,12 +106,17 @@ impl Default for ConfigBuilder {
             upstreams: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             max_ttl: DEFAULT_MAX_TTL,
+            discovery: true,
+            delegated: Vec::new(),
+            upstream_mode: UpstreamMode::Recursive,
+            max_learned: DEFAULT_MAX_LEARNED,
         }
     }
 }
 
 impl ConfigBuilder {
-    /// A builder with no zones (meaning: the root), no upstreams, timeout 2s and max_ttl 30.
+    /// A builder with no zones (meaning: the root), no upstreams, timeout 2s, max_ttl 30,
+    /// discovery on, no delegated zones, recursive upstream mode and max_learned 4096.
     pub fn new() -> Self {
         Self::default()
     }
@@ -129,6 +158,43 @@ impl ConfigBuilder {
         Ok(self)
     }
 
+    /// Turns the discovery rules (2, 3 and 5: SOA/NS of the configured zones and of ancestors of
+    /// delegated zones, learned nameserver hosts, the learned SOA walk) on or off. Default on.
+    pub fn discovery(&mut self, on: bool) -> &mut Self {
+        self.discovery = on;
+        self
+    }
+
+    /// Adds a delegated zone (presentation format): any question at or below it is forwarded
+    /// (rule 4), and with discovery on the SOA/NS questions for its ancestors (rule 2). Adding a
+    /// zone twice is harmless.
+    /// The root is refused ([`ConfigError::DelegatedRoot`]): it would forward every question.
+    pub fn delegated(&mut self, zone: &str) -> Result<&mut Self, ConfigError> {
+        let zone = Zone::parse(zone)?;
+        if zone.is_root() {
+            return Err(ConfigError::DelegatedRoot);
+        }
+        if !self.delegated.contains(&zone) {
+            self.delegated.push(zone);
+        }
+        Ok(self)
+    }
+
+    /// Sets where forwarded questions go. Default [`UpstreamMode::Recursive`].
+    pub fn upstream_mode(&mut self, mode: UpstreamMode) -> &mut Self {
+        self.upstream_mode = mode;
+        self
+    }
+
+    /// Sets the bound of the learned state: 16 ..= 1048576 entries, default 4096.
+    pub fn max_learned(&mut self, n: usize) -> Result<&mut Self, ConfigError> {
+        if !(MIN_MAX_LEARNED..=MAX_MAX_LEARNED).contains(&n) {
+            return Err(ConfigError::MaxLearnedOutOfRange);
+        }
+        self.max_learned = n;
+        Ok(self)
+    }
+
     /// Builds the configuration. Fails with [`ConfigError::NoUpstream`] when no upstream was
     /// added. With no zone added, the root zone is used: every name is in scope.
     pub fn build(&self) -> Result<Config, ConfigError> {
@@ -140,11 +206,37 @@ impl ConfigBuilder {
             // The root covers everything; keeping only it makes classify cheaper.
             zones = vec![Zone::root()];
         }
+        // Rule 2 matches only zones listed explicitly, and never through the root: all of
+        // cluster.local's SOA and NS would leave the cluster.
+        let discovery_zones = self
+            .zones
+            .iter()
+            .filter(|z| !z.is_root())
+            .cloned()
+            .collect();
+        // Ancestors (not the root) of delegated zones, for rule 2.
+        let mut delegated_ancestors: Vec<Zone> = Vec::new();
+        for d in &self.delegated {
+            for ancestor in name::ancestors(d.wire()) {
+                let z = Zone {
+                    wire: ancestor.into(),
+                };
+                if !delegated_ancestors.contains(&z) {
+                    delegated_ancestors.push(z);
+                }
+            }
+        }
         Ok(Config {
             zones,
             upstreams: self.upstreams.clone(),
             timeout: self.timeout,
             max_ttl: self.max_ttl,
+            discovery: self.discovery,
+            discovery_zones,
+            delegated: self.delegated.clone(),
+            delegated_ancestors,
+            upstream_mode: self.upstream_mode,
+            max_learned: self.max_learned,
         })
     }
 }
@@ -185,6 +277,14 @@ pub struct Config {
     upstreams: Vec<SocketAddr>,
     timeout: Duration,
     max_ttl: u32,
+    discovery: bool,
+    /// The zones listed explicitly, without the root: the scope of rule 2.
+    discovery_zones: Vec<Zone>,
+    delegated: Vec<Zone>,
+    /// The strict ancestors (not the root) of the delegated zones, lower-cased wire form.
+    delegated_ancestors: Vec<Zone>,
+    upstream_mode: UpstreamMode,
+    max_learned: usize,
 }
 
 impl Config {
@@ -209,8 +309,41 @@ impl Config {
         self.max_ttl
     }
 
-    /// The hot path: no allocation. `qname` is in presentation format (as miekg/dns gives it:
-    /// trailing dot optional, `\.` and `\DDD` escapes).
+    /// Whether the discovery rules (2, 3, 5) are on.
+    pub fn discovery(&self) -> bool {
+        self.discovery
+    }
+
+    /// The zones listed explicitly (the root left out): names at or below them have their SOA
+    /// and NS questions forwarded (rule 2). Empty when no zone was listed.
+    pub fn discovery_zones(&self) -> &[Zone] {
+        &self.discovery_zones
+    }
+
+    /// The delegated zones (rule 4), lower-cased wire form.
+    pub fn delegated(&self) -> &[Zone] {
+        &self.delegated
+    }
+
+    /// The ancestors (not the root, not the zones themselves) of the delegated zones: their SOA
+    /// and NS questions are forwarded (rule 2).
+    pub fn delegated_ancestors(&self) -> &[Zone] {
+        &self.delegated_ancestors
+    }
+
+    /// Where forwarded questions go.
+    pub fn upstream_mode(&self) -> UpstreamMode {
+        self.upstream_mode
+    }
+
+    /// The bound of the learned state, in entries.
+    pub fn max_learned(&self) -> usize {
+        self.max_learned
+    }
+
+    /// The challenge rule (rule 1) alone, on the configuration: no allocation. `qname` is in
+    /// presentation format (as miekg/dns gives it: trailing dot optional, `\.` and `\DDD`
+    /// escapes). [`crate::Engine::classify`] applies every rule.
     ///
     /// [`Verdict::Forward`] iff `qclass` is IN, the first label is `_acme-challenge` (ASCII
     /// case-insensitive, after unescaping) and the name is at or below one of the zones. Any
@@ -254,6 +387,10 @@ pub enum ConfigError {
     MaxTtlOutOfRange,
     /// No upstream was given.
     NoUpstream,
+    /// max_learned is not within 16 ..= 1048576.
+    MaxLearnedOutOfRange,
+    /// `delegated .`: the root would forward every question of every type.
+    DelegatedRoot,
 }
 
 impl ConfigError {
@@ -274,6 +411,12 @@ impl ConfigError {
                 "max_ttl out of range: must be from 0 to 604800 seconds (one week)"
             }
             ConfigError::NoUpstream => "no upstream: add `to ADDRESS`",
+            ConfigError::MaxLearnedOutOfRange => {
+                "max_learned out of range: must be from 16 to 1048576 entries"
+            }
+            ConfigError::DelegatedRoot => {
+                "delegated zone cannot be the root: it would forward every question"
+            }
         }
     }
 }
@@ -506,7 +649,96 @@ mod tests {
         assert!(b.upstream("nope").is_err());
         assert!(b.timeout(Duration::ZERO).is_err());
         assert!(b.max_ttl(u32::MAX).is_err());
+        assert!(b.delegated("a\\").is_err());
+        assert_eq!(b.delegated(".").err(), Some(ConfigError::DelegatedRoot));
+        assert!(b.max_learned(0).is_err());
         assert_eq!(b, before);
+    }
+
+    fn build(setup: impl FnOnce(&mut ConfigBuilder) -> Result<(), ConfigError>) -> Config {
+        let mut b = ConfigBuilder::new();
+        assert_eq!(setup(&mut b), Ok(()));
+        assert!(b.upstream("192.0.2.53").is_ok());
+        match b.build() {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn issue4_defaults() {
+        let c = build(|_| Ok(()));
+        assert!(c.discovery());
+        assert!(c.delegated().is_empty());
+        assert!(c.discovery_zones().is_empty());
+        assert_eq!(c.upstream_mode(), UpstreamMode::Recursive);
+        assert_eq!(c.max_learned(), DEFAULT_MAX_LEARNED);
+        assert_eq!(DEFAULT_MAX_LEARNED, 4096);
+    }
+
+    #[test]
+    fn max_learned_range() {
+        let mut b = ConfigBuilder::new();
+        for bad in [0, 15, 1_048_577, usize::MAX] {
+            assert_eq!(
+                b.max_learned(bad).err(),
+                Some(ConfigError::MaxLearnedOutOfRange),
+                "{bad}"
+            );
+        }
+        for good in [16, 4096, 1_048_576] {
+            assert!(b.max_learned(good).is_ok(), "{good}");
+        }
+        let c = build(|b| b.max_learned(100).map(|_| ()));
+        assert_eq!(c.max_learned(), 100);
+        assert_eq!(
+            ConfigError::MaxLearnedOutOfRange.to_string(),
+            "max_learned out of range: must be from 16 to 1048576 entries"
+        );
+    }
+
+    #[test]
+    fn discovery_mode_and_delegated() {
+        let c = build(|b| {
+            b.discovery(false)
+                .upstream_mode(UpstreamMode::Authoritative)
+                .delegated("Acme.Example.NET.")?
+                .delegated("acme.example.net")?
+                .delegated("x.acme.example.org")?;
+            Ok(())
+        });
+        assert!(!c.discovery());
+        assert_eq!(c.upstream_mode(), UpstreamMode::Authoritative);
+        let delegated: Vec<String> = c.delegated().iter().map(Zone::to_string).collect();
+        assert_eq!(delegated, ["acme.example.net.", "x.acme.example.org."]);
+        let ancestors: Vec<String> = c
+            .delegated_ancestors()
+            .iter()
+            .map(Zone::to_string)
+            .collect();
+        assert_eq!(
+            ancestors,
+            [
+                "example.net.",
+                "net.",
+                "acme.example.org.",
+                "example.org.",
+                "org."
+            ]
+        );
+        assert_eq!(UpstreamMode::Recursive as u8, 0);
+        assert_eq!(UpstreamMode::Authoritative as u8, 1);
+    }
+
+    #[test]
+    fn discovery_zones_are_the_listed_ones_without_the_root() {
+        let c = build(|b| {
+            b.zone("example.com")?.zone(".")?.zone("example.org")?;
+            Ok(())
+        });
+        assert_eq!(c.zones().to_vec(), vec![Zone::root()]);
+        let d: Vec<String> = c.discovery_zones().iter().map(Zone::to_string).collect();
+        assert_eq!(d, ["example.com.", "example.org."]);
     }
 
     #[test]
@@ -522,6 +754,8 @@ mod tests {
             ConfigError::TimeoutOutOfRange,
             ConfigError::MaxTtlOutOfRange,
             ConfigError::NoUpstream,
+            ConfigError::MaxLearnedOutOfRange,
+            ConfigError::DelegatedRoot,
         ];
         let mut msgs: Vec<&str> = all.iter().map(ConfigError::as_str).collect();
         msgs.sort_unstable();

@@ -1,15 +1,23 @@
-//! The forward exchange: build the upstream query from the client's, then validate the upstream
-//! reply and rewrite it for the client (the rewriting itself is in `rewrite.rs`).
+//! The forward exchange: one client question, as a poll-style state machine (sans-IO, in the
+//! quinn-proto style). [`Exchange::poll`] says what to do next (send a query to a server, answer
+//! the client, or fail); the caller does the I/O and reports back with [`Exchange::on_reply`] or
+//! [`Exchange::on_failure`]. Retries, failover, TC→TCP and the authoritative discovery steps are
+//! all decided here. Validation is below; the rewriting for the client is in `rewrite.rs`.
 //!
-//! Sans-IO: the caller sends [`Exchange::upstream_query`] and hands every reply it receives to
-//! [`Exchange::finish`]. The only randomness is the `random` argument of [`Exchange::new`].
+//! The only randomness is the `random` argument of [`Exchange::new`], expanded with splitmix64:
+//! every send gets a fresh ID and a fresh 0x20 letter case.
 
 use core::fmt;
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::config::Config;
+use crate::config::{DEFAULT_PORT, UpstreamMode};
+use crate::engine::{Engine, Rule};
+use crate::learned::Fact;
+use crate::name;
 use crate::rewrite;
 
 /// The EDNS0 UDP payload size advertised upstream and to clients (DNS flag day 2020).
@@ -27,6 +35,15 @@ pub const MAX_TCP_MESSAGE: u16 = 65535;
 /// Longest CNAME chain followed in a reply (links, not counting the question name).
 pub const MAX_CNAME_CHAIN: usize = 32;
 
+/// The most queries one exchange sends (all servers, retries and discovery steps together).
+pub const MAX_SENDS: usize = 24;
+
+/// The most nameserver host names taken from one NS reply (authoritative mode).
+pub const MAX_NS_HOSTS: usize = 13;
+
+/// The most nameserver addresses one exchange collects (authoritative mode).
+pub const MAX_NS_ADDRS: usize = 32;
+
 const HEADER_LEN: usize = 12;
 
 // Header flag bits, first flags octet.
@@ -38,27 +55,138 @@ const OPCODE_MASK: u8 = 0x78;
 const FLAG_AD: u8 = 0x20;
 const FLAG_CD: u8 = 0x10;
 
-/// How the client's query arrived (and so how big its answer may be).
+/// How a message travels: how the client's query arrived (and so how big its answer may be), or
+/// how to send a query upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     /// UDP: the reply must fit the client's EDNS0 size, or 512 without EDNS0.
     Udp,
-    /// TCP: the reply must fit 65535 octets.
+    /// TCP (2-byte length framing): the reply must fit 65535 octets.
     Tcp,
 }
 
-/// One forwarded query: what was sent upstream, and what is needed to check the reply and answer
-/// the client.
+/// What the caller does next for an [`Exchange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// Send `query` to `server` over `transport` (with the per-try timeout), then report the
+    /// reply with [`Exchange::on_reply`] or its absence with [`Exchange::on_failure`].
+    Send {
+        /// Where to send it.
+        server: SocketAddr,
+        /// How to send it.
+        transport: Transport,
+        /// The query, wire format (prefix it with its length over TCP).
+        query: &'a [u8],
+    },
+    /// Done: the validated, rewritten reply for the client.
+    Answer(&'a [u8]),
+    /// Done: every server failed (or the send budget was spent); the client gets SERVFAIL.
+    Fail(FailReason),
+}
+
+/// Why an exchange gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailReason {
+    /// The last reply seen was rejected for this reason.
+    Reply(ReplyError),
+    /// The last send got no usable reply (timeout, network error: [`Exchange::on_failure`]).
+    NoReply,
+    /// [`MAX_SENDS`] queries were sent without an answer.
+    SendLimit,
+    /// Authoritative mode: the resolvers' replies named no zone, nameserver or address to ask.
+    NoNameservers,
+}
+
+impl FailReason {
+    /// A static, operator-readable description.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FailReason::Reply(e) => e.as_str(),
+            FailReason::NoReply => "no reply from the last server tried (timeout or network error)",
+            FailReason::SendLimit => "gave up after the most queries one exchange may send",
+            FailReason::NoNameservers => {
+                "authoritative mode: no zone nameserver address found through the resolvers"
+            }
+        }
+    }
+}
+
+impl fmt::Display for FailReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a send asks, and of which server list.
+#[derive(Debug, Clone)]
+enum Ask {
+    /// The client's question, to resolver `index`, RD set.
+    Recursive,
+    /// The client's question, to nameserver address `index`, RD clear, AA required.
+    Authoritative,
+    /// Discovery: SOA of the name (lower case), to resolver `index`.
+    Soa(Name),
+    /// Discovery: NS of the apex (lower case), to resolver `index`.
+    Ns(Name),
+    /// Discovery: A or AAAA of a nameserver host (lower case), to resolver `index`.
+    Addr(Name, RecordType),
+}
+
+/// The send the exchange waits for a reply to.
+#[derive(Debug, Clone)]
+struct Pending {
+    ask: Ask,
+    index: usize,
+    server: SocketAddr,
+    transport: Transport,
+    query: Vec<u8>,
+    id: u16,
+    /// The question section is `query[12..12 + question_len]`.
+    question_len: usize,
+}
+
+impl Pending {
+    fn question(&self) -> &[u8] {
+        self.query
+            .get(HEADER_LEN..HEADER_LEN + self.question_len)
+            .unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Waiting(Pending),
+    Answered(Vec<u8>),
+    Failed(FailReason),
+}
+
+/// Authoritative mode: the zone's nameservers as found so far.
+#[derive(Debug, Clone, Default)]
+struct Auth {
+    /// The zone apex (lower case), once known.
+    apex: Option<Name>,
+    /// Nameserver addresses (port 53), in the order to try them.
+    addrs: Vec<SocketAddr>,
+    /// How many of `addrs` were tried.
+    tried: usize,
+    /// A/AAAA lookups still to do for nameserver hosts that came without glue.
+    lookups: VecDeque<(Name, RecordType)>,
+    /// The smallest TTL of the NS and address records behind `addrs`.
+    ttl: u32,
+    /// `addrs` came from the learned state (then a failure falls back to discovery, once).
+    from_learned: bool,
+    fell_back: bool,
+}
+
+/// One forwarded client question and everything needed to get it answered.
 #[derive(Debug, Clone)]
 pub struct Exchange {
-    /// The upstream query, wire format.
-    pub(crate) upstream_query: Vec<u8>,
-    /// Length of the question section, which is `upstream_query[12..12 + question_len]`.
-    pub(crate) question_len: usize,
-    pub(crate) upstream_id: u16,
     pub(crate) client_id: u16,
     /// The client's question name, exact case.
     pub(crate) client_name: Name,
+    /// The client's question name, lower-cased wire form.
+    client_wire: Vec<u8>,
     pub(crate) qtype: RecordType,
     pub(crate) qclass: DNSClass,
     pub(crate) client_rd: bool,
@@ -68,10 +196,22 @@ pub struct Exchange {
     pub(crate) client_edns: Option<bool>,
     /// The largest UDP reply the client accepts (512 without EDNS0, clamped to 512..=4096).
     pub(crate) client_udp_size: u16,
+    pub(crate) client_transport: Transport,
     pub(crate) max_ttl: u32,
+    /// Rules 1 and 4: CNAME targets in replies to the client's question are learned.
+    learn_targets: bool,
+    /// Rule 1: the ancestors of the client's question name are learned.
+    challenge: bool,
+    resolvers: Vec<SocketAddr>,
+    rng: SplitMix64,
+    sends: usize,
+    auth: Option<Box<Auth>>,
+    last_error: Option<FailReason>,
+    state: State,
 }
 
 /// splitmix64: expands the caller's one random word into as many as needed.
+#[derive(Debug, Clone)]
 struct SplitMix64(u64);
 
 impl SplitMix64 {
@@ -84,11 +224,38 @@ impl SplitMix64 {
     }
 }
 
+/// Lower-cased wire form of a parsed name.
+fn name_wire(n: &Name) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    for label in n.iter() {
+        let label = label.get(..label.len().min(63)).unwrap_or(&[]);
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    out.push(0);
+    out
+}
+
+fn is_soa_or_ns(t: RecordType) -> bool {
+    matches!(t, RecordType::SOA | RecordType::NS)
+}
+
 impl Exchange {
-    /// Parse the client's query and build the upstream query: fresh ID and 0x20 letter case
-    /// from `random` (expanded with a small PRNG), RD set, EDNS0 kept (DO bit kept, options
-    /// dropped) or added, UDP payload UPSTREAM_UDP_PAYLOAD.
-    pub fn new(config: &Config, client_query: &[u8], random: u64) -> Result<Exchange, QueryError> {
+    /// Parses the client's query and plans the first send. `client` is how the query arrived
+    /// (UDP unless it came over TCP; upstream sends use the same transport). The engine decides
+    /// the mode: in authoritative mode, challenge and delegation questions (rules 1 and 4, other
+    /// than SOA/NS) go to the zone's nameservers, everything else to the `to` resolvers.
+    ///
+    /// The first send has an ID and 0x20 letter case from `random` (expanded with a small PRNG),
+    /// RD set (clear for a nameserver), EDNS0 kept (DO bit kept, options dropped) or added, UDP
+    /// payload UPSTREAM_UDP_PAYLOAD.
+    pub fn new(
+        engine: &Engine,
+        client_query: &[u8],
+        client: Transport,
+        random: u64,
+        now_ms: u64,
+    ) -> Result<Exchange, QueryError> {
         // Header checks first, on the raw bytes, so that they give the specific error even when
         // the rest of the message would not parse.
         let header: [u8; HEADER_LEN] = client_query
@@ -124,94 +291,164 @@ impl Exchange {
             None => MIN_UDP_PAYLOAD,
         };
 
-        let mut rng = SplitMix64(random);
-        // The ID takes the low 16 bits of the first word; the case bits start on a fresh word.
-        let upstream_id = rng.next_u64() as u16;
+        let config = engine.config();
+        let client_wire = name_wire(question.name());
+        let qtype = question.query_type();
+        let qclass = question.query_class();
+        let rule = if qclass == DNSClass::IN {
+            engine.rule_wire(&client_wire, u16::from(qtype), now_ms)
+        } else {
+            None
+        };
+        let learn_targets = rule.is_some_and(Rule::is_challenge_like);
+        let authoritative = config.upstream_mode() == UpstreamMode::Authoritative
+            && learn_targets
+            && !is_soa_or_ns(qtype);
 
-        let mut q = Vec::with_capacity(HEADER_LEN + 255 + 4 + 11);
-        // Header: ID, flags (QUERY, RD; AD and CD as the client asked), QD=1, AN=0, NS=0, AR=1.
-        q.extend_from_slice(&upstream_id.to_be_bytes());
-        q.push(FLAG_RD);
-        let mut flags2 = 0u8;
-        if md.authentic_data {
-            flags2 |= FLAG_AD;
-        }
-        if md.checking_disabled {
-            flags2 |= FLAG_CD;
-        }
-        q.push(flags2);
-        q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
-
-        // Question: the client's name with random letter case (DNS 0x20), same type and class.
-        let mut bits = rng.next_u64();
-        let mut bits_left = 64u32;
-        for label in question.name().iter() {
-            // Hickory only decodes labels of at most 63 octets.
-            q.push(u8::try_from(label.len()).map_err(|_| QueryError::Malformed)?);
-            for &b in label {
-                if b.is_ascii_alphabetic() {
-                    if bits_left == 0 {
-                        bits = rng.next_u64();
-                        bits_left = 64;
-                    }
-                    let flip = (bits & 1) as u8;
-                    bits >>= 1;
-                    bits_left -= 1;
-                    q.push(b ^ (flip << 5));
-                } else {
-                    q.push(b);
-                }
-            }
-        }
-        q.push(0);
-        q.extend_from_slice(&u16::from(question.query_type()).to_be_bytes());
-        q.extend_from_slice(&u16::from(question.query_class()).to_be_bytes());
-        let question_len = q.len() - HEADER_LEN;
-
-        // OPT: root owner, type 41, class = payload, TTL = ext-rcode 0, version 0, DO, no options.
-        q.push(0);
-        q.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
-        q.extend_from_slice(&UPSTREAM_UDP_PAYLOAD.to_be_bytes());
-        let do_bit = if client_edns == Some(true) { 0x80 } else { 0 };
-        q.extend_from_slice(&[0, 0, do_bit, 0, 0, 0]);
-
-        Ok(Exchange {
-            upstream_query: q,
-            question_len,
-            upstream_id,
+        let mut ex = Exchange {
             client_id: md.id,
             client_name: question.name().clone(),
-            qtype: question.query_type(),
-            qclass: question.query_class(),
+            client_wire,
+            qtype,
+            qclass,
             client_rd: md.recursion_desired,
             client_cd: md.checking_disabled,
             client_ad: md.authentic_data,
             client_edns,
             client_udp_size,
+            client_transport: client,
             max_ttl: config.max_ttl(),
-        })
+            learn_targets,
+            challenge: rule == Some(Rule::Challenge),
+            resolvers: config.upstreams().to_vec(),
+            rng: SplitMix64(random),
+            sends: 0,
+            auth: None,
+            last_error: None,
+            state: State::Failed(FailReason::NoNameservers),
+        };
+        if authoritative {
+            let mut auth = Auth::default();
+            if let Some((apex, servers)) = engine.learned_servers(&ex.client_wire, now_ms) {
+                auth.apex = Name::from_labels(name::labels(&apex)).ok();
+                auth.addrs = servers;
+                auth.from_learned = true;
+            }
+            let from_learned = auth.from_learned;
+            ex.auth = Some(Box::new(auth));
+            if from_learned {
+                ex.next_nameserver();
+            } else {
+                ex.start_discovery();
+            }
+        } else {
+            ex.send_to_resolver(Ask::Recursive, 0);
+        }
+        Ok(ex)
     }
 
-    /// The query to send to each upstream, wire format (prefix it with its length over TCP).
-    pub fn upstream_query(&self) -> &[u8] {
-        &self.upstream_query
+    /// What to do next: send a query, answer the client, or fail.
+    pub fn poll(&self) -> Action<'_> {
+        match &self.state {
+            State::Waiting(p) => Action::Send {
+                server: p.server,
+                transport: p.transport,
+                query: &p.query,
+            },
+            State::Answered(reply) => Action::Answer(reply),
+            State::Failed(reason) => Action::Fail(*reason),
+        }
     }
 
-    /// The ID of the upstream query.
+    /// Whether the exchange waits for the reply to a [`Action::Send`].
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.state, State::Waiting(_))
+    }
+
+    /// How many queries were sent so far (at most [`MAX_SENDS`]).
+    pub fn sends(&self) -> usize {
+        self.sends
+    }
+
+    /// Whether the client's question goes to the zone's nameservers (authoritative mode) rather
+    /// than to the resolvers.
+    pub fn is_authoritative(&self) -> bool {
+        self.auth.is_some()
+    }
+
+    /// A reply to the last [`Action::Send`]. Validated; on success the exchange learns from it
+    /// (engine state) and moves on (to the answer, or the next discovery step); on error it
+    /// moves to the next server (TC over UDP: the same server over TCP). The error is returned
+    /// for metrics and logs only; [`ReplyError::ExchangeDone`] when no reply was awaited (nothing
+    /// changes then).
+    pub fn on_reply(
+        &mut self,
+        engine: &Engine,
+        reply: &[u8],
+        now_ms: u64,
+    ) -> Result<(), ReplyError> {
+        let State::Waiting(pending) = &self.state else {
+            return Err(ReplyError::ExchangeDone);
+        };
+        let result = self.validate_for(pending, reply);
+        let State::Waiting(pending) =
+            std::mem::replace(&mut self.state, State::Failed(FailReason::NoReply))
+        else {
+            return Err(ReplyError::ExchangeDone);
+        };
+        match result {
+            Err(e) => {
+                self.last_error = Some(FailReason::Reply(e));
+                if e == ReplyError::Truncated && pending.transport == Transport::Udp {
+                    self.send(pending.ask, pending.index, pending.server, Transport::Tcp);
+                } else {
+                    self.next_after(pending.ask, pending.index);
+                }
+                Err(e)
+            }
+            Ok(valid) => {
+                self.last_error = None;
+                self.learn(engine, &pending.ask, &valid, now_ms);
+                self.proceed(engine, pending, valid, now_ms)
+            }
+        }
+    }
+
+    /// The last [`Action::Send`] got no usable reply (timeout, network error): move to the next
+    /// server. Does nothing when no reply was awaited.
+    pub fn on_failure(&mut self) {
+        if !self.is_waiting() {
+            return;
+        }
+        let State::Waiting(pending) =
+            std::mem::replace(&mut self.state, State::Failed(FailReason::NoReply))
+        else {
+            return;
+        };
+        self.last_error = Some(FailReason::NoReply);
+        self.next_after(pending.ask, pending.index);
+    }
+
+    /// The ID of the query waiting for a reply (0 when none is).
     pub fn upstream_id(&self) -> u16 {
-        self.upstream_id
+        match &self.state {
+            State::Waiting(p) => p.id,
+            _ => 0,
+        }
+    }
+
+    /// The question section of the query waiting for a reply, byte for byte (name with its 0x20
+    /// case, type, class); empty when none is.
+    pub fn question(&self) -> &[u8] {
+        match &self.state {
+            State::Waiting(p) => p.question(),
+            _ => &[],
+        }
     }
 
     /// The ID of the client's query (and of the reply to it).
     pub fn client_id(&self) -> u16 {
         self.client_id
-    }
-
-    /// The question section sent upstream, byte for byte (name with its 0x20 case, type, class).
-    pub fn question(&self) -> &[u8] {
-        self.upstream_query
-            .get(HEADER_LEN..HEADER_LEN + self.question_len)
-            .unwrap_or(&[])
     }
 
     /// The largest reply the client takes over UDP: its EDNS0 size clamped to 512..=4096, or 512.
@@ -224,30 +461,271 @@ impl Exchange {
         self.client_edns
     }
 
-    /// Validate the upstream reply (QR, ID, opcode, question byte-exact incl. case, all sections
-    /// parse, answer records only on the question name and its CNAME chain, upstream rcode usable)
-    /// and rewrite it for the client (client ID and name case, TTLs and SOA MINIMUM capped by
-    /// max_ttl, OPT only if the client sent one, TC when it does not fit the client's UDP size).
-    ///
-    /// `out` is cleared first; on success it holds the reply for the client, on error it is empty.
-    pub fn finish(
-        &self,
-        reply: &[u8],
-        client: Transport,
-        out: &mut Vec<u8>,
-    ) -> Result<(), ReplyError> {
-        out.clear();
-        let result = self
-            .validate(reply)
-            .and_then(|valid| rewrite::client_reply(self, &valid, client, out));
-        if result.is_err() {
-            out.clear();
-        }
-        result
+    // ---- planning ------------------------------------------------------------------------
+
+    fn fail(&mut self, reason: FailReason) {
+        self.state = State::Failed(reason);
     }
 
-    /// All checks on the upstream reply; returns the parts that go to the client.
+    /// Fails with the last error seen, or `otherwise` when there was none.
+    fn fail_last(&mut self, otherwise: FailReason) {
+        let reason = self.last_error.unwrap_or(otherwise);
+        self.fail(reason);
+    }
+
+    fn send_to_resolver(&mut self, ask: Ask, index: usize) {
+        match self.resolvers.get(index) {
+            Some(&server) => self.send(ask, index, server, self.client_transport),
+            None => self.resolvers_exhausted(ask),
+        }
+    }
+
+    /// Every resolver failed `ask`.
+    fn resolvers_exhausted(&mut self, ask: Ask) {
+        match ask {
+            // A nameserver host whose address could not be found: try the rest.
+            Ask::Addr(..) => self.next_nameserver(),
+            _ => self.fail_last(FailReason::NoNameservers),
+        }
+    }
+
+    /// The server of `ask` (number `index` of its list) failed: the next one.
+    fn next_after(&mut self, ask: Ask, index: usize) {
+        match ask {
+            Ask::Authoritative => self.next_nameserver(),
+            other => self.send_to_resolver(other, index + 1),
+        }
+    }
+
+    fn start_discovery(&mut self) {
+        match Name::from_labels(name::labels(&self.client_wire)) {
+            Ok(n) => self.send_to_resolver(Ask::Soa(n), 0),
+            Err(_) => self.fail(FailReason::NoNameservers),
+        }
+    }
+
+    /// Authoritative mode: the next nameserver address to ask, or the next address lookup, or
+    /// (for learned addresses that all failed) discovery from scratch.
+    fn next_nameserver(&mut self) {
+        let Some(auth) = self.auth.as_deref_mut() else {
+            self.fail_last(FailReason::NoNameservers);
+            return;
+        };
+        if let Some(&server) = auth.addrs.get(auth.tried) {
+            let index = auth.tried;
+            auth.tried += 1;
+            self.send(Ask::Authoritative, index, server, self.client_transport);
+        } else if let Some((host, rtype)) = auth.lookups.pop_front() {
+            self.send_to_resolver(Ask::Addr(host, rtype), 0);
+        } else if auth.from_learned && !auth.fell_back {
+            *auth = Auth {
+                fell_back: true,
+                ..Auth::default()
+            };
+            self.start_discovery();
+        } else {
+            self.fail_last(FailReason::NoNameservers);
+        }
+    }
+
+    /// Builds the query for `ask` and waits for its reply (or fails when the budget is spent).
+    fn send(&mut self, ask: Ask, index: usize, server: SocketAddr, transport: Transport) {
+        if self.sends >= MAX_SENDS {
+            self.fail(FailReason::SendLimit);
+            return;
+        }
+        self.sends += 1;
+        let (name, qtype, qclass, rd, flags2, dnssec_ok) = match &ask {
+            Ask::Recursive | Ask::Authoritative => {
+                let mut flags2 = 0u8;
+                if self.client_ad {
+                    flags2 |= FLAG_AD;
+                }
+                if self.client_cd {
+                    flags2 |= FLAG_CD;
+                }
+                (
+                    &self.client_name,
+                    self.qtype,
+                    self.qclass,
+                    matches!(ask, Ask::Recursive),
+                    flags2,
+                    self.client_edns == Some(true),
+                )
+            }
+            Ask::Soa(n) => (n, RecordType::SOA, DNSClass::IN, true, 0, false),
+            Ask::Ns(n) => (n, RecordType::NS, DNSClass::IN, true, 0, false),
+            Ask::Addr(n, t) => (n, *t, DNSClass::IN, true, 0, false),
+        };
+        let (query, id, question_len) =
+            build_query(&mut self.rng, name, qtype, qclass, rd, flags2, dnssec_ok);
+        self.state = State::Waiting(Pending {
+            ask,
+            index,
+            server,
+            transport,
+            query,
+            id,
+            question_len,
+        });
+    }
+
+    /// A validated reply to `pending`: the next step.
+    fn proceed(
+        &mut self,
+        engine: &Engine,
+        pending: Pending,
+        valid: Validated,
+        now_ms: u64,
+    ) -> Result<(), ReplyError> {
+        match pending.ask {
+            Ask::Recursive | Ask::Authoritative => {
+                let mut out = Vec::new();
+                if let Err(e) = rewrite::client_reply(self, &valid, self.client_transport, &mut out)
+                {
+                    self.last_error = Some(FailReason::Reply(e));
+                    self.next_after(pending.ask, pending.index);
+                    return Err(e);
+                }
+                if matches!(pending.ask, Ask::Authoritative) {
+                    self.learn_nameservers(engine, pending.index, now_ms);
+                }
+                self.state = State::Answered(out);
+            }
+            Ask::Soa(asked) => match soa_apex(&valid, &asked) {
+                Some(apex) if !apex.is_root() => {
+                    if let Some(auth) = self.auth.as_deref_mut() {
+                        auth.apex = Some(apex.clone());
+                    }
+                    self.send_to_resolver(Ask::Ns(apex), 0);
+                }
+                Some(_) => self.fail(FailReason::NoNameservers),
+                None => {
+                    // No SOA at or above the name (e.g. it is a CNAME into another zone): one
+                    // label up (never to the root), as the propagation checkers walk.
+                    let wire = name_wire(&asked);
+                    let parent = name::ancestors(&wire)
+                        .next()
+                        .and_then(|p| Name::from_labels(name::labels(p)).ok());
+                    match parent {
+                        Some(parent) => self.send_to_resolver(Ask::Soa(parent), 0),
+                        None => self.fail(FailReason::NoNameservers),
+                    }
+                }
+            },
+            Ask::Ns(apex) => {
+                let Some(auth) = self.auth.as_deref_mut() else {
+                    self.fail(FailReason::NoNameservers);
+                    return Ok(());
+                };
+                add_nameservers(auth, &valid, &apex);
+                if auth.addrs.is_empty() && auth.lookups.is_empty() {
+                    self.fail(FailReason::NoNameservers);
+                } else {
+                    self.next_nameserver();
+                }
+            }
+            Ask::Addr(_, rtype) => {
+                if let Some(auth) = self.auth.as_deref_mut() {
+                    for r in &valid.answers {
+                        let ip = match (&r.data, rtype) {
+                            (RData::A(a), RecordType::A) => IpAddr::V4(a.0),
+                            (RData::AAAA(a), RecordType::AAAA) => IpAddr::V6(a.0),
+                            _ => continue,
+                        };
+                        add_addr(auth, ip, r.ttl);
+                    }
+                }
+                self.next_nameserver();
+            }
+        }
+        Ok(())
+    }
+
+    /// Authoritative mode, after nameserver `index` answered: learn apex → addresses (that one
+    /// first), unless they came from the learned state.
+    fn learn_nameservers(&self, engine: &Engine, index: usize, now_ms: u64) {
+        let Some(auth) = self.auth.as_deref() else {
+            return;
+        };
+        let Some(apex) = &auth.apex else {
+            return;
+        };
+        if auth.from_learned || auth.addrs.is_empty() {
+            return;
+        }
+        let mut servers = Vec::with_capacity(auth.addrs.len());
+        servers.extend(auth.addrs.get(index).copied());
+        servers.extend(
+            auth.addrs
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != index)
+                .map(|(_, a)| *a),
+        );
+        let apex = name_wire(apex);
+        engine.update(|l| l.learn_servers(&apex, &servers, auth.ttl, now_ms));
+    }
+
+    /// Learns from a validated reply: NS targets (rule 3), CNAME targets of replies to a
+    /// challenge or delegation question and their ancestors (rules 4 and 5), ancestors of a
+    /// challenge name (rule 5).
+    fn learn(&self, engine: &Engine, ask: &Ask, valid: &Validated, now_ms: u64) {
+        let discovery = engine.config().discovery();
+        let mut facts: Vec<(Vec<u8>, Fact, u32)> = Vec::new();
+        if discovery {
+            for r in valid.answers.iter().chain(&valid.authorities) {
+                if let RData::NS(ns) = &r.data {
+                    facts.push((name_wire(&ns.0), Fact::NsHost, r.ttl));
+                }
+            }
+        }
+        let about_client_name = match ask {
+            Ask::Recursive | Ask::Authoritative => true,
+            Ask::Soa(n) => *n == self.client_name,
+            Ask::Ns(_) | Ask::Addr(..) => false,
+        };
+        if about_client_name && self.learn_targets {
+            for r in &valid.answers {
+                if let RData::CNAME(target) = &r.data {
+                    let target = name_wire(&target.0);
+                    if discovery {
+                        for a in name::ancestors(&target) {
+                            facts.push((a.to_vec(), Fact::Ancestor, r.ttl));
+                        }
+                    }
+                    facts.push((target, Fact::CnameTarget, r.ttl));
+                }
+            }
+        }
+        if about_client_name && self.challenge && discovery {
+            let ttl = valid.answers.iter().map(|r| r.ttl).max().unwrap_or(0);
+            for a in name::ancestors(&self.client_wire) {
+                facts.push((a.to_vec(), Fact::Ancestor, ttl));
+            }
+        }
+        if facts.is_empty() {
+            return;
+        }
+        engine.update(|l| {
+            for (name, fact, ttl) in &facts {
+                l.learn(name, *fact, *ttl, now_ms);
+            }
+        });
+    }
+
+    // ---- validation ----------------------------------------------------------------------
+
+    /// All checks on a reply to the query waiting for one; returns the parts that go on.
+    #[cfg(test)]
     pub(crate) fn validate(&self, reply: &[u8]) -> Result<Validated, ReplyError> {
+        match &self.state {
+            State::Waiting(p) => self.validate_for(p, reply),
+            _ => Err(ReplyError::ExchangeDone),
+        }
+    }
+
+    fn validate_for(&self, p: &Pending, reply: &[u8]) -> Result<Validated, ReplyError> {
         let header: [u8; HEADER_LEN] = reply
             .get(..HEADER_LEN)
             .and_then(|h| h.try_into().ok())
@@ -256,7 +734,7 @@ impl Exchange {
         if flags1 & FLAG_QR == 0 {
             return Err(ReplyError::NotAResponse);
         }
-        if u16::from_be_bytes([id_hi, id_lo]) != self.upstream_id {
+        if u16::from_be_bytes([id_hi, id_lo]) != p.id {
             return Err(ReplyError::IdMismatch);
         }
         if flags1 & OPCODE_MASK != 0 {
@@ -265,7 +743,7 @@ impl Exchange {
         if u16::from_be_bytes([qd_hi, qd_lo]) != 1 {
             return Err(ReplyError::QuestionMismatch);
         }
-        let question = self.question();
+        let question = p.question();
         if reply.get(HEADER_LEN..HEADER_LEN + question.len()) != Some(question) {
             return Err(ReplyError::QuestionMismatch);
         }
@@ -277,8 +755,10 @@ impl Exchange {
         let msg = Message::from_vec(reply).map_err(|_| ReplyError::Malformed)?;
         let Message {
             metadata,
+            queries,
             answers,
             authorities,
+            additionals,
             ..
         } = msg;
         match metadata.response_code {
@@ -286,10 +766,17 @@ impl Exchange {
             ResponseCode::NoError | ResponseCode::NXDomain | ResponseCode::YXDomain => {}
             _ => return Err(ReplyError::UpstreamFailure),
         }
+        if matches!(p.ask, Ask::Authoritative) && !metadata.authoritative {
+            return Err(ReplyError::NotAuthoritative);
+        }
+        let (asked, qclass) = match queries.first() {
+            Some(q) => (q.name(), q.query_class()),
+            None => return Err(ReplyError::QuestionMismatch),
+        };
 
-        let chain = self.cname_chain(&answers)?;
+        let chain = cname_chain(asked, &answers)?;
         for record in &answers {
-            if record.dns_class != self.qclass {
+            if record.dns_class != qclass {
                 return Err(ReplyError::ForeignRecord);
             }
             let on_chain = chain.iter().any(|n| **n == record.name);
@@ -307,16 +794,39 @@ impl Exchange {
         }
 
         // Authority: only the SOA / NS of the zone (cut) the chain names are in; the rest is
-        // dropped, as is the whole additional section.
-        let authorities = authorities
+        // dropped.
+        let authorities: Vec<Record> = authorities
             .into_iter()
             .filter(|r| {
                 matches!(r.record_type(), RecordType::SOA | RecordType::NS)
-                    && r.dns_class == self.qclass
+                    && r.dns_class == qclass
                     && chain.iter().any(|n| r.name.zone_of(n))
             })
             .collect();
         drop(chain);
+
+        // Additional: only glue, the A/AAAA of the NS targets kept above.
+        let targets: Vec<&Name> = answers
+            .iter()
+            .chain(&authorities)
+            .filter_map(|r| match &r.data {
+                RData::NS(ns) => Some(&ns.0),
+                _ => None,
+            })
+            .collect();
+        let additionals: Vec<Record> = if targets.is_empty() {
+            Vec::new()
+        } else {
+            additionals
+                .into_iter()
+                .filter(|r| {
+                    matches!(r.data, RData::A(_) | RData::AAAA(_))
+                        && r.dns_class == qclass
+                        && targets.iter().any(|t| **t == r.name)
+                })
+                .collect()
+        };
+        drop(targets);
 
         Ok(Validated {
             authoritative: metadata.authoritative,
@@ -325,32 +835,148 @@ impl Exchange {
             response_code: metadata.response_code,
             answers,
             authorities,
+            additionals,
         })
     }
+}
 
-    /// The question name and the CNAME targets reachable from it within `answers`.
-    fn cname_chain<'a>(&'a self, answers: &'a [Record]) -> Result<Vec<&'a Name>, ReplyError> {
-        let mut chain: Vec<&Name> = vec![&self.client_name];
-        // Follow the chain; repeat so that records out of order still link up.
-        loop {
-            let mut grew = false;
-            for record in answers {
-                let RData::CNAME(target) = &record.data else {
-                    continue;
+/// Builds a query: header (fresh ID; RD as asked; AD/CD from `flags2`), the question with random
+/// letter case (DNS 0x20), an OPT record (payload UPSTREAM_UDP_PAYLOAD, DO as asked, no options).
+/// Returns the query, its ID and the length of its question section.
+fn build_query(
+    rng: &mut SplitMix64,
+    name: &Name,
+    qtype: RecordType,
+    qclass: DNSClass,
+    rd: bool,
+    flags2: u8,
+    dnssec_ok: bool,
+) -> (Vec<u8>, u16, usize) {
+    // The ID takes the low 16 bits of one word; the case bits start on a fresh word.
+    let id = rng.next_u64() as u16;
+    let mut q = Vec::with_capacity(HEADER_LEN + 255 + 4 + 11);
+    // Header: ID, flags, QD=1, AN=0, NS=0, AR=1.
+    q.extend_from_slice(&id.to_be_bytes());
+    q.push(if rd { FLAG_RD } else { 0 });
+    q.push(flags2 & (FLAG_AD | FLAG_CD));
+    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
+
+    let mut bits = rng.next_u64();
+    let mut bits_left = 64u32;
+    for label in name.iter() {
+        // Hickory only holds labels of 1 ..= 63 octets.
+        let label = label.get(..label.len().min(63)).unwrap_or(&[]);
+        q.push(label.len() as u8);
+        for &b in label {
+            if b.is_ascii_alphabetic() {
+                if bits_left == 0 {
+                    bits = rng.next_u64();
+                    bits_left = 64;
+                }
+                let flip = (bits & 1) as u8;
+                bits >>= 1;
+                bits_left -= 1;
+                q.push(b ^ (flip << 5));
+            } else {
+                q.push(b);
+            }
+        }
+    }
+    q.push(0);
+    q.extend_from_slice(&u16::from(qtype).to_be_bytes());
+    q.extend_from_slice(&u16::from(qclass).to_be_bytes());
+    let question_len = q.len() - HEADER_LEN;
+
+    // OPT: root owner, type 41, class = payload, TTL = ext-rcode 0, version 0, DO, no options.
+    q.push(0);
+    q.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
+    q.extend_from_slice(&UPSTREAM_UDP_PAYLOAD.to_be_bytes());
+    let do_bit = if dnssec_ok { 0x80 } else { 0 };
+    q.extend_from_slice(&[0, 0, do_bit, 0, 0, 0]);
+    (q, id, question_len)
+}
+
+/// The zone apex named by an SOA reply: the owner (lower case) of an SOA record in the answer or
+/// authority section at or above the asked name.
+fn soa_apex(valid: &Validated, asked: &Name) -> Option<Name> {
+    valid
+        .answers
+        .iter()
+        .chain(&valid.authorities)
+        .find(|r| matches!(r.data, RData::SOA(_)) && r.name.zone_of(asked))
+        .map(|r| r.name.to_lowercase())
+}
+
+/// Authoritative mode: takes the NS records of `apex` from an NS reply, with their glue; hosts
+/// without glue get A (then AAAA) lookups.
+fn add_nameservers(auth: &mut Auth, valid: &Validated, apex: &Name) {
+    let mut hosts: Vec<(Name, u32)> = Vec::new();
+    for r in valid.answers.iter().chain(&valid.authorities) {
+        if let RData::NS(ns) = &r.data
+            && r.name == *apex
+            && !hosts.iter().any(|(h, _)| *h == ns.0)
+            && hosts.len() < MAX_NS_HOSTS
+        {
+            hosts.push((ns.0.to_lowercase(), r.ttl));
+        }
+    }
+    auth.ttl = hosts.iter().map(|(_, t)| *t).min().unwrap_or(u32::MAX);
+    let mut glueless = Vec::new();
+    // IPv4 glue first: a cluster without IPv6 would otherwise wait out timeouts first.
+    for family_v4 in [true, false] {
+        for (host, _) in &hosts {
+            for r in &valid.additionals {
+                let ip = match &r.data {
+                    RData::A(a) if family_v4 => IpAddr::V4(a.0),
+                    RData::AAAA(a) if !family_v4 => IpAddr::V6(a.0),
+                    _ => continue,
                 };
-                if chain.iter().any(|n| **n == record.name)
-                    && !chain.iter().any(|n| **n == target.0)
-                {
-                    if chain.len() > MAX_CNAME_CHAIN {
-                        return Err(ReplyError::ForeignRecord);
-                    }
-                    chain.push(&target.0);
-                    grew = true;
+                if r.name == *host {
+                    add_addr(auth, ip, r.ttl);
                 }
             }
-            if !grew {
-                return Ok(chain);
+        }
+    }
+    for (host, _) in &hosts {
+        if !valid.additionals.iter().any(|r| r.name == *host) {
+            glueless.push(host.clone());
+        }
+    }
+    for rtype in [RecordType::A, RecordType::AAAA] {
+        for host in &glueless {
+            auth.lookups.push_back((host.clone(), rtype));
+        }
+    }
+}
+
+fn add_addr(auth: &mut Auth, ip: IpAddr, ttl: u32) {
+    let addr = SocketAddr::new(ip, DEFAULT_PORT);
+    if auth.addrs.len() < MAX_NS_ADDRS && !auth.addrs.contains(&addr) {
+        auth.addrs.push(addr);
+        auth.ttl = auth.ttl.min(ttl);
+    }
+}
+
+/// The asked name and the CNAME targets reachable from it within `answers`.
+fn cname_chain<'a>(asked: &'a Name, answers: &'a [Record]) -> Result<Vec<&'a Name>, ReplyError> {
+    let mut chain: Vec<&Name> = vec![asked];
+    // Follow the chain; repeat so that records out of order still link up.
+    loop {
+        let mut grew = false;
+        for record in answers {
+            let RData::CNAME(target) = &record.data else {
+                continue;
+            };
+            if chain.iter().any(|n| **n == record.name) && !chain.iter().any(|n| **n == target.0) {
+                if chain.len() > MAX_CNAME_CHAIN {
+                    return Err(ReplyError::ForeignRecord);
+                }
+                chain.push(&target.0);
+                grew = true;
             }
+        }
+        if !grew {
+            return Ok(chain);
         }
     }
 }
@@ -398,7 +1024,7 @@ fn names_in_rdata_uncompressed(record: &Record) -> bool {
     rest.is_empty()
 }
 
-/// The parts of a validated reply that go to the client.
+/// The parts of a validated reply that go on (to the client, or to the next discovery step).
 #[derive(Debug)]
 pub(crate) struct Validated {
     pub(crate) authoritative: bool,
@@ -407,6 +1033,8 @@ pub(crate) struct Validated {
     pub(crate) response_code: ResponseCode,
     pub(crate) answers: Vec<Record>,
     pub(crate) authorities: Vec<Record>,
+    /// Glue: A/AAAA of the NS targets in `answers` and `authorities`.
+    pub(crate) additionals: Vec<Record>,
 }
 
 /// Why the client's query could not be forwarded. Fieldless: each is one C result code.
@@ -443,8 +1071,8 @@ impl fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
-/// Why an upstream reply was not used. Every one means: try the next upstream (for
-/// [`ReplyError::Truncated`] over UDP, first retry the same upstream over TCP).
+/// Why a reply was not used. The exchange has already moved on (to the next server; for
+/// [`ReplyError::Truncated`] over UDP, to the same server over TCP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReplyError {
@@ -464,6 +1092,10 @@ pub enum ReplyError {
     ForeignRecord,
     /// SERVFAIL, REFUSED, NOTIMP, FORMERR (or another rcode unusable for an answer) from upstream.
     UpstreamFailure,
+    /// Authoritative mode: the nameserver's reply does not have the AA bit set.
+    NotAuthoritative,
+    /// [`Exchange::on_reply`] when the exchange was not waiting for a reply: nothing changed.
+    ExchangeDone,
 }
 
 impl ReplyError {
@@ -486,6 +1118,10 @@ impl ReplyError {
             ReplyError::UpstreamFailure => {
                 "upstream failed (SERVFAIL, REFUSED, NOTIMP or FORMERR): trying the next upstream"
             }
+            ReplyError::NotAuthoritative => {
+                "nameserver reply is not authoritative (AA clear): trying the next nameserver"
+            }
+            ReplyError::ExchangeDone => "the exchange is not waiting for a reply",
         }
     }
 }
@@ -506,7 +1142,7 @@ mod tests {
     const QNAME: &str = "_acme-challenge.Www.Example.COM";
 
     fn new_err(q: &[u8]) -> Option<QueryError> {
-        Exchange::new(&config(30), q, 7).err()
+        Exchange::new(&engine(30), q, Transport::Udp, 7, 0).err()
     }
 
     fn validate_err(ex: &Exchange, reply: &[u8]) -> Option<ReplyError> {
@@ -580,7 +1216,7 @@ mod tests {
         let mut q = query(0xbeef, QNAME, TYPE_TXT, None);
         q[2] &= !FLAG_RD; // client did not ask for recursion: upstream still gets RD
         let ex = exchange(&q, 42);
-        let u = ex.upstream_query();
+        let u = &sent(&ex);
         assert_eq!(be16(u, 0), ex.upstream_id());
         assert_eq!(ex.client_id(), 0xbeef);
         assert_eq!(u[2], FLAG_RD, "QR clear, opcode QUERY, RD set");
@@ -659,7 +1295,7 @@ mod tests {
     #[test]
     fn opt_added_when_client_had_none() {
         let ex = exchange(&query(1, QNAME, TYPE_TXT, None), 3);
-        let u = ex.upstream_query();
+        let u = &sent(&ex);
         let opt_rr = &u[12 + ex.question().len()..];
         assert_eq!(opt_rr, &opt(UPSTREAM_UDP_PAYLOAD, false, &[])[..]);
         assert_eq!(ex.client_edns(), None);
@@ -672,7 +1308,7 @@ mod tests {
         for dnssec_ok in [false, true] {
             let q = query(1, QNAME, TYPE_TXT, Some((4000, dnssec_ok, &opts)));
             let ex = exchange(&q, 3);
-            let u = ex.upstream_query();
+            let u = &sent(&ex);
             let opt_rr = &u[12 + ex.question().len()..];
             assert_eq!(opt_rr, &opt(UPSTREAM_UDP_PAYLOAD, dnssec_ok, &[])[..]);
             assert_eq!(ex.client_edns(), Some(dnssec_ok));
@@ -703,13 +1339,13 @@ mod tests {
         let mut q = query(1, QNAME, TYPE_TXT, None);
         q[3] |= FLAG_AD | FLAG_CD;
         let ex = exchange(&q, 3);
-        assert_eq!(ex.upstream_query()[3], FLAG_AD | FLAG_CD);
+        assert_eq!(sent(&ex)[3], FLAG_AD | FLAG_CD);
     }
 
     #[test]
     fn upstream_query_parses_back() {
         let ex = exchange(&query(7, QNAME, TYPE_TXT, Some((1232, true, &[]))), 11);
-        let m = Message::from_vec(ex.upstream_query()).ok();
+        let m = Message::from_vec(&sent(&ex)).ok();
         let m = m.as_ref();
         assert_eq!(m.map(|m| m.queries.len()), Some(1));
         assert_eq!(
@@ -765,7 +1401,7 @@ mod tests {
         assert_eq!(validate_err(&ex, &r), Some(ReplyError::NotAResponse));
         // An echo of the query itself is not a response.
         assert_eq!(
-            validate_err(&ex, ex.upstream_query()),
+            validate_err(&ex, &sent(&ex)),
             Some(ReplyError::NotAResponse)
         );
     }
@@ -1281,7 +1917,7 @@ mod tests {
     #[test]
     fn config_and_exchange_can_cross_threads() {
         fn send_sync<T: Send + Sync>() {}
-        send_sync::<Config>();
+        send_sync::<crate::Config>();
         send_sync::<Exchange>();
     }
 
@@ -1302,6 +1938,8 @@ mod tests {
             ReplyError::QuestionMismatch,
             ReplyError::ForeignRecord,
             ReplyError::UpstreamFailure,
+            ReplyError::NotAuthoritative,
+            ReplyError::ExchangeDone,
         ];
         let mut msgs: Vec<&str> = q
             .iter()

@@ -1,26 +1,48 @@
 //! The sans-IO core of acmeforward, a CoreDNS plugin that forwards ACME DNS-01 challenge lookups
-//! (`_acme-challenge.<name>`) to external nameservers while every other name keeps its internal
-//! (split-horizon) answer.
+//! (`_acme-challenge.<name>`), and the lookups a propagation check makes around them, to external
+//! nameservers while every other name keeps its internal (split-horizon) answer.
 //!
 //! * [`ConfigBuilder`] / [`Config`]: the validated configuration (zones, upstreams, timeout,
-//!   max_ttl), built from the Corefile one setting at a time.
-//! * [`Config::classify`]: the per-query hot path, allocation-free: [`Verdict::Forward`] for an
-//!   `_acme-challenge` name of class IN in one of the zones, [`Verdict::Pass`] for everything else.
-//! * [`Exchange`]: one forwarded query. [`Exchange::new`] builds the upstream query (fresh ID,
-//!   DNS 0x20 letter case, EDNS0 reset); [`Exchange::finish`] validates an upstream reply and
-//!   rewrites it for the client.
+//!   max_ttl, discovery, delegated zones, upstream mode, max_learned), built from the Corefile one
+//!   setting at a time.
+//! * [`Engine`]: a configuration plus the [`Learned`] state shared by every query.
+//!   [`Engine::classify`] is the per-query hot path, allocation-free: [`Verdict::Forward`] when a
+//!   forwarding rule matches ([`Rule`]: challenge names; SOA/NS discovery; learned nameserver
+//!   hosts; delegated zones and learned CNAME targets; the learned SOA walk), class IN only.
+//! * [`Exchange`]: one forwarded query, a poll-style state machine. [`Exchange::poll`] gives the
+//!   next [`Action`] (send a query to a server, answer the client, or fail); the caller does the
+//!   I/O and reports with [`Exchange::on_reply`] or [`Exchange::on_failure`]. Failover, TC→TCP
+//!   and (in [`UpstreamMode::Authoritative`]) the discovery of the zone's nameservers happen
+//!   inside. Every reply is validated; the client's reply is rebuilt from validated records.
 //!
-//! No sockets, threads, clock or randomness of its own: the caller does the I/O and passes a random
-//! word to [`Exchange::new`].
+//! No sockets, threads, clock or randomness of its own: the caller does the I/O, passes a random
+//! word to [`Exchange::new`] and its monotonic clock as `now_ms`.
 //!
 //! ```
-//! use acmeforward::{ConfigBuilder, Verdict};
+//! use acmeforward::{Action, ConfigBuilder, Engine, Exchange, Transport, Verdict};
 //!
 //! let mut builder = ConfigBuilder::new();
 //! builder.zone("example.com")?.upstream("192.0.2.53")?;
-//! let config = builder.build()?;
-//! assert_eq!(config.classify(b"_acme-challenge.www.example.com.", 16, 1), Verdict::Forward);
-//! assert_eq!(config.classify(b"www.example.com.", 1, 1), Verdict::Pass);
+//! let engine = Engine::new(builder.build()?);
+//! assert_eq!(engine.classify(b"_acme-challenge.www.example.com.", 16, 1, 0), Verdict::Forward);
+//! assert_eq!(engine.classify(b"www.example.com.", 1, 1, 0), Verdict::Pass);
+//! // With discovery on, the SOA questions of a propagation check in the zone go out too.
+//! assert_eq!(engine.classify(b"www.example.com.", 6, 1, 0), Verdict::Forward);
+//!
+//! // _acme-challenge.www.example.com TXT, ID 0x4242, RD.
+//! let query = b"\x42\x42\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\
+//! \x0f_acme-challenge\x03www\x07example\x03com\x00\x00\x10\x00\x01";
+//! let mut exchange = Exchange::new(&engine, query, Transport::Udp, 0x5eed, 0).expect("query");
+//! match exchange.poll() {
+//!     Action::Send { server, transport, query } => {
+//!         assert_eq!(server, "192.0.2.53:53".parse().expect("address"));
+//!         assert_eq!(transport, Transport::Udp);
+//!         assert_eq!(query.len(), 60);
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! exchange.on_failure(); // timeout; no other upstream
+//! assert!(matches!(exchange.poll(), Action::Fail(_)));
 //! # Ok::<(), acmeforward::ConfigError>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -28,18 +50,26 @@
 
 mod classify;
 mod config;
+mod engine;
 mod exchange;
+mod learned;
+#[cfg(test)]
+mod machine_tests;
 mod name;
 mod rewrite;
 #[cfg(test)]
 mod testutil;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_TIMEOUT,
-    MAX_MAX_TTL, MAX_TIMEOUT, MIN_TIMEOUT, Verdict, Zone,
+    Config, ConfigBuilder, ConfigError, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TTL, DEFAULT_PORT,
+    DEFAULT_TIMEOUT, MAX_MAX_LEARNED, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED, MIN_TIMEOUT,
+    UpstreamMode, Verdict, Zone,
 };
+pub use engine::{Engine, Rule};
 pub use exchange::{
-    Exchange, MAX_CLIENT_UDP_PAYLOAD, MAX_CNAME_CHAIN, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD,
-    QueryError, ReplyError, Transport, UPSTREAM_UDP_PAYLOAD,
+    Action, Exchange, FailReason, MAX_CLIENT_UDP_PAYLOAD, MAX_CNAME_CHAIN, MAX_NS_ADDRS,
+    MAX_NS_HOSTS, MAX_SENDS, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, QueryError, ReplyError, Transport,
+    UPSTREAM_UDP_PAYLOAD,
 };
+pub use learned::{Fact, Facts, LEARN_MAX_TTL, LEARN_MIN_TTL, Learned};
 pub use name::NameError;

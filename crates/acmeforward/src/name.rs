@@ -224,6 +224,71 @@ pub(crate) fn is_at_or_below(name: &[u8], zone: &[u8]) -> bool {
     }
 }
 
+/// Whether the first label of the wire-form `name` is `_acme-challenge` (ASCII case-insensitive).
+pub(crate) fn is_challenge(wire: &[u8]) -> bool {
+    labels(wire)
+        .next()
+        .is_some_and(|l| l.eq_ignore_ascii_case(crate::classify::ACME_LABEL))
+}
+
+/// The strict ancestors of a well-formed wire-form name, nearest first, without the root.
+pub(crate) fn ancestors(wire: &[u8]) -> Ancestors<'_> {
+    Ancestors { rest: wire }
+}
+
+pub(crate) struct Ancestors<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Ancestors<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (&len, _) = self.rest.split_first()?;
+        if len == 0 {
+            return None;
+        }
+        self.rest = self.rest.get(1 + usize::from(len)..).unwrap_or(&[]);
+        match self.rest.first() {
+            Some(&n) if n != 0 => Some(self.rest),
+            _ => {
+                self.rest = &[];
+                None
+            }
+        }
+    }
+}
+
+/// Checks that `input` is a well-formed uncompressed wire-form name (labels of 1..=63 octets,
+/// at most 255 octets, ending in the root label exactly at its end) and returns it lower-cased,
+/// on the stack. Never allocates.
+pub(crate) fn normalize_wire(input: &[u8]) -> Option<WireName> {
+    if input.is_empty() || input.len() > MAX_WIRE_LEN {
+        return None;
+    }
+    let mut out = WireName {
+        buf: [0; MAX_WIRE_LEN],
+        len: input.len(),
+    };
+    let mut i = 0usize;
+    loop {
+        let len = usize::from(*input.get(i)?);
+        if len == 0 {
+            return (i + 1 == input.len()).then_some(out);
+        }
+        if len > MAX_LABEL_LEN {
+            return None;
+        }
+        let end = i + 1 + len;
+        let src = input.get(i..end)?;
+        let dst = out.buf.get_mut(i..end)?;
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = s.to_ascii_lowercase();
+        }
+        i = end;
+    }
+}
+
 /// Writes a wire-form name in presentation format, escaping like miekg/dns does.
 pub(crate) fn write_presentation(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
     let mut any = false;
@@ -367,6 +432,42 @@ mod tests {
         assert_eq!(got, vec![&b"a"[..], b"bc", b"def"]);
         assert_eq!(labels(&[0]).count(), 0);
         assert_eq!(labels(&[5, b'a']).count(), 0, "truncated label stops");
+    }
+
+    #[test]
+    fn ancestors_nearest_first_without_root() {
+        let w = wire("a.b.c");
+        let got: Vec<Vec<u8>> = ancestors(&w).map(<[u8]>::to_vec).collect();
+        assert_eq!(got, vec![wire("b.c"), wire("c")]);
+        assert_eq!(ancestors(&wire("c")).count(), 0);
+        assert_eq!(ancestors(&[0]).count(), 0);
+        assert_eq!(ancestors(&[]).count(), 0);
+        assert_eq!(ancestors(&[9, b'a']).count(), 0, "truncated stops");
+    }
+
+    #[test]
+    fn normalize_wire_checks_and_lowercases() {
+        let n = |b: &[u8]| normalize_wire(b).map(|w| w.as_bytes().to_vec());
+        assert_eq!(n(b"\x03AbC\x00"), Some(b"\x03abc\x00".to_vec()));
+        assert_eq!(n(&[0]), Some(vec![0]));
+        for bad in [
+            &b""[..],
+            b"\x03abc",
+            b"\x03abc\x00\x00",
+            b"\x04abc\x00",
+            b"\xc0\x0c",
+            &[64; 66][..],
+        ] {
+            assert_eq!(n(bad), None, "{bad:?}");
+        }
+        let long = [&[1u8, b'a'][..]; 128].concat();
+        let mut long0 = long.clone();
+        long0.push(0);
+        assert_eq!(n(&long0), None, "256 octets");
+        assert_eq!(n(&long0[2..]).map(|w| w.len()), Some(255));
+        assert!(is_challenge(&wire("_ACME-challenge.x")));
+        assert!(!is_challenge(&wire("_acme-challengex.x")));
+        assert!(!is_challenge(&[0]));
     }
 
     #[test]

@@ -35,8 +35,21 @@ pub(crate) fn client_reply(
         .iter()
         .map(|r| rewrite_record(ex, r))
         .collect();
+    msg.additionals = valid
+        .additionals
+        .iter()
+        .map(|r| rewrite_record(ex, r))
+        .collect();
     if encode(&msg, limit, out)? {
         return Ok(());
+    }
+    // Glue is optional (RFC 2181 §9): without it, before truncating.
+    if !msg.additionals.is_empty() {
+        msg.additionals.clear();
+        out.clear();
+        if encode(&msg, limit, out)? {
+            return Ok(());
+        }
     }
 
     // Does not fit: header with TC, the question, OPT if the client sent one, no records.
@@ -121,13 +134,20 @@ mod tests {
     use hickory_proto::rr::RecordType;
 
     use super::*;
+    use crate::exchange::Action;
     use crate::testutil::*;
 
     const QNAME: &str = "_acme-challenge.Www.Example.COM";
 
     fn finish(ex: &Exchange, reply: &[u8], client: Transport) -> Result<Vec<u8>, ReplyError> {
-        let mut out = vec![0xaa; 3];
-        ex.finish(reply, client, &mut out).map(|()| out)
+        crate::testutil::finish(ex, &engine(30), reply, client)
+    }
+
+    fn new_ex(max_ttl: u32, q: &[u8], random: u64) -> Exchange {
+        match Exchange::new(&engine(max_ttl), q, Transport::Udp, random, 0) {
+            Ok(ex) => ex,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     fn parse(b: &[u8]) -> Message {
@@ -138,14 +158,7 @@ mod tests {
     }
 
     fn ex_with(max_ttl: u32, edns: Option<(u16, bool, &[u8])>) -> Exchange {
-        match Exchange::new(
-            &config(max_ttl),
-            &query(0x1234, QNAME, TYPE_TXT, edns),
-            0xfeed,
-        ) {
-            Ok(ex) => ex,
-            Err(e) => panic!("{e}"),
-        }
+        new_ex(max_ttl, &query(0x1234, QNAME, TYPE_TXT, edns), 0xfeed)
     }
 
     fn txt_answer(ttl: u32) -> Vec<u8> {
@@ -356,10 +369,7 @@ mod tests {
         let mut q = query(0x1234, QNAME, TYPE_TXT, None);
         q[2] &= !0x01;
         q[3] |= 0x10;
-        let ex = match Exchange::new(&config(30), &q, 1) {
-            Ok(ex) => ex,
-            Err(e) => panic!("{e}"),
-        };
+        let ex = new_ex(30, &q, 1);
         let mut r = reply(&ex, 0, vec![txt_answer(5)], vec![], vec![]);
         r[2] |= 0x04; // AA
         r[3] |= 0x20; // AD
@@ -472,10 +482,7 @@ mod tests {
         // pointers; the encoder compresses only the first names it writes, so the rebuilt reply
         // outgrows a TCP message.
         let long = format!("_acme-challenge.{}", vec!["x".repeat(60); 3].join("."));
-        let ex = match Exchange::new(&config(30), &query(5, &long, TYPE_TXT, None), 8) {
-            Ok(ex) => ex,
-            Err(e) => panic!("{e}"),
-        };
+        let ex = new_ex(30, &query(5, &long, TYPE_TXT, None), 8);
         let an: Vec<Vec<u8>> = (0..300)
             .map(|_| rr(&QNAME_PTR, TYPE_TXT, CLASS_IN, 60, &txt_of_len(200)))
             .collect();
@@ -487,26 +494,32 @@ mod tests {
     }
 
     #[test]
-    fn out_cleared_on_error() {
+    fn error_gives_no_answer() {
         let ex = ex_with(30, None);
-        let mut out = vec![1, 2, 3];
-        assert_eq!(
-            ex.finish(&[0; 4], Transport::Udp, &mut out),
-            Err(ReplyError::Malformed)
-        );
-        assert!(out.is_empty());
-        let mut out = vec![1, 2, 3];
+        let e = engine(30);
+        for (bytes, want) in [
+            (vec![0u8; 4], ReplyError::Malformed),
+            (
+                reply(&ex, 2, vec![], vec![], vec![]),
+                ReplyError::UpstreamFailure,
+            ),
+        ] {
+            let mut x = ex.clone();
+            assert_eq!(x.on_reply(&e, &bytes, 0), Err(want));
+            // One upstream configured: nothing left to try.
+            assert!(matches!(x.poll(), Action::Fail(_)));
+        }
         let mut r = reply(&ex, 2, vec![], vec![], vec![]);
-        assert_eq!(
-            ex.finish(&r, Transport::Udp, &mut out),
-            Err(ReplyError::UpstreamFailure)
-        );
-        assert!(out.is_empty());
         r[2] |= 0x02;
-        assert_eq!(
-            ex.finish(&r, Transport::Tcp, &mut out),
-            Err(ReplyError::Truncated)
-        );
+        let mut x = ex.clone();
+        assert_eq!(x.on_reply(&e, &r, 0), Err(ReplyError::Truncated));
+        assert!(matches!(
+            x.poll(),
+            Action::Send {
+                transport: Transport::Tcp,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -552,10 +565,7 @@ mod tests {
     #[test]
     fn other_qtypes_and_empty_answers() {
         for qtype in [TYPE_A, 28, 255, 65280] {
-            let ex = match Exchange::new(&config(30), &query(9, QNAME, qtype, None), 4) {
-                Ok(ex) => ex,
-                Err(e) => panic!("{e}"),
-            };
+            let ex = new_ex(30, &query(9, QNAME, qtype, None), 4);
             let out = finish(&ex, &reply(&ex, 0, vec![], vec![], vec![]), Transport::Udp)
                 .unwrap_or_default();
             let q = question(QNAME, qtype, CLASS_IN);

@@ -1,7 +1,8 @@
 //! Hand-made wire messages for the unit tests (exact bytes, no library in between).
 
 use crate::config::{Config, ConfigBuilder};
-use crate::exchange::Exchange;
+use crate::engine::Engine;
+use crate::exchange::{Action, Exchange, ReplyError, Transport};
 
 pub(crate) const TYPE_A: u16 = 1;
 pub(crate) const TYPE_NS: u16 = 2;
@@ -148,10 +149,49 @@ pub(crate) fn config(max_ttl: u32) -> Config {
     }
 }
 
+pub(crate) fn engine(max_ttl: u32) -> Engine {
+    Engine::new(config(max_ttl))
+}
+
+/// A recursive-mode exchange over UDP at time 0.
 pub(crate) fn exchange(query: &[u8], random: u64) -> Exchange {
-    match Exchange::new(&config(30), query, random) {
+    exchange_with(&engine(30), query, Transport::Udp, random)
+}
+
+pub(crate) fn exchange_with(
+    engine: &Engine,
+    query: &[u8],
+    client: Transport,
+    random: u64,
+) -> Exchange {
+    match Exchange::new(engine, query, client, random, 0) {
         Ok(ex) => ex,
         Err(e) => panic!("test exchange: {e}"),
+    }
+}
+
+/// The query the exchange wants sent now (empty when it is done).
+pub(crate) fn sent(ex: &Exchange) -> Vec<u8> {
+    match ex.poll() {
+        Action::Send { query, .. } => query.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// Feeds `reply` to a copy of `ex` as if the client came over `client`, and returns the answer
+/// for the client (the old `finish`).
+pub(crate) fn finish(
+    ex: &Exchange,
+    engine: &Engine,
+    reply: &[u8],
+    client: Transport,
+) -> Result<Vec<u8>, ReplyError> {
+    let mut ex = ex.clone();
+    ex.client_transport = client;
+    ex.on_reply(engine, reply, 0)?;
+    match ex.poll() {
+        Action::Answer(a) => Ok(a.to_vec()),
+        other => panic!("valid reply but no answer: {other:?}"),
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use acmeforward::Verdict;
+use acmeforward::{Engine, Verdict};
 use proptest::prelude::*;
 
 /// How one label octet is written in presentation format.
@@ -130,6 +130,24 @@ fn model(name: &Name, zones: &[Name], qclass: u16) -> Verdict {
     }
 }
 
+/// The reference for `Engine::classify` with nothing learned and discovery on: rule 1 as above,
+/// plus rule 2: SOA (6) and NS (2) for valid names at or below a zone listed explicitly (not the
+/// root).
+fn engine_model(name: &Name, zones: &[Name], qtype: u16, qclass: u16) -> Verdict {
+    let labels = name.lower_labels();
+    let discovery = qclass == 1
+        && name.valid()
+        && matches!(qtype, 2 | 6)
+        && zones
+            .iter()
+            .any(|z| !z.labels.is_empty() && labels.ends_with(&z.lower_labels()));
+    if discovery {
+        Verdict::Forward
+    } else {
+        model(name, zones, qclass)
+    }
+}
+
 /// A name built from the tail of another (so zones often contain the name) or freshly.
 fn zone_strategy() -> impl Strategy<Value = Name> {
     name_strategy(3).prop_filter("zones must be valid", Name::valid)
@@ -193,6 +211,15 @@ proptest! {
         let got = config.classify(&name.presentation(), qtype, qclass);
         prop_assert_eq!(got, model(&name, &used_zones, qclass), "name {:?} zones {:?}",
             String::from_utf8_lossy(&name.presentation()), texts);
+
+        // The engine, nothing learned: rules 1 and 2. Half the time with a discovery type.
+        let engine = Engine::new(config);
+        for qtype in [qtype, 6, 2] {
+            let got = engine.classify(&name.presentation(), qtype, qclass, 0);
+            prop_assert_eq!(got, engine_model(&name, &used_zones, qtype, qclass),
+                "engine: name {:?} zones {:?} type {}",
+                String::from_utf8_lossy(&name.presentation()), texts, qtype);
+        }
     }
 }
 

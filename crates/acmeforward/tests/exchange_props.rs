@@ -5,7 +5,7 @@
 
 mod common;
 
-use acmeforward::{Exchange, ReplyError, Transport, UPSTREAM_UDP_PAYLOAD};
+use acmeforward::{Action, Exchange, ReplyError, Transport, UPSTREAM_UDP_PAYLOAD};
 use common::*;
 use hickory_proto::op::Message;
 use proptest::prelude::*;
@@ -61,12 +61,13 @@ fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-fn setup(c: &Case) -> (Vec<u8>, Exchange) {
+fn setup(c: &Case, client: Transport) -> (Vec<u8>, acmeforward::Engine, Exchange) {
     let client_q = question(&wire_from_labels(&c.labels), c.qtype, CLASS_IN);
-    let config = config(&[], c.max_ttl);
+    let engine = engine(&[], c.max_ttl);
     let query = query(c.id, &client_q, c.edns);
-    let ex = Exchange::new(&config, &query, c.random).expect("a well-formed query is accepted");
-    (client_q, ex)
+    let ex = Exchange::new(&engine, &query, client, c.random, 0)
+        .expect("a well-formed query is accepted");
+    (client_q, engine, ex)
 }
 
 proptest! {
@@ -78,15 +79,18 @@ proptest! {
 
     #[test]
     fn echoed_reply_validates_and_is_rewritten(c in case()) {
-        let (client_q, ex) = setup(&c);
+        let (client_q, engine, ex) = setup(&c, Transport::Tcp);
 
         // The upstream question differs from the client's only in letter case.
         prop_assert_eq!(ex.question().len(), client_q.len());
         prop_assert!(ex.question().eq_ignore_ascii_case(&client_q));
+        let over_tcp = matches!(ex.poll(), Action::Send { transport: Transport::Tcp, .. });
+        prop_assert!(over_tcp);
 
         let reply = echo_reply(&ex, &c.ttls);
-        let mut out = Vec::new();
-        prop_assert_eq!(ex.finish(&reply, Transport::Tcp, &mut out), Ok(()));
+        let out = answer(&engine, &ex, &reply);
+        prop_assert!(out.is_ok(), "{:?}", out);
+        let out = out.unwrap_or_default();
 
         // Client ID, QR, and the client's exact question bytes.
         prop_assert_eq!(&out[..2], &c.id.to_be_bytes()[..]);
@@ -107,9 +111,13 @@ proptest! {
             prop_assert_eq!(e.flags().dnssec_ok, dnssec_ok);
         }
 
-        // Over UDP: either the whole reply fits, or it is the truncated form.
-        let mut udp = Vec::new();
-        prop_assert_eq!(ex.finish(&reply, Transport::Udp, &mut udp), Ok(()));
+        // Over UDP (same random word, so the same upstream query): either the whole reply
+        // fits, or it is the truncated form.
+        let (_, _, udp_ex) = setup(&c, Transport::Udp);
+        prop_assert_eq!(sent(&udp_ex), sent(&ex));
+        let udp = answer(&engine, &udp_ex, &reply);
+        prop_assert!(udp.is_ok());
+        let udp = udp.unwrap_or_default();
         prop_assert!(udp.len() <= usize::from(ex.client_udp_size()));
         if udp != out {
             prop_assert!(out.len() > usize::from(ex.client_udp_size()));
@@ -120,18 +128,18 @@ proptest! {
 
     #[test]
     fn changed_id_fails(c in case(), flip in 1u16..) {
-        let (_, ex) = setup(&c);
+        let (_, engine, ex) = setup(&c, Transport::Udp);
         let mut reply = echo_reply(&ex, &c.ttls);
         let id = u16::from_be_bytes([reply[0], reply[1]]) ^ flip;
         reply[..2].copy_from_slice(&id.to_be_bytes());
-        let mut out = vec![1];
-        prop_assert_eq!(ex.finish(&reply, Transport::Udp, &mut out), Err(ReplyError::IdMismatch));
-        prop_assert!(out.is_empty());
+        let mut ex = ex;
+        prop_assert_eq!(ex.on_reply(&engine, &reply, 0), Err(ReplyError::IdMismatch));
+        prop_assert!(!matches!(ex.poll(), Action::Answer(_)));
     }
 
     #[test]
     fn changed_letter_case_in_question_fails(c in case(), pick in any::<prop::sample::Index>()) {
-        let (_, ex) = setup(&c);
+        let (_, engine, ex) = setup(&c, Transport::Udp);
         let reply = echo_reply(&ex, &c.ttls);
         let name_len = ex.question().len() - 4;
         let letters: Vec<usize> = (12..12 + name_len)
@@ -141,8 +149,7 @@ proptest! {
         let at = letters[pick.index(letters.len())];
         let mut bad = reply.clone();
         bad[at] ^= 0x20;
-        let mut out = Vec::new();
-        prop_assert_eq!(ex.finish(&bad, Transport::Udp, &mut out), Err(ReplyError::QuestionMismatch));
+        prop_assert_eq!(answer(&engine, &ex, &bad), Err(ReplyError::QuestionMismatch));
     }
 
     #[test]
@@ -156,12 +163,12 @@ proptest! {
     ) {
         prop_assume!(r1 != r2);
         let q = query(1, &question(&wire_from_labels(&labels), 16, 1), None);
-        let config = config(&[], 30);
-        let a = Exchange::new(&config, &q, r1).expect("query");
-        let b = Exchange::new(&config, &q, r2).expect("query");
+        let engine = engine(&[], 30);
+        let a = new_exchange(&engine, &q, Transport::Udp, r1);
+        let b = new_exchange(&engine, &q, Transport::Udp, r2);
         // At least 80 letters: the first 64 take their case from one splitmix64 output, which is
         // a bijection of the seed, so different random words always give different spellings.
         prop_assert_ne!(a.question(), b.question());
-        prop_assert_ne!(a.upstream_query(), b.upstream_query());
+        prop_assert_ne!(sent(&a), sent(&b));
     }
 }

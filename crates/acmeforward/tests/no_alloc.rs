@@ -1,10 +1,15 @@
-//! `Config::classify` is the per-query hot path: it must not allocate, for names that pass and for
-//! names that are forwarded alike. A counting global allocator proves it.
+//! `Engine::classify` (and `Config::classify`, its rule-1 part) is the per-query hot path: it must
+//! not allocate, for names that pass and for names that are forwarded alike, with nothing learned
+//! and with a learned state that every lookup has to consult. A counting global allocator proves
+//! it.
+
+mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use acmeforward::{ConfigBuilder, Verdict};
+use acmeforward::{Config, ConfigBuilder, Engine, Exchange, Transport, Verdict};
+use common::{CLASS_IN, QNAME_PTR, TYPE_TXT, message, query, question, rr, wire_from_labels};
 
 struct Counting;
 
@@ -65,38 +70,80 @@ fn counter_sees_allocations() {
     assert_eq!(n, 1);
 }
 
-#[test]
-fn classify_allocates_nothing() {
+fn config() -> Config {
     let mut builder = ConfigBuilder::new();
     builder
         .zone("example.com")
         .and_then(|b| b.zone("example.net"))
         .and_then(|b| b.zone(r"odd\.zone.example.org"))
+        .and_then(|b| b.delegated("auth.example.io"))
         .and_then(|b| b.upstream("192.0.2.53"))
         .expect("builder");
-    let config = builder.build().expect("config");
+    builder.build().expect("config")
+}
 
-    let forward: [&[u8]; 5] = [
-        b"_acme-challenge.example.com.",
-        b"_ACME-Challenge.www.Example.NET",
-        br"\095acme-challenge.a.b.example.com.",
-        br"_acme-challenge.odd\.zone.example.org.",
-        br"\_acme\-challenge.example.com",
-    ];
-    let pass: [&[u8]; 9] = [
-        b"www.example.com.",
-        b"kubernetes.default.svc.cluster.local.",
-        b"_acme-challenge.example.org.",
-        br"_acme-challenge.foo\.example.com.",
-        b"x._acme-challenge.example.com.",
-        br"\255\000.example.com.",
-        br"_acme-challenge.bad\escape\9",
-        b"",
-        b".",
-    ];
-    let mut verdicts = Vec::with_capacity(forward.len() + pass.len() + 1);
+const FORWARD: [&[u8]; 5] = [
+    b"_acme-challenge.example.com.",
+    b"_ACME-Challenge.www.Example.NET",
+    br"\095acme-challenge.a.b.example.com.",
+    br"_acme-challenge.odd\.zone.example.org.",
+    br"\_acme\-challenge.example.com",
+];
+
+const PASS: [&[u8]; 9] = [
+    b"www.example.com.",
+    b"kubernetes.default.svc.cluster.local.",
+    b"_acme-challenge.example.org.",
+    br"_acme-challenge.foo\.example.com.",
+    b"x._acme-challenge.example.com.",
+    br"\255\000.example.com.",
+    br"_acme-challenge.bad\escape\9",
+    b"",
+    b".",
+];
+
+fn labels(s: &str) -> Vec<Vec<u8>> {
+    s.split('.')
+        .filter(|l| !l.is_empty())
+        .map(|l| l.as_bytes().to_vec())
+        .collect()
+}
+
+/// Teaches the engine a CNAME target (so every question needs a lookup), NS hosts and
+/// ancestors, through a real exchange.
+fn learn_something(engine: &Engine) {
+    let q = question(
+        &wire_from_labels(&labels("_acme-challenge.www.example.com")),
+        TYPE_TXT,
+        CLASS_IN,
+    );
+    let mut ex = Exchange::new(engine, &query(1, &q, None), Transport::Udp, 9, 0).expect("query");
+    let target = wire_from_labels(&labels("t.acme.example.io"));
+    let mut reply = message(
+        ex.upstream_id(),
+        0x8180,
+        ex.question(),
+        &[rr(&QNAME_PTR, 5, CLASS_IN, 300, &target)],
+        &[],
+    );
+    reply[9] = 1; // NSCOUNT: the NS record below
+    reply.extend(rr(
+        &wire_from_labels(&labels("example.com")),
+        2,
+        CLASS_IN,
+        300,
+        &wire_from_labels(&labels("ns1.example.com")),
+    ));
+    ex.on_reply(engine, &reply, 0).expect("reply accepted");
+    assert!(engine.learned_len() >= 5, "target, NS host, ancestors");
+}
+
+#[test]
+fn classify_allocates_nothing() {
+    let config = config();
+    let mut verdicts = Vec::with_capacity(FORWARD.len() + PASS.len() + 1);
     let n = allocations_during(|| {
-        for name in forward.iter().chain(pass.iter()) {
+        for name in FORWARD.iter().chain(PASS.iter()) {
             verdicts.push(config.classify(std::hint::black_box(name), 16, 1));
         }
         // Wrong class takes the earliest exit.
@@ -104,10 +151,58 @@ fn classify_allocates_nothing() {
     });
     assert_eq!(n, 0, "classify allocated");
     let forwarded = verdicts.iter().filter(|v| **v == Verdict::Forward).count();
-    assert_eq!(forwarded, forward.len());
+    assert_eq!(forwarded, FORWARD.len());
     assert!(
-        verdicts[..forward.len()]
+        verdicts[..FORWARD.len()]
             .iter()
             .all(|v| *v == Verdict::Forward)
     );
+}
+
+/// Every name of FORWARD and PASS and the extra ones, with several types: the verdicts.
+fn engine_verdicts(engine: &Engine, extra: &[&[u8]]) -> (u64, Vec<Verdict>) {
+    let mut verdicts = Vec::with_capacity(512);
+    let n = allocations_during(|| {
+        for name in FORWARD.iter().chain(PASS.iter()).chain(extra) {
+            for qtype in [1u16, 2, 6, 16, 28, 255] {
+                verdicts.push(engine.classify(std::hint::black_box(name), qtype, 1, 1_000));
+            }
+        }
+        verdicts.push(engine.classify(b"_acme-challenge.example.com.", 16, 3, 1_000));
+    });
+    (n, verdicts)
+}
+
+const EXTRA: [&[u8]; 6] = [
+    b"example.com.",       // rule 2 for SOA/NS
+    b"x.auth.example.io",  // rule 4 (delegated)
+    b"example.io",         // rule 2 (ancestor of a delegated zone)
+    b"t.acme.example.io.", // learned CNAME target
+    b"ns1.example.com",    // learned NS host
+    b"www.example.com",    // learned ancestor
+];
+
+#[test]
+fn engine_classify_allocates_nothing_with_nothing_learned() {
+    let engine = Engine::new(config());
+    assert_eq!(engine.learned_len(), 0);
+    let (n, verdicts) = engine_verdicts(&engine, &EXTRA);
+    assert_eq!(n, 0, "Engine::classify allocated");
+    assert!(verdicts.contains(&Verdict::Forward));
+    assert!(verdicts.contains(&Verdict::Pass));
+}
+
+#[test]
+fn engine_classify_allocates_nothing_with_a_learned_state() {
+    let engine = Engine::new(config());
+    learn_something(&engine);
+    let (n, verdicts) = engine_verdicts(&engine, &EXTRA);
+    assert_eq!(n, 0, "Engine::classify allocated");
+    // The learned names are forwarded now (checked outside the counted section).
+    let per_name = 6;
+    let at = |i: usize, t: usize| verdicts[(FORWARD.len() + PASS.len() + i) * per_name + t];
+    assert_eq!(at(3, 3), Verdict::Forward, "CNAME target TXT");
+    assert_eq!(at(4, 0), Verdict::Forward, "NS host A");
+    assert_eq!(at(5, 2), Verdict::Forward, "ancestor SOA");
+    assert_eq!(at(5, 0), Verdict::Pass, "ancestor A");
 }

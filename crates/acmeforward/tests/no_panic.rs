@@ -1,13 +1,17 @@
-//! Properties: arbitrary bytes given to `Exchange::new`, `Exchange::finish` and
-//! `Config::classify` never panic (every outcome is a value or a typed error).
+//! Properties: arbitrary bytes given to `Exchange::new`, `Exchange::on_reply`,
+//! `Engine::classify`, `Config::classify` and `Learned` never panic (every outcome is a value or a
+//! typed error), and a state machine fed arbitrary replies always ends within MAX_SENDS sends.
 
 mod common;
 
-use acmeforward::{Exchange, ReplyError, Transport};
+use acmeforward::{
+    Action, ConfigBuilder, Engine, Exchange, Fact, Learned, MAX_SENDS, ReplyError, Transport,
+    UpstreamMode,
+};
 use common::*;
 use proptest::prelude::*;
 
-fn exchange() -> Exchange {
+fn challenge_query() -> Vec<u8> {
     let q = question(
         &wire_from_labels(&[
             b"_acme-challenge".to_vec(),
@@ -17,7 +21,20 @@ fn exchange() -> Exchange {
         TYPE_TXT,
         CLASS_IN,
     );
-    Exchange::new(&config(&[], 30), &query(7, &q, Some((1232, true))), 3).expect("query")
+    query(7, &q, Some((1232, true)))
+}
+
+fn exchange(engine: &Engine) -> Exchange {
+    Exchange::new(engine, &challenge_query(), Transport::Udp, 3, 0).expect("query")
+}
+
+fn authoritative_engine() -> Engine {
+    let mut b = ConfigBuilder::new();
+    b.zone("example.com").expect("zone");
+    b.upstream("192.0.2.53").expect("upstream");
+    b.upstream("192.0.2.54").expect("upstream");
+    b.upstream_mode(UpstreamMode::Authoritative);
+    Engine::new(b.build().expect("config"))
 }
 
 /// A plausible reply: the right header and question, then arbitrary bytes, with arbitrary counts.
@@ -34,6 +51,33 @@ fn plausible_reply(ex: &Exchange, counts: [u16; 3], tail: &[u8], flags: u16) -> 
     r
 }
 
+/// An engine that has learned a CNAME target, NS hosts and ancestors (through an exchange).
+fn learned_engine() -> Engine {
+    let engine = engine(&["example.com", "."], 30);
+    let mut ex = exchange(&engine);
+    let target = wire_from_labels(&[b"t".to_vec(), b"example".to_vec(), b"net".to_vec()]);
+    let ns = wire_from_labels(&[b"ns".to_vec(), b"example".to_vec(), b"net".to_vec()]);
+    let mut reply = message(
+        ex.upstream_id(),
+        0x8180,
+        ex.question(),
+        &[rr(&QNAME_PTR, 5, CLASS_IN, 300, &target)],
+        &[],
+    );
+    // One authority NS record: NSCOUNT = 1, appended after the answer.
+    reply[9] = 1;
+    reply.extend(rr(
+        &wire_from_labels(&[b"example".to_vec(), b"net".to_vec()]),
+        2,
+        CLASS_IN,
+        300,
+        &ns,
+    ));
+    ex.on_reply(&engine, &reply, 0).expect("reply accepted");
+    assert!(engine.learned_len() > 0);
+    engine
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 2000,
@@ -42,37 +86,45 @@ proptest! {
     })]
 
     #[test]
-    fn exchange_new_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600), random in any::<u64>()) {
-        let config = config(&["example.com"], 30);
-        if let Ok(ex) = Exchange::new(&config, &bytes, random) {
-            // Whatever was accepted yields a usable upstream query.
-            prop_assert!(ex.upstream_query().len() >= 12 + ex.question().len());
-        }
-    }
-
-    #[test]
-    fn finish_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600), tcp in any::<bool>()) {
-        let ex = exchange();
-        let mut out = vec![9; 4];
+    fn exchange_new_never_panics(
+        bytes in proptest::collection::vec(any::<u8>(), 0..600),
+        random in any::<u64>(),
+        tcp in any::<bool>(),
+        now in any::<u64>(),
+    ) {
         let client = if tcp { Transport::Tcp } else { Transport::Udp };
-        if ex.finish(&bytes, client, &mut out).is_err() {
-            prop_assert!(out.is_empty());
+        for engine in [engine(&["example.com"], 30), authoritative_engine()] {
+            if let Ok(ex) = Exchange::new(&engine, &bytes, client, random, now) {
+                // Whatever was accepted yields a usable first query.
+                let query_len = sent(&ex).len();
+                prop_assert!(query_len >= 12 + ex.question().len());
+            }
         }
     }
 
     #[test]
-    fn finish_never_panics_past_the_header_checks(
+    fn on_reply_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600), now in any::<u64>()) {
+        let engine = engine(&[], 30);
+        let mut ex = exchange(&engine);
+        if ex.on_reply(&engine, &bytes, now).is_err() {
+            prop_assert!(!matches!(ex.poll(), Action::Answer(_)));
+        }
+    }
+
+    #[test]
+    fn on_reply_never_panics_past_the_header_checks(
         an in 0u16..8, ns in 0u16..8, ar in 0u16..8,
         tail in proptest::collection::vec(any::<u8>(), 0..400),
         rcode in 0u16..16,
-        tcp in any::<bool>(),
     ) {
-        let ex = exchange();
+        let engine = engine(&[], 30);
+        let mut ex = exchange(&engine);
         let reply = plausible_reply(&ex, [an, ns, ar], &tail, 0x8180 | rcode);
-        let mut out = Vec::new();
-        let client = if tcp { Transport::Tcp } else { Transport::Udp };
-        match ex.finish(&reply, client, &mut out) {
-            Ok(()) => prop_assert!(out.len() >= 12),
+        match ex.on_reply(&engine, &reply, 0) {
+            Ok(()) => {
+                let answered = matches!(ex.poll(), Action::Answer(a) if a.len() >= 12);
+                prop_assert!(answered);
+            }
             Err(e) => prop_assert!(matches!(
                 e,
                 ReplyError::Malformed | ReplyError::ForeignRecord | ReplyError::UpstreamFailure
@@ -81,43 +133,111 @@ proptest! {
     }
 
     #[test]
-    fn finish_never_panics_on_mutated_valid_replies(
+    fn on_reply_never_panics_on_mutated_valid_replies(
         ttls in proptest::collection::vec(any::<u32>(), 0..5),
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in any::<prop::sample::Index>(),
     ) {
-        let ex = exchange();
+        let engine = engine(&[], 30);
+        let ex = exchange(&engine);
         let mut reply = echo_reply(&ex, &ttls);
         for (at, x) in flips {
             let i = at.index(reply.len());
             reply[i] ^= x;
         }
         let keep = cut.index(reply.len() + 1);
-        let mut out = Vec::new();
-        let _ = ex.finish(&reply[..keep], Transport::Udp, &mut out);
-        let _ = ex.finish(&reply, Transport::Tcp, &mut out);
+        let _ = ex.clone().on_reply(&engine, &reply[..keep], 0);
+        let _ = ex.clone().on_reply(&engine, &reply, 0);
     }
 
     #[test]
-    fn classify_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400), qtype in any::<u16>(), qclass in any::<u16>()) {
+    fn authoritative_machine_always_ends(
+        steps in proptest::collection::vec(
+            (0u8..4, proptest::collection::vec(any::<u8>(), 0..200), 0u16..8, any::<u16>()),
+            0..40,
+        ),
+    ) {
+        // Each step: a timeout, a plausible reply (right ID and question, arbitrary records and
+        // flags), or raw bytes.
+        let engine = authoritative_engine();
+        let mut ex = exchange(&engine);
+        let mut n = 0usize;
+        for (kind, tail, count, flags) in steps {
+            if !ex.is_waiting() {
+                break;
+            }
+            match kind {
+                0 => ex.on_failure(),
+                1 => { let _ = ex.on_reply(&engine, &tail, 0); }
+                _ => {
+                    let r = plausible_reply(&ex, [count, count / 2, count / 3], &tail, flags | 0x8000);
+                    let _ = ex.on_reply(&engine, &r, 0);
+                }
+            }
+            n += 1;
+            prop_assert!(ex.sends() <= MAX_SENDS);
+        }
+        // Whatever happened, timeouts finish it within the budget.
+        while ex.is_waiting() {
+            ex.on_failure();
+            n += 1;
+            prop_assert!(n <= 2 * MAX_SENDS + 40);
+        }
+        prop_assert!(ex.sends() <= MAX_SENDS);
+        let done = matches!(ex.poll(), Action::Answer(_) | Action::Fail(_));
+        prop_assert!(done);
+    }
+
+    #[test]
+    fn classify_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400), qtype in any::<u16>(), qclass in any::<u16>(), now in any::<u64>()) {
         let config = config(&["example.com", "."], 30);
-        let _ = config.classify(&bytes, qtype, qclass);
+        let engines = [engine(&["example.com"], 30), learned_engine()];
         let mut prefixed = b"_acme-challenge.".to_vec();
         prefixed.extend_from_slice(&bytes);
-        let _ = config.classify(&prefixed, qtype, 1);
         let mut escaped = b"\\".to_vec();
         escaped.extend_from_slice(&bytes);
-        let _ = config.classify(&escaped, qtype, 1);
+        for name in [&bytes, &prefixed, &escaped] {
+            let _ = config.classify(name, qtype, qclass);
+            let _ = config.classify(name, qtype, 1);
+            for e in &engines {
+                let _ = e.classify(name, qtype, qclass, now);
+                let _ = e.classify(name, qtype, 1, now);
+            }
+        }
     }
 
     #[test]
-    fn config_builder_never_panics(s in "\\PC{0,80}", bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+    fn learned_never_panics(
+        names in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..20),
+        ttls in proptest::collection::vec(any::<u32>(), 1..20),
+        nows in proptest::collection::vec(any::<u64>(), 1..20),
+    ) {
+        let mut l = Learned::new(16);
+        for (i, name) in names.iter().enumerate() {
+            let ttl = ttls[i % ttls.len()];
+            let now = nows[i % nows.len()];
+            let fact = [Fact::NsHost, Fact::CnameTarget, Fact::Ancestor][i % 3];
+            let _ = l.learn(name, fact, ttl, now);
+            let _ = l.learn_servers(name, &["192.0.2.1:53".parse().expect("addr")], ttl, now);
+            let _ = l.lookup(name, now);
+            let _ = l.servers(name, now);
+            prop_assert!(l.len() <= 16);
+        }
+        let _ = l.purge(u64::MAX);
+        prop_assert!(l.is_empty());
+    }
+
+    #[test]
+    fn config_builder_never_panics(s in "\\PC{0,80}", bytes in proptest::collection::vec(any::<u8>(), 0..80), n in any::<usize>()) {
         let mut b = acmeforward::ConfigBuilder::new();
         let _ = b.zone(&s);
         let _ = b.upstream(&s);
+        let _ = b.delegated(&s);
+        let _ = b.max_learned(n);
         let lossy = String::from_utf8_lossy(&bytes);
         let _ = b.zone(&lossy);
         let _ = b.upstream(&lossy);
+        let _ = b.delegated(&lossy);
         let _ = b.build();
     }
 }

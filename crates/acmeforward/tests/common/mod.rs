@@ -1,7 +1,7 @@
 //! Wire-format builders shared by the integration tests.
 #![allow(dead_code)]
 
-use acmeforward::{Config, ConfigBuilder, Exchange};
+use acmeforward::{Action, Config, ConfigBuilder, Engine, Exchange, ReplyError, Transport};
 
 pub const TYPE_TXT: u16 = 16;
 pub const CLASS_IN: u16 = 1;
@@ -96,4 +96,30 @@ pub fn config(zones: &[&str], max_ttl: u32) -> Config {
     b.upstream("192.0.2.53").expect("upstream");
     b.max_ttl(max_ttl).expect("max_ttl");
     b.build().expect("config")
+}
+
+pub fn engine(zones: &[&str], max_ttl: u32) -> Engine {
+    Engine::new(config(zones, max_ttl))
+}
+
+/// The query the exchange wants sent now (empty when it is done).
+pub fn sent(ex: &Exchange) -> Vec<u8> {
+    match ex.poll() {
+        Action::Send { query, .. } => query.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// Feeds `reply` to a copy of `ex`; the answer for the client, or why the reply was rejected.
+pub fn answer(engine: &Engine, ex: &Exchange, reply: &[u8]) -> Result<Vec<u8>, ReplyError> {
+    let mut ex = ex.clone();
+    ex.on_reply(engine, reply, 0)?;
+    match ex.poll() {
+        Action::Answer(a) => Ok(a.to_vec()),
+        other => panic!("accepted reply but no answer: {other:?}"),
+    }
+}
+
+pub fn new_exchange(engine: &Engine, query: &[u8], client: Transport, random: u64) -> Exchange {
+    Exchange::new(engine, query, client, random, 0).expect("query accepted")
 }

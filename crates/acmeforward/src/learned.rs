@@ -1,0 +1,543 @@
+//! The learned state: names that forwarded replies made worth forwarding too, each until its TTL
+//! runs out. Plain data with `&mut self` methods and an explicit clock (`now_ms`, the caller's
+//! monotonic milliseconds); [`crate::Engine`] wraps it in a lock.
+//!
+//! One entry per name (lower-cased wire form), holding up to four facts, each with its own
+//! expiry:
+//!
+//! * [`Fact::NsHost`] (rule 3): the name was an NS target; its A and AAAA questions go out;
+//! * [`Fact::CnameTarget`] (rule 4): the name was a CNAME target in a challenge reply; any
+//!   question for it goes out;
+//! * [`Fact::Ancestor`] (rule 5): the name is an ancestor of a challenge name or CNAME target;
+//!   its SOA and NS questions go out;
+//! * nameserver addresses (authoritative mode): the name is a zone apex and these are its
+//!   nameservers' addresses.
+//!
+//! The number of entries is bounded: when full, expired entries go first, then the ones expiring
+//! soonest (a min-heap on expiry with lazy deletion keeps that O(log n)).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::name;
+
+/// The shortest time a fact is kept, in seconds, whatever the record's TTL: a follow-up lookup
+/// right after a TTL-0 answer must still go out.
+pub const LEARN_MIN_TTL: u32 = 60;
+/// The longest time a fact is kept, in seconds (one day).
+pub const LEARN_MAX_TTL: u32 = 86_400;
+
+/// DNS type numbers the rules look at.
+pub(crate) const TYPE_A: u16 = 1;
+pub(crate) const TYPE_NS: u16 = 2;
+pub(crate) const TYPE_SOA: u16 = 6;
+pub(crate) const TYPE_AAAA: u16 = 28;
+
+/// What a forwarded reply taught about a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fact {
+    /// Rule 3: the name is an NS target; its A and AAAA questions are forwarded.
+    NsHost,
+    /// Rule 4: the name is a CNAME target of a challenge reply; every question for it is
+    /// forwarded.
+    CnameTarget,
+    /// Rule 5: the name is an ancestor of a challenge name or of a learned CNAME target; its SOA
+    /// and NS questions are forwarded.
+    Ancestor,
+}
+
+/// The unexpired facts about one name, as [`Learned::lookup`] finds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Facts {
+    /// Rule 3 applies: A and AAAA questions are forwarded.
+    pub ns_host: bool,
+    /// Rule 4 applies: every question is forwarded.
+    pub cname_target: bool,
+    /// Rule 5 applies: SOA and NS questions are forwarded.
+    pub ancestor: bool,
+}
+
+impl Facts {
+    /// Whether a question of type `qtype` for the name is forwarded by these facts (with the
+    /// discovery rules 3 and 5 on).
+    pub fn forwards(&self, qtype: u16) -> bool {
+        self.cname_target
+            || (self.ns_host && matches!(qtype, TYPE_A | TYPE_AAAA))
+            || (self.ancestor && matches!(qtype, TYPE_SOA | TYPE_NS))
+    }
+
+    /// No fact at all.
+    pub fn is_empty(&self) -> bool {
+        !(self.ns_host || self.cname_target || self.ancestor)
+    }
+}
+
+/// The facts about one name; each expiry is in `now_ms` milliseconds, 0 when never learned.
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    ns_host: u64,
+    cname_target: u64,
+    ancestor: u64,
+    servers: Box<[SocketAddr]>,
+    servers_until: u64,
+}
+
+impl Entry {
+    /// When the last of the facts expires.
+    fn until(&self) -> u64 {
+        self.ns_host
+            .max(self.cname_target)
+            .max(self.ancestor)
+            .max(self.servers_until)
+    }
+}
+
+/// The learned state (see the module documentation). Names are wire form, in any letter case;
+/// a name that is not well-formed wire form is never learned and never found.
+#[derive(Debug, Clone)]
+pub struct Learned {
+    entries: HashMap<Arc<[u8]>, Entry>,
+    /// (expiry, name) for every entry's current expiry, plus stale records of earlier expiries
+    /// (skipped when popped, dropped when the heap is rebuilt).
+    by_expiry: BinaryHeap<Reverse<(u64, Arc<[u8]>)>>,
+    max_entries: usize,
+    /// Entries that have a CNAME-target fact (expired or not): while there are none, only
+    /// A/AAAA/SOA/NS questions need a lookup.
+    cname_targets: usize,
+}
+
+/// The expiry of a fact learned at `now_ms` from a record with `ttl` seconds.
+pub(crate) fn expiry(now_ms: u64, ttl: u32) -> u64 {
+    let secs = ttl.clamp(LEARN_MIN_TTL, LEARN_MAX_TTL);
+    now_ms.saturating_add(u64::from(secs) * 1000)
+}
+
+impl Learned {
+    /// An empty state holding at most `max_entries` names (at least one).
+    pub fn new(max_entries: usize) -> Learned {
+        Learned {
+            entries: HashMap::new(),
+            by_expiry: BinaryHeap::new(),
+            max_entries: max_entries.max(1),
+            cname_targets: 0,
+        }
+    }
+
+    /// The bound on the number of entries.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    /// The number of entries (names), expired ones included until they are evicted or purged.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The number of entries with a CNAME-target fact (expired ones included until evicted).
+    pub fn cname_target_len(&self) -> usize {
+        self.cname_targets
+    }
+
+    /// The unexpired facts about `name` (wire form, any case). No allocation.
+    pub fn lookup(&self, name: &[u8], now_ms: u64) -> Facts {
+        let Some(key) = name::normalize_wire(name) else {
+            return Facts::default();
+        };
+        self.lookup_normalized(key.as_bytes(), now_ms)
+    }
+
+    /// [`Learned::lookup`] for a name already lower-cased and checked.
+    pub(crate) fn lookup_normalized(&self, key: &[u8], now_ms: u64) -> Facts {
+        match self.entries.get(key) {
+            Some(e) => Facts {
+                ns_host: e.ns_host > now_ms,
+                cname_target: e.cname_target > now_ms,
+                ancestor: e.ancestor > now_ms,
+            },
+            None => Facts::default(),
+        }
+    }
+
+    /// The nameserver addresses learned for the closest enclosing zone apex of `name` (the name
+    /// itself or an ancestor, the root included) that has unexpired ones: the apex (lower-cased
+    /// wire form) and the addresses, in the order to try them.
+    pub fn servers(&self, name: &[u8], now_ms: u64) -> Option<(&[u8], &[SocketAddr])> {
+        let key = name::normalize_wire(name)?;
+        let key = key.as_bytes();
+        let mut off = 0usize;
+        loop {
+            let suffix = key.get(off..)?;
+            if let Some((apex, e)) = self.entries.get_key_value(suffix)
+                && e.servers_until > now_ms
+                && !e.servers.is_empty()
+            {
+                return Some((apex, &e.servers));
+            }
+            match suffix.first() {
+                Some(&len) if len != 0 => off += 1 + usize::from(len),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Learns `fact` about `name` (wire form, any case) from a record with `ttl` seconds: kept
+    /// for the TTL clamped to LEARN_MIN_TTL ..= LEARN_MAX_TTL. Learning a fact again extends
+    /// (never shortens) its expiry. Returns false (and learns nothing) for a malformed name.
+    pub fn learn(&mut self, name: &[u8], fact: Fact, ttl: u32, now_ms: u64) -> bool {
+        let Some(key) = name::normalize_wire(name) else {
+            return false;
+        };
+        let until = expiry(now_ms, ttl);
+        self.update(key.as_bytes(), now_ms, |e| {
+            let slot = match fact {
+                Fact::NsHost => &mut e.ns_host,
+                Fact::CnameTarget => &mut e.cname_target,
+                Fact::Ancestor => &mut e.ancestor,
+            };
+            *slot = (*slot).max(until);
+        });
+        true
+    }
+
+    /// Learns that `apex` (wire form, any case) is served by `servers` (in the order to try
+    /// them), from records with `ttl` seconds (clamped like [`Learned::learn`]). Replaces the
+    /// addresses learned before; the expiry is extended, never shortened. Returns false (and
+    /// learns nothing) for a malformed name or no servers.
+    pub fn learn_servers(
+        &mut self,
+        apex: &[u8],
+        servers: &[SocketAddr],
+        ttl: u32,
+        now_ms: u64,
+    ) -> bool {
+        let Some(key) = name::normalize_wire(apex) else {
+            return false;
+        };
+        if servers.is_empty() {
+            return false;
+        }
+        let until = expiry(now_ms, ttl);
+        self.update(key.as_bytes(), now_ms, |e| {
+            e.servers = servers.into();
+            e.servers_until = e.servers_until.max(until);
+        });
+        true
+    }
+
+    /// Removes every entry whose facts have all expired; returns how many went.
+    pub fn purge(&mut self, now_ms: u64) -> usize {
+        let before = self.entries.len();
+        while let Some(Reverse((until, _))) = self.by_expiry.peek() {
+            if *until > now_ms {
+                break;
+            }
+            self.pop_oldest();
+        }
+        before - self.entries.len()
+    }
+
+    /// Applies `change` to the entry of `key` (created if missing, making room first) and keeps
+    /// the expiry heap and the counters right.
+    fn update(&mut self, key: &[u8], now_ms: u64, change: impl FnOnce(&mut Entry)) {
+        self.purge(now_ms);
+        let existing = self.entries.get_key_value(key).map(|(k, _)| Arc::clone(k));
+        let key: Arc<[u8]> = match existing {
+            Some(k) => k,
+            None => {
+                while self.entries.len() >= self.max_entries && self.pop_oldest() {}
+                let k: Arc<[u8]> = key.into();
+                self.entries.insert(Arc::clone(&k), Entry::default());
+                k
+            }
+        };
+        let Some(entry) = self.entries.get_mut(&*key) else {
+            return;
+        };
+        let old_until = entry.until();
+        let had_target = entry.cname_target != 0;
+        change(entry);
+        let new_until = entry.until();
+        if !had_target && entry.cname_target != 0 {
+            self.cname_targets += 1;
+        }
+        if new_until != old_until {
+            self.by_expiry.push(Reverse((new_until, key)));
+        }
+        if self.by_expiry.len() > 2 * self.entries.len() + 32 {
+            self.by_expiry = self
+                .entries
+                .iter()
+                .map(|(k, e)| Reverse((e.until(), Arc::clone(k))))
+                .collect();
+        }
+    }
+
+    /// Pops the heap's earliest record; removes its entry when the record is current. Returns
+    /// false when the heap is empty.
+    fn pop_oldest(&mut self) -> bool {
+        let Some(Reverse((until, key))) = self.by_expiry.pop() else {
+            return false;
+        };
+        let current = self.entries.get(&*key).is_some_and(|e| e.until() == until);
+        if current
+            && let Some(e) = self.entries.remove(&*key)
+            && e.cname_target != 0
+        {
+            self.cname_targets = self.cname_targets.saturating_sub(1);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<u8> {
+        crate::testutil::wire_name(s)
+    }
+
+    const MIN_MS: u64 = LEARN_MIN_TTL as u64 * 1000;
+    const MAX_MS: u64 = LEARN_MAX_TTL as u64 * 1000;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    #[test]
+    fn empty_state_finds_nothing() {
+        let l = Learned::new(16);
+        assert!(l.is_empty());
+        assert_eq!(l.lookup(&w("a.example"), 0), Facts::default());
+        assert_eq!(l.servers(&w("a.example"), 0), None);
+        assert!(!Facts::default().forwards(1));
+    }
+
+    #[test]
+    fn each_fact_forwards_its_types() {
+        let mut l = Learned::new(16);
+        assert!(l.learn(&w("ns1.example.net"), Fact::NsHost, 300, 0));
+        assert!(l.learn(&w("t.auth.example.org"), Fact::CnameTarget, 300, 0));
+        assert!(l.learn(&w("example.com"), Fact::Ancestor, 300, 0));
+        let ns = l.lookup(&w("NS1.example.NET"), 1);
+        assert!(ns.ns_host && !ns.cname_target && !ns.ancestor);
+        for (qtype, want) in [
+            (1u16, true),
+            (28, true),
+            (6, false),
+            (2, false),
+            (16, false),
+        ] {
+            assert_eq!(ns.forwards(qtype), want, "ns host, type {qtype}");
+        }
+        let t = l.lookup(&w("t.auth.example.org"), 1);
+        for qtype in [1u16, 2, 5, 6, 16, 28, 255, 0, 65535] {
+            assert!(t.forwards(qtype), "cname target, type {qtype}");
+        }
+        let a = l.lookup(&w("example.com"), 1);
+        for (qtype, want) in [
+            (6u16, true),
+            (2, true),
+            (1, false),
+            (28, false),
+            (16, false),
+        ] {
+            assert_eq!(a.forwards(qtype), want, "ancestor, type {qtype}");
+        }
+        // Exact names only: no fact for a child or a parent.
+        assert!(l.lookup(&w("x.ns1.example.net"), 1).is_empty());
+        assert!(l.lookup(&w("auth.example.org"), 1).is_empty());
+        assert!(l.lookup(&w("www.example.com"), 1).is_empty());
+        assert_eq!(l.len(), 3);
+        assert_eq!(l.cname_target_len(), 1);
+    }
+
+    #[test]
+    fn facts_expire_with_the_clock() {
+        let mut l = Learned::new(16);
+        let t0 = 5_000;
+        l.learn(&w("ns.example"), Fact::NsHost, 120, t0);
+        assert!(l.lookup(&w("ns.example"), t0 + 119_999).ns_host);
+        assert!(!l.lookup(&w("ns.example"), t0 + 120_000).ns_host);
+        assert!(!l.lookup(&w("ns.example"), u64::MAX).ns_host);
+        // Still counted until purged.
+        assert_eq!(l.len(), 1);
+        assert_eq!(l.purge(t0 + 119_999), 0);
+        assert_eq!(l.purge(t0 + 120_000), 1);
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn ttl_clamped_to_min_and_max() {
+        let mut l = Learned::new(16);
+        for ttl in [0u32, 1, 59] {
+            let name = w(&format!("n{ttl}.example"));
+            l.learn(&name, Fact::NsHost, ttl, 0);
+            assert!(l.lookup(&name, MIN_MS - 1).ns_host, "ttl {ttl}");
+            assert!(!l.lookup(&name, MIN_MS).ns_host, "ttl {ttl}");
+        }
+        for ttl in [LEARN_MAX_TTL + 1, 604_800, u32::MAX] {
+            let name = w(&format!("m{ttl}.example"));
+            l.learn(&name, Fact::Ancestor, ttl, 0);
+            assert!(l.lookup(&name, MAX_MS - 1).ancestor, "ttl {ttl}");
+            assert!(!l.lookup(&name, MAX_MS).ancestor, "ttl {ttl}");
+        }
+        // The clock near its end saturates rather than wrapping.
+        l.learn(&w("late.example"), Fact::CnameTarget, 300, u64::MAX - 10);
+        assert!(l.lookup(&w("late.example"), u64::MAX - 1).cname_target);
+    }
+
+    #[test]
+    fn relearning_extends_never_shortens() {
+        let mut l = Learned::new(16);
+        let n = w("ns.example");
+        l.learn(&n, Fact::NsHost, 300, 0);
+        // Learned again later with a shorter TTL: the later expiry wins.
+        l.learn(&n, Fact::NsHost, 60, 290_000);
+        assert!(l.lookup(&n, 349_999).ns_host);
+        assert!(!l.lookup(&n, 350_000).ns_host);
+        // Learned again with a shorter remaining time: unchanged.
+        l.learn(&n, Fact::NsHost, 60, 0);
+        assert!(l.lookup(&n, 349_999).ns_host);
+        // Another fact on the same name is independent and shares the entry.
+        l.learn(&n, Fact::Ancestor, 60, 0);
+        assert_eq!(l.len(), 1);
+        let f = l.lookup(&n, 100_000);
+        assert!(f.ns_host && !f.ancestor);
+    }
+
+    #[test]
+    fn bound_evicts_expired_first() {
+        let mut l = Learned::new(16);
+        // 8 short-lived and 8 long-lived entries.
+        for i in 0..8 {
+            l.learn(&w(&format!("short{i}.example")), Fact::NsHost, 60, 0);
+            l.learn(&w(&format!("long{i}.example")), Fact::NsHost, 3600, 0);
+        }
+        assert_eq!(l.len(), 16);
+        // After the short ones expired, a new name takes room from them (all of them purged),
+        // and every long-lived one stays.
+        l.learn(&w("new.example"), Fact::NsHost, 60, MIN_MS);
+        assert_eq!(l.len(), 9);
+        for i in 0..8 {
+            assert!(l.lookup(&w(&format!("long{i}.example")), MIN_MS).ns_host);
+        }
+        assert!(l.lookup(&w("new.example"), MIN_MS).ns_host);
+    }
+
+    #[test]
+    fn bound_evicts_soonest_expiring_when_none_expired() {
+        let mut l = Learned::new(16);
+        // TTLs 100, 200, ..., 1600 s, learned in a shuffled order.
+        let order = [7u32, 2, 15, 0, 9, 4, 12, 1, 14, 3, 8, 11, 5, 13, 6, 10];
+        for i in order {
+            l.learn(&w(&format!("n{i}.example")), Fact::NsHost, (i + 1) * 100, 0);
+        }
+        assert_eq!(l.len(), 16);
+        // Two more: the two soonest-expiring (n0 at 100 s, n1 at 200 s) go.
+        l.learn(&w("x.example"), Fact::NsHost, 3000, 1);
+        l.learn(&w("y.example"), Fact::NsHost, 3000, 2);
+        assert_eq!(l.len(), 16);
+        assert!(l.lookup(&w("n0.example"), 3).is_empty());
+        assert!(l.lookup(&w("n1.example"), 3).is_empty());
+        for i in 2..16 {
+            assert!(l.lookup(&w(&format!("n{i}.example")), 3).ns_host, "n{i}");
+        }
+        // Re-learning moves an entry's expiry: n2 is no longer the next to go.
+        l.learn(&w("n2.example"), Fact::NsHost, 5000, 3);
+        l.learn(&w("z.example"), Fact::NsHost, 3000, 4);
+        assert!(l.lookup(&w("n2.example"), 5).ns_host);
+        assert!(l.lookup(&w("n3.example"), 5).is_empty());
+        assert_eq!(l.len(), 16);
+    }
+
+    #[test]
+    fn bound_holds_under_churn() {
+        let mut l = Learned::new(16);
+        for i in 0..2000u64 {
+            let name = w(&format!("h{}.example", i % 97));
+            let fact = match i % 3 {
+                0 => Fact::NsHost,
+                1 => Fact::CnameTarget,
+                _ => Fact::Ancestor,
+            };
+            l.learn(&name, fact, (i % 500) as u32, i * 700);
+            assert!(l.len() <= 16);
+            assert!(l.by_expiry.len() <= 2 * l.len() + 33);
+            let with_target = l.entries.values().filter(|e| e.cname_target != 0).count();
+            assert_eq!(l.cname_target_len(), with_target);
+        }
+    }
+
+    #[test]
+    fn servers_found_for_closest_enclosing_apex() {
+        let mut l = Learned::new(16);
+        let a = [addr("192.0.2.1:53"), addr("[2001:db8::1]:53")];
+        let b = [addr("192.0.2.2:53")];
+        assert!(l.learn_servers(&w("Example.com"), &a, 300, 0));
+        assert!(l.learn_servers(&w("sub.example.com"), &b, 100, 0));
+        fn found_in(l: &Learned, n: &str, now: u64) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
+            l.servers(&w(n), now)
+                .map(|(apex, s)| (apex.to_vec(), s.to_vec()))
+        }
+        let found = |n: &str, now| found_in(&l, n, now);
+        assert_eq!(
+            found("_acme-challenge.www.example.com", 1),
+            Some((w("example.com"), a.to_vec()))
+        );
+        assert_eq!(
+            found("example.com", 1),
+            Some((w("example.com"), a.to_vec()))
+        );
+        assert_eq!(
+            found("_acme-challenge.sub.example.com", 1),
+            Some((w("sub.example.com"), b.to_vec()))
+        );
+        assert_eq!(found("example.org", 1), None);
+        // sub.example.com's expire first; then the parent zone's are found.
+        assert_eq!(
+            found("_acme-challenge.sub.example.com", 100_000),
+            Some((w("example.com"), a.to_vec()))
+        );
+        assert_eq!(found("x.example.com", 300_000), None);
+        // Re-learning replaces the addresses.
+        l.learn_servers(&w("example.com"), &b, 300, 1);
+        assert_eq!(
+            found_in(&l, "x.example.com", 2),
+            Some((w("example.com"), b.to_vec()))
+        );
+        assert!(!l.learn_servers(&w("example.com"), &[], 300, 1));
+        // Another fact on an apex entry does not make servers appear.
+        l.learn(&w("example.org"), Fact::Ancestor, 300, 1);
+        assert_eq!(found_in(&l, "www.example.org", 2), None);
+    }
+
+    #[test]
+    fn malformed_names_never_learned() {
+        let mut l = Learned::new(16);
+        for bad in [&b""[..], b"\x03abc", b"\xc0\x0c", b"\x01a\x00junk"] {
+            assert!(!l.learn(bad, Fact::NsHost, 300, 0));
+            assert!(!l.learn_servers(bad, &[addr("192.0.2.1:53")], 300, 0));
+            assert!(l.lookup(bad, 0).is_empty());
+            assert_eq!(l.servers(bad, 0), None);
+        }
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn zero_bound_means_one() {
+        let mut l = Learned::new(0);
+        l.learn(&w("a.example"), Fact::NsHost, 60, 0);
+        l.learn(&w("b.example"), Fact::NsHost, 60, 0);
+        assert_eq!(l.len(), 1);
+        assert!(l.lookup(&w("b.example"), 1).ns_host);
+    }
+}

@@ -1,0 +1,142 @@
+//! `afwd_engine`: a configuration plus the learned state, shared by all queries.
+
+use acmeforward::Engine;
+
+use crate::boundary::ffi_boundary;
+use crate::config::afwd_config;
+use crate::result::{afwd_result, afwd_verdict};
+use crate::slice;
+
+/// What classifies questions and drives exchanges: a copy of a configuration plus the state
+/// learned from forwarded replies (nameserver host names, CNAME targets, zone nameservers; each
+/// until its TTL runs out, bounded by max_learned).
+///
+/// Made by `afwd_engine_new`, freed by `afwd_engine_free`. Safe to share across threads: every
+/// function taking a `const afwd_engine *` may run concurrently on the same engine (the learned
+/// state has its own lock), as long as none runs during or after `afwd_engine_free`.
+pub struct afwd_engine {
+    inner: Engine,
+}
+
+impl afwd_engine {
+    /// The core engine.
+    pub(crate) fn core(&self) -> &Engine {
+        &self.inner
+    }
+}
+
+// Shared by every query thread.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Engine>();
+};
+
+/// Makes an engine from a copy of `config`, with nothing learned yet.
+///
+/// The config stays the caller's: it may be freed right away. On `AFWD_OK`, `*engine_out` is a
+/// new engine the caller owns and frees with `afwd_engine_free`; on any error it is set to NULL
+/// (unless `engine_out` itself is NULL).
+///
+/// Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+///
+/// `config` is NULL or a live config. `engine_out` is NULL or points to writable storage for
+/// one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_engine_new(
+    config: *const afwd_config,
+    engine_out: *mut *mut afwd_engine,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or storage for one pointer.
+        let Some(engine_out) = (unsafe { engine_out.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        *engine_out = std::ptr::null_mut();
+        // SAFETY: the caller passes NULL or a live config.
+        let Some(config) = (unsafe { config.as_ref() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        let inner = Engine::new(config.core().clone());
+        *engine_out = Box::into_raw(Box::new(afwd_engine { inner }));
+        afwd_result::AFWD_OK
+    })
+}
+
+/// Frees an engine made by `afwd_engine_new`. NULL is a no-op.
+///
+/// Exchanges made with the engine do not refer to it and stay valid (but replies to them need
+/// a live engine: `afwd_exchange_reply`).
+///
+/// # Safety
+///
+/// `engine` is NULL or an engine from `afwd_engine_new` that was not freed yet. No other call
+/// may be using it (on any thread) and it must not be used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_engine_free(engine: *mut afwd_engine) {
+    ffi_boundary!({
+        if !engine.is_null() {
+            // SAFETY: non-null, and the caller passes ownership of a pointer that came from
+            // Box::into_raw in afwd_engine_new and was not freed yet.
+            drop(unsafe { Box::from_raw(engine) });
+        }
+    })
+}
+
+/// The number of entries in the engine's learned state (expired ones included until they are
+/// evicted). 0 for a NULL `engine` or after a caught panic. Thread-safe on a shared engine.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_engine_learned_len(engine: *const afwd_engine) -> usize {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live engine.
+        match unsafe { engine.as_ref() } {
+            Some(engine) => engine.inner.learned_len(),
+            None => 0,
+        }
+    })
+}
+
+/// Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward handles it (an ACME
+/// challenge lookup in a configured zone; with discovery on, the SOA/NS/A/AAAA questions of the
+/// propagation check; a name in a delegated zone or a learned CNAME target), else
+/// `AFWD_VERDICT_PASS`.
+///
+/// `qname` is the question name in presentation format, as miekg/dns gives it (trailing dot
+/// optional, `\.` and `\DDD` escapes), `qname_len` bytes, not NUL-terminated, compared
+/// case-insensitively. NULL with length 0 is the empty name. `qtype` and `qclass` are the
+/// question's type and class numbers. `now_ms` is the caller's monotonic clock in milliseconds
+/// (the same clock for every call on this engine): learned entries expire by it.
+///
+/// The per-query hot path: no allocation; the learned state's read lock is taken only when
+/// something was learned. Returns `AFWD_VERDICT_ERROR` for a NULL `e`, a NULL `qname` with a
+/// non-zero length, or a caught panic. Thread-safe on a shared engine.
+///
+/// # Safety
+///
+/// `e` is NULL or a live engine. `qname` is NULL or points to `qname_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_engine_classify(
+    e: *const afwd_engine,
+    qname: *const u8,
+    qname_len: usize,
+    qtype: u16,
+    qclass: u16,
+    now_ms: u64,
+) -> afwd_verdict {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live engine.
+        let Some(engine) = (unsafe { e.as_ref() }) else {
+            return afwd_verdict::AFWD_VERDICT_ERROR;
+        };
+        // SAFETY: the caller passes NULL or `qname_len` readable bytes, alive for this call.
+        let Some(qname) = (unsafe { slice::input(qname, qname_len) }) else {
+            return afwd_verdict::AFWD_VERDICT_ERROR;
+        };
+        engine.inner.classify(qname, qtype, qclass, now_ms).into()
+    })
+}
