@@ -37,6 +37,7 @@ lint: ffi
 	@bad=$$(gofmt -l go-shim tests); if [ -n "$$bad" ]; then echo "gofmt -l:"; echo "$$bad"; exit 1; fi
 	cd go-shim && go vet ./...
 	cd tests && go vet ./...
+	cd tests/conformance && go vet ./...
 
 test-rust:
 	cargo test --workspace
@@ -47,8 +48,11 @@ test-ffi:
 test-go: ffi
 	cd go-shim && go test -count=1 ./...
 
+# End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
+# pebble). Needs root: servers on port 53 and clients in a private mount namespace (unshare -m).
 test-e2e: coredns
 	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 ./...
+	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 .
 
 bench: ffi
 	cargo bench -p acmeforward-benches --bench core

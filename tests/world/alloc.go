@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 )
 
@@ -27,6 +28,26 @@ var (
 // NewAddr gives a fresh loopback IP with a port that is free on it for both
 // UDP and TCP right now.
 func NewAddr() (netip.AddrPort, error) {
+	return newAddr(0)
+}
+
+// NewAddrPort gives a fresh loopback IP with the given port (53 for servers
+// that clients find through a resolv.conf or an NS record, where the port is
+// always 53), free on it for both UDP and TCP right now. Binding a port below
+// 1024 needs root.
+func NewAddrPort(port uint16) (netip.AddrPort, error) {
+	if port == 0 {
+		return netip.AddrPort{}, fmt.Errorf("NewAddrPort: port 0")
+	}
+	ap, err := newAddr(port)
+	if err != nil && port < 1024 && os.Geteuid() != 0 {
+		err = fmt.Errorf("%w (port %d needs root)", err, port)
+	}
+	return ap, err
+}
+
+// newAddr: port 0 means a random high port.
+func newAddr(port uint16) (netip.AddrPort, error) {
 	allocMu.Lock()
 	defer allocMu.Unlock()
 	var lastErr error
@@ -37,7 +58,11 @@ func NewAddr() (netip.AddrPort, error) {
 		}
 		ip := netip.AddrFrom4([4]byte{127, allocPre[0], allocPre[1], byte(allocNext)})
 		allocNext++
-		ap := netip.AddrPortFrom(ip, uint16(20000+rand.IntN(12000)))
+		p := port
+		if p == 0 {
+			p = uint16(20000 + rand.IntN(12000))
+		}
+		ap := netip.AddrPortFrom(ip, p)
 		if err := PortFree(ap); err != nil {
 			lastErr = err
 			continue

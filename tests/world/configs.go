@@ -14,9 +14,22 @@ import (
 // are data: TEST-NET-1 (192.0.2.0/24), which nothing ever connects to.
 type Zone struct {
 	Name     string // "example.com"
-	Token    string // TXT at _acme-challenge.<Name>, TTL TokenTTL
-	WWWToken string // TXT at _acme-challenge.www.<Name>, TTL WWWTokenTTL
-	WWWAddr  string // public A of www.<Name>
+	Token    string // TXT at _acme-challenge.<Name>, TTL TokenTTL ("": none)
+	WWWToken string // TXT at _acme-challenge.www.<Name>, TTL WWWTokenTTL ("": none)
+	WWWAddr  string // public A of www.<Name> ("": none)
+
+	// NSAtKnot makes ns1.<Name>, the zone's NS, resolve to knot's own
+	// address (instead of NSAddr), so that clients that find the zone's
+	// nameservers and ask them directly (cert-manager's default check, lego)
+	// reach knot. Such clients always use port 53: give knot a KnotAddr on
+	// port 53 (NewAddrPort).
+	NSAtKnot bool
+	// WWWChallengeCNAME, when set, makes _acme-challenge.www.<Name> a CNAME
+	// to this name (absolute, without the trailing dot; usually in another
+	// zone: the delegated challenge) instead of the WWWToken TXT.
+	WWWChallengeCNAME string
+	// Extra are more zone-file lines, relative to the zone's $ORIGIN.
+	Extra []string
 }
 
 // TTLs in the public zone files. The tests' max_ttl values sit between them:
@@ -82,17 +95,36 @@ func Standard() Options {
 // HostTTL is the TTL of dnsmasq's internal records.
 const HostTTL = 60
 
-// zoneFile is knot's zone file for z.
-func zoneFile(z Zone) string {
+// zoneFile is knot's zone file for z; knot is knot's own address (for
+// NSAtKnot).
+func zoneFile(z Zone, knot netip.Addr) string {
+	ns := NSAddr
+	if z.NSAtKnot {
+		ns = knot.String()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "$ORIGIN %s.\n$TTL %d\n", z.Name, TokenTTL)
 	fmt.Fprintf(&b, "@                     %d IN SOA ns1 hostmaster 1 3600 900 604800 %d\n", SOATTL, SOATTL)
 	fmt.Fprintf(&b, "@                        IN NS  ns1\n")
-	fmt.Fprintf(&b, "ns1                      IN A   %s\n", NSAddr)
-	fmt.Fprintf(&b, "www                      IN A   %s\n", z.WWWAddr)
-	fmt.Fprintf(&b, "_acme-challenge       %d IN TXT %q\n", TokenTTL, z.Token)
-	fmt.Fprintf(&b, "_acme-challenge.www   %d   IN TXT %q\n", WWWTokenTTL, z.WWWToken)
-	fmt.Fprintf(&b, "_acme-challenge.alias %d IN CNAME _acme-challenge.www\n", TokenTTL)
+	fmt.Fprintf(&b, "ns1                      IN A   %s\n", ns)
+	if z.WWWAddr != "" {
+		fmt.Fprintf(&b, "www                      IN A   %s\n", z.WWWAddr)
+	}
+	if z.Token != "" {
+		fmt.Fprintf(&b, "_acme-challenge       %d IN TXT %q\n", TokenTTL, z.Token)
+	}
+	switch {
+	case z.WWWChallengeCNAME != "":
+		fmt.Fprintf(&b, "_acme-challenge.www   %d   IN CNAME %s.\n", WWWTokenTTL, z.WWWChallengeCNAME)
+	case z.WWWToken != "":
+		fmt.Fprintf(&b, "_acme-challenge.www   %d   IN TXT %q\n", WWWTokenTTL, z.WWWToken)
+	}
+	if z.WWWChallengeCNAME != "" || z.WWWToken != "" {
+		fmt.Fprintf(&b, "_acme-challenge.alias %d IN CNAME _acme-challenge.www\n", TokenTTL)
+	}
+	for _, l := range z.Extra {
+		fmt.Fprintf(&b, "%s\n", l)
+	}
 	return b.String()
 }
 
@@ -150,3 +182,55 @@ func dnsmasqArgs(addr netip.AddrPort, hidden []string, hosts []HostRecord) []str
 	}
 	return args
 }
+
+// unboundConf is unbound's configuration: a caching recursive resolver (the
+// public resolvers an ACME server or a cluster's `to` uses) that knows only
+// the given zones, each as a stub zone at knot. It listens on addr only,
+// sends only from 127.0.0.1, and refuses every other name, so it never
+// contacts a root server. No DNSSEC (iterator only), no control socket.
+// noCache: nothing is kept (cache-max-ttl and cache-max-negative-ttl 0).
+func unboundConf(dir string, addr, knot netip.AddrPort, zones []string, noCache bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "server:\n")
+	fmt.Fprintf(&b, "    interface: %s@%d\n    port: %d\n", addr.Addr(), addr.Port(), addr.Port())
+	fmt.Fprintf(&b, "    do-ip4: yes\n    do-ip6: no\n    do-udp: yes\n    do-tcp: yes\n")
+	fmt.Fprintf(&b, "    outgoing-interface: 127.0.0.1\n    do-not-query-localhost: no\n")
+	fmt.Fprintf(&b, "    access-control: 127.0.0.0/8 allow\n")
+	fmt.Fprintf(&b, "    username: \"\"\n    chroot: \"\"\n    directory: %q\n    pidfile: \"\"\n", dir)
+	fmt.Fprintf(&b, "    use-syslog: no\n    logfile: \"\"\n    verbosity: 1\n    log-queries: yes\n    log-replies: yes\n")
+	fmt.Fprintf(&b, "    num-threads: 1\n    so-reuseport: no\n    module-config: \"iterator\"\n")
+	fmt.Fprintf(&b, "    qname-minimisation: no\n    root-hints: \"\"\n")
+	if noCache {
+		fmt.Fprintf(&b, "    cache-max-ttl: 0\n    cache-max-negative-ttl: 0\n")
+	}
+	fmt.Fprintf(&b, "    local-zone: \".\" refuse\n")
+	for _, z := range zones {
+		fmt.Fprintf(&b, "    local-zone: \"%s.\" transparent\n", z)
+	}
+	fmt.Fprintf(&b, "remote-control:\n    control-enable: no\n")
+	for _, z := range zones {
+		fmt.Fprintf(&b, "stub-zone:\n    name: \"%s.\"\n    stub-addr: %s@%d\n", z, knot.Addr(), knot.Port())
+	}
+	return b.String()
+}
+
+// pebbleConf is pebble's configuration file (pebble 2.4.0's keys).
+func pebbleConf(listen, management netip.AddrPort, cert, key string) string {
+	return fmt.Sprintf(`{
+  "pebble": {
+    "listenAddress": %q,
+    "managementListenAddress": %q,
+    "certificate": %q,
+    "privateKey": %q,
+    "httpPort": 5002,
+    "tlsPort": 5001,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": false
+  }
+}
+`, listen.String(), management.String(), cert, key)
+}
+
+// PebbleEnv is pebble's environment: no random validation sleep, no
+// rejected nonces, no authorization reuse (each test's orders validate).
+var PebbleEnv = []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"}

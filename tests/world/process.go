@@ -13,11 +13,12 @@ import (
 	"time"
 )
 
-// Server is one process of the world: knotd, dnsmasq or coredns.
+// Server is one process of the world: knotd, dnsmasq, coredns, unbound or
+// pebble.
 type Server struct {
 	// Name says what it is ("knot", "dnsmasq", "coredns", "coredns-control", ...).
 	Name string
-	// Addr is where it answers DNS, over UDP and TCP.
+	// Addr is where it answers DNS, over UDP and TCP (pebble: HTTPS).
 	Addr netip.AddrPort
 	// LogPath is the file that holds its standard output and standard error.
 	LogPath string
@@ -93,9 +94,14 @@ func startCmd(cmd *exec.Cmd) error {
 	return <-done
 }
 
-// startProcess starts argv with its output going to logPath. It does not wait
-// for readiness.
-func startProcess(name string, addr netip.AddrPort, logPath string, argv []string) (*Server, error) {
+// StartCmd starts cmd from the world's spawning thread (see above), so that
+// Pdeathsig in cmd.SysProcAttr, if set, fires only when the test process
+// dies. For clients (lego, cert-manager's check) that a test runs to the end.
+func StartCmd(cmd *exec.Cmd) error { return startCmd(cmd) }
+
+// startProcess starts argv with its output going to logPath, with env added
+// to the environment. It does not wait for readiness.
+func startProcess(name string, addr netip.AddrPort, logPath string, argv, env []string) (*Server, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
@@ -105,7 +111,7 @@ func startProcess(name string, addr netip.AddrPort, logPath string, argv []strin
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.Stdin = nil
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:   true, // its own group: a Ctrl-C in the demo's terminal reaches the demo, which stops it in order
 		Pdeathsig: syscall.SIGKILL,

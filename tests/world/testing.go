@@ -48,3 +48,33 @@ func (w *World) CoreDNST(t testing.TB, c CoreDNS) *Server {
 	}
 	return s
 }
+
+// AddrPort is NewAddrPort for tests.
+func AddrPort(t testing.TB, port uint16) netip.AddrPort {
+	t.Helper()
+	a, err := NewAddrPort(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// UnboundT starts unbound (StartUnbound) or fails the test.
+func (w *World) UnboundT(t testing.TB, noCache bool) *Server {
+	t.Helper()
+	s, err := w.StartUnbound(noCache)
+	if err != nil {
+		t.Fatalf("starting unbound: %v", err)
+	}
+	return s
+}
+
+// PebbleT starts pebble (StartPebble) or fails the test.
+func (w *World) PebbleT(t testing.TB, dnsServer netip.AddrPort) *Pebble {
+	t.Helper()
+	p, err := w.StartPebble(dnsServer)
+	if err != nil {
+		t.Fatalf("starting pebble: %v", err)
+	}
+	return p
+}

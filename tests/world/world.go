@@ -101,7 +101,7 @@ func (w *World) startKnot() (*Server, error) {
 		return nil, err
 	}
 	for _, z := range w.Opts.Zones {
-		if err := os.WriteFile(filepath.Join(w.Dir, z.Name+".zone"), []byte(zoneFile(z)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(w.Dir, z.Name+".zone"), []byte(zoneFile(z, addr.Addr())), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -113,7 +113,7 @@ func (w *World) startKnot() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("knotd not found (Debian package knot): %w", err)
 	}
-	s, err := startProcess("knot", addr, w.logPath("knot"), []string{bin, "-c", conf})
+	s, err := startProcess("knot", addr, w.logPath("knot"), []string{bin, "-c", conf}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (w *World) startDnsmasq() (*Server, error) {
 	if argv[0], err = exec.LookPath("dnsmasq"); err != nil {
 		return nil, fmt.Errorf("dnsmasq not found (Debian package dnsmasq-base): %w", err)
 	}
-	s, err := startProcess("dnsmasq", addr, w.logPath("dnsmasq"), argv)
+	s, err := startProcess("dnsmasq", addr, w.logPath("dnsmasq"), argv, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (w *World) StartCoreDNS(c CoreDNS) (*Server, error) {
 			return nil, err
 		}
 	}
-	s, err := startProcess(c.Name, c.Addr, logPath, []string{c.Binary, "-conf", conf})
+	s, err := startProcess(c.Name, c.Addr, logPath, []string{c.Binary, "-conf", conf}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,258 @@
+// Conformance tests: real ACME clients (cert-manager's own DNS-01 self check,
+// lego with pebble) resolving names as a pod does, through a CoreDNS with
+// acmeforward in front of a split-horizon internal server (dnsmasq), with
+// the public zones at knot. Every client runs in a private mount namespace
+// whose /etc/resolv.conf names that CoreDNS; nothing sends a packet outside
+// 127.0.0.0/8. Each positive test writes the lookups the client made through
+// CoreDNS (from CoreDNS's query log) to testdata/querylog/. The same clients
+// against the same CoreDNS without acmeforward (negative controls) fail.
+package conformance_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acmeforward/acmeforward/tests/world"
+)
+
+// EnvCoreDNS names the CoreDNS binary with acmeforward under test.
+const EnvCoreDNS = "ACMEFORWARD_COREDNS"
+
+// checkerBin is cmd/certmanager-check, built by TestMain (checkerErr if not).
+var (
+	checkerBin string
+	checkerErr error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "afw-conformance-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	checkerBin = filepath.Join(dir, "certmanager-check")
+	// CGO_ENABLED=0 as cert-manager's release images: Go's own resolver.
+	cmd := exec.Command("go", "build", "-o", checkerBin, "./cmd/certmanager-check")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		checkerErr = fmt.Errorf("go build ./cmd/certmanager-check: %v\n%s", err, out)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// corednsBin is the binary under test. It fails (never skips) the test when
+// the variable is unset or does not name an executable.
+func corednsBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv(EnvCoreDNS)
+	if bin == "" {
+		t.Fatalf("%s is not set: set it to the CoreDNS binary with acmeforward (an absolute path), e.g. "+
+			"`cd tests/conformance && %s=$PWD/../../build/bin/coredns go test -count=1 ./...`", EnvCoreDNS, EnvCoreDNS)
+	}
+	if err := world.CheckBinary(bin); err != nil {
+		t.Fatalf("%s=%s: %v", EnvCoreDNS, bin, err)
+	}
+	return bin
+}
+
+func checker(t *testing.T) string {
+	t.Helper()
+	if checkerErr != nil {
+		t.Fatal(checkerErr)
+	}
+	return checkerBin
+}
+
+// Names of the conformance world.
+const (
+	zone       = "example.com"      // the zone acmeforward lists
+	authZone   = "auth.example.net" // where the www challenge is CNAME'd to (acme-dns style)
+	cnameLabel = "d0c5a3e1"         // the <id> of <id>.auth.example.net
+	apexToken  = "cm-token-apex-example-com"
+	delegToken = "cm-token-delegated-www"
+	// lateDomain's challenge does not exist until a test adds it.
+	lateDomain = "late." + zone
+	wwwDomain  = "www." + zone
+)
+
+// cnameTarget is the CNAME target of _acme-challenge.www.example.com.
+var cnameTarget = cnameLabel + "." + authZone
+
+// conformanceOptions: knot on port 53 (clients that ask the authoritative
+// servers always use 53) serving example.com and auth.example.net, each with
+// its NS host at knot's own address; dnsmasq hides both zones.
+func conformanceOptions(t *testing.T) world.Options {
+	return world.Options{
+		Zones: []world.Zone{
+			{Name: zone, Token: apexToken, WWWAddr: "192.0.2.80", NSAtKnot: true, WWWChallengeCNAME: cnameTarget},
+			{Name: authZone, NSAtKnot: true, Extra: []string{fmt.Sprintf("%s 10 IN TXT %q", cnameLabel, delegToken)}},
+		},
+		Hidden:   []string{zone, authZone},
+		Hosts:    []world.HostRecord{world.InternalCom, world.InternalWWW},
+		KnotAddr: world.AddrPort(t, 53),
+	}
+}
+
+// acme is one acmeforward block (contract of issue 4).
+type acme struct {
+	zones        []string
+	to           []netip.AddrPort
+	timeout      string
+	maxTTL       int // < 0: default
+	delegated    []string
+	upstreamMode string // "": default
+	maxLearned   int    // 0: default
+	discovery    string // "": default (on)
+}
+
+func (a acme) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "    acmeforward %s {\n        to", strings.Join(a.zones, " "))
+	for _, u := range a.to {
+		fmt.Fprintf(&b, " %s", u)
+	}
+	fmt.Fprintf(&b, "\n")
+	if a.timeout != "" {
+		fmt.Fprintf(&b, "        timeout %s\n", a.timeout)
+	}
+	if a.maxTTL >= 0 {
+		fmt.Fprintf(&b, "        max_ttl %d\n", a.maxTTL)
+	}
+	if len(a.delegated) > 0 {
+		fmt.Fprintf(&b, "        delegated %s\n", strings.Join(a.delegated, " "))
+	}
+	if a.upstreamMode != "" {
+		fmt.Fprintf(&b, "        upstream_mode %s\n", a.upstreamMode)
+	}
+	if a.discovery != "" {
+		fmt.Fprintf(&b, "        discovery %s\n", a.discovery)
+	}
+	if a.maxLearned > 0 {
+		fmt.Fprintf(&b, "        max_learned %d\n", a.maxLearned)
+	}
+	fmt.Fprintf(&b, "    }\n")
+	return b.String()
+}
+
+// maxTTL is the max_ttl of every acmeforward here: small, so that a negative
+// answer from before a record existed is not kept long by anything below.
+const maxTTL = 2
+
+// The CoreDNS configurations of the conformance tests.
+func recursiveBlock(w *world.World) acme {
+	return acme{zones: []string{zone}, to: []netip.AddrPort{w.Knot.Addr}, timeout: "1s", maxTTL: maxTTL, delegated: []string{authZone}}
+}
+
+// learnedBlock has no `delegated`: the CNAME target is learned from the
+// forwarded challenge reply; max_learned at its minimum.
+func learnedBlock(w *world.World) acme {
+	return acme{zones: []string{zone}, to: []netip.AddrPort{w.Knot.Addr}, timeout: "1s", maxTTL: maxTTL, maxLearned: 16}
+}
+
+// authoritativeBlock: `to` is a caching resolver; the challenge questions go
+// to the authoritative servers it finds.
+func authoritativeBlock(resolver netip.AddrPort) acme {
+	return acme{zones: []string{zone}, to: []netip.AddrPort{resolver}, timeout: "1s", maxTTL: maxTTL, delegated: []string{authZone}, upstreamMode: "authoritative"}
+}
+
+// coreDNS is a CoreDNS of the test: on port 53 (a pod's resolv.conf has no
+// port), with a resolv.conf that names it.
+type coreDNS struct {
+	*world.Server
+	label      string // "recursive", "without acmeforward", ...
+	resolvConf string
+}
+
+// startCoreDNS starts the cluster's server block (log, then everything to
+// dnsmasq through a cache) with block ("" for none: the negative control).
+func startCoreDNS(t *testing.T, w *world.World, name, label, block string) *coreDNS {
+	t.Helper()
+	addr := world.AddrPort(t, 53)
+	corefile := fmt.Sprintf(".:%d {\n    bind %s\n    errors\n    log\n%s    cache 30\n    forward . %s\n}\n",
+		addr.Port(), addr.Addr(), block, w.Dnsmasq.Addr)
+	s := w.CoreDNST(t, world.CoreDNS{Name: name, Binary: corednsBin(t), Corefile: corefile, Addr: addr})
+	rc := filepath.Join(w.Dir, name+".resolv.conf")
+	if err := world.WriteResolvConf(rc, addr); err != nil {
+		t.Fatal(err)
+	}
+	return &coreDNS{Server: s, label: label, resolvConf: rc}
+}
+
+// startNodeCache starts a caching CoreDNS in front of upstream, as
+// NodeLocal DNSCache sits in front of the cluster's CoreDNS (its Corefile's
+// cache: success and denial kept at most 30 s and 5 s at least).
+func startNodeCache(t *testing.T, w *world.World, upstream *coreDNS) *coreDNS {
+	t.Helper()
+	addr := world.AddrPort(t, 53)
+	corefile := fmt.Sprintf(".:%d {\n    bind %s\n    errors\n    log\n    cache 30\n    forward . %s\n}\n",
+		addr.Port(), addr.Addr(), upstream.Addr)
+	s := w.CoreDNST(t, world.CoreDNS{Name: "coredns-node-cache", Binary: corednsBin(t), Corefile: corefile, Addr: addr})
+	rc := filepath.Join(w.Dir, "coredns-node-cache.resolv.conf")
+	if err := world.WriteResolvConf(rc, addr); err != nil {
+		t.Fatal(err)
+	}
+	return &coreDNS{Server: s, label: "node-cache", resolvConf: rc}
+}
+
+// podResult is how a client run ended.
+type podResult struct {
+	argv   []string
+	code   int // exit code; -1 when killed at the time limit
+	output string
+	took   time.Duration
+}
+
+func (r podResult) String() string {
+	return fmt.Sprintf("$ %s\nexit %d after %v\n%s", strings.Join(r.argv, " "), r.code, r.took.Round(time.Millisecond), r.output)
+}
+
+// runInPod runs argv to its end (at most limit) in a private mount
+// namespace whose /etc/resolv.conf is resolvConf, with env as its whole
+// environment (plus PATH and LC_ALL): no proxy, no variable of this machine
+// reaches the client. The client and whatever it starts are one process
+// group, killed at the time limit.
+func runInPod(t *testing.T, resolvConf string, env []string, limit time.Duration, argv ...string) podResult {
+	t.Helper()
+	full := world.PodArgv(resolvConf, argv...)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=" + t.TempDir()}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	if err := world.StartCmd(cmd); err != nil {
+		t.Fatalf("start %s: %v", strings.Join(full, " "), err)
+	}
+	err := cmd.Wait()
+	r := podResult{argv: argv, output: out.String(), took: time.Since(start)}
+	// Whatever the client left in its group.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		r.code = -1
+		r.output += fmt.Sprintf("\n(killed after %v)", limit)
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("%s: %v", strings.Join(full, " "), err)
+	}
+	return r
+}
