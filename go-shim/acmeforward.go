@@ -2,6 +2,9 @@
 // lookups (_acme-challenge.<name>, and the SOA/NS/A/AAAA lookups of an ACME
 // client's propagation check) to external nameservers, while every other
 // name keeps its internal (split-horizon) answer from the rest of the chain.
+// With `hairpin` lines it also answers the A/AAAA questions for public names
+// served by the cluster's own ingress with an in-cluster address (the HTTP-01
+// self check of a cluster without hairpin NAT).
 //
 // The plugin is a thin shim over a Rust core reached through cgo: the core
 // decides which questions are forwarded, which server to ask next over which
@@ -21,6 +24,7 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
+	"github.com/coredns/coredns/plugin/pkg/nonwriter"
 
 	"github.com/miekg/dns"
 )
@@ -39,18 +43,22 @@ type AcmeForward struct {
 func (a *AcmeForward) Name() string { return pluginName }
 
 // ServeDNS implements plugin.Handler. A question the core classifies as one
-// to forward is forwarded; anything else goes to the next plugin.
+// to forward is forwarded, a hairpin question is answered by the core (both
+// through the same exchange loop); anything else goes to the next plugin.
 func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	if len(r.Question) != 1 {
 		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 	}
 	q := &r.Question[0]
-	if a.engine.Classify(q.Name, q.Qtype, q.Qclass) != VerdictForward {
-		// VerdictError (e.g. the engine was freed by a reload) also passes:
-		// the internal answer is the safe fallback.
-		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
+	switch a.engine.Classify(q.Name, q.Qtype, q.Qclass) {
+	case VerdictForward:
+		return a.forward(ctx, w, r, false)
+	case VerdictHairpin:
+		return a.forward(ctx, w, r, true)
 	}
-	return a.forward(ctx, w, r)
+	// VerdictError (e.g. the engine was freed by a reload) also passes: the
+	// internal answer is the safe fallback.
+	return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 }
 
 // bufPool holds buffers of maxMessage bytes: large enough for any upstream
@@ -63,12 +71,16 @@ func putBuf(b *[]byte) { bufPool.Put(b) }
 
 // forward runs the exchange as the core directs it: each SEND is one
 // upstream try (the server, transport and query are the core's), whose reply
-// or failure goes back to the core; ANSWER is written to the client as the
-// core returned it; FAIL becomes SERVFAIL. The shim decides nothing about
-// failover or retries.
-func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+// or failure goes back to the core; each INTERNAL (a hairpin target's lookup)
+// goes through the rest of the plugin chain, and its reply or failure back to
+// the core; ANSWER is written to the client as the core returned it; FAIL
+// becomes SERVFAIL. The shim decides nothing about failover or retries.
+// hairpin is the classifier's VerdictHairpin: it only picks the metrics.
+func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, hairpin bool) (int, error) {
 	server := metrics.WithServer(ctx)
-	requestCount.WithLabelValues(server).Inc()
+	if !hairpin {
+		requestCount.WithLabelValues(server).Inc()
+	}
 
 	query, err := r.Pack()
 	if err != nil {
@@ -80,7 +92,10 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return a.servfail(server, err)
 	}
 	defer ex.Close()
-	defer a.updateLearned(server)
+	if !hairpin {
+		// A hairpin exchange learns nothing.
+		defer a.updateLearned(server)
+	}
 
 	pollBuf, replyBuf := getBuf(), getBuf()
 	defer putBuf(pollBuf)
@@ -94,9 +109,24 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 		}
 		switch act.kind {
 		case actionAnswer:
-			return a.write(server, w, act.data)
+			rc, err := a.write(server, w, act.data)
+			if hairpin && err == nil {
+				hairpinAnswerCount.WithLabelValues(server).Inc()
+			}
+			return rc, err
 		case actionFail:
+			if hairpin {
+				return a.servfail(server, hairpinFailed(act.reason.String(), errs))
+			}
 			return a.servfail(server, allFailed(act.reason.String(), errs))
+		case actionInternal:
+			if err := a.internal(ctx, w, ex, act.data, *replyBuf); err != nil {
+				errs = append(errs, err)
+				if isEngineClosed(err) {
+					return a.servfail(server, hairpinFailed("the server is shutting down", errs))
+				}
+			}
+			continue
 		}
 		// actionSend: one try, then tell the core how it went.
 		to := act.server.String()
@@ -121,6 +151,67 @@ func allFailed(why string, errs []error) error {
 		return fmt.Errorf("all upstreams failed: %s", why)
 	}
 	return fmt.Errorf("all upstreams failed: %s: %w", why, errors.Join(errs...))
+}
+
+// hairpinFailed is the error for a hairpin query that gets SERVFAIL.
+func hairpinFailed(why string, errs []error) error {
+	if len(errs) == 0 {
+		return fmt.Errorf("hairpin: %s", why)
+	}
+	return fmt.Errorf("hairpin: %s: %w", why, errors.Join(errs...))
+}
+
+// chainWriter records the reply the rest of the plugin chain gives an
+// internal query (CoreDNS's nonwriter) and never writes to the client, not
+// even a raw message.
+type chainWriter struct {
+	*nonwriter.Writer
+}
+
+// Write records a packed reply instead of writing it.
+func (c *chainWriter) Write(b []byte) (int, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		return 0, err
+	}
+	c.Msg = m
+	return len(b), nil
+}
+
+// internal runs the core's internal query (a hairpin target's A or AAAA) as a
+// client query through the rest of the plugin chain (kubernetes, hosts, ...,
+// as after this plugin) and hands the reply it writes to the core, which
+// validates it and makes the client's answer; no reply (or one that cannot be
+// packed) is reported as a failure. The error is for the logs: the core has
+// moved on either way (unless the engine was closed).
+func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *exchange, query, buf []byte) error {
+	q := new(dns.Msg)
+	if err := q.Unpack(query); err != nil || len(q.Question) != 1 {
+		return errors.Join(fmt.Errorf("unpacking the internal query: %v (%d questions)", err, len(q.Question)), ex.failed())
+	}
+	what := q.Question[0].Name + " " + dns.TypeToString[q.Question[0].Qtype]
+	cw := &chainWriter{Writer: nonwriter.New(w)}
+	rc, err := plugin.NextOrFailure(pluginName, a.Next, ctx, cw, q)
+	if cw.Msg == nil {
+		if err == nil {
+			err = fmt.Errorf("no reply (%s)", dns.RcodeToString[rc])
+		}
+		return errors.Join(fmt.Errorf("looking up %s in the rest of the chain: %w", what, err), ex.failed())
+	}
+	reply, perr := cw.Msg.PackBuffer(buf)
+	if perr != nil {
+		return errors.Join(fmt.Errorf("packing the reply for %s: %w", what, perr), ex.failed())
+	}
+	if err := ex.internalReply(a.engine, reply); err != nil {
+		if isEngineClosed(err) {
+			return err
+		}
+		return fmt.Errorf("the reply for %s (%s): %w", what, dns.RcodeToString[cw.Msg.Rcode], err)
+	}
+	if cw.Msg.Rcode != dns.RcodeSuccess {
+		return fmt.Errorf("the reply for %s is %s", what, dns.RcodeToString[cw.Msg.Rcode])
+	}
+	return nil
 }
 
 // try is one upstream round trip, with its metrics, and the report of its

@@ -2,6 +2,7 @@ package acmeforward
 
 import (
 	"context"
+	"net"
 	"testing"
 
 	"github.com/coredns/caddy"
@@ -22,7 +23,9 @@ import (
 // BenchmarkClassifyLearned are the same after ACME traffic taught the engine
 // a CNAME target (then every question's classify looks at the learned table,
 // under its read lock); the one challenge query that teaches it goes to a
-// test server on 127.0.0.1 before the timing starts.
+// test server on 127.0.0.1 before the timing starts. BenchmarkServeDNSHairpin
+// and BenchmarkServeDNSHairpinName are the HTTP-01 hairpin's answers (issue
+// 5): an IP target, and a name target looked up in the next handler.
 
 func benchPlugin(b *testing.B) (*AcmeForward, test.HandlerFunc) {
 	b.Helper()
@@ -58,6 +61,69 @@ func BenchmarkServeDNSPass(b *testing.B) {
 			b.Fatalf("ServeDNS = %d, %v", rc, err)
 		}
 	}
+}
+
+// hairpinBenchPlugin is benchPlugin with hairpin lines: www.example.com with
+// an IP target, svc.example.com with a name target that next answers (one A
+// record, as the kubernetes plugin answers a Service).
+func hairpinBenchPlugin(b *testing.B) *AcmeForward {
+	b.Helper()
+	a, err := parse(caddy.NewTestController("dns", `acmeforward example.com example.net {
+		to 127.0.0.1:5300
+		hairpin www.example.com 10.96.0.80
+		hairpin svc.example.com ingress-nginx-controller.ingress-nginx.svc.cluster.local
+	}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.OnShutdown() })
+	ip := net.IPv4(10, 96, 0, 10)
+	a.Next = test.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Answer = append(m.Answer, &dns.A{
+			Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30},
+			A:   ip,
+		})
+		return dns.RcodeSuccess, w.WriteMsg(m)
+	})
+	return a
+}
+
+// benchHairpin serves an A question for name through a, checking it is
+// answered with want (a client reply is packed once, outside the timing, to
+// check it).
+func benchHairpin(b *testing.B, name, want string) {
+	a := hairpinBenchPlugin(b)
+	r := new(dns.Msg)
+	r.SetQuestion(name, dns.TypeA)
+	ctx := context.Background()
+	rec := dnstest.NewRecorder(&test.ResponseWriter{})
+	if rc, err := a.ServeDNS(ctx, rec, r); rc != dns.RcodeSuccess || err != nil {
+		b.Fatalf("ServeDNS = %d, %v", rc, err)
+	}
+	if rec.Msg == nil || len(rec.Msg.Answer) != 1 || rec.Msg.Answer[0].(*dns.A).A.String() != want {
+		b.Fatalf("hairpin answer %v, want %s", rec.Msg, want)
+	}
+	w := &test.ResponseWriter{}
+	b.ReportAllocs()
+	for b.Loop() {
+		if rc, err := a.ServeDNS(ctx, w, r); rc != dns.RcodeSuccess || err != nil {
+			b.Fatalf("ServeDNS = %d, %v", rc, err)
+		}
+	}
+}
+
+// BenchmarkServeDNSHairpin: an A question for a hairpin name with an IP
+// target (answered by the core at once).
+func BenchmarkServeDNSHairpin(b *testing.B) {
+	benchHairpin(b, "www.example.com.", "10.96.0.80")
+}
+
+// BenchmarkServeDNSHairpinName: an A question for a hairpin name with a name
+// target, looked up in a trivial next handler (one internal lookup).
+func BenchmarkServeDNSHairpinName(b *testing.B) {
+	benchHairpin(b, "svc.example.com.", "10.96.0.10")
 }
 
 func BenchmarkNextHandlerOnly(b *testing.B) {

@@ -105,6 +105,9 @@ const (
 	VerdictPass    Verdict = C.AFWD_VERDICT_PASS
 	VerdictForward Verdict = C.AFWD_VERDICT_FORWARD
 	VerdictError   Verdict = C.AFWD_VERDICT_ERROR
+	// VerdictHairpin: an A/AAAA question for a hairpin name. It runs the
+	// same exchange loop as VerdictForward.
+	VerdictHairpin Verdict = C.AFWD_VERDICT_HAIRPIN
 )
 
 // bytesPtr and stringPtr lend Go bytes to C without copying. An empty input
@@ -170,6 +173,13 @@ func (b *configBuilder) SetDiscovery(on bool) error {
 func (b *configBuilder) AddDelegated(zone string) error {
 	return resultErr("afwd_config_builder_add_delegated",
 		C.afwd_config_builder_add_delegated(b.ptr, stringPtr(zone), C.size_t(len(zone))))
+}
+
+// AddHairpin adds a hairpin line, "NAME... TARGET..." (the Corefile
+// arguments joined with spaces); the core parses and validates it.
+func (b *configBuilder) AddHairpin(line string) error {
+	return resultErr("afwd_config_builder_add_hairpin",
+		C.afwd_config_builder_add_hairpin(b.ptr, stringPtr(line), C.size_t(len(line))))
 }
 
 // SetUpstreamMode sets the upstream mode.
@@ -331,9 +341,10 @@ func (x *exchange) Close() {
 type actionKind uint32
 
 const (
-	actionSend   actionKind = C.AFWD_ACTION_SEND
-	actionAnswer actionKind = C.AFWD_ACTION_ANSWER
-	actionFail   actionKind = C.AFWD_ACTION_FAIL
+	actionSend     actionKind = C.AFWD_ACTION_SEND
+	actionAnswer   actionKind = C.AFWD_ACTION_ANSWER
+	actionFail     actionKind = C.AFWD_ACTION_FAIL
+	actionInternal actionKind = C.AFWD_ACTION_INTERNAL
 )
 
 // action is what the exchange wants done next.
@@ -341,7 +352,7 @@ type action struct {
 	kind   actionKind
 	server netip.AddrPort // SEND: where (an IPv4-mapped address is unmapped)
 	proto  proto          // SEND: UDP or TCP
-	data   []byte         // SEND: the query; ANSWER: the client reply (aliases the poll buffer)
+	data   []byte         // SEND, INTERNAL: the query; ANSWER: the client reply (aliases the poll buffer)
 	reason Result         // FAIL: the last error seen
 }
 
@@ -367,7 +378,7 @@ func (x *exchange) poll(buf []byte) (action, error) {
 			act.proto = protoTCP
 		}
 		act.data = buf[:int(a.len)]
-	case actionAnswer:
+	case actionAnswer, actionInternal:
 		act.data = buf[:int(a.len)]
 	case actionFail:
 	default:
@@ -394,7 +405,21 @@ func (x *exchange) reply(e *Engine, reply []byte, now uint64) error {
 	return resultErr("afwd_exchange_reply", r)
 }
 
-// failed reports that the last SEND got no usable reply.
+// internalReply hands the exchange the rest of the plugin chain's reply to its
+// INTERNAL query (a hairpin target's lookup). Like reply, but nothing is
+// learned from it, so it does not make Classify read the clock.
+func (x *exchange) internalReply(e *Engine, reply []byte) error {
+	e.mu.RLock()
+	if e.ptr == nil {
+		e.mu.RUnlock()
+		return errClosed("afwd_exchange_reply")
+	}
+	r := C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(nowMs()))
+	e.mu.RUnlock()
+	return resultErr("afwd_exchange_reply", r)
+}
+
+// failed reports that the last SEND (or INTERNAL) got no usable reply.
 func (x *exchange) failed() error {
 	return resultErr("afwd_exchange_failed", C.afwd_exchange_failed(x.ptr))
 }

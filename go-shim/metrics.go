@@ -37,7 +37,14 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",
 		Name:      "servfail_total",
-		Help:      "Counter of forwarded queries answered with SERVFAIL (every upstream failed, or the query could not be forwarded).",
+		Help:      "Counter of forwarded (or hairpin) queries answered with SERVFAIL (every upstream failed, the query could not be forwarded, or a hairpin target's lookup failed).",
+	}, []string{"server"})
+
+	hairpinAnswerCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "hairpin_answers_total",
+		Help:      "Counter of A/AAAA questions for hairpin names answered with the hairpin target's addresses (NODATA included).",
 	}, []string{"server"})
 
 	learnedEntries = promauto.NewGaugeVec(prometheus.GaugeOpts{

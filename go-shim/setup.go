@@ -3,6 +3,7 @@ package acmeforward
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -43,6 +44,7 @@ func setup(c *caddy.Controller) error {
 //	    delegated ZONE...
 //	    upstream_mode recursive|authoritative
 //	    max_learned ENTRIES
+//	    hairpin NAME... TARGET...
 //	}
 //
 // Without ZONE the plugin applies to every name the server block receives: no
@@ -50,8 +52,10 @@ func setup(c *caddy.Controller) error {
 // (The server block's own zones are deliberately not used as a default.)
 // Every value is checked by the Rust config builder (the shim only turns
 // words and numbers into their C form); its result text becomes the reason in
-// the error, which carries the Corefile's file and line. `delegated` may be
-// repeated; every other option may appear once.
+// the error, which carries the Corefile's file and line. `delegated` and
+// `hairpin` may be repeated; every other option may appear once. A hairpin
+// line's arguments go to the core joined with spaces: it parses them (names,
+// wildcards, IP or name targets) and reports what is wrong.
 func parse(c *caddy.Controller) (*AcmeForward, error) {
 	var a *AcmeForward
 	for c.Next() {
@@ -93,7 +97,7 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 				return nil, c.Errf("duplicate option %q", option)
 			}
 			seen[option] = true
-		case "delegated": // may repeat
+		case "delegated", "hairpin": // may repeat
 		default:
 			return nil, c.Errf("unknown option %q", option)
 		}
@@ -155,6 +159,11 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 				if err := b.AddDelegated(zone); err != nil {
 					return nil, c.Errf("invalid delegated zone %q: %s", zone, reason(err))
 				}
+			}
+		case "hairpin":
+			line := strings.Join(args, " ")
+			if err := b.AddHairpin(line); err != nil {
+				return nil, c.Errf("invalid hairpin %q: %s", line, reason(err))
 			}
 		case "upstream_mode":
 			if len(args) != 1 {

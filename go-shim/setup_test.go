@@ -21,6 +21,7 @@ func TestSetupValid(t *testing.T) {
 		timeout   time.Duration
 		forward   []string // questions the engine must forward: "NAME" (TXT) or "NAME TYPE"
 		pass      []string // questions the engine must pass, the same way
+		hairpin   []string // questions the engine must answer as a hairpin, the same way
 	}{
 		{
 			name:      "minimal, all zones",
@@ -129,6 +130,34 @@ func TestSetupValid(t *testing.T) {
 			pass:      []string{"www.example.com. A"},
 		},
 		{
+			name: "hairpin lines, repeated",
+			input: `acmeforward example.com {
+				to 127.0.0.1
+				hairpin www.example.com 10.96.0.80
+				hairpin *.apps.example.com   ingress-nginx-controller.ingress-nginx.svc.cluster.local
+				hairpin one.example.com Two.Example.COM. 10.0.0.1 fd00::1
+				hairpin *.deep.example.com exact.apps.example.com 10.0.0.2
+			}`,
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			hairpin: []string{
+				"www.example.com. A", "WWW.example.com AAAA", "x.apps.example.com. A", "a.b.apps.example.com. AAAA",
+				"one.example.com. AAAA", "two.example.com. A", "x.deep.example.com. A", "exact.apps.example.com. A",
+			},
+			// Challenges (any type) and SOA/NS (discovery) are forwarded first.
+			forward: []string{"_acme-challenge.www.example.com. A", "_acme-challenge.x.apps.example.com. AAAA", "www.example.com. SOA"},
+			pass:    []string{"www.example.com. TXT", "www.example.com. MX", "apps.example.com. A", "deep.example.com. A", "www.example.org. A"},
+		},
+		{
+			name:      "hairpin only, all zones",
+			input:     "acmeforward {\n to 127.0.0.1\n hairpin *.example.com 10.0.0.1\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			hairpin:   []string{"www.example.com. A"},
+			forward:   []string{"_acme-challenge.www.example.com. A"},
+			pass:      []string{"example.com. A", "www.example.com. TXT"},
+		},
+		{
 			name:      "max_learned upper bound",
 			input:     "acmeforward {\n to 127.0.0.1\n max_learned 1048576\n}",
 			upstreams: []string{"127.0.0.1:53"},
@@ -160,6 +189,12 @@ func TestSetupValid(t *testing.T) {
 				name, qtype := question(t, q)
 				if v := a.engine.Classify(name, qtype, dns.ClassINET); v != VerdictPass {
 					t.Errorf("Classify(%q) = %d, want pass", q, v)
+				}
+			}
+			for _, q := range tc.hairpin {
+				name, qtype := question(t, q)
+				if v := a.engine.Classify(name, qtype, dns.ClassINET); v != VerdictHairpin {
+					t.Errorf("Classify(%q) = %d, want hairpin", q, v)
 				}
 			}
 		})
@@ -240,6 +275,19 @@ func TestSetupInvalid(t *testing.T) {
 		{"max_learned huge", "acmeforward {\n to 127.0.0.1\n max_learned 18446744073709551615\n}", []string{"Testfile:3", "invalid max_learned"}},
 		{"duplicate max_learned", "acmeforward {\n to 127.0.0.1\n max_learned 16\n max_learned 32\n}", []string{"Testfile:4", "duplicate option \"max_learned\""}},
 		{"new option, missing to", "acmeforward {\n upstream_mode authoritative\n}", []string{"missing 'to'"}},
+		{"hairpin without arguments", "acmeforward {\n to 127.0.0.1\n hairpin\n}", []string{"Testfile:3", "invalid hairpin \"\"", "at least one NAME and one TARGET"}},
+		{"hairpin without target", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com\n}", []string{"Testfile:3", "invalid hairpin \"www.example.com\"", "TARGET"}},
+		{"hairpin name is an address", "acmeforward {\n to 127.0.0.1\n hairpin 10.0.0.1 svc.cluster.local\n}", []string{"Testfile:3", "\"10.0.0.1 svc.cluster.local\"", "IP address"}},
+		{"hairpin addresses only", "acmeforward {\n to 127.0.0.1\n hairpin 10.0.0.1 127.0.0.1\n}", []string{"Testfile:3", "IP address"}},
+		{"hairpin address before a target name", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com 127.0.0.1 svc.cluster.local\n}", []string{"Testfile:3", "IP address"}},
+		{"hairpin wildcard in the middle", "acmeforward {\n to 127.0.0.1\n hairpin foo.*.example.com 127.0.0.1\n}", []string{"Testfile:3", "\"foo.*.example.com 127.0.0.1\"", "wildcard"}},
+		{"hairpin wildcard in a label", "acmeforward {\n to 127.0.0.1\n hairpin *foo.example.com 127.0.0.1\n}", []string{"Testfile:3", "wildcard"}},
+		{"hairpin root wildcard", "acmeforward {\n to 127.0.0.1\n hairpin *. 127.0.0.1\n}", []string{"Testfile:3", "wildcard"}},
+		{"hairpin bad target", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com ingress..svc.cluster.local\n}", []string{"Testfile:3", "\"www.example.com ingress..svc.cluster.local\"", "target"}},
+		{"hairpin bad name", "acmeforward {\n to 127.0.0.1\n hairpin a..example.com 127.0.0.1\n}", []string{"Testfile:3", "empty label"}},
+		{"hairpin duplicate in one line", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com WWW.example.com. 127.0.0.1\n}", []string{"Testfile:3", "twice"}},
+		{"hairpin duplicate in two lines", "acmeforward {\n to 127.0.0.1\n hairpin *.example.com 127.0.0.1\n hairpin *.Example.COM svc.cluster.local\n}", []string{"Testfile:4", "twice"}},
+		{"hairpin bad line after good ones", "acmeforward {\n to 127.0.0.1\n hairpin a.example.com 127.0.0.1\n max_ttl 5\n hairpin b.example.com\n}", []string{"Testfile:5", "invalid hairpin \"b.example.com\""}},
 		{"twice in a server block", "acmeforward {\n to 127.0.0.1\n}\nacmeforward {\n to 127.0.0.2\n}", []string{"Testfile:4", "only be used once"}},
 	}
 	for _, tc := range tests {

@@ -40,15 +40,44 @@ fn learned_engine(n: usize) -> Engine {
     engine
 }
 
+/// An engine as one CNAME'd challenge leaves it (as the Go benchmark
+/// `BenchmarkServeDNSPassLearned` does): `_acme-challenge.www.example.com` answered with a CNAME
+/// to `x.auth.example.org`, so the target (any type) and the ancestors of both names are learned.
+fn learned_cname_engine() -> Engine {
+    let engine = Engine::new(config());
+    engine.learn(
+        b"\x01x\x04auth\x07example\x03org\x00",
+        Fact::CnameTarget,
+        3600,
+        0,
+    );
+    for ancestor in [
+        &b"\x04auth\x07example\x03org\x00"[..],
+        b"\x07example\x03org\x00",
+        b"\x03org\x00",
+        b"\x03www\x07example\x03com\x00",
+        b"\x07example\x03com\x00",
+        b"\x03com\x00",
+    ] {
+        engine.learn(ancestor, Fact::Ancestor, 3600, 0);
+    }
+    engine
+}
+
 fn classify(c: &mut Criterion) {
     let empty = Engine::new(config());
     let learned = learned_engine(1000);
+    let learned_cname = learned_cname_engine();
     let mut group = c.benchmark_group("classify");
     for (label, name, qtype) in [
         ("pass", PASS_NAME, RecordType::A),
         ("forward", CHALLENGE_NAME, RecordType::TXT),
     ] {
-        for (state, engine) in [("empty", &empty), ("learned", &learned)] {
+        for (state, engine) in [
+            ("empty", &empty),
+            ("learned", &learned),
+            ("learned_cname", &learned_cname),
+        ] {
             group.bench_function(format!("acmeforward/{state}/{label}"), |b| {
                 b.iter(|| {
                     engine.classify(
@@ -89,6 +118,30 @@ fn exchange(c: &mut Criterion) {
             exchange
                 .on_reply(&engine, black_box(&reply), 0)
                 .expect("reply valid");
+            match exchange.poll() {
+                Action::Answer(a) => a.len(),
+                _ => 0,
+            }
+        })
+    });
+    // Issue 5: an A question for a `hairpin` name with an IP target, answered at once.
+    let mut builder = ConfigBuilder::new();
+    builder.upstream("127.0.0.1:5300").expect("upstream");
+    builder
+        .hairpin("www.example.com 10.96.0.80")
+        .expect("hairpin");
+    let hairpin = Engine::new(builder.build().expect("config"));
+    let hairpin_query = client_query("www.example.com.", RecordType::A);
+    group.bench_function("acmeforward/hairpin_static", |b| {
+        b.iter(|| {
+            let exchange = Exchange::new(
+                &hairpin,
+                black_box(&hairpin_query),
+                Transport::Udp,
+                black_box(7),
+                0,
+            )
+            .expect("query");
             match exchange.poll() {
                 Action::Answer(a) => a.len(),
                 _ => 0,

@@ -36,9 +36,11 @@
  *
  * 1xx: misuse of the C API or an internal failure. 2xx: configuration rejected. 3xx: client query
  * rejected by `afwd_exchange_new` (the shim answers the client itself, e.g. SERVFAIL).
- * 4xx (and `AFWD_TRUNCATED`): upstream reply rejected by `afwd_exchange_reply`; the exchange has
- * already moved on (poll it for the next action). 5xx: why an exchange gave up without a reply
- * error to blame (`afwd_action.fail_reason` of a FAIL; otherwise that is the last 4xx).
+ * 4xx (and `AFWD_TRUNCATED`): upstream (or hairpin internal) reply rejected by
+ * `afwd_exchange_reply`; the exchange has already moved on (poll it for the next action). 5xx:
+ * why an exchange gave up without a reply error to blame (`afwd_action.fail_reason` of a FAIL;
+ * otherwise that is the last 4xx), and `AFWD_ERR_HAIRPIN_TARGET_FAILED` for every failed hairpin
+ * lookup.
  * `afwd_result_text` describes every code.
  */
 typedef enum afwd_result {
@@ -125,6 +127,26 @@ typedef enum afwd_result {
    */
   AFWD_ERR_UPSTREAM_MODE_INVALID = 211,
   /**
+   * Hairpin: a NAME is an IP literal (the IP literals go last, as the targets).
+   */
+  AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS = 212,
+  /**
+   * Hairpin: the line does not have at least one NAME and one TARGET.
+   */
+  AFWD_ERR_HAIRPIN_MISSING_TARGET = 213,
+  /**
+   * Hairpin: a `*` other than a leading `*.` in a NAME (or `*.` alone, the root).
+   */
+  AFWD_ERR_HAIRPIN_BAD_WILDCARD = 214,
+  /**
+   * Hairpin: the target name is not a valid domain name (or is the root, or has a `*`).
+   */
+  AFWD_ERR_HAIRPIN_TARGET_INVALID = 215,
+  /**
+   * Hairpin: a NAME given twice (in this line, or in an earlier one).
+   */
+  AFWD_ERR_HAIRPIN_DUPLICATE_NAME = 216,
+  /**
    * A configuration error that this version of the C ABI has no own code for (a newer core).
    */
   AFWD_ERR_CONFIG_INVALID = 299,
@@ -190,6 +212,11 @@ typedef enum afwd_result {
    */
   AFWD_ERR_NO_NAMESERVERS = 502,
   /**
+   * FAIL (hairpin): the lookup of the target name through the rest of the plugin chain
+   * (`AFWD_ACTION_INTERNAL`) failed: no reply, an invalid one, SERVFAIL, REFUSED or NXDOMAIN.
+   */
+  AFWD_ERR_HAIRPIN_TARGET_FAILED = 503,
+  /**
    * FAIL for a reason this version of the C ABI has no own code for (a newer core).
    */
   AFWD_ERR_EXCHANGE_FAILED = 599,
@@ -212,6 +239,12 @@ typedef enum afwd_verdict {
    * A NULL argument, or a caught panic: treat like `AFWD_VERDICT_PASS` or answer SERVFAIL.
    */
   AFWD_VERDICT_ERROR = 2,
+  /**
+   * An A or AAAA question for a `hairpin` name that no forwarding rule takes (the HTTP-01
+   * hairpin): start an `afwd_exchange`, exactly as for `AFWD_VERDICT_FORWARD`; it answers
+   * with the target's addresses (after an `AFWD_ACTION_INTERNAL` lookup for a name target).
+   */
+  AFWD_VERDICT_HAIRPIN = 3,
 } afwd_verdict;
 
 /**
@@ -229,10 +262,18 @@ typedef enum afwd_action_kind {
    */
   AFWD_ACTION_ANSWER = 2,
   /**
-   * Every server failed (or the exchange's send budget is spent): answer the client SERVFAIL.
-   * `fail_reason` is the last error seen.
+   * Every server failed (or the exchange's send budget is spent, or a hairpin target's lookup
+   * failed): answer the client SERVFAIL. `fail_reason` is the last error seen
+   * (`AFWD_ERR_HAIRPIN_TARGET_FAILED` after an INTERNAL).
    */
   AFWD_ACTION_FAIL = 3,
+  /**
+   * Hairpin (the target is a domain name): `buf[..len]` is a query (the target's A or AAAA,
+   * DNS wire format) to run through the rest of the plugin chain (the plugins after this one),
+   * as if a client had asked it. Hand the reply it writes to `afwd_exchange_reply`; when it
+   * writes none (or cannot be asked), call `afwd_exchange_failed`. No network I/O.
+   */
+  AFWD_ACTION_INTERNAL = 4,
 } afwd_action_kind;
 
 /**
@@ -262,7 +303,7 @@ typedef struct afwd_config afwd_config;
 
 /**
  * A configuration being built: zones, upstreams, timeout, max_ttl, discovery, delegated zones,
- * upstream mode, max_learned.
+ * upstream mode, max_learned, hairpin lines.
  *
  * Create it with `afwd_config_builder_new`, set it up with the `afwd_config_builder_*`
  * functions, turn it into an `afwd_config` with `afwd_config_new` (as often as wanted), and free
@@ -313,8 +354,8 @@ typedef struct afwd_action {
    */
   bool tcp;
   /**
-   * SEND: the query's length; ANSWER: the client reply's length (the bytes are in `buf`, or,
-   * with `AFWD_ERR_BUFFER_TOO_SHORT`, the length `buf` needs). 0 for FAIL.
+   * SEND and INTERNAL: the query's length; ANSWER: the client reply's length (the bytes are
+   * in `buf`, or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length `buf` needs). 0 for FAIL.
    */
   size_t len;
   /**
@@ -467,6 +508,36 @@ enum afwd_result afwd_config_builder_add_delegated(struct afwd_config_builder *b
                                                    size_t zone_len);
 
 /**
+ * Adds a hairpin line (the HTTP-01 hairpin), as in the Corefile's `hairpin NAME... TARGET...`:
+ * the line's arguments separated by ASCII whitespace (e.g. the Corefile arguments joined with
+ * spaces). A and AAAA questions for the NAMEs are then answered with the TARGET's addresses
+ * (`AFWD_VERDICT_HAIRPIN`), unless a forwarding rule takes them.
+ *
+ * Each NAME is a domain name, or `*.zone` for every name strictly below `zone`. The IP
+ * addresses at the end of the line are the TARGET; with none, the last argument is the TARGET,
+ * a domain name looked up through the rest of the plugin chain (`AFWD_ACTION_INTERNAL`).
+ * Exact names win over wildcards; the longest wildcard wins.
+ *
+ * `line` is `line_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `line` with a non-zero
+ * length: NULL with length 0 is the empty line); `AFWD_ERR_INVALID_UTF8`;
+ * `AFWD_ERR_HAIRPIN_MISSING_TARGET`, `AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS`,
+ * `AFWD_ERR_HAIRPIN_BAD_WILDCARD`, `AFWD_ERR_HAIRPIN_TARGET_INVALID`,
+ * `AFWD_ERR_HAIRPIN_DUPLICATE_NAME` (a NAME of this line or an earlier one), or an
+ * `AFWD_ERR_NAME_*` code for a NAME that is not a valid domain name. On an error the builder is
+ * unchanged.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call. `line` is NULL
+ * or points to `line_len` readable bytes.
+ */
+enum afwd_result afwd_config_builder_add_hairpin(struct afwd_config_builder *b,
+                                                 const uint8_t *line,
+                                                 size_t line_len);
+
+/**
  * Sets the upstream mode: `AFWD_UPSTREAM_RECURSIVE` (the default) or
  * `AFWD_UPSTREAM_AUTHORITATIVE`, as in the Corefile's `upstream_mode recursive|authoritative`.
  *
@@ -587,10 +658,11 @@ void afwd_engine_free(struct afwd_engine *engine);
 size_t afwd_engine_learned_len(const struct afwd_engine *engine);
 
 /**
- * Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward handles it (an ACME
+ * Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward forwards it (an ACME
  * challenge lookup in a configured zone; with discovery on, the SOA/NS/A/AAAA questions of the
- * propagation check; a name in a delegated zone or a learned CNAME target), else
- * `AFWD_VERDICT_PASS`.
+ * propagation check; a name in a delegated zone or a learned CNAME target);
+ * `AFWD_VERDICT_HAIRPIN` for an A or AAAA question (class IN) for a hairpin name that is not
+ * forwarded; else `AFWD_VERDICT_PASS`. FORWARD and HAIRPIN both go on with `afwd_exchange_new`.
  *
  * `qname` is the question name in presentation format, as miekg/dns gives it (trailing dot
  * optional, `\.` and `\DDD` escapes), `qname_len` bytes, not NUL-terminated, compared
@@ -599,8 +671,9 @@ size_t afwd_engine_learned_len(const struct afwd_engine *engine);
  * (the same clock for every call on this engine): learned entries expire by it.
  *
  * The per-query hot path: no allocation; the learned state's read lock is taken only when
- * something was learned. Returns `AFWD_VERDICT_ERROR` for a NULL `e`, a NULL `qname` with a
- * non-zero length, or a caught panic. Thread-safe on a shared engine.
+ * something was learned; the hairpin table is looked at only for A and AAAA questions. Returns
+ * `AFWD_VERDICT_ERROR` for a NULL `e`, a NULL `qname` with a non-zero length, or a caught panic.
+ * Thread-safe on a shared engine.
  *
  * # Safety
  *
@@ -616,7 +689,8 @@ enum afwd_verdict afwd_engine_classify(const struct afwd_engine *e,
 /**
  * Starts forwarding `query`, the client's query in DNS wire format (`query_len` bytes, as
  * received over UDP, or without the 2-byte length prefix over TCP), which
- * `afwd_engine_classify` said to forward.
+ * `afwd_engine_classify` said to forward (or to answer as a hairpin: the same call; for an IP
+ * target the first poll is already the ANSWER).
  *
  * `client_over_tcp` says how the client asked: over TCP the upstreams are asked over TCP too;
  * over UDP the client's reply is cut to the client's UDP size (TC set). `random` seeds the
@@ -659,8 +733,8 @@ void afwd_exchange_free(struct afwd_exchange *exchange);
 
 /**
  * Says what to do next, in `*action_out`, and writes the bytes that go with it to `buf`: the
- * query to send (SEND, DNS wire format, no TCP length prefix) or the reply for the client
- * (ANSWER). FAIL writes nothing. Polling again without a reply or failure in between gives the
+ * query to send (SEND, DNS wire format, no TCP length prefix), the query to ask the rest of the
+ * plugin chain (INTERNAL) or the reply for the client (ANSWER). FAIL writes nothing. Polling again without a reply or failure in between gives the
  * same action.
  *
  * Returns `AFWD_OK`; `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written to `buf`, `*action_out` is
@@ -681,8 +755,9 @@ enum afwd_result afwd_exchange_poll(const struct afwd_exchange *x,
                                     struct afwd_action *action_out);
 
 /**
- * Hands the exchange the reply to its last SEND (`reply_len` bytes, DNS wire format, no TCP
- * length prefix; read, not kept). The reply is validated; a usable one is learned from (into
+ * Hands the exchange the reply to its last SEND or INTERNAL (`reply_len` bytes, DNS wire
+ * format, no TCP length prefix; read, not kept). A reply to an INTERNAL is validated the same
+ * way and gives the ANSWER, or (not a valid NOERROR reply) the FAIL. The reply is validated; a usable one is learned from (into
  * `e`'s learned state) and the exchange moves on (to the next discovery step, or to ANSWER);
  * an unusable one moves it to the next server (or over TCP for a truncated UDP reply). Either
  * way, call `afwd_exchange_poll` next. `now_ms` is the engine's clock.
@@ -709,7 +784,8 @@ enum afwd_result afwd_exchange_reply(struct afwd_exchange *x,
 
 /**
  * Reports that the last SEND got no usable reply (a timeout, a network error, a TCP connection
- * closed early): the exchange moves on to the next server. Call `afwd_exchange_poll` next.
+ * closed early): the exchange moves on to the next server. After an INTERNAL (the rest of the
+ * plugin chain wrote no reply): the exchange fails. Call `afwd_exchange_poll` next.
  *
  * Returns `AFWD_OK`; `AFWD_ERR_EXCHANGE_DONE` when the exchange is not waiting for a reply
  * (nothing changes); `AFWD_ERR_NULL_ARGUMENT` for a NULL `x`.

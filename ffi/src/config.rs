@@ -11,7 +11,7 @@ use crate::result::afwd_result;
 use crate::slice::{self, OutBuf};
 
 /// A configuration being built: zones, upstreams, timeout, max_ttl, discovery, delegated zones,
-/// upstream mode, max_learned.
+/// upstream mode, max_learned, hairpin lines.
 ///
 /// Create it with `afwd_config_builder_new`, set it up with the `afwd_config_builder_*`
 /// functions, turn it into an `afwd_config` with `afwd_config_new` (as often as wanted), and free
@@ -264,6 +264,42 @@ pub unsafe extern "C" fn afwd_config_builder_add_delegated(
     ffi_boundary!({
         // SAFETY: forwarded from this function's own contract.
         unsafe { with_text(b, zone, zone_len, |b, zone| status(b.delegated(zone))) }
+    })
+}
+
+/// Adds a hairpin line (the HTTP-01 hairpin), as in the Corefile's `hairpin NAME... TARGET...`:
+/// the line's arguments separated by ASCII whitespace (e.g. the Corefile arguments joined with
+/// spaces). A and AAAA questions for the NAMEs are then answered with the TARGET's addresses
+/// (`AFWD_VERDICT_HAIRPIN`), unless a forwarding rule takes them.
+///
+/// Each NAME is a domain name, or `*.zone` for every name strictly below `zone`. The IP
+/// addresses at the end of the line are the TARGET; with none, the last argument is the TARGET,
+/// a domain name looked up through the rest of the plugin chain (`AFWD_ACTION_INTERNAL`).
+/// Exact names win over wildcards; the longest wildcard wins.
+///
+/// `line` is `line_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `line` with a non-zero
+/// length: NULL with length 0 is the empty line); `AFWD_ERR_INVALID_UTF8`;
+/// `AFWD_ERR_HAIRPIN_MISSING_TARGET`, `AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS`,
+/// `AFWD_ERR_HAIRPIN_BAD_WILDCARD`, `AFWD_ERR_HAIRPIN_TARGET_INVALID`,
+/// `AFWD_ERR_HAIRPIN_DUPLICATE_NAME` (a NAME of this line or an earlier one), or an
+/// `AFWD_ERR_NAME_*` code for a NAME that is not a valid domain name. On an error the builder is
+/// unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `line` is NULL
+/// or points to `line_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_hairpin(
+    b: *mut afwd_config_builder,
+    line: *const u8,
+    line_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, line, line_len, |b, line| status(b.hairpin(line))) }
     })
 }
 

@@ -101,10 +101,11 @@ pub unsafe extern "C" fn afwd_engine_learned_len(engine: *const afwd_engine) -> 
     })
 }
 
-/// Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward handles it (an ACME
+/// Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward forwards it (an ACME
 /// challenge lookup in a configured zone; with discovery on, the SOA/NS/A/AAAA questions of the
-/// propagation check; a name in a delegated zone or a learned CNAME target), else
-/// `AFWD_VERDICT_PASS`.
+/// propagation check; a name in a delegated zone or a learned CNAME target);
+/// `AFWD_VERDICT_HAIRPIN` for an A or AAAA question (class IN) for a hairpin name that is not
+/// forwarded; else `AFWD_VERDICT_PASS`. FORWARD and HAIRPIN both go on with `afwd_exchange_new`.
 ///
 /// `qname` is the question name in presentation format, as miekg/dns gives it (trailing dot
 /// optional, `\.` and `\DDD` escapes), `qname_len` bytes, not NUL-terminated, compared
@@ -113,8 +114,9 @@ pub unsafe extern "C" fn afwd_engine_learned_len(engine: *const afwd_engine) -> 
 /// (the same clock for every call on this engine): learned entries expire by it.
 ///
 /// The per-query hot path: no allocation; the learned state's read lock is taken only when
-/// something was learned. Returns `AFWD_VERDICT_ERROR` for a NULL `e`, a NULL `qname` with a
-/// non-zero length, or a caught panic. Thread-safe on a shared engine.
+/// something was learned; the hairpin table is looked at only for A and AAAA questions. Returns
+/// `AFWD_VERDICT_ERROR` for a NULL `e`, a NULL `qname` with a non-zero length, or a caught panic.
+/// Thread-safe on a shared engine.
 ///
 /// # Safety
 ///

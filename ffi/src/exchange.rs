@@ -38,9 +38,15 @@ pub enum afwd_action_kind {
     AFWD_ACTION_SEND = 1,
     /// Write `buf[..len]` to the client as it is: the validated, rewritten reply.
     AFWD_ACTION_ANSWER = 2,
-    /// Every server failed (or the exchange's send budget is spent): answer the client SERVFAIL.
-    /// `fail_reason` is the last error seen.
+    /// Every server failed (or the exchange's send budget is spent, or a hairpin target's lookup
+    /// failed): answer the client SERVFAIL. `fail_reason` is the last error seen
+    /// (`AFWD_ERR_HAIRPIN_TARGET_FAILED` after an INTERNAL).
     AFWD_ACTION_FAIL = 3,
+    /// Hairpin (the target is a domain name): `buf[..len]` is a query (the target's A or AAAA,
+    /// DNS wire format) to run through the rest of the plugin chain (the plugins after this one),
+    /// as if a client had asked it. Hand the reply it writes to `afwd_exchange_reply`; when it
+    /// writes none (or cannot be asked), call `afwd_exchange_failed`. No network I/O.
+    AFWD_ACTION_INTERNAL = 4,
 }
 
 /// The next action of an exchange, filled in by `afwd_exchange_poll`.
@@ -56,8 +62,8 @@ pub struct afwd_action {
     pub server_port: u16,
     /// SEND: use TCP (with the 2-byte length prefix) instead of UDP.
     pub tcp: bool,
-    /// SEND: the query's length; ANSWER: the client reply's length (the bytes are in `buf`, or,
-    /// with `AFWD_ERR_BUFFER_TOO_SHORT`, the length `buf` needs). 0 for FAIL.
+    /// SEND and INTERNAL: the query's length; ANSWER: the client reply's length (the bytes are
+    /// in `buf`, or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length `buf` needs). 0 for FAIL.
     pub len: usize,
     /// FAIL: why (the last error seen). After an error return of `afwd_exchange_poll` other than
     /// `AFWD_ERR_BUFFER_TOO_SHORT`: that error. `AFWD_OK` otherwise.
@@ -89,7 +95,8 @@ fn server_bytes(server: SocketAddr) -> ([u8; 16], u16) {
 
 /// Starts forwarding `query`, the client's query in DNS wire format (`query_len` bytes, as
 /// received over UDP, or without the 2-byte length prefix over TCP), which
-/// `afwd_engine_classify` said to forward.
+/// `afwd_engine_classify` said to forward (or to answer as a hairpin: the same call; for an IP
+/// target the first poll is already the ANSWER).
 ///
 /// `client_over_tcp` says how the client asked: over TCP the upstreams are asked over TCP too;
 /// over UDP the client's reply is cut to the client's UDP size (TC set). `random` seeds the
@@ -168,8 +175,8 @@ pub unsafe extern "C" fn afwd_exchange_free(exchange: *mut afwd_exchange) {
 }
 
 /// Says what to do next, in `*action_out`, and writes the bytes that go with it to `buf`: the
-/// query to send (SEND, DNS wire format, no TCP length prefix) or the reply for the client
-/// (ANSWER). FAIL writes nothing. Polling again without a reply or failure in between gives the
+/// query to send (SEND, DNS wire format, no TCP length prefix), the query to ask the rest of the
+/// plugin chain (INTERNAL) or the reply for the client (ANSWER). FAIL writes nothing. Polling again without a reply or failure in between gives the
 /// same action.
 ///
 /// Returns `AFWD_OK`; `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written to `buf`, `*action_out` is
@@ -226,6 +233,13 @@ pub unsafe extern "C" fn afwd_exchange_poll(
                 };
                 (action, query)
             }
+            Action::Internal(query) => {
+                let action = afwd_action {
+                    kind: afwd_action_kind::AFWD_ACTION_INTERNAL,
+                    ..afwd_action::fail(afwd_result::AFWD_OK)
+                };
+                (action, query)
+            }
             Action::Answer(reply) => {
                 let action = afwd_action {
                     kind: afwd_action_kind::AFWD_ACTION_ANSWER,
@@ -248,8 +262,9 @@ pub unsafe extern "C" fn afwd_exchange_poll(
     })
 }
 
-/// Hands the exchange the reply to its last SEND (`reply_len` bytes, DNS wire format, no TCP
-/// length prefix; read, not kept). The reply is validated; a usable one is learned from (into
+/// Hands the exchange the reply to its last SEND or INTERNAL (`reply_len` bytes, DNS wire
+/// format, no TCP length prefix; read, not kept). A reply to an INTERNAL is validated the same
+/// way and gives the ANSWER, or (not a valid NOERROR reply) the FAIL. The reply is validated; a usable one is learned from (into
 /// `e`'s learned state) and the exchange moves on (to the next discovery step, or to ANSWER);
 /// an unusable one moves it to the next server (or over TCP for a truncated UDP reply). Either
 /// way, call `afwd_exchange_poll` next. `now_ms` is the engine's clock.
@@ -299,7 +314,8 @@ pub unsafe extern "C" fn afwd_exchange_reply(
 }
 
 /// Reports that the last SEND got no usable reply (a timeout, a network error, a TCP connection
-/// closed early): the exchange moves on to the next server. Call `afwd_exchange_poll` next.
+/// closed early): the exchange moves on to the next server. After an INTERNAL (the rest of the
+/// plugin chain wrote no reply): the exchange fails. Call `afwd_exchange_poll` next.
 ///
 /// Returns `AFWD_OK`; `AFWD_ERR_EXCHANGE_DONE` when the exchange is not waiting for a reply
 /// (nothing changes); `AFWD_ERR_NULL_ARGUMENT` for a NULL `x`.

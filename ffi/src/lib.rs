@@ -16,8 +16,9 @@
 //!   asks for the length).
 //! - Every body runs inside [`boundary::ffi_boundary!`], which turns a panic into
 //!   `AFWD_ERR_PANIC` (or `AFWD_VERDICT_ERROR`, `NULL`, 0, nothing).
-//! - An exchange is driven poll-style: `afwd_exchange_poll` says what to do (SEND, ANSWER, FAIL);
-//!   the caller does the I/O and reports with `afwd_exchange_reply` or `afwd_exchange_failed`.
+//! - An exchange is driven poll-style: `afwd_exchange_poll` says what to do (SEND, INTERNAL,
+//!   ANSWER, FAIL); the caller does the I/O (or, for INTERNAL, runs the query through the rest of
+//!   its plugin chain) and reports with `afwd_exchange_reply` or `afwd_exchange_failed`.
 //!   Failover, TC→TCP and the authoritative-mode discovery steps are the core's decisions.
 
 // The exported names are the C names of the contract.
@@ -41,11 +42,12 @@ mod tests;
 
 pub use config::{
     UpstreamModeCode, afwd_config, afwd_config_builder, afwd_config_builder_add_delegated,
-    afwd_config_builder_add_upstream, afwd_config_builder_add_zone, afwd_config_builder_free,
-    afwd_config_builder_new, afwd_config_builder_set_discovery,
-    afwd_config_builder_set_max_learned, afwd_config_builder_set_max_ttl,
-    afwd_config_builder_set_timeout_ms, afwd_config_builder_set_upstream_mode, afwd_config_free,
-    afwd_config_new, afwd_config_upstream, afwd_upstream_mode,
+    afwd_config_builder_add_hairpin, afwd_config_builder_add_upstream,
+    afwd_config_builder_add_zone, afwd_config_builder_free, afwd_config_builder_new,
+    afwd_config_builder_set_discovery, afwd_config_builder_set_max_learned,
+    afwd_config_builder_set_max_ttl, afwd_config_builder_set_timeout_ms,
+    afwd_config_builder_set_upstream_mode, afwd_config_free, afwd_config_new, afwd_config_upstream,
+    afwd_upstream_mode,
 };
 pub use engine::{
     afwd_engine, afwd_engine_classify, afwd_engine_free, afwd_engine_learned_len, afwd_engine_new,

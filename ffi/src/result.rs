@@ -11,9 +11,11 @@ use crate::boundary::ffi_boundary;
 ///
 /// 1xx: misuse of the C API or an internal failure. 2xx: configuration rejected. 3xx: client query
 /// rejected by `afwd_exchange_new` (the shim answers the client itself, e.g. SERVFAIL).
-/// 4xx (and `AFWD_TRUNCATED`): upstream reply rejected by `afwd_exchange_reply`; the exchange has
-/// already moved on (poll it for the next action). 5xx: why an exchange gave up without a reply
-/// error to blame (`afwd_action.fail_reason` of a FAIL; otherwise that is the last 4xx).
+/// 4xx (and `AFWD_TRUNCATED`): upstream (or hairpin internal) reply rejected by
+/// `afwd_exchange_reply`; the exchange has already moved on (poll it for the next action). 5xx:
+/// why an exchange gave up without a reply error to blame (`afwd_action.fail_reason` of a FAIL;
+/// otherwise that is the last 4xx), and `AFWD_ERR_HAIRPIN_TARGET_FAILED` for every failed hairpin
+/// lookup.
 /// `afwd_result_text` describes every code.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,6 +62,16 @@ pub enum afwd_result {
     AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE = 210,
     /// `afwd_config_builder_set_upstream_mode`: not an `afwd_upstream_mode` value.
     AFWD_ERR_UPSTREAM_MODE_INVALID = 211,
+    /// Hairpin: a NAME is an IP literal (the IP literals go last, as the targets).
+    AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS = 212,
+    /// Hairpin: the line does not have at least one NAME and one TARGET.
+    AFWD_ERR_HAIRPIN_MISSING_TARGET = 213,
+    /// Hairpin: a `*` other than a leading `*.` in a NAME (or `*.` alone, the root).
+    AFWD_ERR_HAIRPIN_BAD_WILDCARD = 214,
+    /// Hairpin: the target name is not a valid domain name (or is the root, or has a `*`).
+    AFWD_ERR_HAIRPIN_TARGET_INVALID = 215,
+    /// Hairpin: a NAME given twice (in this line, or in an earlier one).
+    AFWD_ERR_HAIRPIN_DUPLICATE_NAME = 216,
     /// A configuration error that this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_CONFIG_INVALID = 299,
     /// The client query does not parse (also the code for a query error without an own code).
@@ -93,12 +105,15 @@ pub enum afwd_result {
     /// FAIL (authoritative mode): the resolvers' replies named no zone, nameserver or address to
     /// ask.
     AFWD_ERR_NO_NAMESERVERS = 502,
+    /// FAIL (hairpin): the lookup of the target name through the rest of the plugin chain
+    /// (`AFWD_ACTION_INTERNAL`) failed: no reply, an invalid one, SERVFAIL, REFUSED or NXDOMAIN.
+    AFWD_ERR_HAIRPIN_TARGET_FAILED = 503,
     /// FAIL for a reason this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_EXCHANGE_FAILED = 599,
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 37] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 43] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -121,6 +136,11 @@ pub(crate) const ALL_RESULTS: [afwd_result; 37] = {
         AFWD_ERR_NO_UPSTREAM,
         AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE,
         AFWD_ERR_UPSTREAM_MODE_INVALID,
+        AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS,
+        AFWD_ERR_HAIRPIN_MISSING_TARGET,
+        AFWD_ERR_HAIRPIN_BAD_WILDCARD,
+        AFWD_ERR_HAIRPIN_TARGET_INVALID,
+        AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
         AFWD_ERR_CONFIG_INVALID,
         AFWD_ERR_QUERY_MALFORMED,
         AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -137,6 +157,7 @@ pub(crate) const ALL_RESULTS: [afwd_result; 37] = {
         AFWD_ERR_NO_REPLY,
         AFWD_ERR_SEND_LIMIT,
         AFWD_ERR_NO_NAMESERVERS,
+        AFWD_ERR_HAIRPIN_TARGET_FAILED,
         AFWD_ERR_EXCHANGE_FAILED,
     ]
 };
@@ -156,6 +177,11 @@ impl From<ConfigError> for afwd_result {
             ConfigError::MaxTtlOutOfRange => AFWD_ERR_MAX_TTL_OUT_OF_RANGE,
             ConfigError::NoUpstream => AFWD_ERR_NO_UPSTREAM,
             ConfigError::MaxLearnedOutOfRange => AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE,
+            ConfigError::HairpinNameIsAddress => AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS,
+            ConfigError::HairpinMissingTarget => AFWD_ERR_HAIRPIN_MISSING_TARGET,
+            ConfigError::HairpinBadWildcard => AFWD_ERR_HAIRPIN_BAD_WILDCARD,
+            ConfigError::HairpinTargetInvalid => AFWD_ERR_HAIRPIN_TARGET_INVALID,
+            ConfigError::HairpinDuplicateName => AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
             // #[non_exhaustive]: a variant added to the core after this ABI was written.
             _ => AFWD_ERR_CONFIG_INVALID,
         }
@@ -204,6 +230,7 @@ impl From<FailReason> for afwd_result {
             FailReason::NoReply => AFWD_ERR_NO_REPLY,
             FailReason::SendLimit => AFWD_ERR_SEND_LIMIT,
             FailReason::NoNameservers => AFWD_ERR_NO_NAMESERVERS,
+            FailReason::HairpinTarget => AFWD_ERR_HAIRPIN_TARGET_FAILED,
             // #[non_exhaustive]: a reason added to the core after this ABI was written.
             _ => AFWD_ERR_EXCHANGE_FAILED,
         }
@@ -238,6 +265,11 @@ impl afwd_result {
             AFWD_ERR_UPSTREAM_MODE_INVALID => {
                 "upstream mode must be AFWD_UPSTREAM_RECURSIVE or AFWD_UPSTREAM_AUTHORITATIVE"
             }
+            AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS => ConfigError::HairpinNameIsAddress.as_str(),
+            AFWD_ERR_HAIRPIN_MISSING_TARGET => ConfigError::HairpinMissingTarget.as_str(),
+            AFWD_ERR_HAIRPIN_BAD_WILDCARD => ConfigError::HairpinBadWildcard.as_str(),
+            AFWD_ERR_HAIRPIN_TARGET_INVALID => ConfigError::HairpinTargetInvalid.as_str(),
+            AFWD_ERR_HAIRPIN_DUPLICATE_NAME => ConfigError::HairpinDuplicateName.as_str(),
             AFWD_ERR_CONFIG_INVALID => "invalid configuration",
             AFWD_ERR_QUERY_MALFORMED => QueryError::Malformed.as_str(),
             AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),
@@ -254,6 +286,7 @@ impl afwd_result {
             AFWD_ERR_NO_REPLY => FailReason::NoReply.as_str(),
             AFWD_ERR_SEND_LIMIT => FailReason::SendLimit.as_str(),
             AFWD_ERR_NO_NAMESERVERS => FailReason::NoNameservers.as_str(),
+            AFWD_ERR_HAIRPIN_TARGET_FAILED => FailReason::HairpinTarget.as_str(),
             AFWD_ERR_EXCHANGE_FAILED => "the exchange failed",
         }
     }
@@ -270,6 +303,10 @@ pub enum afwd_verdict {
     AFWD_VERDICT_FORWARD = 1,
     /// A NULL argument, or a caught panic: treat like `AFWD_VERDICT_PASS` or answer SERVFAIL.
     AFWD_VERDICT_ERROR = 2,
+    /// An A or AAAA question for a `hairpin` name that no forwarding rule takes (the HTTP-01
+    /// hairpin): start an `afwd_exchange`, exactly as for `AFWD_VERDICT_FORWARD`; it answers
+    /// with the target's addresses (after an `AFWD_ACTION_INTERNAL` lookup for a name target).
+    AFWD_VERDICT_HAIRPIN = 3,
 }
 
 impl From<Verdict> for afwd_verdict {
@@ -277,6 +314,7 @@ impl From<Verdict> for afwd_verdict {
         match v {
             Verdict::Pass => afwd_verdict::AFWD_VERDICT_PASS,
             Verdict::Forward => afwd_verdict::AFWD_VERDICT_FORWARD,
+            Verdict::Hairpin => afwd_verdict::AFWD_VERDICT_HAIRPIN,
         }
     }
 }

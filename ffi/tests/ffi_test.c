@@ -78,6 +78,11 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_NO_UPSTREAM,
     AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE,
     AFWD_ERR_UPSTREAM_MODE_INVALID,
+    AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS,
+    AFWD_ERR_HAIRPIN_MISSING_TARGET,
+    AFWD_ERR_HAIRPIN_BAD_WILDCARD,
+    AFWD_ERR_HAIRPIN_TARGET_INVALID,
+    AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
     AFWD_ERR_CONFIG_INVALID,
     AFWD_ERR_QUERY_MALFORMED,
     AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -91,6 +96,11 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_REPLY_FOREIGN_RECORD,
     AFWD_ERR_REPLY_UPSTREAM_FAILURE,
     AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
+    AFWD_ERR_NO_REPLY,
+    AFWD_ERR_SEND_LIMIT,
+    AFWD_ERR_NO_NAMESERVERS,
+    AFWD_ERR_HAIRPIN_TARGET_FAILED,
+    AFWD_ERR_EXCHANGE_FAILED,
 };
 #define N_RESULTS (sizeof ALL_RESULTS / sizeof ALL_RESULTS[0])
 
@@ -350,6 +360,13 @@ static void test_result_texts(void) {
     CHECK_EQ(AFWD_ERR_NO_UPSTREAM, 209);
     CHECK_EQ(AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE, 210);
     CHECK_EQ(AFWD_ERR_UPSTREAM_MODE_INVALID, 211);
+    CHECK_EQ(AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS, 212);
+    CHECK_EQ(AFWD_ERR_HAIRPIN_MISSING_TARGET, 213);
+    CHECK_EQ(AFWD_ERR_HAIRPIN_BAD_WILDCARD, 214);
+    CHECK_EQ(AFWD_ERR_HAIRPIN_TARGET_INVALID, 215);
+    CHECK_EQ(AFWD_ERR_HAIRPIN_DUPLICATE_NAME, 216);
+    CHECK_EQ(AFWD_ERR_CONFIG_INVALID, 299);
+    CHECK_EQ(AFWD_ERR_HAIRPIN_TARGET_FAILED, 503);
     CHECK_EQ(AFWD_ERR_QUERY_MALFORMED, 300);
     CHECK_EQ(AFWD_ERR_QUERY_QUESTION_COUNT, 303);
     CHECK_EQ(AFWD_ERR_REPLY_MALFORMED, 400);
@@ -358,9 +375,11 @@ static void test_result_texts(void) {
     CHECK_EQ(AFWD_VERDICT_PASS, 0);
     CHECK_EQ(AFWD_VERDICT_FORWARD, 1);
     CHECK_EQ(AFWD_VERDICT_ERROR, 2);
+    CHECK_EQ(AFWD_VERDICT_HAIRPIN, 3);
     CHECK_EQ(AFWD_ACTION_SEND, 1);
     CHECK_EQ(AFWD_ACTION_ANSWER, 2);
     CHECK_EQ(AFWD_ACTION_FAIL, 3);
+    CHECK_EQ(AFWD_ACTION_INTERNAL, 4);
     CHECK_EQ(AFWD_UPSTREAM_RECURSIVE, 0);
     CHECK_EQ(AFWD_UPSTREAM_AUTHORITATIVE, 1);
 }
@@ -447,6 +466,31 @@ static void test_config_errors(void) {
     CHECK_RESULT(afwd_config_builder_set_max_learned(b, 16), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_set_max_learned(b, 1048576), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_set_max_learned(NULL, 4096), AFWD_ERR_NULL_ARGUMENT);
+
+    /* Hairpin lines: NAME... TARGET... */
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("www.example.com 10.96.0.80")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("")), AFWD_ERR_HAIRPIN_MISSING_TARGET);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, NULL, 0), AFWD_ERR_HAIRPIN_MISSING_TARGET);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com")), AFWD_ERR_HAIRPIN_MISSING_TARGET);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("10.0.0.1 10.0.0.2")), AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com 10.0.0.1 svc.cluster.local")),
+                 AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("foo.*.example.com 10.0.0.1")), AFWD_ERR_HAIRPIN_BAD_WILDCARD);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("*foo.example.com 10.0.0.1")), AFWD_ERR_HAIRPIN_BAD_WILDCARD);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com ingress..svc.cluster.local")),
+                 AFWD_ERR_HAIRPIN_TARGET_INVALID);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("WWW.Example.COM. 10.0.0.2")), AFWD_ERR_HAIRPIN_DUPLICATE_NAME);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("a..example.com 10.0.0.1")), AFWD_ERR_NAME_EMPTY_LABEL);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com *.svc.cluster.local")),
+                 AFWD_ERR_HAIRPIN_TARGET_INVALID);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com 10.0.0.\xff")), AFWD_ERR_INVALID_UTF8);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app\xfe.example.com 10.0.0.1")), AFWD_ERR_INVALID_UTF8);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, NULL, 5), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(NULL, S("www.example.com 10.0.0.1")), AFWD_ERR_NULL_ARGUMENT);
+    /* Each hairpin code has its own text. */
+    CHECK(strstr(afwd_result_text(AFWD_ERR_HAIRPIN_BAD_WILDCARD), "wildcard") != NULL);
+    CHECK(strstr(afwd_result_text(AFWD_ERR_HAIRPIN_DUPLICATE_NAME), "twice") != NULL);
+    CHECK(strstr(afwd_result_text(AFWD_ERR_HAIRPIN_TARGET_FAILED), "hairpin") != NULL);
 
     afwd_config_builder_free(b);
 
@@ -1043,6 +1087,190 @@ static void test_authoritative(void) {
     afwd_engine_free(e);
 }
 
+/* ---- hairpin (issue 5) ------------------------------------------------------------------ */
+
+static const char *const INGRESS = "ingress-nginx-controller.ingress-nginx.svc.cluster.local";
+
+/* An engine with the zone, one upstream, max_ttl MAX_TTL and hairpin lines: IP targets (an exact
+   name and a wildcard), and a name target. */
+static afwd_engine *make_hairpin_engine(void) {
+    afwd_config_builder *b = afwd_config_builder_new();
+    CHECK(b != NULL);
+    char line[256];
+    snprintf(line, sizeof line, "svc.example.com *.svc.example.net %s", INGRESS);
+    CHECK_RESULT(afwd_config_builder_add_zone(b, S(ZONE)), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_upstream(b, S("127.0.0.1:5353")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_set_max_ttl(b, MAX_TTL), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("www.example.com *.example.net 10.96.0.80 fd00::80")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("v4only.example.com  10.96.0.81\t10.96.0.82")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S(line)), AFWD_OK);
+    afwd_config *c = NULL;
+    afwd_engine *e = NULL;
+    CHECK_RESULT(afwd_config_new(b, &c), AFWD_OK);
+    afwd_config_builder_free(b);
+    CHECK_RESULT(afwd_engine_new(c, &e), AFWD_OK);
+    afwd_config_free(c);
+    return e;
+}
+
+/* Checks a hairpin client reply to q: the client's ID and question, QR RA and the client's RD,
+   AA clear, NOERROR, `n_addrs` answers of `type` owned by the question name (a pointer to it, no
+   CNAME) each with `ttl` and one of the addresses in `addrs` (each `rdlen` bytes), in order. */
+static void check_hairpin_reply(const uint8_t *r, size_t n, const uint8_t *q, size_t q_len, uint16_t type,
+                                uint32_t ttl, const uint8_t *addrs, size_t rdlen, uint16_t n_addrs) {
+    CHECK(n > 12);
+    if (n <= 12) return;
+    CHECK_EQ(get16(r), get16(q));
+    CHECK_EQ(r[2] & 0x80, 0x80);        /* QR */
+    CHECK_EQ(r[2] & 0x04, 0);           /* AA clear */
+    CHECK_EQ(r[2] & 0x01, q[2] & 0x01); /* RD copied */
+    CHECK_EQ(r[3] & 0x80, 0x80);        /* RA */
+    CHECK_EQ(r[3] & 0x0f, 0);           /* NOERROR */
+    CHECK_EQ(get16(r + 4), 1);
+    CHECK_EQ(get16(r + 6), n_addrs);
+    CHECK_EQ(get16(r + 8), 0);
+    size_t qq_len = skip_name(q, q_len, 12) + 4 - 12;
+    CHECK(n >= 12 + qq_len && memcmp(r + 12, q + 12, qq_len) == 0);
+    size_t at = 12 + qq_len;
+    for (uint16_t i = 0; i < n_addrs; i++) {
+        CHECK(at + 12 + rdlen <= n);
+        if (at + 12 + rdlen > n) return;
+        CHECK_EQ(get16(r + at), 0xc000 | 12); /* owner: the client's name */
+        CHECK_EQ(get16(r + at + 2), type);
+        CHECK_EQ(get16(r + at + 4), CLASS_IN);
+        CHECK_EQ(get32(r + at + 6), ttl);
+        CHECK_EQ(get16(r + at + 10), rdlen);
+        CHECK(memcmp(r + at + 12, addrs + i * rdlen, rdlen) == 0);
+        at += 12 + rdlen;
+    }
+}
+
+static void test_hairpin(void) {
+    static uint8_t q[512], iq[BUF], buf[BUF], reply[BUF];
+    static const uint8_t V4[] = {10, 96, 0, 80};
+    static const uint8_t V4_PAIR[] = {10, 96, 0, 81, 10, 96, 0, 82};
+    static const uint8_t V6[] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80};
+    static const uint8_t SVC[] = {10, 96, 0, 10};
+    afwd_engine *e = make_hairpin_engine();
+    if (e == NULL) return;
+
+    /* Classification: A and AAAA of hairpin names; challenges and other types are not. */
+    CHECK_EQ(CLASSIFY(e, "www.example.com.", TYPE_A), AFWD_VERDICT_HAIRPIN);
+    CHECK_EQ(CLASSIFY(e, "WWW.Example.COM", TYPE_AAAA), AFWD_VERDICT_HAIRPIN);
+    CHECK_EQ(CLASSIFY(e, "a.b.example.net", TYPE_A), AFWD_VERDICT_HAIRPIN);
+    CHECK_EQ(CLASSIFY(e, "x.svc.example.net", TYPE_A), AFWD_VERDICT_HAIRPIN); /* longest wildcard */
+    CHECK_EQ(CLASSIFY(e, "svc.example.com", TYPE_A), AFWD_VERDICT_HAIRPIN);
+    CHECK_EQ(CLASSIFY(e, "example.net", TYPE_A), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "www.example.com", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.www.example.com", TYPE_A), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(afwd_engine_classify(e, S("www.example.com"), TYPE_A, CLASS_CH, NOW), AFWD_VERDICT_PASS);
+
+    /* IP target, A, client RD clear: the first poll is the ANSWER. */
+    size_t q_len = build_query(q, 0x1234, 0x00, 1, "WwW.Example.COM", TYPE_A, false);
+    afwd_exchange *x = start(e, q, q_len, false);
+    if (x == NULL) goto out;
+    afwd_action a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    check_hairpin_reply(buf, a.len, q, q_len, TYPE_A, MAX_TTL, V4, 4, 1);
+    CHECK_RESULT(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+    afwd_exchange_free(x);
+
+    /* AAAA of the same target, over TCP; two addresses of a v4-only target; NODATA. */
+    q_len = build_query(q, 0x1235, 0x01, 1, "a.example.net", TYPE_AAAA, true);
+    x = start(e, q, q_len, true);
+    a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    check_hairpin_reply(buf, a.len, q, q_len, TYPE_AAAA, MAX_TTL, V6, 16, 1);
+    CHECK_EQ(get16(buf + 10), 1); /* the client's OPT */
+    afwd_exchange_free(x);
+    q_len = build_query(q, 0x1236, 0x01, 1, "v4only.example.com", TYPE_A, false);
+    x = start(e, q, q_len, false);
+    a = poll_action(x, buf);
+    check_hairpin_reply(buf, a.len, q, q_len, TYPE_A, MAX_TTL, V4_PAIR, 4, 2);
+    afwd_exchange_free(x);
+    q_len = build_query(q, 0x1237, 0x01, 1, "v4only.example.com", TYPE_AAAA, false);
+    x = start(e, q, q_len, false);
+    a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    check_hairpin_reply(buf, a.len, q, q_len, TYPE_AAAA, 0, NULL, 16, 0);
+    afwd_exchange_free(x);
+
+    /* Name target: INTERNAL with the target's A (lower case, RD, no network address). */
+    q_len = build_query(q, 0x4321, 0x01, 1, "Svc.Example.COM", TYPE_A, false);
+    x = start(e, q, q_len, false);
+    a = poll_action(x, iq);
+    CHECK_EQ(a.kind, AFWD_ACTION_INTERNAL);
+    CHECK_EQ(a.server_port, 0);
+    CHECK_EQ(a.tcp, false);
+    CHECK(all_bytes(a.server_ip, 16, 0));
+    size_t iq_len = a.len;
+    uint8_t want[300];
+    size_t wn = put_name(want, INGRESS);
+    CHECK(iq_len >= 12 + wn + 4 && memcmp(iq + 12, want, wn) == 0);
+    CHECK_EQ(get16(iq + 12 + wn), TYPE_A);
+    CHECK_EQ(iq[2] & 0x81, 0x01); /* a query, RD */
+    /* The short-buffer protocol on INTERNAL. */
+    CHECK_RESULT(afwd_exchange_poll(x, NULL, 0, &a), AFWD_ERR_BUFFER_TOO_SHORT);
+    CHECK_EQ(a.kind, AFWD_ACTION_INTERNAL);
+    CHECK_EQ(a.len, iq_len);
+    /* The chain answers: a CNAME, then the A at its target with TTL 5 (below max_ttl), and an A on
+       the target name with TTL 3600 (capped). */
+    msg m;
+    reply_start(&m, reply, iq, iq_len, true);
+    reply_name_rr(&m, 0, NULL, TYPE_CNAME, 300, "alias.ingress-nginx.svc.cluster.local");
+    reply_rr(&m, 0, "alias.ingress-nginx.svc.cluster.local", TYPE_A, 5, SVC, 4);
+    size_t r_len = reply_end(&m, iq, iq_len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
+    check_hairpin_reply(buf, a.len, q, q_len, TYPE_A, 5, SVC, 4, 1);
+    CHECK_EQ(afwd_engine_learned_len(e), 0);
+    afwd_exchange_free(x);
+
+    /* The chain wrote nothing: FAIL. */
+    x = start(e, q, q_len, false);
+    CHECK_EQ(poll_action(x, iq).kind, AFWD_ACTION_INTERNAL);
+    CHECK_RESULT(afwd_exchange_failed(x), AFWD_OK);
+    a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
+    CHECK_EQ(a.fail_reason, AFWD_ERR_HAIRPIN_TARGET_FAILED);
+    CHECK_RESULT(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+    afwd_exchange_free(x);
+
+    /* NXDOMAIN from the chain: a valid reply, but FAIL (no negative answer for the public name). */
+    x = start(e, q, q_len, false);
+    a = poll_action(x, iq);
+    reply_start(&m, reply, iq, a.len, true);
+    reply[3] |= 3;
+    r_len = reply_end(&m, iq, a.len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    a = poll_action(x, buf);
+    CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
+    CHECK_EQ(a.fail_reason, AFWD_ERR_HAIRPIN_TARGET_FAILED);
+    afwd_exchange_free(x);
+
+    /* SERVFAIL, and a reply with another ID: rejected with their codes, then FAIL. */
+    x = start(e, q, q_len, false);
+    a = poll_action(x, iq);
+    reply_start(&m, reply, iq, a.len, false);
+    reply[3] |= 2;
+    r_len = reply_end(&m, iq, a.len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_REPLY_UPSTREAM_FAILURE);
+    CHECK_EQ(poll_action(x, buf).fail_reason, AFWD_ERR_HAIRPIN_TARGET_FAILED);
+    afwd_exchange_free(x);
+    x = start(e, q, q_len, false);
+    a = poll_action(x, iq);
+    reply_start(&m, reply, iq, a.len, false);
+    reply_rr(&m, 0, NULL, TYPE_A, 30, SVC, 4);
+    r_len = reply_end(&m, iq, a.len);
+    reply[1] ^= 1;
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_REPLY_ID_MISMATCH);
+    CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_FAIL);
+    afwd_exchange_free(x);
+out:
+    afwd_engine_free(e);
+}
+
 static void test_free_null(void) {
     /* No-ops: a crash, or an invalid free under valgrind, fails the run. */
     afwd_config_builder_free(NULL);
@@ -1073,6 +1301,7 @@ int main(void) {
     test_exchange_outlives_engine();
     test_learning();
     test_authoritative();
+    test_hairpin();
     test_free_null();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

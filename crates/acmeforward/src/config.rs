@@ -4,6 +4,7 @@ use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::hairpin::HairpinTable;
 use crate::name::{self, NameError};
 
 /// Default per-try upstream timeout.
@@ -97,6 +98,7 @@ pub struct ConfigBuilder {
     delegated: Vec<Zone>,
     upstream_mode: UpstreamMode,
     max_learned: usize,
+    hairpin: HairpinTable,
 }
 
 impl Default for ConfigBuilder {
@@ -110,6 +112,7 @@ impl Default for ConfigBuilder {
             delegated: Vec::new(),
             upstream_mode: UpstreamMode::Recursive,
             max_learned: DEFAULT_MAX_LEARNED,
+            hairpin: HairpinTable::default(),
         }
     }
 }
@@ -195,6 +198,25 @@ impl ConfigBuilder {
         Ok(self)
     }
 
+    /// Adds a hairpin line (issue 5, HTTP-01 hairpin), as in the Corefile's
+    /// `hairpin NAME... TARGET...`: the arguments separated by ASCII whitespace.
+    ///
+    /// Each NAME is a domain name, or a wildcard `*.zone` matching every name strictly below
+    /// `zone`. The IP literals at the end of the line are the targets; with no IP literal at the
+    /// end, the last argument is the target, a domain name looked up through the rest of the
+    /// plugin chain. A and AAAA questions (class IN) for the names that no forwarding rule takes
+    /// are then answered with the targets' addresses ([`Verdict::Hairpin`]).
+    ///
+    /// Errors: [`ConfigError::HairpinMissingTarget`] (fewer than one NAME and one TARGET),
+    /// [`ConfigError::HairpinNameIsAddress`], [`ConfigError::HairpinBadWildcard`],
+    /// [`ConfigError::HairpinTargetInvalid`], [`ConfigError::HairpinDuplicateName`] (a NAME
+    /// already given, in this line or an earlier one), and the `Name*` errors for a NAME that is
+    /// not a valid domain name. On an error the builder is unchanged.
+    pub fn hairpin(&mut self, line: &str) -> Result<&mut Self, ConfigError> {
+        self.hairpin.add_line(line)?;
+        Ok(self)
+    }
+
     /// Builds the configuration. Fails with [`ConfigError::NoUpstream`] when no upstream was
     /// added. With no zone added, the root zone is used: every name is in scope.
     pub fn build(&self) -> Result<Config, ConfigError> {
@@ -237,6 +259,7 @@ impl ConfigBuilder {
             delegated_ancestors,
             upstream_mode: self.upstream_mode,
             max_learned: self.max_learned,
+            hairpin: self.hairpin.clone(),
         })
     }
 }
@@ -285,6 +308,7 @@ pub struct Config {
     delegated_ancestors: Vec<Zone>,
     upstream_mode: UpstreamMode,
     max_learned: usize,
+    hairpin: HairpinTable,
 }
 
 impl Config {
@@ -341,6 +365,16 @@ impl Config {
         self.max_learned
     }
 
+    /// The hairpin table (names and `*.zone` wildcards → targets).
+    pub(crate) fn hairpin(&self) -> &HairpinTable {
+        &self.hairpin
+    }
+
+    /// The number of hairpin names and wildcards configured.
+    pub fn hairpin_len(&self) -> usize {
+        self.hairpin.len()
+    }
+
     /// The challenge rule (rule 1) alone, on the configuration: no allocation. `qname` is in
     /// presentation format (as miekg/dns gives it: trailing dot optional, `\.` and `\DDD`
     /// escapes). [`crate::Engine::classify`] applies every rule.
@@ -359,8 +393,11 @@ impl Config {
 pub enum Verdict {
     /// Not ours: hand the query to the next plugin.
     Pass = 0,
-    /// An ACME challenge lookup in scope: forward it to the upstreams.
+    /// A question a forwarding rule takes (see [`crate::Rule`]): forward it to the upstreams.
     Forward = 1,
+    /// An A or AAAA question for a `hairpin` name that no forwarding rule takes: answer it
+    /// with the hairpin target's addresses (an [`crate::Exchange`], like a forwarded question).
+    Hairpin = 2,
 }
 
 /// A configuration value that was rejected. Fieldless: each is one C result code.
@@ -391,6 +428,16 @@ pub enum ConfigError {
     MaxLearnedOutOfRange,
     /// `delegated .`: the root would forward every question of every type.
     DelegatedRoot,
+    /// A hairpin NAME is an IP literal (the IP literals go last, as targets).
+    HairpinNameIsAddress,
+    /// A hairpin line without at least one NAME and one TARGET.
+    HairpinMissingTarget,
+    /// A `*` in a hairpin NAME other than a leading `*.` (or a wildcard of the root).
+    HairpinBadWildcard,
+    /// The hairpin target name is not a valid domain name.
+    HairpinTargetInvalid,
+    /// A hairpin NAME given twice (in one line or in two).
+    HairpinDuplicateName,
 }
 
 impl ConfigError {
@@ -416,6 +463,21 @@ impl ConfigError {
             }
             ConfigError::DelegatedRoot => {
                 "delegated zone cannot be the root: it would forward every question"
+            }
+            ConfigError::HairpinNameIsAddress => {
+                "hairpin NAME is an IP address: the NAMEs come first and must be domain names (or *.zone); the IP addresses go last, as the targets"
+            }
+            ConfigError::HairpinMissingTarget => {
+                "hairpin needs at least one NAME and one TARGET: hairpin NAME... TARGET... (TARGET: IP addresses, or one domain name)"
+            }
+            ConfigError::HairpinBadWildcard => {
+                "bad hairpin wildcard: `*` is only allowed as the whole first label, as in *.example.com (and not *. for the root)"
+            }
+            ConfigError::HairpinTargetInvalid => {
+                "hairpin target is not a valid domain name: the target is the trailing IP addresses, or else the last argument, one domain name (no wildcard, not the root)"
+            }
+            ConfigError::HairpinDuplicateName => {
+                "hairpin NAME given twice: each name (and each *.zone) may appear only once, in one hairpin line"
             }
         }
     }
@@ -652,6 +714,11 @@ mod tests {
         assert!(b.delegated("a\\").is_err());
         assert_eq!(b.delegated(".").err(), Some(ConfigError::DelegatedRoot));
         assert!(b.max_learned(0).is_err());
+        assert!(b.hairpin("www.example.com").is_err());
+        assert!(
+            b.hairpin("www.example.com 192.0.2.1 www.example.com")
+                .is_err()
+        );
         assert_eq!(b, before);
     }
 
@@ -756,6 +823,11 @@ mod tests {
             ConfigError::NoUpstream,
             ConfigError::MaxLearnedOutOfRange,
             ConfigError::DelegatedRoot,
+            ConfigError::HairpinNameIsAddress,
+            ConfigError::HairpinMissingTarget,
+            ConfigError::HairpinBadWildcard,
+            ConfigError::HairpinTargetInvalid,
+            ConfigError::HairpinDuplicateName,
         ];
         let mut msgs: Vec<&str> = all.iter().map(ConfigError::as_str).collect();
         msgs.sort_unstable();

@@ -2,12 +2,14 @@
 //! that applies all the forwarding rules.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 use crate::classify::{ACME_LABEL, CLASS_IN};
 use crate::config::{Config, Verdict, Zone};
-use crate::learned::{Fact, Facts, Learned, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA};
+use crate::learned::{
+    FILTER_WORDS, Fact, Facts, Learned, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, filter_bit,
+};
 use crate::name;
 
 /// Which forwarding rule matched a question.
@@ -46,7 +48,24 @@ pub struct Engine {
     learned_len: AtomicUsize,
     /// `learned.cname_target_len()`, readable without the lock.
     cname_targets: AtomicUsize,
+    /// `learned.filter_words()`, readable without the lock: the prefilter of the learned names
+    /// (bit `filter_bit(name)` set for every entry's lower-cased wire name, and only those).
+    /// A clear bit means "not learned"; a set bit means "look it up".
+    filter: [AtomicU64; FILTER_WORDS],
+    /// `learned.next_expiry()` plus [`EXPIRY_GRACE_MS`], readable without the lock: when the
+    /// earliest entry may be purged (`u64::MAX` with no entries). A classify at or after it
+    /// purges (if the lock is free).
+    next_expiry_ms: AtomicU64,
+    /// How many times the learned state's lock was taken (read, write or `try_write` won).
+    #[cfg(test)]
+    locks_taken: AtomicUsize,
 }
+
+/// How long past its expiry an entry is kept before [`Engine::classify`] purges it, in `now_ms`
+/// milliseconds. Callers on other threads may have read their clock a little earlier than the
+/// one purging; with this margin, a purge never removes an entry that is still unexpired at any
+/// clock less than a second behind. (Learning and [`Engine::purge`] purge exactly.)
+pub(crate) const EXPIRY_GRACE_MS: u64 = 1_000;
 
 fn in_any(wire: &[u8], zones: &[Zone]) -> bool {
     zones.iter().any(|z| name::is_at_or_below(wire, z.wire()))
@@ -65,6 +84,10 @@ impl Engine {
             learned: RwLock::new(learned),
             learned_len: AtomicUsize::new(0),
             cname_targets: AtomicUsize::new(0),
+            filter: [const { AtomicU64::new(0) }; FILTER_WORDS],
+            next_expiry_ms: AtomicU64::new(u64::MAX),
+            #[cfg(test)]
+            locks_taken: AtomicUsize::new(0),
         }
     }
 
@@ -75,11 +98,30 @@ impl Engine {
 
     /// The per-query hot path: no allocation. `qname` is in presentation format (as miekg/dns
     /// gives it: trailing dot optional, `\.` and `\DDD` escapes). [`Verdict::Forward`] when one
-    /// of the forwarding rules matches (see [`Engine::rule`]), else [`Verdict::Pass`].
+    /// of the forwarding rules matches (see [`Engine::rule`]); else [`Verdict::Hairpin`] for an
+    /// A or AAAA question (class IN) for a `hairpin` name; else [`Verdict::Pass`].
     ///
     /// The learned state's read lock is taken only when something was learned, and then only
-    /// for A/AAAA/SOA/NS questions or when a CNAME target was learned.
+    /// for A/AAAA/SOA/NS questions or when a CNAME target was learned, and only when the name's
+    /// bit is set in the lock-free prefilter of the learned names (a false positive costs just
+    /// the lookup).
+    ///
+    /// Opportunistic expiry: when `now_ms` has reached the earliest expiry in the learned state
+    /// plus [`EXPIRY_GRACE_MS`], classify purges the entries expired that long first, but only
+    /// if the write lock is free at once (`try_write`; it never waits). `now_ms` 0 (the Go
+    /// shim's value until it has learned something) never purges: every expiry is at least
+    /// `LEARN_MIN_TTL` after the (real) clock the entry was learned with. [`Engine::rule`]
+    /// itself never purges.
     pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16, now_ms: u64) -> Verdict {
+        self.expire(now_ms);
+        // Hairpin (issue 5, hairpin.rs): A/AAAA of class IN, only when a table is configured.
+        if qclass == CLASS_IN
+            && matches!(qtype, TYPE_A | TYPE_AAAA)
+            && !self.config.hairpin().is_empty()
+            && self.config.hairpin().may_match_text(qname)
+        {
+            return self.classify_hairpin(qname, qtype, now_ms);
+        }
         match self.rule(qname, qtype, qclass, now_ms) {
             Some(_) => Verdict::Forward,
             None => Verdict::Pass,
@@ -109,6 +151,40 @@ impl Engine {
         self.rule_wire(wire.as_bytes(), qtype, now_ms)
     }
 
+    /// Purges the entries expired at least [`EXPIRY_GRACE_MS`] ago when there are any, if the
+    /// write lock can be had without waiting. One atomic load otherwise. No allocation.
+    #[inline]
+    fn expire(&self, now_ms: u64) {
+        if now_ms >= self.next_expiry_ms.load(Ordering::Acquire) {
+            self.try_purge(now_ms);
+        }
+    }
+
+    /// [`Engine::expire`]'s slow path: `try_write`, purge, republish.
+    #[cold]
+    #[inline(never)]
+    fn try_purge(&self, now_ms: u64) {
+        let mut guard = match self.learned.try_write() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            // Someone else holds the lock: a later call purges.
+            Err(TryLockError::WouldBlock) => return,
+        };
+        self.note_lock();
+        guard.purge(now_ms.saturating_sub(EXPIRY_GRACE_MS));
+        self.publish(&mut guard);
+    }
+
+    /// Whether the prefilter has the bit of `wire` (lower-cased wire form): false means no
+    /// entry has that name. No lock.
+    #[inline]
+    fn filter_may_contain(&self, wire: &[u8]) -> bool {
+        let bit = filter_bit(wire);
+        self.filter
+            .get(bit / 64)
+            .is_some_and(|w| w.load(Ordering::Acquire) & (1 << (bit % 64)) != 0)
+    }
+
     /// Whether the learned state can match a question of this type (no lock taken).
     fn learned_may_match(&self, qtype: u16) -> bool {
         self.learned_len.load(Ordering::Acquire) > 0
@@ -127,7 +203,7 @@ impl Engine {
             return Some(Rule::Delegated);
         }
         let soa_ns = matches!(qtype, TYPE_SOA | TYPE_NS);
-        let facts = if self.learned_may_match(qtype) {
+        let facts = if self.learned_may_match(qtype) && self.filter_may_contain(wire) {
             self.read().lookup_normalized(wire, now_ms)
         } else {
             Facts::default()
@@ -152,8 +228,14 @@ impl Engine {
         None
     }
 
-    /// The number of entries in the learned state (expired ones included until evicted or
-    /// purged). No lock.
+    /// The number of entries (names) in the learned state, no lock. Several facts (and
+    /// nameserver addresses) about one name are one entry. It counts every name with at least
+    /// one unexpired fact or unexpired addresses, plus the names whose facts have all expired
+    /// but that were not removed yet. Those go when a learn or an [`Engine::purge`] sees a clock
+    /// at or past their expiry, or a [`Engine::classify`] sees one at or past their expiry plus
+    /// [`EXPIRY_GRACE_MS`] (and gets the write lock without waiting; else the next classify
+    /// does it). So with queries flowing, it counts the live entries plus those expired less
+    /// than about a second ago.
     pub fn learned_len(&self) -> usize {
         self.learned_len.load(Ordering::Acquire)
     }
@@ -198,15 +280,47 @@ impl Engine {
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut Learned) -> R) -> R {
         let mut guard: RwLockWriteGuard<'_, Learned> =
             self.learned.write().unwrap_or_else(PoisonError::into_inner);
+        self.note_lock();
         let r = f(&mut guard);
-        self.cname_targets
-            .store(guard.cname_target_len(), Ordering::Release);
-        self.learned_len.store(guard.len(), Ordering::Release);
+        self.publish(&mut guard);
         r
     }
 
+    /// Republishes what the hot path reads without the lock: the counters, the prefilter and
+    /// the next expiry. Called with the write lock held (so updates publish in lock order).
+    fn publish(&self, learned: &mut Learned) {
+        self.cname_targets
+            .store(learned.cname_target_len(), Ordering::Release);
+        self.learned_len.store(learned.len(), Ordering::Release);
+        for (word, &bits) in self.filter.iter().zip(learned.filter_words()) {
+            if word.load(Ordering::Relaxed) != bits {
+                word.store(bits, Ordering::Release);
+            }
+        }
+        let next = learned.next_expiry();
+        self.next_expiry_ms.store(
+            next.map_or(u64::MAX, |t| t.saturating_add(EXPIRY_GRACE_MS)),
+            Ordering::Release,
+        );
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Learned> {
-        self.learned.read().unwrap_or_else(PoisonError::into_inner)
+        let guard = self.learned.read().unwrap_or_else(PoisonError::into_inner);
+        self.note_lock();
+        guard
+    }
+
+    /// Counts a lock acquisition (tests only).
+    #[inline]
+    fn note_lock(&self) {
+        #[cfg(test)]
+        self.locks_taken.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times the learned state's lock was taken so far (tests only).
+    #[cfg(test)]
+    pub(crate) fn locks_taken(&self) -> usize {
+        self.locks_taken.load(Ordering::Relaxed)
     }
 }
 
@@ -400,5 +514,231 @@ mod tests {
     fn engine_is_send_sync() {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Engine>();
+    }
+}
+
+/// The lock-free prefilter and the opportunistic expiry (lock acquisitions observed through
+/// the test-only counter).
+#[cfg(test)]
+mod prefilter_tests {
+    use super::*;
+    use crate::config::ConfigBuilder;
+    use crate::learned::LEARN_MIN_TTL;
+    use crate::testutil::wire_name;
+
+    const A: u16 = 1;
+    const TXT: u16 = 16;
+    const MIN_MS: u64 = LEARN_MIN_TTL as u64 * 1000;
+
+    fn engine() -> Engine {
+        let mut b = ConfigBuilder::new();
+        assert!(b.upstream("192.0.2.53").is_ok());
+        assert!(b.zone("example.com").is_ok());
+        match b.build() {
+            Ok(c) => Engine::new(c),
+            Err(e) => panic!("config: {e}"),
+        }
+    }
+
+    /// The prefilter bit of a presentation-format name.
+    fn bit(name: &str) -> usize {
+        match name::scan(name.as_bytes()) {
+            Ok(w) => filter_bit(w.as_bytes()),
+            Err(e) => panic!("{name}: {e:?}"),
+        }
+    }
+
+    fn in_filter(e: &Engine, name: &str) -> bool {
+        match name::scan(name.as_bytes()) {
+            Ok(w) => e.filter_may_contain(w.as_bytes()),
+            Err(e) => panic!("{name}: {e:?}"),
+        }
+    }
+
+    /// The first name `{prefix}{i}.example.net` whose bit `want` says.
+    fn find(prefix: &str, want: impl Fn(usize) -> bool) -> String {
+        (0..100_000)
+            .map(|i| format!("{prefix}{i}.example.net."))
+            .find(|n| want(bit(n)))
+            .unwrap_or_default()
+    }
+
+    /// Classifies and returns the verdict and whether the learned state's lock was taken.
+    fn classify(e: &Engine, name: &str, qtype: u16, now: u64) -> (Verdict, bool) {
+        let before = e.locks_taken();
+        let v = e.classify(name.as_bytes(), qtype, 1, now);
+        (v, e.locks_taken() != before)
+    }
+
+    #[test]
+    fn learned_names_pass_the_filter_and_others_take_no_lock() {
+        let e = engine();
+        assert!(!in_filter(&e, "t.auth.example.org."));
+        assert!(e.learn(&wire_name("T.Auth.Example.ORG"), Fact::CnameTarget, 300, 0));
+        assert!(e.learn(&wire_name("ns1.example.net"), Fact::NsHost, 300, 0));
+        assert!(in_filter(&e, "t.auth.example.org."));
+        assert!(in_filter(&e, "T.AUTH.example.org"), "any case");
+        assert!(in_filter(&e, "ns1.example.net"));
+        assert_eq!(
+            classify(&e, "t.auth.example.org.", TXT, 1_000),
+            (Verdict::Forward, true)
+        );
+        assert_eq!(
+            classify(&e, "ns1.example.net.", A, 1_000),
+            (Verdict::Forward, true)
+        );
+        // A name whose bit is clear: scanned (a CNAME target is learned) but no lock.
+        let learned = [bit("t.auth.example.org."), bit("ns1.example.net.")];
+        let other = find("pass", |b| !learned.contains(&b));
+        assert!(!in_filter(&e, &other));
+        for qtype in [A, TXT, 6, 255] {
+            assert_eq!(
+                classify(&e, &other, qtype, 1_000),
+                (Verdict::Pass, false),
+                "{other} {qtype}"
+            );
+        }
+        // Rules 1 and 4 that need no lookup take no lock either.
+        assert_eq!(
+            classify(&e, "_acme-challenge.example.com.", TXT, 1_000),
+            (Verdict::Forward, false)
+        );
+    }
+
+    #[test]
+    fn false_positive_costs_only_a_lookup() {
+        let e = engine();
+        let learned = "t.acme.example.org.";
+        assert!(e.learn(&wire_name(learned), Fact::CnameTarget, 300, 0));
+        let twin = find("twin", |b| b == bit(learned));
+        assert_ne!(twin, "", "a name sharing the bit");
+        assert!(in_filter(&e, &twin));
+        assert_eq!(classify(&e, &twin, TXT, 1_000), (Verdict::Pass, true));
+        assert_eq!(e.rule(twin.as_bytes(), TXT, 1, 1_000), None);
+        assert_eq!(classify(&e, learned, TXT, 1_000), (Verdict::Forward, true));
+    }
+
+    #[test]
+    fn purge_clears_the_bit_unless_another_name_shares_it() {
+        let e = engine();
+        let short = "short.example.org.";
+        let twin = find("twin", |b| b == bit(short));
+        assert_ne!(twin, "", "a name sharing the bit");
+        let t0 = 10_000;
+        assert!(e.learn(&wire_name(short), Fact::CnameTarget, 60, t0));
+        assert!(e.learn(&wire_name(&twin), Fact::CnameTarget, 300, t0));
+        assert_eq!(e.learned_len(), 2);
+        // The short one expires and is purged: the twin keeps the bit.
+        assert_eq!(e.purge(t0 + MIN_MS), 1);
+        assert!(in_filter(&e, short));
+        assert_eq!(classify(&e, short, TXT, t0 + MIN_MS), (Verdict::Pass, true));
+        assert_eq!(
+            classify(&e, &twin, TXT, t0 + MIN_MS),
+            (Verdict::Forward, true)
+        );
+        // Both gone: the bit is clear.
+        assert_eq!(e.purge(t0 + 300_000), 1);
+        assert!(!in_filter(&e, short));
+        assert!(!in_filter(&e, &twin));
+        assert!(e.filter.iter().all(|w| w.load(Ordering::Relaxed) == 0));
+    }
+
+    #[test]
+    fn classify_purges_expired_entries_with_a_fake_clock() {
+        let e = engine();
+        let target = "t.auth.example.org.";
+        let t0 = 5_000;
+        assert!(e.learn(&wire_name(target), Fact::CnameTarget, 60, t0));
+        assert!(e.learn(&wire_name("example.org"), Fact::Ancestor, 60, t0));
+        let expiry = t0 + MIN_MS;
+        let purge_at = expiry + EXPIRY_GRACE_MS;
+        assert_eq!(e.learned_len(), 2);
+        assert_eq!(e.next_expiry_ms.load(Ordering::Relaxed), purge_at);
+        // The Go shim's 0 (before it reads the clock) never purges.
+        assert_eq!(classify(&e, target, TXT, 0), (Verdict::Forward, true));
+        assert_eq!(e.learned_len(), 2);
+        // Just before the expiry: nothing purged.
+        assert_eq!(
+            classify(&e, target, TXT, expiry - 1),
+            (Verdict::Forward, true)
+        );
+        // Expired (no longer forwarded) but within the grace: still there, still counted.
+        assert_eq!(classify(&e, target, TXT, expiry), (Verdict::Pass, true));
+        assert_eq!(
+            classify(&e, target, TXT, purge_at - 1),
+            (Verdict::Pass, true)
+        );
+        assert_eq!(e.learned_len(), 2);
+        // At expiry + grace, any question (here one that passes anyway) purges: one write
+        // lock, taken with try_write.
+        let before = e.locks_taken();
+        assert_eq!(
+            e.classify(b"www.example.net.", A, 1, purge_at),
+            Verdict::Pass
+        );
+        assert_eq!(e.locks_taken(), before + 1, "try_write only");
+        assert_eq!(e.learned_len(), 0);
+        assert_eq!(e.next_expiry_ms.load(Ordering::Relaxed), u64::MAX);
+        assert!(!in_filter(&e, target));
+        // Then no lock at all, for the expired name or any other, at any clock.
+        for (name, qtype, now) in [
+            (target, TXT, purge_at),
+            (target, A, purge_at + 1),
+            ("example.org.", 6, 0),
+            ("x.", 2, u64::MAX - 1),
+        ] {
+            assert_eq!(
+                classify(&e, name, qtype, now),
+                (Verdict::Pass, false),
+                "{name} {qtype}"
+            );
+        }
+        assert_eq!(e.purge(u64::MAX), 0);
+    }
+
+    #[test]
+    fn classify_purge_never_waits_for_the_lock() {
+        let e = engine();
+        assert!(e.learn(&wire_name("t.example.org"), Fact::CnameTarget, 60, 0));
+        let purge_at = MIN_MS + EXPIRY_GRACE_MS;
+        {
+            // Another holder of the lock: classify skips the purge rather than wait.
+            let _held = e.learned.read();
+            let before = e.locks_taken();
+            assert_eq!(
+                e.classify(b"www.example.net.", A, 1, purge_at),
+                Verdict::Pass
+            );
+            assert_eq!(e.locks_taken(), before);
+            assert_eq!(e.learned_len(), 1);
+        }
+        // The next classify does it.
+        assert_eq!(
+            e.classify(b"www.example.net.", A, 1, purge_at + 1),
+            Verdict::Pass
+        );
+        assert_eq!(e.learned_len(), 0);
+    }
+
+    #[test]
+    fn learning_republishes_the_next_expiry_and_the_filter() {
+        let e = engine();
+        assert_eq!(e.next_expiry_ms.load(Ordering::Relaxed), u64::MAX);
+        let next = |e: &Engine| e.next_expiry_ms.load(Ordering::Relaxed) - EXPIRY_GRACE_MS;
+        assert!(e.learn(&wire_name("a.example.org"), Fact::NsHost, 300, 0));
+        assert_eq!(next(&e), 300_000);
+        assert!(e.learn(&wire_name("b.example.org"), Fact::NsHost, 60, 0));
+        assert_eq!(next(&e), MIN_MS);
+        // A learn at b's expiry purges it exactly (Learned::learn purges first, no grace) and
+        // republishes.
+        assert!(e.learn(&wire_name("c.example.org"), Fact::NsHost, 600, MIN_MS));
+        assert_eq!(e.learned_len(), 2);
+        assert_eq!(next(&e), 300_000);
+        assert!(in_filter(&e, "a.example.org") && in_filter(&e, "c.example.org"));
+        // The published words are exactly the state's.
+        let words = *e.read().filter_words();
+        for (w, want) in e.filter.iter().zip(words) {
+            assert_eq!(w.load(Ordering::Relaxed), want);
+        }
     }
 }

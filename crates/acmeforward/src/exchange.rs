@@ -1,21 +1,23 @@
 //! The forward exchange: one client question, as a poll-style state machine (sans-IO, in the
-//! quinn-proto style). [`Exchange::poll`] says what to do next (send a query to a server, answer
-//! the client, or fail); the caller does the I/O and reports back with [`Exchange::on_reply`] or
-//! [`Exchange::on_failure`]. Retries, failover, TC→TCP and the authoritative discovery steps are
-//! all decided here. Validation is below; the rewriting for the client is in `rewrite.rs`.
+//! quinn-proto style). [`Exchange::poll`] says what to do next (send a query to a server, ask
+//! the rest of the plugin chain, answer the client, or fail); the caller does the I/O and
+//! reports back with [`Exchange::on_reply`] or [`Exchange::on_failure`]. Retries, failover,
+//! TC→TCP and the authoritative discovery steps are all decided here. Validation is below; the
+//! rewriting for the client is in `rewrite.rs`; the hairpin answers (issue 5) in `hairpin.rs`.
 //!
 //! The only randomness is the `random` argument of [`Exchange::new`], expanded with splitmix64:
 //! every send gets a fresh ID and a fresh 0x20 letter case.
 
 use core::fmt;
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::config::{DEFAULT_PORT, UpstreamMode};
 use crate::engine::{Engine, Rule};
+use crate::hairpin::{self, Target};
 use crate::learned::Fact;
 use crate::name;
 use crate::rewrite;
@@ -78,9 +80,14 @@ pub enum Action<'a> {
         /// The query, wire format (prefix it with its length over TCP).
         query: &'a [u8],
     },
+    /// Hairpin (issue 5): ask the rest of the plugin chain (the plugins after this one) this
+    /// query, the hairpin target's A or AAAA, and report its reply with [`Exchange::on_reply`]
+    /// or its absence (no reply written, an error) with [`Exchange::on_failure`].
+    Internal(&'a [u8]),
     /// Done: the validated, rewritten reply for the client.
     Answer(&'a [u8]),
-    /// Done: every server failed (or the send budget was spent); the client gets SERVFAIL.
+    /// Done: every server failed (or the send budget was spent, or a hairpin target's lookup
+    /// failed); the client gets SERVFAIL.
     Fail(FailReason),
 }
 
@@ -96,6 +103,10 @@ pub enum FailReason {
     SendLimit,
     /// Authoritative mode: the resolvers' replies named no zone, nameserver or address to ask.
     NoNameservers,
+    /// Hairpin: the lookup of the target name through the rest of the plugin chain failed (no
+    /// reply, an invalid one, SERVFAIL, REFUSED, NXDOMAIN). The target is configured and must
+    /// exist; a negative answer would be cached by clients as the truth about the public name.
+    HairpinTarget,
 }
 
 impl FailReason {
@@ -107,6 +118,9 @@ impl FailReason {
             FailReason::SendLimit => "gave up after the most queries one exchange may send",
             FailReason::NoNameservers => {
                 "authoritative mode: no zone nameserver address found through the resolvers"
+            }
+            FailReason::HairpinTarget => {
+                "hairpin: the lookup of the target name through the rest of the plugin chain failed (no reply, an invalid reply, SERVFAIL, REFUSED or NXDOMAIN)"
             }
         }
     }
@@ -131,7 +145,13 @@ enum Ask {
     Ns(Name),
     /// Discovery: A or AAAA of a nameserver host (lower case), to resolver `index`.
     Addr(Name, RecordType),
+    /// Hairpin: the client's type (A or AAAA) of the target name (lower case), to the rest of
+    /// the plugin chain ([`Action::Internal`]), RD set, no 0x20.
+    Internal(Name),
 }
+
+/// The `server` of an [`Ask::Internal`] send: there is none.
+const INTERNAL: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
 
 /// The send the exchange waits for a reply to.
 #[derive(Debug, Clone)]
@@ -249,6 +269,11 @@ impl Exchange {
     /// The first send has an ID and 0x20 letter case from `random` (expanded with a small PRNG),
     /// RD set (clear for a nameserver), EDNS0 kept (DO bit kept, options dropped) or added, UDP
     /// payload UPSTREAM_UDP_PAYLOAD.
+    ///
+    /// A hairpin question ([`crate::Verdict::Hairpin`]: A or AAAA, class IN, a `hairpin` name
+    /// that no forwarding rule takes) is answered instead: with IP targets the first
+    /// [`Exchange::poll`] is already the [`Action::Answer`]; with a target name it is one
+    /// [`Action::Internal`] lookup, then the answer or [`FailReason::HairpinTarget`].
     pub fn new(
         engine: &Engine,
         client_query: &[u8],
@@ -300,6 +325,15 @@ impl Exchange {
         } else {
             None
         };
+        // Hairpin (issue 5): an A or AAAA question no forwarding rule takes, for a name in the
+        // table.
+        let hairpin = match (rule, qclass) {
+            (None, DNSClass::IN) => config
+                .hairpin()
+                .target(&client_wire, u16::from(qtype))
+                .cloned(),
+            _ => None,
+        };
         let learn_targets = rule.is_some_and(Rule::is_challenge_like);
         let authoritative = config.upstream_mode() == UpstreamMode::Authoritative
             && learn_targets
@@ -327,7 +361,9 @@ impl Exchange {
             last_error: None,
             state: State::Failed(FailReason::NoNameservers),
         };
-        if authoritative {
+        if let Some(target) = hairpin {
+            ex.start_hairpin(target);
+        } else if authoritative {
             let mut auth = Auth::default();
             if let Some((apex, servers)) = engine.learned_servers(&ex.client_wire, now_ms) {
                 auth.apex = Name::from_labels(name::labels(&apex)).ok();
@@ -347,9 +383,11 @@ impl Exchange {
         Ok(ex)
     }
 
-    /// What to do next: send a query, answer the client, or fail.
+    /// What to do next: send a query, ask the rest of the plugin chain, answer the client, or
+    /// fail.
     pub fn poll(&self) -> Action<'_> {
         match &self.state {
+            State::Waiting(p) if matches!(p.ask, Ask::Internal(_)) => Action::Internal(&p.query),
             State::Waiting(p) => Action::Send {
                 server: p.server,
                 transport: p.transport,
@@ -360,7 +398,7 @@ impl Exchange {
         }
     }
 
-    /// Whether the exchange waits for the reply to a [`Action::Send`].
+    /// Whether the exchange waits for the reply to an [`Action::Send`] or [`Action::Internal`].
     pub fn is_waiting(&self) -> bool {
         matches!(self.state, State::Waiting(_))
     }
@@ -376,11 +414,16 @@ impl Exchange {
         self.auth.is_some()
     }
 
-    /// A reply to the last [`Action::Send`]. Validated; on success the exchange learns from it
-    /// (engine state) and moves on (to the answer, or the next discovery step); on error it
-    /// moves to the next server (TC over UDP: the same server over TCP). The error is returned
-    /// for metrics and logs only; [`ReplyError::ExchangeDone`] when no reply was awaited (nothing
-    /// changes then).
+    /// A reply to the last [`Action::Send`] or [`Action::Internal`]. Validated; on success the
+    /// exchange learns from it (engine state) and moves on (to the answer, or the next discovery
+    /// step); on error it moves to the next server (TC over UDP: the same server over TCP). The
+    /// error is returned for metrics and logs only; [`ReplyError::ExchangeDone`] when no reply
+    /// was awaited (nothing changes then).
+    ///
+    /// The reply to an [`Action::Internal`] passes the same checks (QR, ID, opcode, question
+    /// byte for byte, sections, answer records on the target name and its CNAME chain); its A or
+    /// AAAA records become the client's answer. Anything but a valid NOERROR reply fails the
+    /// exchange ([`FailReason::HairpinTarget`]); nothing is learned from it.
     pub fn on_reply(
         &mut self,
         engine: &Engine,
@@ -399,7 +442,10 @@ impl Exchange {
         match result {
             Err(e) => {
                 self.last_error = Some(FailReason::Reply(e));
-                if e == ReplyError::Truncated && pending.transport == Transport::Udp {
+                if e == ReplyError::Truncated
+                    && pending.transport == Transport::Udp
+                    && !matches!(pending.ask, Ask::Internal(_))
+                {
                     self.send(pending.ask, pending.index, pending.server, Transport::Tcp);
                 } else {
                     self.next_after(pending.ask, pending.index);
@@ -415,7 +461,8 @@ impl Exchange {
     }
 
     /// The last [`Action::Send`] got no usable reply (timeout, network error): move to the next
-    /// server. Does nothing when no reply was awaited.
+    /// server. After an [`Action::Internal`] (the rest of the plugin chain wrote no reply): fail.
+    /// Does nothing when no reply was awaited.
     pub fn on_failure(&mut self) {
         if !self.is_waiting() {
             return;
@@ -493,6 +540,8 @@ impl Exchange {
     fn next_after(&mut self, ask: Ask, index: usize) {
         match ask {
             Ask::Authoritative => self.next_nameserver(),
+            // There is one plugin chain: nothing else to ask.
+            Ask::Internal(_) => self.fail(FailReason::HairpinTarget),
             other => self.send_to_resolver(other, index + 1),
         }
     }
@@ -528,6 +577,35 @@ impl Exchange {
         }
     }
 
+    /// Hairpin: answers with IP targets at once, or asks the rest of the plugin chain for the
+    /// target name's addresses.
+    fn start_hairpin(&mut self, target: Target) {
+        match target {
+            Target::Addrs(addrs) => {
+                let answer = hairpin::static_answer(self, &addrs);
+                let _ = self.answer_hairpin(&answer);
+            }
+            Target::Name(target) => {
+                self.send(Ask::Internal(target), 0, INTERNAL, self.client_transport);
+            }
+        }
+    }
+
+    /// Hairpin: builds the client's reply from the answer's records.
+    fn answer_hairpin(&mut self, answer: &Validated) -> Result<(), ReplyError> {
+        let mut out = Vec::new();
+        match rewrite::client_reply(self, answer, self.client_transport, &mut out) {
+            Ok(()) => {
+                self.state = State::Answered(out);
+                Ok(())
+            }
+            Err(e) => {
+                self.fail(FailReason::Reply(e));
+                Err(e)
+            }
+        }
+    }
+
     /// Builds the query for `ask` and waits for its reply (or fails when the budget is spent).
     fn send(&mut self, ask: Ask, index: usize, server: SocketAddr, transport: Transport) {
         if self.sends >= MAX_SENDS {
@@ -535,7 +613,13 @@ impl Exchange {
             return;
         }
         self.sends += 1;
-        let (name, qtype, qclass, rd, flags2, dnssec_ok) = match &ask {
+        let discovery = QueryFlags {
+            rd: true,
+            flags2: 0,
+            dnssec_ok: false,
+            mix_case: true,
+        };
+        let (name, qtype, qclass, flags) = match &ask {
             Ask::Recursive | Ask::Authoritative => {
                 let mut flags2 = 0u8;
                 if self.client_ad {
@@ -544,21 +628,29 @@ impl Exchange {
                 if self.client_cd {
                     flags2 |= FLAG_CD;
                 }
-                (
-                    &self.client_name,
-                    self.qtype,
-                    self.qclass,
-                    matches!(ask, Ask::Recursive),
+                let flags = QueryFlags {
+                    rd: matches!(ask, Ask::Recursive),
                     flags2,
-                    self.client_edns == Some(true),
-                )
+                    dnssec_ok: self.client_edns == Some(true),
+                    mix_case: true,
+                };
+                (&self.client_name, self.qtype, self.qclass, flags)
             }
-            Ask::Soa(n) => (n, RecordType::SOA, DNSClass::IN, true, 0, false),
-            Ask::Ns(n) => (n, RecordType::NS, DNSClass::IN, true, 0, false),
-            Ask::Addr(n, t) => (n, *t, DNSClass::IN, true, 0, false),
+            Ask::Soa(n) => (n, RecordType::SOA, DNSClass::IN, discovery),
+            Ask::Ns(n) => (n, RecordType::NS, DNSClass::IN, discovery),
+            Ask::Addr(n, t) => (n, *t, DNSClass::IN, discovery),
+            // In-process: nothing to spoof, and plugins keep their own letter case.
+            Ask::Internal(n) => (
+                n,
+                self.qtype,
+                DNSClass::IN,
+                QueryFlags {
+                    mix_case: false,
+                    ..discovery
+                },
+            ),
         };
-        let (query, id, question_len) =
-            build_query(&mut self.rng, name, qtype, qclass, rd, flags2, dnssec_ok);
+        let (query, id, question_len) = build_query(&mut self.rng, name, qtype, qclass, flags);
         self.state = State::Waiting(Pending {
             ask,
             index,
@@ -591,6 +683,16 @@ impl Exchange {
                     self.learn_nameservers(engine, pending.index, now_ms);
                 }
                 self.state = State::Answered(out);
+            }
+            Ask::Internal(_) => {
+                // NXDOMAIN (or YXDOMAIN) for a configured target: SERVFAIL, never a negative
+                // answer about the public name.
+                if valid.response_code != ResponseCode::NoError {
+                    self.fail(FailReason::HairpinTarget);
+                    return Ok(());
+                }
+                let answer = hairpin::internal_answer(self, &valid);
+                self.answer_hairpin(&answer)?;
             }
             Ask::Soa(asked) => match soa_apex(&valid, &asked) {
                 Some(apex) if !apex.is_root() => {
@@ -671,6 +773,10 @@ impl Exchange {
     /// challenge or delegation question and their ancestors (rules 4 and 5), ancestors of a
     /// challenge name (rule 5).
     fn learn(&self, engine: &Engine, ask: &Ask, valid: &Validated, now_ms: u64) {
+        if matches!(ask, Ask::Internal(_)) {
+            // The rest of the plugin chain's view: nothing to forward because of it.
+            return;
+        }
         let discovery = engine.config().discovery();
         let mut facts: Vec<(Vec<u8>, Fact, u32)> = Vec::new();
         if discovery {
@@ -683,7 +789,7 @@ impl Exchange {
         let about_client_name = match ask {
             Ask::Recursive | Ask::Authoritative => true,
             Ask::Soa(n) => *n == self.client_name,
-            Ask::Ns(_) | Ask::Addr(..) => false,
+            Ask::Ns(_) | Ask::Addr(..) | Ask::Internal(_) => false,
         };
         if about_client_name && self.learn_targets {
             for r in &valid.answers {
@@ -840,18 +946,35 @@ impl Exchange {
     }
 }
 
-/// Builds a query: header (fresh ID; RD as asked; AD/CD from `flags2`), the question with random
-/// letter case (DNS 0x20), an OPT record (payload UPSTREAM_UDP_PAYLOAD, DO as asked, no options).
-/// Returns the query, its ID and the length of its question section.
+/// How [`build_query`] builds a query.
+#[derive(Debug, Clone, Copy)]
+struct QueryFlags {
+    /// RD.
+    rd: bool,
+    /// The second flags octet: only AD and CD are kept.
+    flags2: u8,
+    /// The DO bit of the OPT record.
+    dnssec_ok: bool,
+    /// Random letter case (DNS 0x20); else the name as given.
+    mix_case: bool,
+}
+
+/// Builds a query: header (fresh ID; RD as asked; AD/CD from `flags2`), the question (with random
+/// letter case, DNS 0x20, when asked), an OPT record (payload UPSTREAM_UDP_PAYLOAD, DO as asked,
+/// no options). Returns the query, its ID and the length of its question section.
 fn build_query(
     rng: &mut SplitMix64,
     name: &Name,
     qtype: RecordType,
     qclass: DNSClass,
-    rd: bool,
-    flags2: u8,
-    dnssec_ok: bool,
+    flags: QueryFlags,
 ) -> (Vec<u8>, u16, usize) {
+    let QueryFlags {
+        rd,
+        flags2,
+        dnssec_ok,
+        mix_case,
+    } = flags;
     // The ID takes the low 16 bits of one word; the case bits start on a fresh word.
     let id = rng.next_u64() as u16;
     let mut q = Vec::with_capacity(HEADER_LEN + 255 + 4 + 11);
@@ -868,7 +991,7 @@ fn build_query(
         let label = label.get(..label.len().min(63)).unwrap_or(&[]);
         q.push(label.len() as u8);
         for &b in label {
-            if b.is_ascii_alphabetic() {
+            if mix_case && b.is_ascii_alphabetic() {
                 if bits_left == 0 {
                     bits = rng.next_u64();
                     bits_left = 64;

@@ -15,6 +15,11 @@
 //!
 //! The number of entries is bounded: when full, expired entries go first, then the ones expiring
 //! soonest (a min-heap on expiry with lazy deletion keeps that O(log n)).
+//!
+//! Beside the entries, the state keeps an exact counting filter of their names
+//! ([`FILTER_BITS`] bits, bit [`filter_bit`] of each name, each with the number of entries that
+//! map to it): [`crate::Engine`] copies its bit words into atomics after every change, so that the
+//! hot path can rule out most names without taking the lock.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -28,6 +33,87 @@ use crate::name;
 pub const LEARN_MIN_TTL: u32 = 60;
 /// The longest time a fact is kept, in seconds (one day).
 pub const LEARN_MAX_TTL: u32 = 86_400;
+
+/// The number of bits of the name prefilter (see [`filter_bit`]).
+pub(crate) const FILTER_BITS: usize = 4096;
+/// The prefilter's 64-bit words.
+pub(crate) const FILTER_WORDS: usize = FILTER_BITS / 64;
+
+/// The prefilter bit of a lower-cased wire-form name: a fixed FxHash-style hash over its bytes,
+/// eight at a time, top bits kept (`< FILTER_BITS`). Deterministic, no allocation, never panics.
+/// Distinct names may share a bit; that only costs the hot path a lookup.
+pub(crate) fn filter_bit(key: &[u8]) -> usize {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h = (key.len() as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(26) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        if let Some(dst) = w.get_mut(..rest.len()) {
+            dst.copy_from_slice(rest);
+        }
+        h = (h.rotate_left(26) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h ^= h >> 29;
+    h = h.wrapping_mul(K);
+    (h >> (64 - FILTER_BITS.trailing_zeros())) as usize
+}
+
+/// A counting filter over the entries' names: for each of [`FILTER_BITS`] bits, how many entries
+/// map to it, and the bits with a non-zero count as words. Exact: a bit is set if and only if
+/// some entry's name maps to it.
+#[derive(Clone)]
+struct Filter {
+    counts: Box<[u32]>,
+    words: [u64; FILTER_WORDS],
+}
+
+impl Filter {
+    fn new() -> Filter {
+        Filter {
+            counts: vec![0; FILTER_BITS].into_boxed_slice(),
+            words: [0; FILTER_WORDS],
+        }
+    }
+
+    /// An entry named `key` came.
+    fn add(&mut self, key: &[u8]) {
+        let bit = filter_bit(key);
+        if let Some(c) = self.counts.get_mut(bit) {
+            // At most MAX_MAX_LEARNED entries: never saturates.
+            *c = c.saturating_add(1);
+        }
+        if let Some(w) = self.words.get_mut(bit / 64) {
+            *w |= 1 << (bit % 64);
+        }
+    }
+
+    /// An entry named `key` went.
+    fn remove(&mut self, key: &[u8]) {
+        let bit = filter_bit(key);
+        let Some(c) = self.counts.get_mut(bit) else {
+            return;
+        };
+        *c = c.saturating_sub(1);
+        if *c == 0
+            && let Some(w) = self.words.get_mut(bit / 64)
+        {
+            *w &= !(1 << (bit % 64));
+        }
+    }
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set: u32 = self.words.iter().map(|w| w.count_ones()).sum();
+        f.debug_struct("Filter").field("bits_set", &set).finish()
+    }
+}
 
 /// DNS type numbers the rules look at.
 pub(crate) const TYPE_A: u16 = 1;
@@ -106,6 +192,8 @@ pub struct Learned {
     /// Entries that have a CNAME-target fact (expired or not): while there are none, only
     /// A/AAAA/SOA/NS questions need a lookup.
     cname_targets: usize,
+    /// The names of `entries`, as a counting filter.
+    filter: Filter,
 }
 
 /// The expiry of a fact learned at `now_ms` from a record with `ttl` seconds.
@@ -122,6 +210,7 @@ impl Learned {
             by_expiry: BinaryHeap::new(),
             max_entries: max_entries.max(1),
             cname_targets: 0,
+            filter: Filter::new(),
         }
     }
 
@@ -143,6 +232,28 @@ impl Learned {
     /// The number of entries with a CNAME-target fact (expired ones included until evicted).
     pub fn cname_target_len(&self) -> usize {
         self.cname_targets
+    }
+
+    /// The prefilter: bit [`filter_bit`] of every entry's name (lower-cased wire form) is set,
+    /// and no other bit.
+    pub(crate) fn filter_words(&self) -> &[u64; FILTER_WORDS] {
+        &self.filter.words
+    }
+
+    /// When the next entry expires (all its facts), `None` with no entries. Drops the heap's
+    /// stale records on top first, so this is the earliest current expiry.
+    pub(crate) fn next_expiry(&mut self) -> Option<u64> {
+        while let Some(Reverse((until, key))) = self.by_expiry.peek() {
+            if self
+                .entries
+                .get(&**key)
+                .is_some_and(|e| e.until() == *until)
+            {
+                return Some(*until);
+            }
+            self.by_expiry.pop();
+        }
+        None
     }
 
     /// The unexpired facts about `name` (wire form, any case). No allocation.
@@ -254,6 +365,7 @@ impl Learned {
                 while self.entries.len() >= self.max_entries && self.pop_oldest() {}
                 let k: Arc<[u8]> = key.into();
                 self.entries.insert(Arc::clone(&k), Entry::default());
+                self.filter.add(&k);
                 k
             }
         };
@@ -286,11 +398,11 @@ impl Learned {
             return false;
         };
         let current = self.entries.get(&*key).is_some_and(|e| e.until() == until);
-        if current
-            && let Some(e) = self.entries.remove(&*key)
-            && e.cname_target != 0
-        {
-            self.cname_targets = self.cname_targets.saturating_sub(1);
+        if current && let Some(e) = self.entries.remove(&*key) {
+            self.filter.remove(&key);
+            if e.cname_target != 0 {
+                self.cname_targets = self.cname_targets.saturating_sub(1);
+            }
         }
         true
     }
@@ -474,7 +586,75 @@ mod tests {
             assert!(l.by_expiry.len() <= 2 * l.len() + 33);
             let with_target = l.entries.values().filter(|e| e.cname_target != 0).count();
             assert_eq!(l.cname_target_len(), with_target);
+            // The filter stays exact: its words are the bits of the names in the map.
+            assert_eq!(l.filter_words(), &rebuilt_filter(&l), "step {i}");
+            let earliest = l.entries.values().map(Entry::until).min();
+            assert_eq!(l.next_expiry(), earliest, "step {i}");
         }
+    }
+
+    /// The prefilter words rebuilt from the map.
+    fn rebuilt_filter(l: &Learned) -> [u64; FILTER_WORDS] {
+        let mut words = [0u64; FILTER_WORDS];
+        for k in l.entries.keys() {
+            let bit = filter_bit(k);
+            words[bit / 64] |= 1 << (bit % 64);
+        }
+        words
+    }
+
+    #[test]
+    fn filter_bit_is_fixed_and_in_range() {
+        let names: Vec<Vec<u8>> = (0..2000).map(|i| w(&format!("n{i}.example"))).collect();
+        let mut seen = std::collections::HashSet::new();
+        for n in &names {
+            let bit = filter_bit(n);
+            assert!(bit < FILTER_BITS);
+            assert_eq!(bit, filter_bit(n), "deterministic");
+            seen.insert(bit);
+        }
+        // Spread: 2000 names over 4096 bits fill well over a thousand distinct bits.
+        assert!(seen.len() > 1200, "{} distinct bits", seen.len());
+        for n in [&b""[..], b"\x00", &[0xffu8; 255][..]] {
+            assert!(filter_bit(n) < FILTER_BITS);
+        }
+    }
+
+    #[test]
+    fn filter_tracks_entries_and_shared_bits() {
+        let mut l = Learned::new(16);
+        assert_eq!(l.filter_words(), &[0; FILTER_WORDS]);
+        assert_eq!(l.next_expiry(), None);
+        let a = w("a.example");
+        let bit = filter_bit(&a);
+        // Another name with the same bit.
+        let twin = (0..)
+            .map(|i| w(&format!("twin{i}.example")))
+            .find(|n| filter_bit(n) == bit)
+            .unwrap_or_default();
+        let set = |l: &Learned| l.filter_words()[bit / 64] & (1 << (bit % 64)) != 0;
+        l.learn(&w("A.Example"), Fact::NsHost, 60, 0);
+        l.learn(&twin, Fact::NsHost, 120, 0);
+        assert!(set(&l));
+        assert_eq!(l.next_expiry(), Some(MIN_MS));
+        assert_eq!(l.purge(MIN_MS), 1);
+        assert!(set(&l), "the twin keeps the shared bit");
+        assert_eq!(l.next_expiry(), Some(120_000));
+        assert_eq!(l.purge(120_000), 1);
+        assert!(!set(&l));
+        assert_eq!(l.filter_words(), &[0; FILTER_WORDS]);
+        assert_eq!(l.next_expiry(), None);
+    }
+
+    #[test]
+    fn next_expiry_skips_stale_records() {
+        let mut l = Learned::new(16);
+        l.learn(&w("a.example"), Fact::NsHost, 60, 0);
+        l.learn(&w("b.example"), Fact::NsHost, 300, 0);
+        assert_eq!(l.next_expiry(), Some(MIN_MS));
+        // Extended: the record at 60 s is stale now.
+        l.learn(&w("a.example"), Fact::Ancestor, 600, 0);
+        assert_eq!(l.next_expiry(), Some(300_000));
     }
 
     #[test]

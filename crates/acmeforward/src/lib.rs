@@ -8,10 +8,13 @@
 //! * [`Engine`]: a configuration plus the [`Learned`] state shared by every query.
 //!   [`Engine::classify`] is the per-query hot path, allocation-free: [`Verdict::Forward`] when a
 //!   forwarding rule matches ([`Rule`]: challenge names; SOA/NS discovery; learned nameserver
-//!   hosts; delegated zones and learned CNAME targets; the learned SOA walk), class IN only.
-//! * [`Exchange`]: one forwarded query, a poll-style state machine. [`Exchange::poll`] gives the
-//!   next [`Action`] (send a query to a server, answer the client, or fail); the caller does the
-//!   I/O and reports with [`Exchange::on_reply`] or [`Exchange::on_failure`]. Failover, TC→TCP
+//!   hosts; delegated zones and learned CNAME targets; the learned SOA walk), class IN only;
+//!   then [`Verdict::Hairpin`] for an A or AAAA question for a `hairpin` name (the HTTP-01
+//!   hairpin: [`ConfigBuilder::hairpin`]).
+//! * [`Exchange`]: one forwarded (or hairpin) query, a poll-style state machine.
+//!   [`Exchange::poll`] gives the next [`Action`] (send a query to a server, ask the rest of the
+//!   plugin chain for a hairpin target, answer the client, or fail); the caller does the I/O and
+//!   reports with [`Exchange::on_reply`] or [`Exchange::on_failure`]. Failover, TC→TCP
 //!   and (in [`UpstreamMode::Authoritative`]) the discovery of the zone's nameservers happen
 //!   inside. Every reply is validated; the client's reply is rebuilt from validated records.
 //!
@@ -52,6 +55,9 @@ mod classify;
 mod config;
 mod engine;
 mod exchange;
+mod hairpin;
+#[cfg(test)]
+mod hairpin_tests;
 mod learned;
 #[cfg(test)]
 mod machine_tests;

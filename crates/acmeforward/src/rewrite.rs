@@ -119,10 +119,21 @@ fn rewrite_record(ex: &Exchange, record: &Record) -> Record {
         r.name.to_lowercase()
     };
     r.ttl = r.ttl.min(ex.max_ttl);
+    // Names in record data are lower-cased too: an upstream that compresses them against the
+    // question name would otherwise hand the client our random 0x20 spelling
+    // (`example.com NS ns1.EXAmpLe.Com`).
     match &mut r.data {
-        // MINIMUM is the negative-caching TTL (RFC 2308 §4).
-        RData::SOA(soa) => soa.minimum = soa.minimum.min(ex.max_ttl),
+        RData::SOA(soa) => {
+            // MINIMUM is the negative-caching TTL (RFC 2308 §4).
+            soa.minimum = soa.minimum.min(ex.max_ttl);
+            soa.mname = soa.mname.to_lowercase();
+            soa.rname = soa.rname.to_lowercase();
+        }
         RData::CNAME(target) => target.0 = target.0.to_lowercase(),
+        RData::NS(ns) => ns.0 = ns.0.to_lowercase(),
+        RData::PTR(ptr) => ptr.0 = ptr.0.to_lowercase(),
+        RData::MX(mx) => mx.exchange = mx.exchange.to_lowercase(),
+        RData::SRV(srv) => srv.target = srv.target.to_lowercase(),
         _ => {}
     }
     r
@@ -212,6 +223,21 @@ mod tests {
         // Same spelling as the question, so it is compressed to a pointer to it.
         let q_len = question(QNAME, TYPE_TXT, CLASS_IN).len();
         assert_eq!(&out[12 + q_len..12 + q_len + 2], &QNAME_PTR);
+    }
+
+    #[test]
+    fn names_in_record_data_lose_the_upstream_case() {
+        // The upstream compresses `ns1.<question name>` against the question, which carries our
+        // random 0x20 spelling: the client must not see it.
+        let ex = ex_with(30, None);
+        let mut ns1 = b"\x03NS1".to_vec();
+        ns1.extend_from_slice(&QNAME_PTR);
+        let an = vec![rr(&QNAME_PTR, TYPE_NS, CLASS_IN, 60, &ns1)];
+        let out =
+            finish(&ex, &reply(&ex, 0, an, vec![], vec![]), Transport::Udp).unwrap_or_default();
+        let m = parse(&out);
+        let data: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+        assert_eq!(data, vec![format!("ns1.{}.", QNAME.to_ascii_lowercase())]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Properties: arbitrary bytes given to `Exchange::new`, `Exchange::on_reply`,
-//! `Engine::classify`, `Config::classify` and `Learned` never panic (every outcome is a value or a
-//! typed error), and a state machine fed arbitrary replies always ends within MAX_SENDS sends.
+//! `Engine::classify`, `Config::classify`, `ConfigBuilder::hairpin` and `Learned` never panic
+//! (every outcome is a value or a typed error), a state machine fed arbitrary replies always ends
+//! within MAX_SENDS sends, and a hairpin exchange (IP or name target) always ends after at most
+//! one internal lookup.
 
 mod common;
 
@@ -35,6 +37,28 @@ fn authoritative_engine() -> Engine {
     b.upstream("192.0.2.54").expect("upstream");
     b.upstream_mode(UpstreamMode::Authoritative);
     Engine::new(b.build().expect("config"))
+}
+
+/// An engine with hairpin lines: IP targets (exact and wildcard) and a name target.
+fn hairpin_engine() -> Engine {
+    let mut b = ConfigBuilder::new();
+    b.zone("example.com").expect("zone");
+    b.upstream("192.0.2.53").expect("upstream");
+    b.hairpin("www.example.com 192.0.2.80 2001:db8::80")
+        .expect("hairpin");
+    b.hairpin("*.example.org svc.example.com ingress.svc.cluster.local")
+        .expect("hairpin");
+    Engine::new(b.build().expect("config"))
+}
+
+/// A client query for `name` (dotted, plain labels) of type `qtype`.
+fn name_query(name: &str, qtype: u16, id: u16) -> Vec<u8> {
+    let labels: Vec<Vec<u8>> = name.split('.').map(|l| l.as_bytes().to_vec()).collect();
+    query(
+        id,
+        &question(&wire_from_labels(&labels), qtype, CLASS_IN),
+        Some((1232, false)),
+    )
 }
 
 /// A plausible reply: the right header and question, then arbitrary bytes, with arbitrary counts.
@@ -191,7 +215,7 @@ proptest! {
     #[test]
     fn classify_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400), qtype in any::<u16>(), qclass in any::<u16>(), now in any::<u64>()) {
         let config = config(&["example.com", "."], 30);
-        let engines = [engine(&["example.com"], 30), learned_engine()];
+        let engines = [engine(&["example.com"], 30), learned_engine(), hairpin_engine()];
         let mut prefixed = b"_acme-challenge.".to_vec();
         prefixed.extend_from_slice(&bytes);
         let mut escaped = b"\\".to_vec();
@@ -228,6 +252,89 @@ proptest! {
     }
 
     #[test]
+    fn hairpin_exchange_new_never_panics(
+        bytes in proptest::collection::vec(any::<u8>(), 0..600),
+        random in any::<u64>(),
+        tcp in any::<bool>(),
+    ) {
+        let client = if tcp { Transport::Tcp } else { Transport::Udp };
+        let engine = hairpin_engine();
+        if let Ok(ex) = Exchange::new(&engine, &bytes, client, random, 0) {
+            let next_step = matches!(
+                ex.poll(),
+                Action::Send { .. } | Action::Internal(_) | Action::Answer(_)
+            );
+            prop_assert!(next_step);
+        }
+    }
+
+    #[test]
+    fn hairpin_exchange_always_ends(
+        labels in proptest::collection::vec("[a-zA-Z0-9-]{1,10}", 0..3),
+        suffix in prop::sample::select(vec!["www.example.com", "example.org", "svc.example.com", "example.com", "_acme-challenge.example.org"]),
+        qtype in prop::sample::select(vec![1u16, 28, 16, 255]),
+        reply in proptest::collection::vec(any::<u8>(), 0..300),
+        an in 0u16..4,
+        flags in any::<u16>(),
+        kind in 0u8..3,
+    ) {
+        let engine = hairpin_engine();
+        let mut name = labels.join(".");
+        if !name.is_empty() {
+            name.push('.');
+        }
+        name.push_str(suffix);
+        let mut ex = Exchange::new(&engine, &name_query(&name, qtype, 9), Transport::Udp, 5, 0)
+            .expect("query");
+        if let Action::Internal(q) = ex.poll() {
+            prop_assert!(q.len() > 12);
+            match kind {
+                0 => ex.on_failure(),
+                1 => { let _ = ex.on_reply(&engine, &reply, 0); }
+                _ => {
+                    let r = plausible_reply(&ex, [an, 0, 0], &reply, flags | 0x8000);
+                    let _ = ex.on_reply(&engine, &r, 0);
+                }
+            }
+            // One internal lookup, then it is done.
+            let done = matches!(ex.poll(), Action::Answer(_) | Action::Fail(_));
+            prop_assert!(done);
+            prop_assert_eq!(ex.sends(), 1);
+            prop_assert_eq!(engine.learned_len(), 0);
+        }
+    }
+
+    #[test]
+    fn hairpin_lines_never_panic(s in "\\PC{0,80}", words in proptest::collection::vec(prop_oneof![
+        "[a-z*.]{0,12}",
+        "[0-9.:a-f]{0,20}",
+        Just("*.example.com".to_string()),
+        Just("192.0.2.1".to_string()),
+        Just("::1".to_string()),
+    ], 0..6)) {
+        let mut b = ConfigBuilder::new();
+        let before = b.clone();
+        if b.hairpin(&s).is_err() {
+            prop_assert_eq!(&b, &before);
+        }
+        let line = words.join(" ");
+        let before = b.clone();
+        if b.hairpin(&line).is_err() {
+            prop_assert_eq!(&b, &before);
+        }
+        // The same line twice is always refused (a NAME given twice).
+        if b.hairpin(&line).is_ok() {
+            prop_assert!(false, "the same hairpin line was accepted twice: {:?}", line);
+        }
+        b.upstream("192.0.2.53").expect("upstream");
+        let engine = Engine::new(b.build().expect("config"));
+        for w in &words {
+            let _ = engine.classify(w.as_bytes(), 1, 1, 0);
+            let _ = engine.classify(w.as_bytes(), 28, 1, 0);
+        }
+    }
+
+    #[test]
     fn config_builder_never_panics(s in "\\PC{0,80}", bytes in proptest::collection::vec(any::<u8>(), 0..80), n in any::<usize>()) {
         let mut b = acmeforward::ConfigBuilder::new();
         let _ = b.zone(&s);
@@ -238,6 +345,8 @@ proptest! {
         let _ = b.zone(&lossy);
         let _ = b.upstream(&lossy);
         let _ = b.delegated(&lossy);
+        let _ = b.hairpin(&s);
+        let _ = b.hairpin(&lossy);
         let _ = b.build();
     }
 }
