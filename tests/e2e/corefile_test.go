@@ -69,7 +69,7 @@ func TestBadCorefile(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
 		path, _, addr := write("good", "example.com", "to "+knot, "timeout 500ms")
 		s := w.CoreDNST(t, world.CoreDNS{Name: "coredns-good-corefile", Binary: bin, ConfPath: path, Addr: addr})
-		wantTXT(t, ask(t, digUDP, s, world.ExampleCom.Challenge(), "TXT"), world.ExampleCom.Token)
+		world.WantTXT(t, ask(t, digUDP, s, world.ExampleCom.Challenge(), "TXT"), world.ExampleCom.Token)
 	})
 
 	for _, tc := range []struct {

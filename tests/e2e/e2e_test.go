@@ -29,11 +29,11 @@ func TestSplitHorizon(t *testing.T) {
 		for _, c := range all {
 			t.Run(c.name, func(t *testing.T) {
 				r := ask(t, c, with, com.Challenge(), "TXT")
-				wantTXT(t, r, com.Token)
+				world.WantTXT(t, r, com.Token)
 				if !strings.EqualFold(r.Answer[0].Name, com.Challenge()+".") {
 					t.Fatalf("answer owner %q\n%s", r.Answer[0].Name, r)
 				}
-				wantTXT(t, ask(t, c, with, com.WWWChallenge(), "TXT"), com.WWWToken)
+				world.WantTXT(t, ask(t, c, with, com.WWWChallenge(), "TXT"), com.WWWToken)
 			})
 		}
 	})
@@ -41,7 +41,7 @@ func TestSplitHorizon(t *testing.T) {
 	t.Run("CNAME chain", func(t *testing.T) {
 		for _, c := range both {
 			r := ask(t, c, with, com.AliasChallenge(), "TXT")
-			wantTXT(t, r, com.WWWToken)
+			world.WantTXT(t, r, com.WWWToken)
 			cn := r.Records("CNAME")
 			if len(cn) != 1 || !strings.EqualFold(cn[0].Data, com.WWWChallenge()+".") {
 				t.Fatalf("%s: want the CNAME to %s\n%s", c.name, com.WWWChallenge(), r)
@@ -53,7 +53,7 @@ func TestSplitHorizon(t *testing.T) {
 		for _, c := range both {
 			q := "_ACME-Challenge.WwW.Example.COM"
 			r := ask(t, c, with, q, "TXT")
-			wantTXT(t, r, com.WWWToken)
+			world.WantTXT(t, r, com.WWWToken)
 			if r.Answer[0].Name != q+"." {
 				t.Fatalf("%s: answer owner %q, want the client's case %q\n%s", c.name, r.Answer[0].Name, q+".", r)
 			}
@@ -63,7 +63,7 @@ func TestSplitHorizon(t *testing.T) {
 	t.Run("public NXDOMAIN comes back", func(t *testing.T) {
 		for _, c := range both {
 			r := ask(t, c, with, "_acme-challenge.nothere.example.com", "TXT")
-			wantRcode(t, r, "NXDOMAIN")
+			world.WantRcode(t, r, "NXDOMAIN")
 			if len(r.Authority) != 1 || r.Authority[0].Type != "SOA" {
 				t.Fatalf("%s: want knot's SOA in authority\n%s", c.name, r)
 			}
@@ -72,42 +72,42 @@ func TestSplitHorizon(t *testing.T) {
 
 	t.Run("internal names keep dnsmasq's answers", func(t *testing.T) {
 		for _, c := range all {
-			wantA(t, ask(t, c, with, world.InternalCom.Name, "A"), world.InternalCom.Addr)
+			world.WantA(t, ask(t, c, with, world.InternalCom.Name, "A"), world.InternalCom.Addr)
 			// www is public at knot (192.0.2.80) but internal here.
-			wantA(t, ask(t, c, with, world.InternalWWW.Name, "A"), world.InternalWWW.Addr)
-			wantA(t, ask(t, c, with, world.InternalOrg.Name, "A"), world.InternalOrg.Addr)
+			world.WantA(t, ask(t, c, with, world.InternalWWW.Name, "A"), world.InternalWWW.Addr)
+			world.WantA(t, ask(t, c, with, world.InternalOrg.Name, "A"), world.InternalOrg.Addr)
 			// Not a challenge: the inside view's NXDOMAIN stands.
-			wantRcode(t, ask(t, c, with, "acme-challenge.example.com", "TXT"), "NXDOMAIN")
-			wantRcode(t, ask(t, c, with, "nothere.example.com", "A"), "NXDOMAIN")
+			world.WantRcode(t, ask(t, c, with, "acme-challenge.example.com", "TXT"), "NXDOMAIN")
+			world.WantRcode(t, ask(t, c, with, "nothere.example.com", "A"), "NXDOMAIN")
 		}
 	})
 
 	t.Run("unlisted zone passes to dnsmasq", func(t *testing.T) {
 		org := world.ExampleOrg
 		// knot has the example.org token ...
-		wantTXT(t, ask(t, digUDP, w.Knot, org.Challenge(), "TXT"), org.Token)
+		world.WantTXT(t, ask(t, digUDP, w.Knot, org.Challenge(), "TXT"), org.Token)
 		// ... but acmeforward lists only example.com, so dnsmasq's answer stands.
 		for _, c := range all {
-			wantRcode(t, ask(t, c, with, org.Challenge(), "TXT"), "NXDOMAIN")
-			wantRcode(t, ask(t, c, with, org.WWWChallenge(), "TXT"), "NXDOMAIN")
+			world.WantRcode(t, ask(t, c, with, org.Challenge(), "TXT"), "NXDOMAIN")
+			world.WantRcode(t, ask(t, c, with, org.WWWChallenge(), "TXT"), "NXDOMAIN")
 		}
 	})
 
 	t.Run("negative control without acmeforward", func(t *testing.T) {
 		// The same Corefile minus the acmeforward block: the user's bug.
 		for _, c := range all {
-			wantRcode(t, ask(t, c, without, com.Challenge(), "TXT"), "NXDOMAIN")
-			wantRcode(t, ask(t, c, without, com.WWWChallenge(), "TXT"), "NXDOMAIN")
-			wantA(t, ask(t, c, without, world.InternalCom.Name, "A"), world.InternalCom.Addr)
+			world.WantRcode(t, ask(t, c, without, com.Challenge(), "TXT"), "NXDOMAIN")
+			world.WantRcode(t, ask(t, c, without, com.WWWChallenge(), "TXT"), "NXDOMAIN")
+			world.WantA(t, ask(t, c, without, world.InternalCom.Name, "A"), world.InternalCom.Addr)
 		}
 		// dnsmasq itself, asked directly, says the same.
-		wantRcode(t, ask(t, digUDP, w.Dnsmasq, com.Challenge(), "TXT"), "NXDOMAIN")
+		world.WantRcode(t, ask(t, digUDP, w.Dnsmasq, com.Challenge(), "TXT"), "NXDOMAIN")
 	})
 
 	t.Run("token change is seen at once", func(t *testing.T) {
 		// The server block has `cache 30`; acmeforward sits before it and its
 		// replies are not cached, so a new token shows on the next lookup.
-		wantTXT(t, ask(t, digUDP, with, com.Challenge(), "TXT"), com.Token)
+		world.WantTXT(t, ask(t, digUDP, with, com.Challenge(), "TXT"), com.Token)
 		if err := w.UpdateTXT(com.Name, com.Challenge(), world.TokenTTL, "rotated-token"); err != nil {
 			t.Fatal(err)
 		}
@@ -116,9 +116,9 @@ func TestSplitHorizon(t *testing.T) {
 				t.Error(err)
 			}
 		})
-		wantTXT(t, ask(t, digUDP, w.Knot, com.Challenge(), "TXT"), "rotated-token")
+		world.WantTXT(t, ask(t, digUDP, w.Knot, com.Challenge(), "TXT"), "rotated-token")
 		for _, c := range both {
-			wantTXT(t, ask(t, c, with, com.Challenge(), "TXT"), "rotated-token")
+			world.WantTXT(t, ask(t, c, with, com.Challenge(), "TXT"), "rotated-token")
 		}
 	})
 }
@@ -130,9 +130,9 @@ func TestNoZoneMeansAllZones(t *testing.T) {
 	w := world.New(t, world.Standard())
 	s := startCoreDNS(t, w, "coredns", acme{to: []netip.AddrPort{w.Knot.Addr}, timeout: "500ms", maxTTL: -1}.String())
 	for _, c := range both {
-		wantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), world.ExampleCom.Token)
-		wantTXT(t, ask(t, c, s, world.ExampleOrg.Challenge(), "TXT"), world.ExampleOrg.Token)
-		wantA(t, ask(t, c, s, world.InternalOrg.Name, "A"), world.InternalOrg.Addr)
+		world.WantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), world.ExampleCom.Token)
+		world.WantTXT(t, ask(t, c, s, world.ExampleOrg.Challenge(), "TXT"), world.ExampleOrg.Token)
+		world.WantA(t, ask(t, c, s, world.InternalOrg.Name, "A"), world.InternalOrg.Addr)
 	}
 }
 
@@ -151,12 +151,12 @@ func TestMaxTTL(t *testing.T) {
 			capped := func(orig uint32) uint32 { return min(orig, tc.cap) }
 			for _, c := range both {
 				r := ask(t, c, s, com.Challenge(), "TXT")
-				wantTXT(t, r, com.Token)
+				world.WantTXT(t, r, com.Token)
 				if got, want := r.Answer[0].TTL, capped(world.TokenTTL); got != want {
 					t.Fatalf("%s: apex token TTL %d, want %d (knot has %d)\n%s", c.name, got, want, world.TokenTTL, r)
 				}
 				r = ask(t, c, s, com.WWWChallenge(), "TXT")
-				wantTXT(t, r, com.WWWToken)
+				world.WantTXT(t, r, com.WWWToken)
 				if got, want := r.Answer[0].TTL, capped(world.WWWTokenTTL); got != want {
 					t.Fatalf("%s: www token TTL %d, want %d (knot has %d)\n%s", c.name, got, want, world.WWWTokenTTL, r)
 				}
@@ -172,7 +172,7 @@ func TestMaxTTL(t *testing.T) {
 				}
 				// The negative answer: SOA TTL and SOA MINIMUM are capped.
 				r = ask(t, c, s, "_acme-challenge.nothere.example.com", "TXT")
-				wantRcode(t, r, "NXDOMAIN")
+				world.WantRcode(t, r, "NXDOMAIN")
 				if len(r.Authority) != 1 || r.Authority[0].Type != "SOA" {
 					t.Fatalf("%s: want a SOA in authority\n%s", c.name, r)
 				}
@@ -207,7 +207,7 @@ func TestUpstreamDown(t *testing.T) {
 			for _, c := range all {
 				wantServfail(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"))
 				// The rest of the world is not affected.
-				wantA(t, ask(t, c, s, world.InternalCom.Name, "A"), world.InternalCom.Addr)
+				world.WantA(t, ask(t, c, s, world.InternalCom.Name, "A"), world.InternalCom.Addr)
 			}
 		})
 	}
@@ -249,8 +249,8 @@ func TestFakeUpstreamGood(t *testing.T) {
 	s := startCoreDNS(t, w, "coredns-good", acme{zones: []string{"example.com"}, to: []netip.AddrPort{good.Addr}, timeout: "500ms", maxTTL: 30}.String())
 	st := startCoreDNS(t, w, "coredns-truncate", acme{zones: []string{"example.com"}, to: []netip.AddrPort{trunc.Addr}, timeout: "500ms", maxTTL: 30}.String())
 	for _, c := range all {
-		wantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), goodToken)
-		wantTXT(t, ask(t, c, st, world.ExampleCom.Challenge(), "TXT"), tcpToken)
+		world.WantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), goodToken)
+		world.WantTXT(t, ask(t, c, st, world.ExampleCom.Challenge(), "TXT"), tcpToken)
 	}
 }
 
@@ -273,7 +273,7 @@ func TestFailover(t *testing.T) {
 		t.Run(first.name, func(t *testing.T) {
 			s := startCoreDNS(t, w, "coredns-failover", acme{zones: []string{"example.com"}, to: []netip.AddrPort{first.addr(t), w.Knot.Addr}, timeout: "500ms", maxTTL: 30}.String())
 			for _, c := range all {
-				wantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), world.ExampleCom.Token)
+				world.WantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), world.ExampleCom.Token)
 			}
 		})
 	}

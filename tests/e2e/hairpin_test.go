@@ -176,7 +176,7 @@ func hpCanon(s string) string {
 // ttl >= 0).
 func hpWantAddrs(t *testing.T, r *world.Response, owner, typ string, ttl int, addrs ...string) {
 	t.Helper()
-	wantRcode(t, r, "NOERROR")
+	world.WantRcode(t, r, "NOERROR")
 	var got, want []string
 	for _, rr := range r.Answer {
 		if rr.Type != typ {
@@ -206,7 +206,7 @@ func hpWantAddrs(t *testing.T, r *world.Response, owner, typ string, ttl int, ad
 // hpWantNodata: NOERROR with an empty answer section.
 func hpWantNodata(t *testing.T, r *world.Response) {
 	t.Helper()
-	wantRcode(t, r, "NOERROR")
+	world.WantRcode(t, r, "NOERROR")
 	if len(r.Answer) != 0 {
 		t.Fatalf("want NODATA (NOERROR, empty answer)\n%s", r)
 	}
@@ -337,9 +337,9 @@ func TestHairpinSelfCheck(t *testing.T) {
 	// Only the DNS answers are looked at; nothing connects to the VIP.
 	t.Run("negative control without hairpin", func(t *testing.T) {
 		s := hpStart(t, w, bin, hpConf{name: "coredns-no-hairpin", maxTTL: 30, ingress: ingress})
-		wantA(t, ask(t, digUDP, w.Knot, www, "A"), hpVIP)
+		world.WantA(t, ask(t, digUDP, w.Knot, www, "A"), hpVIP)
 		for _, c := range both {
-			wantA(t, ask(t, c, s, www, "A"), hpVIP)
+			world.WantA(t, ask(t, c, s, www, "A"), hpVIP)
 		}
 		var refused []netip.Addr
 		sc, err := world.NewSelfChecker(s.Addr, func(_ string, a netip.Addr) { refused = append(refused, a) })
@@ -452,7 +452,7 @@ func TestHairpinAnswers(t *testing.T) {
 				{"_acme-challengeX.www.example.com", hpAddrWild}, // not a challenge label
 			} {
 				r := ask(t, c, s, tc.q, "A")
-				wantRcode(t, r, "NOERROR")
+				world.WantRcode(t, r, "NOERROR")
 				if !slices.ContainsFunc(r.Answer, func(rr world.RR) bool { return hpCanon(rr.Data) == tc.addr }) {
 					t.Fatalf("%s: %s A lacks %s\n%s", c.name, tc.q, tc.addr, r)
 				}
@@ -495,7 +495,7 @@ func TestHairpinAnswers(t *testing.T) {
 				hpWantAddrs(t, ask(t, c, s, n, "A"), n, "A", 30, hpAddrDeep)
 			}
 			// *.example.com does not match example.com itself: its public answers.
-			wantA(t, ask(t, c, s, hpZone.Name, "A"), hpApexAddr)
+			world.WantA(t, ask(t, c, s, hpZone.Name, "A"), hpApexAddr)
 			r := ask(t, c, s, hpZone.Name, "AAAA")
 			hpWantNodata(t, r)
 			hpWantSOA(t, r, -1)
@@ -582,7 +582,7 @@ func TestHairpinAnswers(t *testing.T) {
 			for _, n := range []string{hpName("gone"), hpName("lost")} { // NXDOMAIN inside; REFUSED
 				for _, typ := range []string{"A", "AAAA"} {
 					r := ask(t, c, s, n, typ)
-					wantRcode(t, r, "SERVFAIL")
+					world.WantRcode(t, r, "SERVFAIL")
 					if len(r.Answer) != 0 {
 						t.Fatalf("%s: SERVFAIL with answers\n%s", c.name, r)
 					}
@@ -600,7 +600,7 @@ func TestHairpinAnswers(t *testing.T) {
 				{hpName("a"), "TXT"}, {hpName("svc"), "MX"}, {hpName("v6"), "TXT"}, {hpName("exact"), "SRV"},
 			} {
 				got, want := ask(t, c, s, tc.name, tc.typ), ask(t, c, w.Knot, tc.name, tc.typ)
-				wantRcode(t, got, want.Rcode)
+				world.WantRcode(t, got, want.Rcode)
 				data := func(rrs []world.RR) []string {
 					var out []string
 					for _, rr := range rrs {
@@ -612,7 +612,7 @@ func TestHairpinAnswers(t *testing.T) {
 					t.Fatalf("%s %s: not knot's answer\n--- through CoreDNS ---\n%s\n--- knot ---\n%s", tc.name, tc.typ, got, want)
 				}
 			}
-			wantTXT(t, ask(t, c, s, hpName("www"), "TXT"), hpPublicTXT)
+			world.WantTXT(t, ask(t, c, s, hpName("www"), "TXT"), hpPublicTXT)
 			r := ask(t, c, s, hpName("www"), "MX")
 			if mx := r.Records("MX"); len(mx) != 1 || mx[0].Data != "10 "+hpName("mail")+"." {
 				t.Fatalf("www MX\n%s", r)
@@ -626,9 +626,9 @@ func TestHairpinAnswers(t *testing.T) {
 	// hairpin table.
 	t.Run("challenge names keep forwarding", func(t *testing.T) {
 		for _, c := range both {
-			wantTXT(t, ask(t, c, s, hpZone.WWWChallenge(), "TXT"), hpZone.WWWToken)
+			world.WantTXT(t, ask(t, c, s, hpZone.WWWChallenge(), "TXT"), hpZone.WWWToken)
 			r := ask(t, c, s, hpZone.Challenge(), "TXT")
-			wantTXT(t, r, hpZone.Token)
+			world.WantTXT(t, r, hpZone.Token)
 			if r.Answer[0].TTL != 30 {
 				t.Fatalf("apex token TTL %d, want 30 (forwarded by acmeforward, capped)\n%s", r.Answer[0].TTL, r)
 			}
@@ -638,7 +638,7 @@ func TestHairpinAnswers(t *testing.T) {
 				hpWantSOA(t, r, 30)
 			}
 			r = ask(t, c, s, "_ACME-Challenge.WWW.example.com", "TXT")
-			wantTXT(t, r, hpZone.WWWToken)
+			world.WantTXT(t, r, hpZone.WWWToken)
 		}
 	})
 
@@ -651,12 +651,12 @@ func TestHairpinAnswers(t *testing.T) {
 		ns1 := hpName("ns1")
 		hpWantAddrs(t, ask(t, digUDP, fresh, ns1, "A"), ns1, "A", 30, hpAddrWild) // nothing learned yet
 		r := ask(t, digUDP, fresh, hpZone.Name, "NS")
-		wantRcode(t, r, "NOERROR")
+		world.WantRcode(t, r, "NOERROR")
 		if ns := r.Records("NS"); len(ns) != 1 || !strings.EqualFold(ns[0].Data, ns1+".") {
 			t.Fatalf("NS %s\n%s", hpZone.Name, r)
 		}
 		for _, c := range both {
-			wantA(t, ask(t, c, fresh, ns1, "A"), world.NSAddr)
+			world.WantA(t, ask(t, c, fresh, ns1, "A"), world.NSAddr)
 		}
 	})
 }
@@ -689,7 +689,7 @@ func TestHairpinBadCorefile(t *testing.T) {
 		path, _, addr := write("good", "hairpin "+hpName("www")+" "+hpAddrWWW+" "+hpAddrV6, "hairpin *."+hpZone.Name+" "+hpIngressSvc)
 		s := w.CoreDNST(t, world.CoreDNS{Name: "coredns-good-hairpin-corefile", Binary: bin, ConfPath: path, Addr: addr})
 		hpWantAddrs(t, ask(t, digUDP, s, hpName("www"), "A"), hpName("www"), "A", -1, hpAddrWWW)
-		wantTXT(t, ask(t, digUDP, s, hpZone.Challenge(), "TXT"), hpZone.Token)
+		world.WantTXT(t, ask(t, digUDP, s, hpZone.Challenge(), "TXT"), hpZone.Token)
 	})
 
 	long := strings.Repeat("a", 64)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 
@@ -101,34 +100,10 @@ func ask(t *testing.T, c client, s *world.Server, name, typ string) *world.Respo
 	return r
 }
 
-func wantRcode(t *testing.T, r *world.Response, rcode string) {
-	t.Helper()
-	if r.Rcode != rcode {
-		t.Fatalf("rcode %s, want %s\n%s", r.Rcode, rcode, r)
-	}
-}
-
-func wantTXT(t *testing.T, r *world.Response, txt ...string) {
-	t.Helper()
-	wantRcode(t, r, "NOERROR")
-	if got := r.TXTs(); !slices.Equal(got, txt) {
-		t.Fatalf("TXT %q, want %q\n%s", got, txt, r)
-	}
-}
-
-func wantA(t *testing.T, r *world.Response, addr string) {
-	t.Helper()
-	wantRcode(t, r, "NOERROR")
-	as := r.Records("A")
-	if len(as) != 1 || as[0].Data != addr {
-		t.Fatalf("A %v, want %s\n%s", as, addr, r)
-	}
-}
-
 // wantServfail: SERVFAIL, no records, and not a byte of the garbage.
 func wantServfail(t *testing.T, r *world.Response) {
 	t.Helper()
-	wantRcode(t, r, "SERVFAIL")
+	world.WantRcode(t, r, "SERVFAIL")
 	if len(r.Answer)+len(r.Authority)+len(r.Additional) != 0 {
 		t.Fatalf("SERVFAIL with records\n%s", r)
 	}

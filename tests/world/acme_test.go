@@ -35,13 +35,13 @@ func TestWorldACMEPieces(t *testing.T) {
 		}
 		return r
 	}
-	wantA(t, knot("ns1.example.com", "A"), w.Knot.Host())
-	wantA(t, knot("ns1.auth.example.net", "A"), w.Knot.Host())
+	world.WantA(t, knot("ns1.example.com", "A"), w.Knot.Host())
+	world.WantA(t, knot("ns1.auth.example.net", "A"), w.Knot.Host())
 	r := knot("_acme-challenge.www.example.com", "TXT")
 	if cn := r.Records("CNAME"); len(cn) != 1 || cn[0].Data != target+"." || len(r.TXTs()) != 0 {
 		t.Fatalf("want the CNAME alone (knot does not follow it out of the zone)\n%s", r)
 	}
-	wantTXT(t, knot(target, "TXT"), "delegated")
+	world.WantTXT(t, knot(target, "TXT"), "delegated")
 
 	for _, noCache := range []bool{false, true} {
 		u := w.UnboundT(t, noCache)
@@ -49,7 +49,7 @@ func TestWorldACMEPieces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantTXT(t, r, "delegated")
+		world.WantTXT(t, r, "delegated")
 		if r, err = world.Dig(world.Query{Server: u.Addr, Name: "example.org", Type: "SOA"}); err != nil || r.Rcode != "REFUSED" {
 			t.Fatalf("unbound must refuse names outside the world: %v\n%v", err, r)
 		}

@@ -2,6 +2,7 @@ package world
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -77,4 +78,33 @@ func (w *World) PebbleT(t testing.TB, dnsServer netip.AddrPort) *Pebble {
 		t.Fatalf("starting pebble: %v", err)
 	}
 	return p
+}
+
+// WantRcode fails the test unless the response has this rcode.
+func WantRcode(t testing.TB, r *Response, rcode string) {
+	t.Helper()
+	if r.Rcode != rcode {
+		t.Fatalf("rcode %s, want %s\n%s", r.Rcode, rcode, r)
+	}
+}
+
+// WantTXT fails the test unless the response is NOERROR with exactly these
+// TXT strings.
+func WantTXT(t testing.TB, r *Response, txt ...string) {
+	t.Helper()
+	WantRcode(t, r, "NOERROR")
+	if got := r.TXTs(); !slices.Equal(got, txt) {
+		t.Fatalf("TXT %q, want %q\n%s", got, txt, r)
+	}
+}
+
+// WantA fails the test unless the response is NOERROR with exactly one A
+// record, addr.
+func WantA(t testing.TB, r *Response, addr string) {
+	t.Helper()
+	WantRcode(t, r, "NOERROR")
+	as := r.Records("A")
+	if len(as) != 1 || as[0].Data != addr {
+		t.Fatalf("A %v, want %s\n%s", as, addr, r)
+	}
 }

@@ -29,30 +29,6 @@ func ask(t *testing.T, c client, q world.Query) *world.Response {
 	return r
 }
 
-func wantRcode(t *testing.T, r *world.Response, rcode string) {
-	t.Helper()
-	if r.Rcode != rcode {
-		t.Fatalf("rcode %s, want %s\n%s", r.Rcode, rcode, r)
-	}
-}
-
-func wantTXT(t *testing.T, r *world.Response, txt ...string) {
-	t.Helper()
-	wantRcode(t, r, "NOERROR")
-	if got := r.TXTs(); !slices.Equal(got, txt) {
-		t.Fatalf("TXT %q, want %q\n%s", got, txt, r)
-	}
-}
-
-func wantA(t *testing.T, r *world.Response, addr string) {
-	t.Helper()
-	wantRcode(t, r, "NOERROR")
-	as := r.Records("A")
-	if len(as) != 1 || as[0].Data != addr {
-		t.Fatalf("A %v, want %s\n%s", as, addr, r)
-	}
-}
-
 // The world on its own, with no CoreDNS: knot has the tokens, dnsmasq hides
 // them. This is the user's problem, reproduced.
 func TestWorldServers(t *testing.T) {
@@ -72,30 +48,30 @@ func TestWorldServers(t *testing.T) {
 				}
 				for _, z := range []world.Zone{world.ExampleCom, world.ExampleOrg} {
 					r := knot(z.Challenge(), "TXT")
-					wantTXT(t, r, z.Token)
+					world.WantTXT(t, r, z.Token)
 					if !r.HasFlag("aa") || r.Answer[0].TTL != world.TokenTTL {
 						t.Fatalf("want an authoritative answer with TTL %d\n%s", world.TokenTTL, r)
 					}
-					wantTXT(t, knot(z.WWWChallenge(), "TXT"), z.WWWToken)
+					world.WantTXT(t, knot(z.WWWChallenge(), "TXT"), z.WWWToken)
 					r = knot(z.AliasChallenge(), "TXT")
-					wantTXT(t, r, z.WWWToken)
+					world.WantTXT(t, r, z.WWWToken)
 					if cn := r.Records("CNAME"); len(cn) != 1 || cn[0].Data != z.WWWChallenge()+"." {
 						t.Fatalf("want the CNAME in the answer\n%s", r)
 					}
-					wantA(t, knot("www."+z.Name, "A"), z.WWWAddr)
+					world.WantA(t, knot("www."+z.Name, "A"), z.WWWAddr)
 					r = knot("_acme-challenge.nothere."+z.Name, "TXT")
-					wantRcode(t, r, "NXDOMAIN")
+					world.WantRcode(t, r, "NXDOMAIN")
 					if len(r.Authority) != 1 || r.Authority[0].Type != "SOA" || r.Authority[0].TTL != world.SOATTL {
 						t.Fatalf("want the SOA with TTL %d in authority\n%s", world.SOATTL, r)
 					}
 
 					// Inside, the challenge does not exist.
-					wantRcode(t, dnsmasq(z.Challenge(), "TXT"), "NXDOMAIN")
-					wantRcode(t, dnsmasq(z.WWWChallenge(), "TXT"), "NXDOMAIN")
+					world.WantRcode(t, dnsmasq(z.Challenge(), "TXT"), "NXDOMAIN")
+					world.WantRcode(t, dnsmasq(z.WWWChallenge(), "TXT"), "NXDOMAIN")
 				}
-				wantA(t, dnsmasq(world.InternalCom.Name, "A"), world.InternalCom.Addr)
-				wantA(t, dnsmasq(world.InternalWWW.Name, "A"), world.InternalWWW.Addr)
-				wantA(t, dnsmasq(world.InternalOrg.Name, "A"), world.InternalOrg.Addr)
+				world.WantA(t, dnsmasq(world.InternalCom.Name, "A"), world.InternalCom.Addr)
+				world.WantA(t, dnsmasq(world.InternalWWW.Name, "A"), world.InternalWWW.Addr)
+				world.WantA(t, dnsmasq(world.InternalOrg.Name, "A"), world.InternalOrg.Addr)
 				r := dnsmasq(world.InternalCom.Name, "A")
 				if r.Answer[0].TTL != world.HostTTL {
 					t.Fatalf("dnsmasq TTL %d, want %d\n%s", r.Answer[0].TTL, world.HostTTL, r)
