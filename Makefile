@@ -25,7 +25,8 @@ coredns: ffi
 build: deps coredns
 
 run: build
-	cd tests && go run ./cmd/demo -coredns $(COREDNS) -corefile $(ROOT)/examples/Corefile
+	cd tests && go build -o $(ROOT)/build/bin/demo ./cmd/demo
+	build/bin/demo -coredns $(COREDNS) -corefile $(ROOT)/examples/Corefile
 
 test: deps lint test-rust test-ffi test-go test-e2e
 	@echo "make test: all suites passed"
