@@ -204,3 +204,43 @@ func BenchmarkClassifyLearned(b *testing.B) {
 		}
 	}
 }
+
+// The pass-through hot path allocates nothing in the plugin (the claim the
+// benchmarks above measure, as a test that can fail): Classify allocates
+// nothing, and ServeDNS for a question that passes allocates no more than
+// CoreDNS's own plugin.NextOrFailure does on its own. Both on a fresh engine
+// and after it learned a CNAME target (the learned-table path).
+func TestPassPathAllocations(t *testing.T) {
+	up := startUpstream(t, zoneData(t, false, "",
+		"_acme-challenge.www.example.com. 3600 IN CNAME x.auth.example.org.",
+		"x.auth.example.org. 3600 IN TXT \"token\"",
+	))
+	a, next := newTestPlugin(t, "acmeforward example.com example.net {\n to "+up.addr+"\n}")
+	ctx, w, r := context.Background(), &test.ResponseWriter{}, passQuery()
+	q := r.Question[0]
+	check := func(stage string) {
+		t.Helper()
+		if v := a.engine.Classify(q.Name, q.Qtype, q.Qclass); v != VerdictPass {
+			t.Fatalf("%s: Classify(%s) = %d, want pass", stage, q.Name, v)
+		}
+		if n := testing.AllocsPerRun(200, func() { a.engine.Classify(q.Name, q.Qtype, q.Qclass) }); n != 0 {
+			t.Errorf("%s: Classify allocates %v times per call, want 0", stage, n)
+		}
+		base := testing.AllocsPerRun(200, func() { _, _ = plugin.NextOrFailure(pluginName, a.Next, ctx, w, r) })
+		before := next.Load()
+		got := testing.AllocsPerRun(200, func() { _, _ = a.ServeDNS(ctx, w, r) })
+		if next.Load() == before {
+			t.Fatalf("%s: ServeDNS did not pass the question to the next plugin", stage)
+		}
+		if got > base {
+			t.Errorf("%s: ServeDNS allocates %v times per passed question, NextOrFailure alone %v: the plugin allocates", stage, got, base)
+		}
+	}
+	check("fresh engine")
+
+	rc, err, _, _ := serve(t, a, challengeQuery(challenge), false)
+	if rc != dns.RcodeSuccess || err != nil || a.engine.LearnedLen() == 0 {
+		t.Fatalf("teaching query: ServeDNS = %d, %v; learned %d entries", rc, err, a.engine.LearnedLen())
+	}
+	check("learned engine")
+}

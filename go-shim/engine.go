@@ -392,31 +392,29 @@ func (x *exchange) poll(buf []byte) (action, error) {
 // already moved on either way). A closed engine gives an error and leaves the
 // exchange waiting.
 func (x *exchange) reply(e *Engine, reply []byte, now uint64) error {
-	e.mu.RLock()
-	if e.ptr == nil {
-		e.mu.RUnlock()
-		return errClosed("afwd_exchange_reply")
+	if err := x.feed(e, reply, now); err != nil {
+		return err
 	}
-	r := C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now))
-	e.mu.RUnlock()
-	if Result(r) == resultOK {
-		e.mayHaveLearned.Store(true)
-	}
-	return resultErr("afwd_exchange_reply", r)
+	e.mayHaveLearned.Store(true)
+	return nil
 }
 
 // internalReply hands the exchange the rest of the plugin chain's reply to its
 // INTERNAL query (a hairpin target's lookup). Like reply, but nothing is
 // learned from it, so it does not make Classify read the clock.
 func (x *exchange) internalReply(e *Engine, reply []byte) error {
+	return x.feed(e, reply, nowMs())
+}
+
+// feed is afwd_exchange_reply under the engine's read lock.
+func (x *exchange) feed(e *Engine, reply []byte, now uint64) error {
 	e.mu.RLock()
+	defer e.mu.RUnlock()
 	if e.ptr == nil {
-		e.mu.RUnlock()
 		return errClosed("afwd_exchange_reply")
 	}
-	r := C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(nowMs()))
-	e.mu.RUnlock()
-	return resultErr("afwd_exchange_reply", r)
+	return resultErr("afwd_exchange_reply",
+		C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
 }
 
 // failed reports that the last SEND (or INTERNAL) got no usable reply.

@@ -147,6 +147,10 @@ typedef enum afwd_result {
    */
   AFWD_ERR_HAIRPIN_DUPLICATE_NAME = 216,
   /**
+   * `delegated .`: the root cannot be a delegated zone (it would forward every question).
+   */
+  AFWD_ERR_DELEGATED_ROOT = 217,
+  /**
    * A configuration error that this version of the C ABI has no own code for (a newer core).
    */
   AFWD_ERR_CONFIG_INVALID = 299,
@@ -494,9 +498,8 @@ enum afwd_result afwd_config_builder_set_discovery(struct afwd_config_builder *b
  *
  * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
  * length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`,
- * `AFWD_ERR_NAME_LABEL_TOO_LONG`, `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE` (or
- * another `AFWD_ERR_*` config code the core gives, e.g. for the root). On an error the builder
- * is unchanged.
+ * `AFWD_ERR_NAME_LABEL_TOO_LONG`, `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`;
+ * `AFWD_ERR_DELEGATED_ROOT` for the root. On an error the builder is unchanged.
  *
  * # Safety
  *

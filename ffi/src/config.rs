@@ -247,9 +247,8 @@ pub unsafe extern "C" fn afwd_config_builder_set_discovery(
 ///
 /// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
 /// length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`,
-/// `AFWD_ERR_NAME_LABEL_TOO_LONG`, `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE` (or
-/// another `AFWD_ERR_*` config code the core gives, e.g. for the root). On an error the builder
-/// is unchanged.
+/// `AFWD_ERR_NAME_LABEL_TOO_LONG`, `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`;
+/// `AFWD_ERR_DELEGATED_ROOT` for the root. On an error the builder is unchanged.
 ///
 /// # Safety
 ///

@@ -243,7 +243,6 @@ pub unsafe extern "C" fn afwd_exchange_poll(
             Action::Answer(reply) => {
                 let action = afwd_action {
                     kind: afwd_action_kind::AFWD_ACTION_ANSWER,
-                    fail_reason: afwd_result::AFWD_OK,
                     ..afwd_action::fail(afwd_result::AFWD_OK)
                 };
                 (action, reply)
@@ -303,9 +302,7 @@ pub unsafe extern "C" fn afwd_exchange_reply(
         let Some(reply) = (unsafe { slice::input(reply, reply_len) }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
-        if !exchange.inner.is_waiting() {
-            return afwd_result::AFWD_ERR_EXCHANGE_DONE;
-        }
+        // Not waiting: the core changes nothing and says ExchangeDone (AFWD_ERR_EXCHANGE_DONE).
         match exchange.inner.on_reply(engine.core(), reply, now_ms) {
             Ok(()) => afwd_result::AFWD_OK,
             Err(e) => e.into(),
@@ -330,7 +327,7 @@ pub unsafe extern "C" fn afwd_exchange_failed(x: *mut afwd_exchange) -> afwd_res
         let Some(exchange) = (unsafe { x.as_mut() }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
-        // Checked here: the core's on_failure must only see a waiting exchange.
+        // The core's on_failure ignores a finished exchange silently; the C caller is told.
         if !exchange.inner.is_waiting() {
             return afwd_result::AFWD_ERR_EXCHANGE_DONE;
         }

@@ -72,6 +72,8 @@ pub enum afwd_result {
     AFWD_ERR_HAIRPIN_TARGET_INVALID = 215,
     /// Hairpin: a NAME given twice (in this line, or in an earlier one).
     AFWD_ERR_HAIRPIN_DUPLICATE_NAME = 216,
+    /// `delegated .`: the root cannot be a delegated zone (it would forward every question).
+    AFWD_ERR_DELEGATED_ROOT = 217,
     /// A configuration error that this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_CONFIG_INVALID = 299,
     /// The client query does not parse (also the code for a query error without an own code).
@@ -113,7 +115,7 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 43] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 44] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -141,6 +143,7 @@ pub(crate) const ALL_RESULTS: [afwd_result; 43] = {
         AFWD_ERR_HAIRPIN_BAD_WILDCARD,
         AFWD_ERR_HAIRPIN_TARGET_INVALID,
         AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
+        AFWD_ERR_DELEGATED_ROOT,
         AFWD_ERR_CONFIG_INVALID,
         AFWD_ERR_QUERY_MALFORMED,
         AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -182,6 +185,7 @@ impl From<ConfigError> for afwd_result {
             ConfigError::HairpinBadWildcard => AFWD_ERR_HAIRPIN_BAD_WILDCARD,
             ConfigError::HairpinTargetInvalid => AFWD_ERR_HAIRPIN_TARGET_INVALID,
             ConfigError::HairpinDuplicateName => AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
+            ConfigError::DelegatedRoot => AFWD_ERR_DELEGATED_ROOT,
             // #[non_exhaustive]: a variant added to the core after this ABI was written.
             _ => AFWD_ERR_CONFIG_INVALID,
         }
@@ -270,6 +274,7 @@ impl afwd_result {
             AFWD_ERR_HAIRPIN_BAD_WILDCARD => ConfigError::HairpinBadWildcard.as_str(),
             AFWD_ERR_HAIRPIN_TARGET_INVALID => ConfigError::HairpinTargetInvalid.as_str(),
             AFWD_ERR_HAIRPIN_DUPLICATE_NAME => ConfigError::HairpinDuplicateName.as_str(),
+            AFWD_ERR_DELEGATED_ROOT => ConfigError::DelegatedRoot.as_str(),
             AFWD_ERR_CONFIG_INVALID => "invalid configuration",
             AFWD_ERR_QUERY_MALFORMED => QueryError::Malformed.as_str(),
             AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),

@@ -447,6 +447,7 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_HAIRPIN_BAD_WILDCARD, 214),
         (AFWD_ERR_HAIRPIN_TARGET_INVALID, 215),
         (AFWD_ERR_HAIRPIN_DUPLICATE_NAME, 216),
+        (AFWD_ERR_DELEGATED_ROOT, 217),
         (AFWD_ERR_CONFIG_INVALID, 299),
         (AFWD_ERR_QUERY_MALFORMED, 300),
         (AFWD_ERR_QUERY_NOT_A_QUERY, 301),
@@ -497,7 +498,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [2, 99, 106, 217, 298, 304, 408, 504, 598, 600, c_uint::MAX] {
+    for unknown in [2, 99, 106, 218, 298, 304, 408, 504, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -542,6 +543,7 @@ fn core_errors_map_to_their_own_codes_and_messages() {
             ConfigError::HairpinDuplicateName,
             AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
         ),
+        (ConfigError::DelegatedRoot, AFWD_ERR_DELEGATED_ROOT),
     ];
     for (e, code) in config {
         assert_eq!(afwd_result::from(e), code);

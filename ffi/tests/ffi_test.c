@@ -83,6 +83,7 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_HAIRPIN_BAD_WILDCARD,
     AFWD_ERR_HAIRPIN_TARGET_INVALID,
     AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
+    AFWD_ERR_DELEGATED_ROOT,
     AFWD_ERR_CONFIG_INVALID,
     AFWD_ERR_QUERY_MALFORMED,
     AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -365,6 +366,7 @@ static void test_result_texts(void) {
     CHECK_EQ(AFWD_ERR_HAIRPIN_BAD_WILDCARD, 214);
     CHECK_EQ(AFWD_ERR_HAIRPIN_TARGET_INVALID, 215);
     CHECK_EQ(AFWD_ERR_HAIRPIN_DUPLICATE_NAME, 216);
+    CHECK_EQ(AFWD_ERR_DELEGATED_ROOT, 217);
     CHECK_EQ(AFWD_ERR_CONFIG_INVALID, 299);
     CHECK_EQ(AFWD_ERR_HAIRPIN_TARGET_FAILED, 503);
     CHECK_EQ(AFWD_ERR_QUERY_MALFORMED, 300);
@@ -441,6 +443,7 @@ static void test_config_errors(void) {
     CHECK_RESULT(afwd_config_builder_add_delegated(b, S("auth.example.net")), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_add_delegated(b, S("Auth.Example.NET.")), AFWD_OK); /* twice: harmless */
     CHECK_RESULT(afwd_config_builder_add_delegated(b, S("")), AFWD_ERR_NAME_EMPTY);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S(".")), AFWD_ERR_DELEGATED_ROOT);
     CHECK_RESULT(afwd_config_builder_add_delegated(b, NULL, 0), AFWD_ERR_NAME_EMPTY);
     CHECK_RESULT(afwd_config_builder_add_delegated(b, S("auth..example.net")), AFWD_ERR_NAME_EMPTY_LABEL);
     memset(name, 'b', 64);

@@ -88,7 +88,7 @@ func wantLookups(t *testing.T, ch challenge, m cmMode, ls []lookup) {
 // checks through the same CoreDNS without acmeforward, which must fail.
 func TestCertManager(t *testing.T) {
 	t.Parallel()
-	corednsBin(t)
+	world.CoreDNSBinary(t)
 	checker(t)
 	w := world.New(t, conformanceOptions(t))
 	caching := w.UnboundT(t, false)
@@ -100,7 +100,7 @@ func TestCertManager(t *testing.T) {
 	}
 	without := startCoreDNS(t, w, "coredns-without", "without", "")
 	noDiscovery := recursiveBlock(w)
-	noDiscovery.discovery = "off"
+	noDiscovery.Discovery = "off"
 	discoveryOff := startCoreDNS(t, w, "coredns-discovery-off", "discovery-off", noDiscovery.String())
 
 	for _, c := range configs {
@@ -189,7 +189,7 @@ const earlyLimit = (maxTTL + 20) * time.Second
 //     the update: the case authoritative mode is for).
 func TestCertManagerAskedTooEarly(t *testing.T) {
 	t.Parallel()
-	corednsBin(t)
+	world.CoreDNSBinary(t)
 	checker(t)
 	w := world.New(t, conformanceOptions(t))
 	caching := w.UnboundT(t, false)

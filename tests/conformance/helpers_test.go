@@ -25,9 +25,6 @@ import (
 	"github.com/acmeforward/acmeforward/tests/world"
 )
 
-// EnvCoreDNS names the CoreDNS binary with acmeforward under test.
-const EnvCoreDNS = "ACMEFORWARD_COREDNS"
-
 // checkerBin is cmd/certmanager-check, built by TestMain (checkerErr if not).
 var (
 	checkerBin string
@@ -50,21 +47,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// corednsBin is the binary under test. It fails (never skips) the test when
-// the variable is unset or does not name an executable.
-func corednsBin(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv(EnvCoreDNS)
-	if bin == "" {
-		t.Fatalf("%s is not set: set it to the CoreDNS binary with acmeforward (an absolute path), e.g. "+
-			"`cd tests/conformance && %s=$PWD/../../build/bin/coredns go test -count=1 ./...`", EnvCoreDNS, EnvCoreDNS)
-	}
-	if err := world.CheckBinary(bin); err != nil {
-		t.Fatalf("%s=%s: %v", EnvCoreDNS, bin, err)
-	}
-	return bin
 }
 
 func checker(t *testing.T) string {
@@ -105,66 +87,25 @@ func conformanceOptions(t *testing.T) world.Options {
 	}
 }
 
-// acme is one acmeforward block (contract of issue 4).
-type acme struct {
-	zones        []string
-	to           []netip.AddrPort
-	timeout      string
-	maxTTL       int // < 0: default
-	delegated    []string
-	upstreamMode string // "": default
-	maxLearned   int    // 0: default
-	discovery    string // "": default (on)
-}
-
-func (a acme) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "    acmeforward %s {\n        to", strings.Join(a.zones, " "))
-	for _, u := range a.to {
-		fmt.Fprintf(&b, " %s", u)
-	}
-	fmt.Fprintf(&b, "\n")
-	if a.timeout != "" {
-		fmt.Fprintf(&b, "        timeout %s\n", a.timeout)
-	}
-	if a.maxTTL >= 0 {
-		fmt.Fprintf(&b, "        max_ttl %d\n", a.maxTTL)
-	}
-	if len(a.delegated) > 0 {
-		fmt.Fprintf(&b, "        delegated %s\n", strings.Join(a.delegated, " "))
-	}
-	if a.upstreamMode != "" {
-		fmt.Fprintf(&b, "        upstream_mode %s\n", a.upstreamMode)
-	}
-	if a.discovery != "" {
-		fmt.Fprintf(&b, "        discovery %s\n", a.discovery)
-	}
-	if a.maxLearned > 0 {
-		fmt.Fprintf(&b, "        max_learned %d\n", a.maxLearned)
-	}
-	fmt.Fprintf(&b, "    }\n")
-	return b.String()
-}
-
 // maxTTL is the max_ttl of every acmeforward here: small, so that a negative
 // answer from before a record existed is not kept long by anything below.
 const maxTTL = 2
 
 // The CoreDNS configurations of the conformance tests.
-func recursiveBlock(w *world.World) acme {
-	return acme{zones: []string{zone}, to: []netip.AddrPort{w.Knot.Addr}, timeout: "1s", maxTTL: maxTTL, delegated: []string{authZone}}
+func recursiveBlock(w *world.World) world.Acme {
+	return world.Acme{Zones: []string{zone}, To: []netip.AddrPort{w.Knot.Addr}, Timeout: "1s", MaxTTL: maxTTL, Delegated: []string{authZone}}
 }
 
 // learnedBlock has no `delegated`: the CNAME target is learned from the
 // forwarded challenge reply; max_learned at its minimum.
-func learnedBlock(w *world.World) acme {
-	return acme{zones: []string{zone}, to: []netip.AddrPort{w.Knot.Addr}, timeout: "1s", maxTTL: maxTTL, maxLearned: 16}
+func learnedBlock(w *world.World) world.Acme {
+	return world.Acme{Zones: []string{zone}, To: []netip.AddrPort{w.Knot.Addr}, Timeout: "1s", MaxTTL: maxTTL, MaxLearned: 16}
 }
 
 // authoritativeBlock: `to` is a caching resolver; the challenge questions go
 // to the authoritative servers it finds.
-func authoritativeBlock(resolver netip.AddrPort) acme {
-	return acme{zones: []string{zone}, to: []netip.AddrPort{resolver}, timeout: "1s", maxTTL: maxTTL, delegated: []string{authZone}, upstreamMode: "authoritative"}
+func authoritativeBlock(resolver netip.AddrPort) world.Acme {
+	return world.Acme{Zones: []string{zone}, To: []netip.AddrPort{resolver}, Timeout: "1s", MaxTTL: maxTTL, Delegated: []string{authZone}, UpstreamMode: "authoritative"}
 }
 
 // coreDNS is a CoreDNS of the test: on port 53 (a pod's resolv.conf has no
@@ -180,9 +121,7 @@ type coreDNS struct {
 func startCoreDNS(t *testing.T, w *world.World, name, label, block string) *coreDNS {
 	t.Helper()
 	addr := world.AddrPort(t, 53)
-	corefile := fmt.Sprintf(".:%d {\n    bind %s\n    errors\n    log\n%s    cache 30\n    forward . %s\n}\n",
-		addr.Port(), addr.Addr(), block, w.Dnsmasq.Addr)
-	s := w.CoreDNST(t, world.CoreDNS{Name: name, Binary: corednsBin(t), Corefile: corefile, Addr: addr})
+	s := w.CoreDNST(t, world.CoreDNS{Name: name, Binary: world.CoreDNSBinary(t), Corefile: world.ClusterCorefile(addr, w.Dnsmasq.Addr, block), Addr: addr})
 	rc := filepath.Join(w.Dir, name+".resolv.conf")
 	if err := world.WriteResolvConf(rc, addr); err != nil {
 		t.Fatal(err)
@@ -196,9 +135,7 @@ func startCoreDNS(t *testing.T, w *world.World, name, label, block string) *core
 func startNodeCache(t *testing.T, w *world.World, upstream *coreDNS) *coreDNS {
 	t.Helper()
 	addr := world.AddrPort(t, 53)
-	corefile := fmt.Sprintf(".:%d {\n    bind %s\n    errors\n    log\n    cache 30\n    forward . %s\n}\n",
-		addr.Port(), addr.Addr(), upstream.Addr)
-	s := w.CoreDNST(t, world.CoreDNS{Name: "coredns-node-cache", Binary: corednsBin(t), Corefile: corefile, Addr: addr})
+	s := w.CoreDNST(t, world.CoreDNS{Name: "coredns-node-cache", Binary: world.CoreDNSBinary(t), Corefile: world.ClusterCorefile(addr, upstream.Addr, ""), Addr: addr})
 	rc := filepath.Join(w.Dir, "coredns-node-cache.resolv.conf")
 	if err := world.WriteResolvConf(rc, addr); err != nil {
 		t.Fatal(err)

@@ -141,7 +141,7 @@ func (r legoResult) wantCert(t *testing.T, domains []string) {
 // acmeforward its propagation check fails.
 func TestLego(t *testing.T) {
 	t.Parallel()
-	corednsBin(t)
+	world.CoreDNSBinary(t)
 	w := world.New(t, conformanceOptions(t))
 	// pebble's validation authority: knot itself for the apex (the public
 	// view); for the CNAME'd challenge a resolver, because knot does not

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ func runBadCorefile(t *testing.T, bin, path string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), startupLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-conf", path)
+	// A CoreDNS that wrongly accepted the Corefile dies with the test binary.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("coredns -conf %s was still running after %v: it accepted a bad Corefile\n%s", path, startupLimit, out)
@@ -43,11 +46,48 @@ func runBadCorefile(t *testing.T, bin, path string) (int, string) {
 	}
 }
 
+// wantStartupError runs `coredns -conf path` (text is the Corefile, in dir)
+// and checks that it refuses to start: a non-zero exit, and output that names
+// path at one of lines, holds token (unless ""), names the acmeforward plugin
+// and holds each reason (case-insensitive; alternatives split by |). The
+// token and reasons are looked for with dir cut out of the output: the path
+// holds the test's name, which would otherwise satisfy them. It returns that
+// output, dir replaced by "<dir>".
+func wantStartupError(t *testing.T, bin, dir, path, text string, lines []int, token string, reasons []string) string {
+	t.Helper()
+	code, out := runBadCorefile(t, bin, path)
+	t.Logf("exit %d: %s", code, strings.TrimSpace(out))
+	if code == 0 {
+		t.Fatalf("coredns exited 0 on a bad Corefile\n%s\n--- output ---\n%s", text, out)
+	}
+	at := false
+	for _, l := range lines {
+		at = at || strings.Contains(out, fmt.Sprintf("%s:%d", path, l))
+	}
+	if !at {
+		t.Errorf("output does not name %s at line(s) %v\n%s\n--- output ---\n%s", path, lines, text, out)
+	}
+	msg := strings.ReplaceAll(out, dir, "<dir>")
+	lower := strings.ToLower(msg)
+	if token != "" && !strings.Contains(msg, token) {
+		t.Errorf("output does not name the bad value %q\n--- output ---\n%s", token, out)
+	}
+	for _, r := range reasons {
+		if !slices.ContainsFunc(strings.Split(strings.ToLower(r), "|"), func(alt string) bool { return strings.Contains(lower, alt) }) {
+			t.Errorf("output lacks the reason %q\n%s\n--- output ---\n%s", r, text, out)
+		}
+	}
+	if !strings.Contains(lower, "acmeforward") {
+		t.Errorf("output does not name the acmeforward plugin\n--- output ---\n%s", out)
+	}
+	return msg
+}
+
 // A bad acmeforward block stops CoreDNS at start-up: non-zero exit, and the
 // message names the Corefile, the line and the reason.
 func TestBadCorefile(t *testing.T) {
 	t.Parallel()
-	bin := corednsBin(t)
+	bin := world.CoreDNSBinary(t)
 	w := world.New(t, world.Standard())
 	dir := t.TempDir()
 
@@ -93,27 +133,7 @@ func TestBadCorefile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, text, _ := write(strings.ReplaceAll(tc.name, " ", "-"), tc.zones, tc.opt5, tc.opt6)
-			code, out := runBadCorefile(t, bin, path)
-			t.Logf("exit %d: %s", code, strings.TrimSpace(out))
-			if code == 0 {
-				t.Fatalf("coredns exited 0 on a bad Corefile\n%s\n--- output ---\n%s", text, out)
-			}
-			at := false
-			for _, l := range tc.lines {
-				at = at || strings.Contains(out, fmt.Sprintf("%s:%d", path, l))
-			}
-			if !at {
-				t.Errorf("output does not name %s at line(s) %v\n%s\n--- output ---\n%s", path, tc.lines, text, out)
-			}
-			lower := strings.ToLower(out)
-			for _, r := range tc.reason {
-				if !slices.ContainsFunc(strings.Split(strings.ToLower(r), "|"), func(alt string) bool { return strings.Contains(lower, alt) }) {
-					t.Errorf("output lacks the reason %q\n%s\n--- output ---\n%s", r, text, out)
-				}
-			}
-			if !strings.Contains(lower, "acmeforward") {
-				t.Errorf("output does not name the acmeforward plugin\n--- output ---\n%s", out)
-			}
+			wantStartupError(t, bin, dir, path, text, tc.lines, "", tc.reason)
 		})
 	}
 }

@@ -19,9 +19,9 @@ import (
 // everything else keeps its inside answer.
 func TestSplitHorizon(t *testing.T) {
 	t.Parallel()
-	corednsBin(t) // before anything starts
+	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
-	with := startCoreDNS(t, w, "coredns", acme{zones: []string{"example.com"}, to: []netip.AddrPort{w.Knot.Addr}, timeout: "500ms", maxTTL: 30}.String())
+	with := startCoreDNS(t, w, "coredns", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{w.Knot.Addr}, Timeout: "500ms", MaxTTL: 30}.String())
 	without := startCoreDNS(t, w, "coredns-without-acmeforward", "")
 	com := world.ExampleCom
 
@@ -126,9 +126,9 @@ func TestSplitHorizon(t *testing.T) {
 // Without zones, every challenge name the server block receives is forwarded.
 func TestNoZoneMeansAllZones(t *testing.T) {
 	t.Parallel()
-	corednsBin(t) // before anything starts
+	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
-	s := startCoreDNS(t, w, "coredns", acme{to: []netip.AddrPort{w.Knot.Addr}, timeout: "500ms", maxTTL: -1}.String())
+	s := startCoreDNS(t, w, "coredns", world.Acme{To: []netip.AddrPort{w.Knot.Addr}, Timeout: "500ms", MaxTTL: -1}.String())
 	for _, c := range both {
 		world.WantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), world.ExampleCom.Token)
 		world.WantTXT(t, ask(t, c, s, world.ExampleOrg.Challenge(), "TXT"), world.ExampleOrg.Token)
@@ -139,7 +139,7 @@ func TestNoZoneMeansAllZones(t *testing.T) {
 // TTLs in forwarded replies are capped by max_ttl; lower TTLs stay.
 func TestMaxTTL(t *testing.T) {
 	t.Parallel()
-	corednsBin(t) // before anything starts
+	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
 	com := world.ExampleCom
 	for _, tc := range []struct {
@@ -147,7 +147,7 @@ func TestMaxTTL(t *testing.T) {
 		cap    uint32
 	}{{30, 30}, {5, 5}, {0, 0}, {-1, 30}, {86400, 86400}} {
 		t.Run("max_ttl="+strconv.Itoa(tc.maxTTL), func(t *testing.T) {
-			s := startCoreDNS(t, w, "coredns-max-ttl", acme{zones: []string{"example.com"}, to: []netip.AddrPort{w.Knot.Addr}, timeout: "500ms", maxTTL: tc.maxTTL}.String())
+			s := startCoreDNS(t, w, "coredns-max-ttl", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{w.Knot.Addr}, Timeout: "500ms", MaxTTL: tc.maxTTL}.String())
 			capped := func(orig uint32) uint32 { return min(orig, tc.cap) }
 			for _, c := range both {
 				r := ask(t, c, s, com.Challenge(), "TXT")
@@ -194,7 +194,7 @@ func TestMaxTTL(t *testing.T) {
 // configured timeout: dig (waiting up to 5s, one try) gets a reply.
 func TestUpstreamDown(t *testing.T) {
 	t.Parallel()
-	corednsBin(t) // before anything starts
+	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
 	down := world.Addr(t) // nothing listens here
 	silent := startFake(t, fakeSilent)
@@ -203,7 +203,7 @@ func TestUpstreamDown(t *testing.T) {
 		to   netip.AddrPort
 	}{{"nothing listening", down}, {"silent", silent.Addr}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startCoreDNS(t, w, "coredns-down", acme{zones: []string{"example.com"}, to: []netip.AddrPort{tc.to}, timeout: "500ms", maxTTL: 30}.String())
+			s := startCoreDNS(t, w, "coredns-down", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{tc.to}, Timeout: "500ms", MaxTTL: 30}.String())
 			for _, c := range all {
 				wantServfail(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"))
 				// The rest of the world is not affected.
@@ -220,12 +220,12 @@ func TestUpstreamDown(t *testing.T) {
 // client.
 func TestUpstreamGarbage(t *testing.T) {
 	t.Parallel()
-	corednsBin(t) // before anything starts
+	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
 	for _, mode := range []fakeMode{fakeRandom, fakeWrongID, fakeWrongCase, fakeWrongQuestion, fakeForeign, fakeNotResponse, fakeServfail, fakeRefused} {
 		t.Run(mode.String(), func(t *testing.T) {
 			f := startFake(t, mode)
-			s := startCoreDNS(t, w, "coredns-"+mode.String(), acme{zones: []string{"example.com"}, to: []netip.AddrPort{f.Addr}, timeout: "500ms", maxTTL: 30}.String())
+			s := startCoreDNS(t, w, "coredns-"+mode.String(), world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{f.Addr}, Timeout: "500ms", MaxTTL: 30}.String())
 			for _, c := range all {
 				before := f.Hits()
 				wantServfail(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"))
@@ -242,12 +242,12 @@ func TestUpstreamGarbage(t *testing.T) {
 // retried over TCP.
 func TestFakeUpstreamGood(t *testing.T) {
 	t.Parallel()
-	corednsBin(t) // before anything starts
+	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
 	good := startFake(t, fakeGood)
 	trunc := startFake(t, fakeTruncate)
-	s := startCoreDNS(t, w, "coredns-good", acme{zones: []string{"example.com"}, to: []netip.AddrPort{good.Addr}, timeout: "500ms", maxTTL: 30}.String())
-	st := startCoreDNS(t, w, "coredns-truncate", acme{zones: []string{"example.com"}, to: []netip.AddrPort{trunc.Addr}, timeout: "500ms", maxTTL: 30}.String())
+	s := startCoreDNS(t, w, "coredns-good", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{good.Addr}, Timeout: "500ms", MaxTTL: 30}.String())
+	st := startCoreDNS(t, w, "coredns-truncate", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{trunc.Addr}, Timeout: "500ms", MaxTTL: 30}.String())
 	for _, c := range all {
 		world.WantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), goodToken)
 		world.WantTXT(t, ask(t, c, st, world.ExampleCom.Challenge(), "TXT"), tcpToken)
@@ -257,7 +257,7 @@ func TestFakeUpstreamGood(t *testing.T) {
 // With two upstreams where the first fails, the second's answer comes back.
 func TestFailover(t *testing.T) {
 	t.Parallel()
-	corednsBin(t) // before anything starts
+	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
 	down := world.Addr(t)
 	for _, first := range []struct {
@@ -271,7 +271,7 @@ func TestFailover(t *testing.T) {
 		{"servfail", func(t *testing.T) netip.AddrPort { return startFake(t, fakeServfail).Addr }},
 	} {
 		t.Run(first.name, func(t *testing.T) {
-			s := startCoreDNS(t, w, "coredns-failover", acme{zones: []string{"example.com"}, to: []netip.AddrPort{first.addr(t), w.Knot.Addr}, timeout: "500ms", maxTTL: 30}.String())
+			s := startCoreDNS(t, w, "coredns-failover", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{first.addr(t), w.Knot.Addr}, Timeout: "500ms", MaxTTL: 30}.String())
 			for _, c := range all {
 				world.WantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), world.ExampleCom.Token)
 			}

@@ -56,14 +56,22 @@ type fake struct {
 
 func startFake(t *testing.T, mode fakeMode) *fake {
 	t.Helper()
-	addr := world.Addr(t)
-	f := &fake{Addr: addr, mode: mode}
+	f := &fake{mode: mode}
+	// A port found free can be taken before we bind it (dig and other clients
+	// bind random wildcard ports): take a fresh address then, a few times.
 	var err error
-	if f.udp, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr)); err != nil {
-		t.Fatal(err)
+	for try := 0; try < 5; try++ {
+		f.Addr = world.Addr(t)
+		if f.udp, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(f.Addr)); err != nil {
+			continue
+		}
+		if f.tcp, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(f.Addr)); err != nil {
+			f.udp.Close()
+			continue
+		}
+		break
 	}
-	if f.tcp, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(addr)); err != nil {
-		f.udp.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
 	f.wg.Add(2)
@@ -177,9 +185,9 @@ func txtRR(owner []byte, ttl uint32, text string) []byte {
 	return append(rr, text...)
 }
 
-// message builds a reply: header from the query with the given changes,
+// message builds a reply: the given ID and flags,
 // question qs, answer records.
-func message(q []byte, id uint16, flags uint16, qs []byte, answers ...[]byte) []byte {
+func message(id uint16, flags uint16, qs []byte, answers ...[]byte) []byte {
 	m := make([]byte, 12)
 	binary.BigEndian.PutUint16(m[0:], id)
 	binary.BigEndian.PutUint16(m[2:], flags)
@@ -213,14 +221,14 @@ func (f *fake) reply(q []byte, overTCP bool) []byte {
 	owner := []byte{0xc0, 12} // pointer to the question name
 	switch f.mode {
 	case fakeGood:
-		return message(q, id, flags, qs, txtRR(owner, 60, goodToken))
+		return message(id, flags, qs, txtRR(owner, 60, goodToken))
 	case fakeTruncate:
 		if overTCP {
-			return message(q, id, flags, qs, txtRR(owner, 60, tcpToken))
+			return message(id, flags, qs, txtRR(owner, 60, tcpToken))
 		}
-		return message(q, id, flags|0x0200, qs)
+		return message(id, flags|0x0200, qs)
 	case fakeWrongID:
-		return message(q, id^0x5a5a, flags, qs, txtRR(owner, 60, garbageToken))
+		return message(id^0x5a5a, flags, qs, txtRR(owner, 60, garbageToken))
 	case fakeWrongCase:
 		flipped := append([]byte(nil), qs...)
 		for i := 0; i < len(flipped)-4; i++ {
@@ -228,20 +236,20 @@ func (f *fake) reply(q []byte, overTCP bool) []byte {
 				flipped[i] ^= 0x20
 			}
 		}
-		return message(q, id, flags, flipped, txtRR(owner, 60, garbageToken))
+		return message(id, flags, flipped, txtRR(owner, 60, garbageToken))
 	case fakeWrongQuestion:
 		other, _ := world.EncodeName("_acme-challenge.evil.example.net")
 		other = append(other, qs[len(qs)-4:]...)
-		return message(q, id, flags, other, txtRR(owner, 60, garbageToken))
+		return message(id, flags, other, txtRR(owner, 60, garbageToken))
 	case fakeForeign:
 		evil, _ := world.EncodeName("evil.example.net")
-		return message(q, id, flags, qs, txtRR(owner, 60, goodToken), txtRR(evil, 60, garbageToken))
+		return message(id, flags, qs, txtRR(owner, 60, goodToken), txtRR(evil, 60, garbageToken))
 	case fakeNotResponse:
-		return message(q, id, flags&^0x8000, qs, txtRR(owner, 60, garbageToken))
+		return message(id, flags&^0x8000, qs, txtRR(owner, 60, garbageToken))
 	case fakeServfail:
-		return message(q, id, flags|2, qs, txtRR(owner, 60, garbageToken))
+		return message(id, flags|2, qs, txtRR(owner, 60, garbageToken))
 	case fakeRefused:
-		return message(q, id, flags|5, qs)
+		return message(id, flags|5, qs)
 	}
 	return nil
 }

@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -108,14 +107,7 @@ func hpCorefile(listen, knot netip.AddrPort, hostsFile string, c hpConf) string 
 	if c.metrics.IsValid() {
 		fmt.Fprintf(&b, "    prometheus %s\n", c.metrics)
 	}
-	fmt.Fprintf(&b, "    acmeforward %s {\n        to %s\n        timeout 500ms\n", hpZone.Name, knot)
-	if c.maxTTL >= 0 {
-		fmt.Fprintf(&b, "        max_ttl %d\n", c.maxTTL)
-	}
-	for _, h := range c.hairpins {
-		fmt.Fprintf(&b, "        hairpin %s\n", h)
-	}
-	fmt.Fprintf(&b, "    }\n")
+	b.WriteString(world.Acme{Zones: []string{hpZone.Name}, To: []netip.AddrPort{knot}, Timeout: "500ms", MaxTTL: c.maxTTL, Hairpins: c.hairpins}.String())
 	if c.cache {
 		fmt.Fprintf(&b, "    cache 30\n")
 	}
@@ -227,19 +219,10 @@ func hpWantSOA(t *testing.T, r *world.Response, ttl int) {
 // hpDig runs dig against s with extra options (e.g. +norecurse).
 func hpDig(t *testing.T, s *world.Server, name, typ string, opts ...string) *world.Response {
 	t.Helper()
-	args, err := world.DigArgs(world.Query{Server: s.Addr, Name: name, Type: typ})
+	r, err := world.Dig(world.Query{Server: s.Addr, Name: name, Type: typ, Opts: opts})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("dig: no usable reply from %s: %v", s, err)
 	}
-	args = append(slices.Clone(args[:len(args)-2]), append(opts, name, typ)...)
-	ctx, cancel := context.WithTimeout(context.Background(), world.ClientRunLimit)
-	defer cancel()
-	out, runErr := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
-	r, err := world.ParseOutput("dig", string(out))
-	if err != nil {
-		t.Fatalf("$ %s\n(%v) %v\n%s", strings.Join(args, " "), runErr, err, out)
-	}
-	r.Args = args
 	return r
 }
 
@@ -325,7 +308,7 @@ func hpMetric(t *testing.T, addr netip.AddrPort, name string) float64 {
 // net/http server on 127.x.y.z:80) instead of timing out on the VIP.
 func TestHairpinSelfCheck(t *testing.T) {
 	t.Parallel()
-	bin := corednsBin(t) // before anything starts
+	bin := world.CoreDNSBinary(t) // before anything starts
 	w := hpWorld(t)
 	const token = "hairpin-self-check-token"
 	const keyAuth = token + ".hairpin-account-thumbprint"
@@ -425,7 +408,7 @@ var hpLines = []string{
 // The hairpin answers at the DNS level, with dig over UDP and TCP.
 func TestHairpinAnswers(t *testing.T) {
 	t.Parallel()
-	bin := corednsBin(t) // before anything starts
+	bin := world.CoreDNSBinary(t) // before anything starts
 	w := hpWorld(t)
 	s := hpStart(t, w, bin, hpConf{name: "coredns-hairpin", maxTTL: 30, hairpins: hpLines})
 	high := hpStart(t, w, bin, hpConf{name: "coredns-hairpin-max-ttl-600", maxTTL: 600, hairpins: hpLines})
@@ -665,7 +648,7 @@ func TestHairpinAnswers(t *testing.T) {
 // message names the Corefile, the line and the reason.
 func TestHairpinBadCorefile(t *testing.T) {
 	t.Parallel()
-	bin := corednsBin(t)
+	bin := world.CoreDNSBinary(t)
 	w := hpWorld(t)
 	dir := t.TempDir()
 	knot := w.Knot.Addr.String()
@@ -716,35 +699,9 @@ func TestHairpinBadCorefile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, text, _ := write(strings.ReplaceAll(tc.name, " ", "-"), tc.l6, tc.l7)
-			code, out := runBadCorefile(t, bin, path)
-			t.Logf("exit %d: %s", code, strings.TrimSpace(out))
-			if code == 0 {
-				t.Fatalf("coredns exited 0 on a bad Corefile\n%s\n--- output ---\n%s", text, out)
-			}
-			at := false
-			for _, l := range tc.lines {
-				at = at || strings.Contains(out, fmt.Sprintf("%s:%d", path, l))
-			}
-			if !at {
-				t.Errorf("output does not name %s at line(s) %v\n%s\n--- output ---\n%s", path, tc.lines, text, out)
-			}
-			// The reason is looked for outside the path (which holds the
-			// test's name).
-			msg := strings.ReplaceAll(out, dir, "<dir>")
-			lower := strings.ToLower(msg)
-			if strings.Contains(lower, "unknown option") || strings.Contains(lower, "unknown property") {
-				t.Fatalf("hairpin is not a known option of this binary (issue 5 not in it yet?)\n--- output ---\n%s", out)
-			}
-			if tc.token != "" && !strings.Contains(msg, tc.token) {
-				t.Errorf("output does not name the bad value %q\n--- output ---\n%s", tc.token, out)
-			}
-			for _, r := range tc.reason {
-				if !slices.ContainsFunc(strings.Split(strings.ToLower(r), "|"), func(alt string) bool { return strings.Contains(lower, alt) }) {
-					t.Errorf("output lacks the reason %q\n%s\n--- output ---\n%s", r, text, out)
-				}
-			}
-			if !strings.Contains(lower, "acmeforward") {
-				t.Errorf("output does not name the acmeforward plugin\n--- output ---\n%s", out)
+			msg := wantStartupError(t, bin, dir, path, text, tc.lines, tc.token, tc.reason)
+			if lower := strings.ToLower(msg); strings.Contains(lower, "unknown option") || strings.Contains(lower, "unknown property") {
+				t.Fatalf("hairpin is not a known option of this binary (issue 5 not in it yet?)\n--- output ---\n%s", msg)
 			}
 		})
 	}

@@ -234,3 +234,63 @@ func pebbleConf(listen, management netip.AddrPort, cert, key string) string {
 // PebbleEnv is pebble's environment: no random validation sleep, no
 // rejected nonces, no authorization reuse (each test's orders validate).
 var PebbleEnv = []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"}
+
+// Acme is one acmeforward block of a test Corefile. Zero values leave an
+// option out (the plugin's default), except MaxTTL: < 0 leaves it out.
+type Acme struct {
+	Zones        []string
+	To           []netip.AddrPort
+	Timeout      string // "500ms", ...
+	MaxTTL       int
+	Delegated    []string
+	UpstreamMode string
+	Discovery    string // "on" or "off"
+	MaxLearned   int
+	Hairpins     []string // the arguments of each hairpin line
+}
+
+// String is the block, indented for a server block.
+func (a Acme) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "    acmeforward")
+	for _, z := range a.Zones {
+		fmt.Fprintf(&b, " %s", z)
+	}
+	fmt.Fprintf(&b, " {\n        to")
+	for _, u := range a.To {
+		fmt.Fprintf(&b, " %s", u)
+	}
+	fmt.Fprintf(&b, "\n")
+	if a.Timeout != "" {
+		fmt.Fprintf(&b, "        timeout %s\n", a.Timeout)
+	}
+	if a.MaxTTL >= 0 {
+		fmt.Fprintf(&b, "        max_ttl %d\n", a.MaxTTL)
+	}
+	if len(a.Delegated) > 0 {
+		fmt.Fprintf(&b, "        delegated %s\n", strings.Join(a.Delegated, " "))
+	}
+	if a.UpstreamMode != "" {
+		fmt.Fprintf(&b, "        upstream_mode %s\n", a.UpstreamMode)
+	}
+	if a.Discovery != "" {
+		fmt.Fprintf(&b, "        discovery %s\n", a.Discovery)
+	}
+	if a.MaxLearned > 0 {
+		fmt.Fprintf(&b, "        max_learned %d\n", a.MaxLearned)
+	}
+	for _, h := range a.Hairpins {
+		fmt.Fprintf(&b, "        hairpin %s\n", h)
+	}
+	fmt.Fprintf(&b, "    }\n")
+	return b.String()
+}
+
+// ClusterCorefile is a cluster's server block in miniature: listen on
+// listen, errors and log, block (an acmeforward block, or "" for none), and
+// everything through `cache 30` to upstream (the internal server). The
+// plugin order is CoreDNS's, not the order in the file.
+func ClusterCorefile(listen, upstream netip.AddrPort, block string) string {
+	return fmt.Sprintf(".:%d {\n    bind %s\n    errors\n    log\n%s    cache 30\n    forward . %s\n}\n",
+		listen.Port(), listen.Addr(), block, upstream)
+}

@@ -22,6 +22,9 @@ type Query struct {
 	// Timeout is the client's wait for a reply (one try, no retry); whole
 	// seconds, at least 1; 5s when zero.
 	Timeout time.Duration
+	// Opts are more client options ("+norecurse", ...), given just before
+	// the name and type.
+	Opts []string
 }
 
 // RR is one record as the client printed it.
@@ -115,6 +118,7 @@ func DigArgs(q Query) ([]string, error) {
 	if q.TCP {
 		args = append(args, "+tcp")
 	}
+	args = append(args, q.Opts...)
 	return append(args, q.Name, q.Type), nil
 }
 
@@ -130,6 +134,7 @@ func KDigArgs(q Query) ([]string, error) {
 	if q.TCP {
 		args = append(args, "+tcp")
 	}
+	args = append(args, q.Opts...)
 	return append(args, q.Name, q.Type), nil
 }
 

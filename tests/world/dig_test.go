@@ -1,6 +1,7 @@
 package world_test
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -92,5 +93,23 @@ func TestParseTXT(t *testing.T) {
 		if _, err := world.ParseTXT(bad); err == nil {
 			t.Errorf("ParseTXT(%s): want an error", bad)
 		}
+	}
+}
+
+// Opts go to the client just before the name and type.
+func TestClientArgsOpts(t *testing.T) {
+	q := world.Query{Server: netip.MustParseAddrPort("127.0.0.1:5353"), Name: "example.com", Type: "A", Opts: []string{"+norecurse"}}
+	for _, f := range []func(world.Query) ([]string, error){world.DigArgs, world.KDigArgs} {
+		args, err := f(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(args); n < 3 || !slices.Equal(args[n-3:], []string{"+norecurse", "example.com", "A"}) {
+			t.Fatalf("args %q: want ... +norecurse example.com A", args)
+		}
+	}
+	q.Server = netip.MustParseAddrPort("192.0.2.1:53")
+	if _, err := world.DigArgs(q); err == nil {
+		t.Fatal("DigArgs accepted a server outside 127.0.0.0/8")
 	}
 }

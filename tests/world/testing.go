@@ -2,9 +2,30 @@ package world
 
 import (
 	"net/netip"
+	"os"
 	"slices"
 	"testing"
 )
+
+// EnvCoreDNS names the CoreDNS binary with acmeforward under test.
+const EnvCoreDNS = "ACMEFORWARD_COREDNS"
+
+// CoreDNSBinary is the binary under test, from EnvCoreDNS. It fails (never
+// skips) the test when the variable is unset or does not name an
+// executable: a run without the binary has tested nothing.
+func CoreDNSBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv(EnvCoreDNS)
+	if bin == "" {
+		t.Fatalf("%s is not set: set it to the CoreDNS binary with acmeforward, an absolute path "+
+			"(build it with `cd go-shim && go build -o ../build/bin/coredns ./cmd/coredns`, then e.g. "+
+			"`cd tests && %s=$PWD/../build/bin/coredns go test ./...`)", EnvCoreDNS, EnvCoreDNS)
+	}
+	if err := CheckBinary(bin); err != nil {
+		t.Fatalf("%s=%s: %v", EnvCoreDNS, bin, err)
+	}
+	return bin
+}
 
 // New starts a world for a test. Cleanup stops every process by PID (also
 // when the test fails or calls Fatal) and, if the test failed, logs every

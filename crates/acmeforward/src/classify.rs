@@ -12,35 +12,28 @@ pub(crate) const ACME_LABEL: &[u8] = b"_acme-challenge";
 /// DNS class IN.
 pub(crate) const CLASS_IN: u16 = 1;
 
-pub(crate) fn classify(zones: &[Zone], qname: &[u8], _qtype: u16, qclass: u16) -> Verdict {
-    if qclass != CLASS_IN {
+/// Whether a presentation-format name can be a challenge name at all, judged without scanning
+/// it: it has to start with `_` or with an escape that may decode to `_` (`\095`, `\_`), and
+/// have room for the label. Most names of a cluster are rejected here, on their first byte.
+#[inline]
+pub(crate) fn may_be_challenge(qname: &[u8]) -> bool {
+    matches!(qname.first(), Some(b'_' | b'\\')) && qname.len() >= ACME_LABEL.len()
+}
+
+/// Rule 1 on a lower-cased wire-form name: the first label is `_acme-challenge` and the name is
+/// at or below one of `zones`.
+pub(crate) fn is_challenge_in(wire: &[u8], zones: &[Zone]) -> bool {
+    name::is_challenge(wire) && zones.iter().any(|z| name::is_at_or_below(wire, z.wire()))
+}
+
+/// Rule 1 alone on a presentation-format name (see [`crate::Config::classify`]).
+pub(crate) fn classify(zones: &[Zone], qname: &[u8], qclass: u16) -> Verdict {
+    if qclass != CLASS_IN || !may_be_challenge(qname) {
         return Verdict::Pass;
     }
-    // The name has to start with `_` or with an escape that may decode to `_` (`\095`, `\_`).
-    match qname.first() {
-        Some(b'_' | b'\\') => {}
-        _ => return Verdict::Pass,
-    }
-    // Not even room for the label: pass before scanning.
-    if qname.len() < ACME_LABEL.len() {
-        return Verdict::Pass;
-    }
-    let Ok(wire) = name::scan(qname) else {
-        return Verdict::Pass;
-    };
-    let wire = wire.as_bytes();
-    let Some((&first_len, rest)) = wire.split_first() else {
-        return Verdict::Pass;
-    };
-    if usize::from(first_len) != ACME_LABEL.len()
-        || rest.get(..ACME_LABEL.len()) != Some(ACME_LABEL)
-    {
-        return Verdict::Pass;
-    }
-    if zones.iter().any(|z| name::is_at_or_below(wire, z.wire())) {
-        Verdict::Forward
-    } else {
-        Verdict::Pass
+    match name::scan(qname) {
+        Ok(wire) if is_challenge_in(wire.as_bytes(), zones) => Verdict::Forward,
+        _ => Verdict::Pass,
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
-use crate::classify::{ACME_LABEL, CLASS_IN};
+use crate::classify::{self, CLASS_IN};
 use crate::config::{Config, Verdict, Zone};
 use crate::learned::{
     FILTER_WORDS, Fact, Facts, Learned, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, filter_bit,
@@ -136,8 +136,7 @@ impl Engine {
         }
         let c = &self.config;
         // Cheap checks first: most names need no scan at all.
-        let maybe_challenge =
-            matches!(qname.first(), Some(b'_' | b'\\')) && qname.len() >= ACME_LABEL.len();
+        let maybe_challenge = classify::may_be_challenge(qname);
         let soa_ns = matches!(qtype, TYPE_SOA | TYPE_NS);
         let static_discovery = c.discovery()
             && soa_ns
@@ -196,7 +195,7 @@ impl Engine {
     /// [`Engine::rule`] for a lower-cased wire-form name of class IN.
     pub(crate) fn rule_wire(&self, wire: &[u8], qtype: u16, now_ms: u64) -> Option<Rule> {
         let c = &self.config;
-        if name::is_challenge(wire) && in_any(wire, c.zones()) {
+        if classify::is_challenge_in(wire, c.zones()) {
             return Some(Rule::Challenge);
         }
         if in_any(wire, c.delegated()) {

@@ -179,7 +179,7 @@ pub(crate) fn sent(ex: &Exchange) -> Vec<u8> {
 }
 
 /// Feeds `reply` to a copy of `ex` as if the client came over `client`, and returns the answer
-/// for the client (the old `finish`).
+/// for the client.
 pub(crate) fn finish(
     ex: &Exchange,
     engine: &Engine,
