@@ -244,15 +244,21 @@ impl SplitMix64 {
     }
 }
 
+/// Appends the wire form of a parsed name, each octet passed through `octet`.
+fn push_name(out: &mut Vec<u8>, n: &Name, mut octet: impl FnMut(u8) -> u8) {
+    for label in n.iter() {
+        // Hickory only holds labels of 1 ..= 63 octets.
+        let label = label.get(..label.len().min(63)).unwrap_or(&[]);
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(|&b| octet(b)));
+    }
+    out.push(0);
+}
+
 /// Lower-cased wire form of a parsed name.
 fn name_wire(n: &Name) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    for label in n.iter() {
-        let label = label.get(..label.len().min(63)).unwrap_or(&[]);
-        out.push(label.len() as u8);
-        out.extend(label.iter().map(u8::to_ascii_lowercase));
-    }
-    out.push(0);
+    push_name(&mut out, n, |b| b.to_ascii_lowercase());
     out
 }
 
@@ -986,26 +992,19 @@ fn build_query(
 
     let mut bits = rng.next_u64();
     let mut bits_left = 64u32;
-    for label in name.iter() {
-        // Hickory only holds labels of 1 ..= 63 octets.
-        let label = label.get(..label.len().min(63)).unwrap_or(&[]);
-        q.push(label.len() as u8);
-        for &b in label {
-            if mix_case && b.is_ascii_alphabetic() {
-                if bits_left == 0 {
-                    bits = rng.next_u64();
-                    bits_left = 64;
-                }
-                let flip = (bits & 1) as u8;
-                bits >>= 1;
-                bits_left -= 1;
-                q.push(b ^ (flip << 5));
-            } else {
-                q.push(b);
-            }
+    push_name(&mut q, name, |b| {
+        if !(mix_case && b.is_ascii_alphabetic()) {
+            return b;
         }
-    }
-    q.push(0);
+        if bits_left == 0 {
+            bits = rng.next_u64();
+            bits_left = 64;
+        }
+        let flip = (bits & 1) as u8;
+        bits >>= 1;
+        bits_left -= 1;
+        b ^ (flip << 5)
+    });
     q.extend_from_slice(&u16::from(qtype).to_be_bytes());
     q.extend_from_slice(&u16::from(qclass).to_be_bytes());
     let question_len = q.len() - HEADER_LEN;

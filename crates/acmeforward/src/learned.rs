@@ -282,20 +282,15 @@ impl Learned {
     pub fn servers(&self, name: &[u8], now_ms: u64) -> Option<(&[u8], &[SocketAddr])> {
         let key = name::normalize_wire(name)?;
         let key = key.as_bytes();
-        let mut off = 0usize;
-        loop {
-            let suffix = key.get(off..)?;
-            if let Some((apex, e)) = self.entries.get_key_value(suffix)
-                && e.servers_until > now_ms
-                && !e.servers.is_empty()
-            {
-                return Some((apex, &e.servers));
-            }
-            match suffix.first() {
-                Some(&len) if len != 0 => off += 1 + usize::from(len),
-                _ => return None,
-            }
-        }
+        // The name itself, its ancestors, then the root: the closest enclosing zone first.
+        std::iter::once(key)
+            .chain(name::ancestors(key))
+            .chain(std::iter::once(&[0u8][..]))
+            .find_map(|suffix| {
+                let (apex, e) = self.entries.get_key_value(suffix)?;
+                (e.servers_until > now_ms && !e.servers.is_empty())
+                    .then_some((&apex[..], &e.servers[..]))
+            })
     }
 
     /// Learns `fact` about `name` (wire form, any case) from a record with `ttl` seconds: kept
