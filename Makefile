@@ -8,6 +8,9 @@ FFI_LIB := $(ROOT)/target/release/libacmeforward_ffi.a
 FUZZ_SECONDS ?= 60
 DNSPERF_SECONDS ?= 10
 export GOFLAGS := -buildvcs=false
+# Go's build cache does not hash the Rust static library that cgo links: a flag that carries the
+# library's hash makes every link that uses it redo itself when the library changes.
+LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
 
 .PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf fuzz clean
 
@@ -20,7 +23,7 @@ ffi:
 	cargo build --release -p acmeforward-ffi
 
 coredns: ffi
-	cd go-shim && go build -o $(COREDNS) ./cmd/coredns
+	cd go-shim && go build $(LINK_FFI) -o $(COREDNS) ./cmd/coredns
 
 build: deps coredns
 
@@ -47,7 +50,7 @@ test-ffi:
 	scripts/ffi-ctest.sh
 
 test-go: ffi
-	cd go-shim && go test -count=1 ./...
+	cd go-shim && go test $(LINK_FFI) -count=1 ./...
 
 # End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
 # pebble). Needs root: servers on port 53 and clients in a private mount namespace (unshare -m).
@@ -57,7 +60,7 @@ test-e2e: coredns
 
 bench: ffi
 	cargo bench -p acmeforward-benches --bench core
-	cd go-shim && go test -run '^$$' -bench . -benchmem -count 5 .
+	cd go-shim && go test $(LINK_FFI) -run '^$$' -bench . -benchmem -count 5 .
 
 # dnsperf against the built CoreDNS, with and without acmeforward side by side (loopback only).
 bench-dnsperf: build

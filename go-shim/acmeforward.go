@@ -35,8 +35,10 @@ const pluginName = "acmeforward"
 type AcmeForward struct {
 	Next plugin.Handler
 
-	engine  *Engine       // owned; closed by the OnShutdown registered in setup
-	timeout time.Duration // per upstream try, the same value the core was given
+	engine   *Engine       // owned; closed by the OnShutdown registered in setup
+	timeout  time.Duration // per upstream try, the same value the core was given
+	prefetch *prefetcher   // started by OnStartup, stopped by OnShutdown
+	server   string        // metrics label of what is not tied to a query
 }
 
 // Name implements plugin.Handler.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -191,11 +192,48 @@ func newTestPlugin(t *testing.T, block string) (*AcmeForward, *atomic.Int32) {
 	}
 	t.Cleanup(func() { _ = a.OnShutdown() })
 	var nextCalls atomic.Int32
-	a.Next = test.HandlerFunc(func(_ context.Context, _ dns.ResponseWriter, _ *dns.Msg) (int, error) {
-		nextCalls.Add(1)
-		return dns.RcodeNameError, nil
-	})
+	a.Next = emptyInternalView(&nextCalls, dns.RcodeNameError)
 	return a, &nextCalls
+}
+
+// isInternal reports whether w is the writer of the core's own question to the
+// internal view, under the writers CoreDNS puts around it (its pluginWriter
+// embeds the one it wraps).
+func isInternal(w dns.ResponseWriter) bool {
+	for {
+		if _, ok := w.(*chainWriter); ok {
+			return true
+		}
+		v := reflect.ValueOf(w)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+			return false
+		}
+		f := v.Elem().FieldByName("ResponseWriter")
+		if !f.IsValid() || !f.CanInterface() {
+			return false
+		}
+		inner, ok := f.Interface().(dns.ResponseWriter)
+		if !ok || inner == nil {
+			return false
+		}
+		w = inner
+	}
+}
+
+// emptyInternalView is the next plugin of these tests: a client's question
+// gets rcode without a reply written (CoreDNS then writes it), and is counted
+// in calls; the core's own questions to the internal view (about a name it
+// may learn) get a written NXDOMAIN: this internal view knows no name.
+func emptyInternalView(calls *atomic.Int32, rcode int) test.HandlerFunc {
+	return func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+		if isInternal(w) {
+			m := new(dns.Msg)
+			m.SetRcode(r, dns.RcodeNameError)
+			return dns.RcodeNameError, w.WriteMsg(m)
+		}
+		calls.Add(1)
+		return rcode, nil
+	}
 }
 
 func block(zones string, timeout string, to ...string) string {
@@ -825,12 +863,14 @@ func TestDelegationLearnedFromCNAME(t *testing.T) {
 		t.Errorf("learned_entries = %v after a CNAME, want at least 1", got)
 	}
 
-	// The client follows the CNAME: the target's TXT now goes out, any type.
+	// The client follows the CNAME: the target's TXT now goes out (the check's
+	// types only: never its A).
 	reply = forwarded(t, a, next, query("X.Auth.Example.NET.", dns.TypeTXT))
 	if len(reply.Answer) != 1 || reply.Answer[0].(*dns.TXT).Txt[0] != "delegated-token" {
 		t.Errorf("TXT x.auth.example.net: answer %v, want delegated-token", reply.Answer)
 	}
-	forwarded(t, a, next, query("x.auth.example.net.", dns.TypeA))
+	forwarded(t, a, next, query("x.auth.example.net.", dns.TypeCNAME))
+	passed(t, a, next, query("x.auth.example.net.", dns.TypeA))
 	// The propagation check's SOA walk above the target goes out too.
 	forwarded(t, a, next, query("auth.example.net.", dns.TypeSOA))
 	// Only the learned target, not its siblings.
@@ -848,9 +888,12 @@ func TestDelegatedZone(t *testing.T) {
 	if len(reply.Answer) != 1 || reply.Answer[0].(*dns.TXT).Txt[0] != "delegated-token" {
 		t.Errorf("TXT: answer %v, want delegated-token", reply.Answer)
 	}
-	forwarded(t, a, next, query("x.auth.example.net.", dns.TypeA))
-	forwarded(t, a, next, query("auth.example.net.", dns.TypeMX))
-	forwarded(t, a, next, query("new.x.auth.example.net.", dns.TypeAAAA))
+	forwarded(t, a, next, query("new.x.auth.example.net.", dns.TypeCNAME))
+	forwarded(t, a, next, query("auth.example.net.", dns.TypeNS))
+	// An application's types stay internal, even in a delegated zone.
+	passed(t, a, next, query("x.auth.example.net.", dns.TypeA))
+	passed(t, a, next, query("auth.example.net.", dns.TypeMX))
+	passed(t, a, next, query("new.x.auth.example.net.", dns.TypeAAAA))
 	// Its ancestors' SOA/NS for the propagation check, nothing else above it.
 	forwarded(t, a, next, query("example.net.", dns.TypeSOA))
 	passed(t, a, next, query("example.net.", dns.TypeA))
@@ -911,7 +954,7 @@ func TestAuthoritativeMode(t *testing.T) {
 		"ns1.example.com. 3600 IN A "+authIP,
 		"_acme-challenge.www.example.com. 60 IN TXT \"stale-token\"",
 	))
-	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+resolver.addr+"\n timeout 1s\n upstream_mode authoritative\n}")
+	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+resolver.addr+"\n timeout 1s\n upstream_mode authoritative\n allow_ns 127.0.0.0/8\n}")
 
 	authTries := upstreamRequestCount.WithLabelValues("", net.JoinHostPort(authIP, "53"), "udp")
 	triesBefore := testutil.ToFloat64(authTries)
@@ -989,7 +1032,7 @@ func TestAuthoritativeModeNeedsAA(t *testing.T) {
 		"example.com. 3600 IN NS ns1.example.com.",
 		"ns1.example.com. 3600 IN A "+authIP,
 	))
-	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+resolver.addr+"\n timeout 1s\n upstream_mode authoritative\n}")
+	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+resolver.addr+"\n timeout 1s\n upstream_mode authoritative\n allow_ns 127.0.0.0/8\n}")
 	notAuth := upstreamFailureCount.WithLabelValues("", net.JoinHostPort(authIP, "53"), reasonNotAuth)
 	before := testutil.ToFloat64(notAuth)
 	rc, err, cw, _ := serve(t, a, challengeQuery(challenge), false)

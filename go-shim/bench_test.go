@@ -3,6 +3,7 @@ package acmeforward
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 
 	"github.com/coredns/caddy"
@@ -39,9 +40,7 @@ func benchPluginTo(b *testing.B, to string) (*AcmeForward, test.HandlerFunc) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = a.OnShutdown() })
-	next := test.HandlerFunc(func(_ context.Context, _ dns.ResponseWriter, _ *dns.Msg) (int, error) {
-		return dns.RcodeSuccess, nil
-	})
+	next := emptyInternalView(new(atomic.Int32), dns.RcodeSuccess)
 	a.Next = next
 	return a, next
 }

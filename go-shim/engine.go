@@ -175,6 +175,20 @@ func (b *configBuilder) AddDelegated(zone string) error {
 		C.afwd_config_builder_add_delegated(b.ptr, stringPtr(zone), C.size_t(len(zone))))
 }
 
+// AddProtected adds a protected zone (to the core's defaults: cluster.local,
+// in-addr.arpa, ip6.arpa, localhost).
+func (b *configBuilder) AddProtected(zone string) error {
+	return resultErr("afwd_config_builder_add_protected",
+		C.afwd_config_builder_add_protected(b.ptr, stringPtr(zone), C.size_t(len(zone))))
+}
+
+// AddAllowNS allows a network ("IP/PREFIX" or "IP") for nameserver addresses
+// learned from DNS in authoritative mode.
+func (b *configBuilder) AddAllowNS(net string) error {
+	return resultErr("afwd_config_builder_add_allow_ns",
+		C.afwd_config_builder_add_allow_ns(b.ptr, stringPtr(net), C.size_t(len(net))))
+}
+
 // AddHairpin adds a hairpin line, "NAME... TARGET..." (the Corefile
 // arguments joined with spaces); the core parses and validates it.
 func (b *configBuilder) AddHairpin(line string) error {
@@ -295,6 +309,30 @@ func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
 		C.uint16_t(qtype), C.uint16_t(qclass), C.uint64_t(now))
 	e.mu.RUnlock()
 	return Verdict(v)
+}
+
+// refusalReasons are the core's labels of afwd_refusal, in code order.
+var refusalReasons = func() []string {
+	out := make([]string, C.AFWD_REFUSAL_COUNT)
+	for i := range out {
+		out[i] = C.GoString(C.afwd_refusal_label(C.size_t(i)))
+	}
+	return out
+}()
+
+// Refused is how many facts from upstream replies the core refused so far,
+// by afwd_refusal code (index of refusalReasons); nil once closed.
+func (e *Engine) Refused() []uint64 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ptr == nil {
+		return nil
+	}
+	out := make([]uint64, len(refusalReasons))
+	for i := range out {
+		out[i] = uint64(C.afwd_engine_refused(e.ptr, C.size_t(i)))
+	}
+	return out
 }
 
 // LearnedLen is the number of entries in the learned state (0 once closed).
@@ -420,4 +458,97 @@ func (x *exchange) feed(e *Engine, reply []byte, now uint64) error {
 // failed reports that the last SEND (or INTERNAL) got no usable reply.
 func (x *exchange) failed() error {
 	return resultErr("afwd_exchange_failed", C.afwd_exchange_failed(x.ptr))
+}
+
+// prefetch wraps one afwd_prefetch: the engine's own background lookups. It
+// is owned by one goroutine (prefetcher.run), which must Close it before the
+// engine is closed.
+type prefetch struct {
+	ptr *C.afwd_prefetch
+}
+
+// newPrefetch makes the engine's prefetch; random seeds its query IDs.
+func (e *Engine) newPrefetch(random uint64) (*prefetch, error) {
+	var ptr *C.afwd_prefetch
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ptr == nil {
+		return nil, errClosed("afwd_prefetch_new")
+	}
+	if err := resultErr("afwd_prefetch_new", C.afwd_prefetch_new(e.ptr, C.uint64_t(random), &ptr)); err != nil {
+		return nil, err
+	}
+	return &prefetch{ptr: ptr}, nil
+}
+
+// Close frees the prefetch. Safe to call more than once.
+func (p *prefetch) Close() {
+	C.afwd_prefetch_free(p.ptr)
+	p.ptr = nil
+}
+
+// prefetchAction is what the prefetch wants done next: a send (the query
+// aliases the poll buffer) with the core's deadline, or a sleep until a time
+// (math.MaxUint64: for ever). Times are nowMs() values.
+type prefetchAction struct {
+	send   bool
+	server netip.AddrPort
+	proto  proto
+	query  []byte
+	until  uint64
+}
+
+// poll asks the prefetch what to do at now; the query goes into buf (grown
+// once if too short). It publishes finished lookups into the engine.
+func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ptr == nil {
+		return prefetchAction{}, errClosed("afwd_prefetch_poll")
+	}
+	var a C.afwd_prefetch_action
+	r := C.afwd_prefetch_poll(p.ptr, e.ptr, C.uint64_t(now), bytesPtr(buf), C.size_t(len(buf)), &a)
+	if Result(r) == resultBufferTooShort {
+		buf = make([]byte, int(a.len))
+		r = C.afwd_prefetch_poll(p.ptr, e.ptr, C.uint64_t(now), bytesPtr(buf), C.size_t(len(buf)), &a)
+	}
+	if err := resultErr("afwd_prefetch_poll", r); err != nil {
+		return prefetchAction{}, err
+	}
+	act := prefetchAction{until: uint64(a.until_ms)}
+	if a.kind == C.AFWD_PREFETCH_SEND {
+		ip := netip.AddrFrom16(*(*[16]byte)(unsafe.Pointer(&a.server_ip))).Unmap()
+		act.send = true
+		act.server = netip.AddrPortFrom(ip, uint16(a.server_port))
+		if a.tcp {
+			act.proto = protoTCP
+		}
+		act.query = buf[:int(a.len)]
+	}
+	return act, nil
+}
+
+// reply hands the prefetch the reply to its last send; an error says why it
+// was not used (the prefetch has moved on either way).
+func (p *prefetch) reply(e *Engine, reply []byte, now uint64) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ptr == nil {
+		return errClosed("afwd_prefetch_reply")
+	}
+	err := resultErr("afwd_prefetch_reply",
+		C.afwd_prefetch_reply(p.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
+	// What the prefetch publishes expires by the clock: Classify must read it.
+	e.mayHaveLearned.Store(true)
+	return err
+}
+
+// failed reports that the last send got no reply by its deadline.
+func (p *prefetch) failed() error {
+	return resultErr("afwd_prefetch_failed", C.afwd_prefetch_failed(p.ptr))
+}
+
+// ready reports whether every zone was tried once.
+func (p *prefetch) ready() bool {
+	return bool(C.afwd_prefetch_ready(p.ptr))
 }

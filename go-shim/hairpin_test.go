@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// The HTTP-01 hairpin (issue 5) through the handler: `hairpin` lines answer
+// The HTTP-01 hairpin through the handler: `hairpin` lines answer
 // A/AAAA questions for public names with in-cluster addresses; a name target
 // is looked up in the rest of the plugin chain (here a fake of the kubernetes
 // plugin). Nothing is sent anywhere but to the challenge upstream on

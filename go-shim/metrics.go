@@ -2,6 +2,7 @@ package acmeforward
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/coredns/coredns/plugin"
 
@@ -54,6 +55,13 @@ var (
 		Help:      "Gauge of the entries in the learned state (nameserver host names, CNAME targets, zone nameservers), set after each forwarded query.",
 	}, []string{"server"})
 
+	prefetchCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "prefetch_lookups_total",
+		Help:      "Counter of the prefetch's lookups (NS of the listed and delegated zones, their nameservers' addresses), by result (ok, or the upstream failure reason).",
+	}, []string{"server", "result"})
+
 	upstreamDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",
@@ -96,4 +104,80 @@ func failureReason(err error) string {
 		return reasonTimeout
 	}
 	return reasonNetwork
+}
+
+// refusedDesc is the counter of facts from upstream replies that the core's
+// rules refused, by reason (the core's labels: protected, out_of_bailiwick,
+// internal_name, internal_lookup_failed, address_policy, limit).
+var refusedDesc = prometheus.NewDesc(
+	prometheus.BuildFQName(plugin.Namespace, "acmeforward", "refused_facts_total"),
+	"Counter of facts from upstream replies (CNAME targets, nameserver hosts and addresses) that the rules on public data refused, by reason.",
+	[]string{"server", "reason"}, nil)
+
+// refusals reads the core's counters at scrape time: the engines alive now
+// (one per server block), plus what engines already shut down had counted
+// (so the counter never goes back on a reload).
+type refusals struct {
+	mu      sync.Mutex
+	live    map[*Engine]string // engine -> server label
+	retired map[string][]uint64
+}
+
+var refused = &refusals{live: map[*Engine]string{}, retired: map[string][]uint64{}}
+
+func init() { prometheus.MustRegister(refused) }
+
+// add starts reporting an engine's counters under server.
+func (r *refusals) add(e *Engine, server string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.live[e] = server
+}
+
+// retire keeps an engine's final counts; call it before closing the engine.
+func (r *refusals) retire(e *Engine) {
+	counts := e.Refused()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	server, ok := r.live[e]
+	if !ok {
+		return
+	}
+	delete(r.live, e)
+	r.retired[server] = addCounts(r.retired[server], counts)
+}
+
+func addCounts(into, from []uint64) []uint64 {
+	if into == nil {
+		into = make([]uint64, len(refusalReasons))
+	}
+	for i := range min(len(into), len(from)) {
+		into[i] += from[i]
+	}
+	return into
+}
+
+// Describe implements prometheus.Collector.
+func (r *refusals) Describe(ch chan<- *prometheus.Desc) { ch <- refusedDesc }
+
+// Collect implements prometheus.Collector.
+func (r *refusals) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	totals := map[string][]uint64{}
+	for server, counts := range r.retired {
+		totals[server] = addCounts(nil, counts)
+	}
+	live := make(map[*Engine]string, len(r.live))
+	for e, server := range r.live {
+		live[e] = server
+	}
+	r.mu.Unlock()
+	for e, server := range live {
+		totals[server] = addCounts(totals[server], e.Refused())
+	}
+	for server, counts := range totals {
+		for i, reason := range refusalReasons {
+			ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(counts[i]), server, reason)
+		}
+	}
 }

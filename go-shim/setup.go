@@ -2,6 +2,7 @@ package acmeforward
 
 import (
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -9,7 +10,10 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
 )
+
+var log = clog.NewWithPlugin(pluginName)
 
 func init() { plugin.Register(pluginName, setup) }
 
@@ -23,9 +27,13 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
-	// The engine's C handle (and its learned state) lives as long as this
-	// instance of the server: a reload builds a new one and shuts this one
-	// down.
+	// The engine's C handle (and its learned and prefetched state) lives as
+	// long as this instance of the server: a reload builds a new one and
+	// shuts this one down. The prefetch starts before the server listens, and
+	// start-up waits (bounded) for its first round, so that a fresh replica
+	// decides as every other replica does from its first query.
+	a.server = serverLabel(dnsserver.GetConfig(c))
+	c.OnStartup(a.OnStartup)
 	c.OnShutdown(a.OnShutdown)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		a.Next = next
@@ -45,6 +53,8 @@ func setup(c *caddy.Controller) error {
 //	    upstream_mode recursive|authoritative
 //	    max_learned ENTRIES
 //	    hairpin NAME... TARGET...
+//	    protect ZONE...
+//	    allow_ns NET...
 //	}
 //
 // Without ZONE the plugin applies to every name the server block receives: no
@@ -97,7 +107,7 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 				return nil, c.Errf("duplicate option %q", option)
 			}
 			seen[option] = true
-		case "delegated", "hairpin": // may repeat
+		case "delegated", "hairpin", "protect", "allow_ns": // may repeat
 		default:
 			return nil, c.Errf("unknown option %q", option)
 		}
@@ -160,6 +170,24 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 					return nil, c.Errf("invalid delegated zone %q: %s", zone, reason(err))
 				}
 			}
+		case "protect":
+			if len(args) == 0 {
+				return nil, c.ArgErr()
+			}
+			for _, zone := range args {
+				if err := b.AddProtected(zone); err != nil {
+					return nil, c.Errf("invalid protected zone %q: %s", zone, reason(err))
+				}
+			}
+		case "allow_ns":
+			if len(args) == 0 {
+				return nil, c.ArgErr()
+			}
+			for _, n := range args {
+				if err := b.AddAllowNS(n); err != nil {
+					return nil, c.Errf("invalid allow_ns network %q: %s", n, reason(err))
+				}
+			}
 		case "hairpin":
 			line := strings.Join(args, " ")
 			if err := b.AddHairpin(line); err != nil {
@@ -205,12 +233,49 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 	return &AcmeForward{engine: engine, timeout: timeout}, nil
 }
 
-// OnShutdown frees the core's engine (configuration and learned state).
-// Queries still in flight on a stopped server pass to the next plugin, or get
-// SERVFAIL mid-exchange, afterwards (see Engine.Close).
+// OnStartup starts the prefetch and waits for its first round, at most
+// prefetchWait.
+func (a *AcmeForward) OnStartup() error {
+	a.prefetch = startPrefetch(a.engine, a.server)
+	refused.add(a.engine, a.server)
+	if !a.prefetch.waitReady(prefetchWait) {
+		log.Warningf("the first prefetch of the listed and delegated zones' nameservers is not done after %s; starting anyway", prefetchWait)
+	}
+	return nil
+}
+
+// Ready implements the ready plugin's Readiness: ready once the first
+// prefetch round is done.
+func (a *AcmeForward) Ready() bool {
+	return a.prefetch != nil && a.prefetch.isUp.Load()
+}
+
+// OnShutdown stops the prefetch, then frees the core's engine (configuration,
+// learned and prefetched state). Queries still in flight on a stopped server
+// pass to the next plugin, or get SERVFAIL mid-exchange, afterwards (see
+// Engine.Close).
 func (a *AcmeForward) OnShutdown() error {
+	if a.prefetch != nil {
+		a.prefetch.Stop()
+	}
+	refused.retire(a.engine)
 	a.engine.Close()
 	return nil
+}
+
+// serverLabel is the "server" label of the metrics not tied to a query (the
+// prefetch, the refused facts), spelled as CoreDNS spells a server's address
+// ("dns://:53").
+func serverLabel(cfg *dnsserver.Config) string {
+	host := ""
+	if len(cfg.ListenHosts) > 0 {
+		host = cfg.ListenHosts[0]
+	}
+	transport := cfg.Transport
+	if transport == "" {
+		transport = "dns"
+	}
+	return transport + "://" + net.JoinHostPort(host, cfg.Port)
 }
 
 // reason is the core's text for a builder error.

@@ -92,11 +92,29 @@ func TestSetupValid(t *testing.T) {
 			upstreams: []string{"127.0.0.1:53"},
 			timeout:   2 * time.Second,
 			forward: []string{
-				"x.auth.example.net. TXT", "x.auth.example.net. A", "auth.example.net. MX",
-				"a.b.acme.example.org. TXT", "third.example. AAAA",
+				"x.auth.example.net. TXT", "x.auth.example.net. CNAME", "auth.example.net. NS",
+				"a.b.acme.example.org. TXT", "third.example. SOA",
 				"example.net. SOA", "example.org. NS", // above a delegated zone (discovery)
 			},
 			pass: []string{"xauth.example.net. TXT", "other.example.net. SOA", "www.example.com. A"},
+		},
+		{
+			name: "protect and allow_ns, repeated",
+			input: `acmeforward {
+				to 127.0.0.1
+				protect corp.internal
+				protect Lab.Example. internal
+				allow_ns 127.0.0.0/8 fd00::/8
+				allow_ns 10.0.0.53
+			}`,
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward:   []string{"_acme-challenge.example.com. TXT", "_acme-challenge.example.org. A"},
+			pass: []string{
+				"_acme-challenge.db.corp.internal. TXT", "_acme-challenge.x.lab.example. TXT",
+				"_acme-challenge.internal. TXT", "_acme-challenge.svc.cluster.local. TXT",
+				"_acme-challenge.1.0.0.10.in-addr.arpa. TXT",
+			},
 		},
 		{
 			name:      "delegated with discovery off",
@@ -275,6 +293,15 @@ func TestSetupInvalid(t *testing.T) {
 		{"max_learned huge", "acmeforward {\n to 127.0.0.1\n max_learned 18446744073709551615\n}", []string{"Testfile:3", "invalid max_learned"}},
 		{"duplicate max_learned", "acmeforward {\n to 127.0.0.1\n max_learned 16\n max_learned 32\n}", []string{"Testfile:4", "duplicate option \"max_learned\""}},
 		{"new option, missing to", "acmeforward {\n upstream_mode authoritative\n}", []string{"missing 'to'"}},
+		{"protect without zone", "acmeforward {\n to 127.0.0.1\n protect\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"protect the root", "acmeforward {\n to 127.0.0.1\n protect .\n}", []string{"Testfile:3", "invalid protected zone \".\"", "root"}},
+		{"protect bad name", "acmeforward {\n to 127.0.0.1\n protect a..b\n}", []string{"Testfile:3", "invalid protected zone \"a..b\""}},
+		{"listed zone inside cluster.local", "acmeforward svc.cluster.local {\n to 127.0.0.1\n}", []string{"Testfile:1", "invalid zone \"svc.cluster.local\"", "protected"}},
+		{"protect hides a listed zone", "acmeforward db.corp.internal {\n to 127.0.0.1\n protect corp.internal\n}", []string{"Testfile:3", "invalid protected zone \"corp.internal\"", "listed zone is inside"}},
+		{"delegated inside a protected zone", "acmeforward {\n to 127.0.0.1\n protect corp.internal\n delegated acme.corp.internal\n}", []string{"Testfile:4", "invalid delegated zone \"acme.corp.internal\"", "protected"}},
+		{"allow_ns without network", "acmeforward {\n to 127.0.0.1\n allow_ns\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"allow_ns bad prefix", "acmeforward {\n to 127.0.0.1\n allow_ns 10.0.0.0/33\n}", []string{"Testfile:3", "invalid allow_ns network \"10.0.0.0/33\"", "IP/PREFIX"}},
+		{"allow_ns a name", "acmeforward {\n to 127.0.0.1\n allow_ns ns1.example.com\n}", []string{"Testfile:3", "invalid allow_ns network \"ns1.example.com\""}},
 		{"hairpin without arguments", "acmeforward {\n to 127.0.0.1\n hairpin\n}", []string{"Testfile:3", "invalid hairpin \"\"", "at least one NAME and one TARGET"}},
 		{"hairpin without target", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com\n}", []string{"Testfile:3", "invalid hairpin \"www.example.com\"", "TARGET"}},
 		{"hairpin name is an address", "acmeforward {\n to 127.0.0.1\n hairpin 10.0.0.1 svc.cluster.local\n}", []string{"Testfile:3", "\"10.0.0.1 svc.cluster.local\"", "IP address"}},

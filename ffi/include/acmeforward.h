@@ -32,6 +32,11 @@
 #include <stdint.h>
 
 /**
+ * The number of `afwd_refusal` values.
+ */
+#define AFWD_REFUSAL_COUNT 6
+
+/**
  * The result of an `afwd_*` call: `AFWD_OK`, `AFWD_TRUNCATED`, or an error.
  *
  * 1xx: misuse of the C API or an internal failure. 2xx: configuration rejected. 3xx: client query
@@ -150,6 +155,22 @@ typedef enum afwd_result {
    * `delegated .`: the root cannot be a delegated zone (it would forward every question).
    */
   AFWD_ERR_DELEGATED_ROOT = 217,
+  /**
+   * `protect .`: the root cannot be protected (nothing could be forwarded).
+   */
+  AFWD_ERR_PROTECTED_ROOT = 218,
+  /**
+   * A listed zone is at or below a protected zone.
+   */
+  AFWD_ERR_ZONE_PROTECTED = 219,
+  /**
+   * A delegated zone is at or below a protected zone.
+   */
+  AFWD_ERR_DELEGATED_PROTECTED = 220,
+  /**
+   * `allow_ns`: not `IP/PREFIX` or `IP`.
+   */
+  AFWD_ERR_NET_INVALID = 221,
   /**
    * A configuration error that this version of the C ABI has no own code for (a newer core).
    */
@@ -272,13 +293,31 @@ typedef enum afwd_action_kind {
    */
   AFWD_ACTION_FAIL = 3,
   /**
-   * Hairpin (the target is a domain name): `buf[..len]` is a query (the target's A or AAAA,
-   * DNS wire format) to run through the rest of the plugin chain (the plugins after this one),
-   * as if a client had asked it. Hand the reply it writes to `afwd_exchange_reply`; when it
-   * writes none (or cannot be asked), call `afwd_exchange_failed`. No network I/O.
+   * `buf[..len]` is a query (DNS wire format) to run through the rest of the plugin chain
+   * (the internal view: the plugins after this one), as if a client had asked it: a hairpin
+   * target's A or AAAA, or a CNAME target's TXT (before the target may be learned, to learn
+   * whether the internal view knows the name). Hand the reply it writes to
+   * `afwd_exchange_reply`; when it writes none (or cannot be asked), call
+   * `afwd_exchange_failed` (a CNAME target is then not learned). No network I/O.
    */
   AFWD_ACTION_INTERNAL = 4,
 } afwd_action_kind;
+
+/**
+ * What a prefetch wants done next (`afwd_prefetch_action.kind`).
+ */
+typedef enum afwd_prefetch_action_kind {
+  /**
+   * Send the query in `buf[..len]` to `server_ip`:`server_port` (over TCP with the 2-byte
+   * length prefix when `tcp`), wait for the reply until `until_ms` at most, then call
+   * `afwd_prefetch_reply` with it, or `afwd_prefetch_failed` when none came.
+   */
+  AFWD_PREFETCH_SEND = 1,
+  /**
+   * Nothing to do until `until_ms` (`UINT64_MAX`: nothing ever); then poll again.
+   */
+  AFWD_PREFETCH_SLEEP = 2,
+} afwd_prefetch_action_kind;
 
 /**
  * How forwarded challenge and delegation questions reach the answer.
@@ -294,6 +333,39 @@ typedef enum afwd_upstream_mode {
    */
   AFWD_UPSTREAM_AUTHORITATIVE = 1,
 } afwd_upstream_mode;
+
+/**
+ * Why a fact from an upstream reply was not learned (or a nameserver address not used): the
+ * rules that keep public data from deciding an internal name. The values index
+ * `afwd_engine_refused` and `afwd_refusal_label`, 0 to `AFWD_REFUSAL_COUNT - 1`.
+ */
+typedef enum afwd_refusal {
+  /**
+   * The name is at or below a protected zone.
+   */
+  AFWD_REFUSAL_PROTECTED = 0,
+  /**
+   * A nameserver host outside the zone that names it and outside every listed and
+   * delegated zone.
+   */
+  AFWD_REFUSAL_OUT_OF_BAILIWICK = 1,
+  /**
+   * A CNAME target that the internal view knows.
+   */
+  AFWD_REFUSAL_INTERNAL_NAME = 2,
+  /**
+   * A CNAME target that the internal view could not be asked about.
+   */
+  AFWD_REFUSAL_INTERNAL_LOOKUP_FAILED = 3,
+  /**
+   * A nameserver address inside the cluster's ranges that `allow_ns` does not list.
+   */
+  AFWD_REFUSAL_ADDRESS_POLICY = 4,
+  /**
+   * Past a size limit.
+   */
+  AFWD_REFUSAL_LIMIT = 5,
+} afwd_refusal;
 
 /**
  * A validated, immutable configuration.
@@ -337,6 +409,13 @@ typedef struct afwd_engine afwd_engine;
 typedef struct afwd_exchange afwd_exchange;
 
 /**
+ * The prefetch of one engine. Made by `afwd_prefetch_new`, freed by `afwd_prefetch_free`
+ * (before the engine). Use it from one thread at a time (it may move between threads between
+ * calls); every call takes the engine it was made with.
+ */
+typedef struct afwd_prefetch afwd_prefetch;
+
+/**
  * The next action of an exchange, filled in by `afwd_exchange_poll`.
  */
 typedef struct afwd_action {
@@ -368,6 +447,36 @@ typedef struct afwd_action {
    */
   enum afwd_result fail_reason;
 } afwd_action;
+
+/**
+ * The next action of a prefetch, filled in by `afwd_prefetch_poll`.
+ */
+typedef struct afwd_prefetch_action {
+  /**
+   * What to do.
+   */
+  enum afwd_prefetch_action_kind kind;
+  /**
+   * SEND: the server's address, 16 bytes, network order (IPv4-mapped for IPv4).
+   */
+  uint8_t server_ip[16];
+  /**
+   * SEND: the server's port.
+   */
+  uint16_t server_port;
+  /**
+   * SEND: over TCP.
+   */
+  bool tcp;
+  /**
+   * SEND: the query's length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length needed).
+   */
+  size_t len;
+  /**
+   * SEND: the try's deadline; SLEEP: when to poll again. The engine's clock (`now_ms`).
+   */
+  uint64_t until_ms;
+} afwd_prefetch_action;
 
 #ifdef __cplusplus
 extern "C" {
@@ -415,7 +524,8 @@ void afwd_config_builder_free(struct afwd_config_builder *builder);
  * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
  * length: NULL with length 0 is the empty name); `AFWD_ERR_INVALID_UTF8`;
  * `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`, `AFWD_ERR_NAME_LABEL_TOO_LONG`,
- * `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`. On an error the builder is unchanged.
+ * `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`; `AFWD_ERR_ZONE_PROTECTED` for a zone
+ * inside a protected zone. On an error the builder is unchanged.
  *
  * # Safety
  *
@@ -491,15 +601,17 @@ enum afwd_result afwd_config_builder_set_discovery(struct afwd_config_builder *b
 
 /**
  * Adds a delegated zone in presentation format, as in the Corefile's `delegated ZONE...`: a
- * zone that challenge names are CNAMEd into (acme-dns style). Every question at or below it is
- * forwarded, whatever its type. Adding a zone twice is harmless.
+ * zone that challenge names are CNAMEd into (acme-dns style). Its TXT, CNAME, SOA and NS
+ * questions are forwarded (never A or AAAA, but for its nameserver hosts). Adding a zone twice
+ * is harmless.
  *
  * `zone` is `zone_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
  *
  * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
  * length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`,
  * `AFWD_ERR_NAME_LABEL_TOO_LONG`, `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`;
- * `AFWD_ERR_DELEGATED_ROOT` for the root. On an error the builder is unchanged.
+ * `AFWD_ERR_DELEGATED_ROOT` for the root; `AFWD_ERR_DELEGATED_PROTECTED` for a zone inside a
+ * protected zone. On an error the builder is unchanged.
  *
  * # Safety
  *
@@ -509,6 +621,49 @@ enum afwd_result afwd_config_builder_set_discovery(struct afwd_config_builder *b
 enum afwd_result afwd_config_builder_add_delegated(struct afwd_config_builder *b,
                                                    const uint8_t *zone,
                                                    size_t zone_len);
+
+/**
+ * Adds a protected zone in presentation format, as in the Corefile's `protect ZONE...`, to
+ * the defaults (`cluster.local`, `in-addr.arpa`, `ip6.arpa`, `localhost`): names at or below it
+ * are never forwarded and never learned, whatever a public record says. Adding a zone twice is
+ * harmless. A listed or delegated zone inside a protected zone is refused by whichever of the
+ * two calls comes second (`AFWD_ERR_ZONE_PROTECTED`, `AFWD_ERR_DELEGATED_PROTECTED`).
+ *
+ * `zone` is `zone_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
+ * length); `AFWD_ERR_INVALID_UTF8`; an `AFWD_ERR_NAME_*` code; `AFWD_ERR_PROTECTED_ROOT` for
+ * the root; `AFWD_ERR_ZONE_PROTECTED` / `AFWD_ERR_DELEGATED_PROTECTED` when a zone added
+ * already is inside it. On an error the builder is unchanged.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call. `zone` is NULL
+ * or points to `zone_len` readable bytes.
+ */
+enum afwd_result afwd_config_builder_add_protected(struct afwd_config_builder *b,
+                                                   const uint8_t *zone,
+                                                   size_t zone_len);
+
+/**
+ * Allows a network, as in the Corefile's `allow_ns NET...` (`IP/PREFIX` or `IP`), for the
+ * nameserver addresses learned from DNS in authoritative mode, which are otherwise refused in
+ * the loopback, link-local, private (RFC 1918, ULA), CGNAT, multicast and unspecified ranges.
+ *
+ * `net` is `net_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `net` with a non-zero
+ * length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_NET_INVALID`. On an error the builder is
+ * unchanged.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call. `net` is NULL
+ * or points to `net_len` readable bytes.
+ */
+enum afwd_result afwd_config_builder_add_allow_ns(struct afwd_config_builder *b,
+                                                  const uint8_t *net,
+                                                  size_t net_len);
 
 /**
  * Adds a hairpin line (the HTTP-01 hairpin), as in the Corefile's `hairpin NAME... TARGET...`:
@@ -690,6 +845,23 @@ enum afwd_verdict afwd_engine_classify(const struct afwd_engine *e,
                                        uint64_t now_ms);
 
 /**
+ * A static, NUL-terminated short label for refusal `reason` (an `afwd_refusal` value), as a
+ * metric label: e.g. "protected". "unknown" past the end. Never NULL; do not free it.
+ */
+const char *afwd_refusal_label(size_t reason);
+
+/**
+ * How many facts `engine` refused for `reason` (an `afwd_refusal` value) since it was made. 0
+ * for a NULL `engine`, a `reason` past the end, or a caught panic. Thread-safe on a shared
+ * engine.
+ *
+ * # Safety
+ *
+ * `engine` is NULL or a live engine.
+ */
+uint64_t afwd_engine_refused(const struct afwd_engine *engine, size_t reason);
+
+/**
  * Starts forwarding `query`, the client's query in DNS wire format (`query_len` bytes, as
  * received over UDP, or without the 2-byte length prefix over TCP), which
  * `afwd_engine_classify` said to forward (or to answer as a hairpin: the same call; for an IP
@@ -798,6 +970,96 @@ enum afwd_result afwd_exchange_reply(struct afwd_exchange *x,
  * `x` is NULL or a live exchange, used by no other thread during the call.
  */
 enum afwd_result afwd_exchange_failed(struct afwd_exchange *x);
+
+/**
+ * Makes the prefetch of engine `e`: one job for each listed and delegated zone (none with
+ * discovery off, or no zone listed: then every poll says SLEEP until `UINT64_MAX`). `random`
+ * seeds the lookups' IDs and letter case. On `AFWD_OK`, `*prefetch_out` is a new prefetch the
+ * caller owns; on an error it is set to NULL (unless `prefetch_out` itself is NULL).
+ *
+ * Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `e` is NULL or a live engine. `prefetch_out` is NULL or points to writable storage for one
+ * pointer.
+ */
+enum afwd_result afwd_prefetch_new(const struct afwd_engine *e,
+                                   uint64_t random,
+                                   struct afwd_prefetch **prefetch_out);
+
+/**
+ * Frees a prefetch made by `afwd_prefetch_new`. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `p` is NULL or a prefetch from `afwd_prefetch_new` that was not freed yet and that no other
+ * call is using; it must not be used afterwards.
+ */
+void afwd_prefetch_free(struct afwd_prefetch *p);
+
+/**
+ * Says what to do next at `now_ms` (the engine's clock), in `*action_out`, and writes a SEND's
+ * query to `buf`. Publishes what finished lookups found into the engine. Polling again without
+ * a reply or failure in between gives the same SEND (with the same deadline).
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written, `action_out->len` is the
+ * needed length; 65535 bytes always suffice); `AFWD_ERR_NULL_ARGUMENT` for a NULL `p`, `e` or
+ * `action_out`, or a NULL `buf` with a non-zero `buf_len`.
+ *
+ * # Safety
+ *
+ * `p` is NULL or a live prefetch, used by no other thread during the call; `e` is NULL or the
+ * live engine it was made with. `buf` is NULL or points to `buf_len` writable bytes.
+ * `action_out` is NULL or points to writable storage for one `afwd_prefetch_action`.
+ */
+enum afwd_result afwd_prefetch_poll(struct afwd_prefetch *p,
+                                    const struct afwd_engine *e,
+                                    uint64_t now_ms,
+                                    uint8_t *buf,
+                                    size_t buf_len,
+                                    struct afwd_prefetch_action *action_out);
+
+/**
+ * Hands the prefetch the reply to its last SEND (`reply_len` bytes, no TCP length prefix;
+ * read, not kept). It is validated like every upstream reply; an unusable one moves the lookup
+ * to the next `to` resolver. Then poll again.
+ *
+ * Returns `AFWD_OK` (the reply was used) or why not, for logs only (`AFWD_TRUNCATED`,
+ * `AFWD_ERR_REPLY_*`, `AFWD_ERR_EXCHANGE_DONE` when no reply was awaited);
+ * `AFWD_ERR_NULL_ARGUMENT` for a NULL `p` or `e`, or a NULL `reply` with a non-zero length.
+ *
+ * # Safety
+ *
+ * `p` is NULL or a live prefetch, used by no other thread during the call; `e` is NULL or the
+ * live engine it was made with. `reply` is NULL or points to `reply_len` readable bytes.
+ */
+enum afwd_result afwd_prefetch_reply(struct afwd_prefetch *p,
+                                     const struct afwd_engine *e,
+                                     const uint8_t *reply,
+                                     size_t reply_len,
+                                     uint64_t now_ms);
+
+/**
+ * Reports that the last SEND got no reply by its deadline (or a network error). Then poll
+ * again. Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `p` is NULL or a live prefetch, used by no other thread during the call.
+ */
+enum afwd_result afwd_prefetch_failed(struct afwd_prefetch *p);
+
+/**
+ * Whether every zone was tried once (found or failed) as of the last poll: the engine now
+ * decides as every replica does. A server should answer only once this is true (or a bounded
+ * wait for it ran out). False for a NULL `p`.
+ *
+ * # Safety
+ *
+ * `p` is NULL or a live prefetch, used by no other thread during the call.
+ */
+bool afwd_prefetch_ready(const struct afwd_prefetch *p);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -32,6 +32,20 @@ impl PanicValue for usize {
     }
 }
 
+/// `afwd_engine_refused`: 0.
+impl PanicValue for u64 {
+    fn panic_value() -> Self {
+        0
+    }
+}
+
+/// `afwd_prefetch_ready`: not ready.
+impl PanicValue for bool {
+    fn panic_value() -> Self {
+        false
+    }
+}
+
 impl PanicValue for () {
     fn panic_value() -> Self {}
 }

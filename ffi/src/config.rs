@@ -122,7 +122,8 @@ pub unsafe extern "C" fn afwd_config_builder_free(builder: *mut afwd_config_buil
 /// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
 /// length: NULL with length 0 is the empty name); `AFWD_ERR_INVALID_UTF8`;
 /// `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`, `AFWD_ERR_NAME_LABEL_TOO_LONG`,
-/// `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`. On an error the builder is unchanged.
+/// `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`; `AFWD_ERR_ZONE_PROTECTED` for a zone
+/// inside a protected zone. On an error the builder is unchanged.
 ///
 /// # Safety
 ///
@@ -240,15 +241,17 @@ pub unsafe extern "C" fn afwd_config_builder_set_discovery(
 }
 
 /// Adds a delegated zone in presentation format, as in the Corefile's `delegated ZONE...`: a
-/// zone that challenge names are CNAMEd into (acme-dns style). Every question at or below it is
-/// forwarded, whatever its type. Adding a zone twice is harmless.
+/// zone that challenge names are CNAMEd into (acme-dns style). Its TXT, CNAME, SOA and NS
+/// questions are forwarded (never A or AAAA, but for its nameserver hosts). Adding a zone twice
+/// is harmless.
 ///
 /// `zone` is `zone_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
 ///
 /// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
 /// length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_NAME_EMPTY`, `AFWD_ERR_NAME_EMPTY_LABEL`,
 /// `AFWD_ERR_NAME_LABEL_TOO_LONG`, `AFWD_ERR_NAME_TOO_LONG`, `AFWD_ERR_NAME_BAD_ESCAPE`;
-/// `AFWD_ERR_DELEGATED_ROOT` for the root. On an error the builder is unchanged.
+/// `AFWD_ERR_DELEGATED_ROOT` for the root; `AFWD_ERR_DELEGATED_PROTECTED` for a zone inside a
+/// protected zone. On an error the builder is unchanged.
 ///
 /// # Safety
 ///
@@ -263,6 +266,61 @@ pub unsafe extern "C" fn afwd_config_builder_add_delegated(
     ffi_boundary!({
         // SAFETY: forwarded from this function's own contract.
         unsafe { with_text(b, zone, zone_len, |b, zone| status(b.delegated(zone))) }
+    })
+}
+
+/// Adds a protected zone in presentation format, as in the Corefile's `protect ZONE...`, to
+/// the defaults (`cluster.local`, `in-addr.arpa`, `ip6.arpa`, `localhost`): names at or below it
+/// are never forwarded and never learned, whatever a public record says. Adding a zone twice is
+/// harmless. A listed or delegated zone inside a protected zone is refused by whichever of the
+/// two calls comes second (`AFWD_ERR_ZONE_PROTECTED`, `AFWD_ERR_DELEGATED_PROTECTED`).
+///
+/// `zone` is `zone_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
+/// length); `AFWD_ERR_INVALID_UTF8`; an `AFWD_ERR_NAME_*` code; `AFWD_ERR_PROTECTED_ROOT` for
+/// the root; `AFWD_ERR_ZONE_PROTECTED` / `AFWD_ERR_DELEGATED_PROTECTED` when a zone added
+/// already is inside it. On an error the builder is unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `zone` is NULL
+/// or points to `zone_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_protected(
+    b: *mut afwd_config_builder,
+    zone: *const u8,
+    zone_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, zone, zone_len, |b, zone| status(b.protect(zone))) }
+    })
+}
+
+/// Allows a network, as in the Corefile's `allow_ns NET...` (`IP/PREFIX` or `IP`), for the
+/// nameserver addresses learned from DNS in authoritative mode, which are otherwise refused in
+/// the loopback, link-local, private (RFC 1918, ULA), CGNAT, multicast and unspecified ranges.
+///
+/// `net` is `net_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `net` with a non-zero
+/// length); `AFWD_ERR_INVALID_UTF8`; `AFWD_ERR_NET_INVALID`. On an error the builder is
+/// unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `net` is NULL
+/// or points to `net_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_allow_ns(
+    b: *mut afwd_config_builder,
+    net: *const u8,
+    net_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, net, net_len, |b, net| status(b.allow_ns(net))) }
     })
 }
 

@@ -1,6 +1,8 @@
 //! `afwd_engine`: a configuration plus the learned state, shared by all queries.
 
-use acmeforward::Engine;
+use std::ffi::{CStr, c_char};
+
+use acmeforward::{Engine, Refusal};
 
 use crate::boundary::ffi_boundary;
 use crate::config::afwd_config;
@@ -140,5 +142,88 @@ pub unsafe extern "C" fn afwd_engine_classify(
             return afwd_verdict::AFWD_VERDICT_ERROR;
         };
         engine.inner.classify(qname, qtype, qclass, now_ms).into()
+    })
+}
+
+/// Why a fact from an upstream reply was not learned (or a nameserver address not used): the
+/// rules that keep public data from deciding an internal name. The values index
+/// `afwd_engine_refused` and `afwd_refusal_label`, 0 to `AFWD_REFUSAL_COUNT - 1`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum afwd_refusal {
+    /// The name is at or below a protected zone.
+    AFWD_REFUSAL_PROTECTED = 0,
+    /// A nameserver host outside the zone that names it and outside every listed and
+    /// delegated zone.
+    AFWD_REFUSAL_OUT_OF_BAILIWICK = 1,
+    /// A CNAME target that the internal view knows.
+    AFWD_REFUSAL_INTERNAL_NAME = 2,
+    /// A CNAME target that the internal view could not be asked about.
+    AFWD_REFUSAL_INTERNAL_LOOKUP_FAILED = 3,
+    /// A nameserver address inside the cluster's ranges that `allow_ns` does not list.
+    AFWD_REFUSAL_ADDRESS_POLICY = 4,
+    /// Past a size limit.
+    AFWD_REFUSAL_LIMIT = 5,
+}
+
+/// The number of `afwd_refusal` values.
+pub const AFWD_REFUSAL_COUNT: usize = 6;
+
+// The C values are the core's, in the same order.
+const _: () = {
+    assert!(Refusal::Protected as usize == afwd_refusal::AFWD_REFUSAL_PROTECTED as usize);
+    assert!(
+        Refusal::OutOfBailiwick as usize == afwd_refusal::AFWD_REFUSAL_OUT_OF_BAILIWICK as usize
+    );
+    assert!(Refusal::InternalName as usize == afwd_refusal::AFWD_REFUSAL_INTERNAL_NAME as usize);
+    assert!(
+        Refusal::InternalLookupFailed as usize
+            == afwd_refusal::AFWD_REFUSAL_INTERNAL_LOOKUP_FAILED as usize
+    );
+    assert!(Refusal::AddressPolicy as usize == afwd_refusal::AFWD_REFUSAL_ADDRESS_POLICY as usize);
+    assert!(Refusal::Limit as usize == afwd_refusal::AFWD_REFUSAL_LIMIT as usize);
+    assert!(AFWD_REFUSAL_COUNT == Refusal::ALL.len());
+};
+
+/// NUL-terminated metric labels of the refusals, index-aligned with `Refusal::ALL`.
+const REFUSAL_LABELS: [&CStr; AFWD_REFUSAL_COUNT] = [
+    c"protected",
+    c"out_of_bailiwick",
+    c"internal_name",
+    c"internal_lookup_failed",
+    c"address_policy",
+    c"limit",
+];
+
+/// A static, NUL-terminated short label for refusal `reason` (an `afwd_refusal` value), as a
+/// metric label: e.g. "protected". "unknown" past the end. Never NULL; do not free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn afwd_refusal_label(reason: usize) -> *const c_char {
+    ffi_boundary!({
+        match REFUSAL_LABELS.get(reason) {
+            Some(label) => label.as_ptr(),
+            None => c"unknown".as_ptr(),
+        }
+    })
+}
+
+/// How many facts `engine` refused for `reason` (an `afwd_refusal` value) since it was made. 0
+/// for a NULL `engine`, a `reason` past the end, or a caught panic. Thread-safe on a shared
+/// engine.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_engine_refused(engine: *const afwd_engine, reason: usize) -> u64 {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live engine.
+        let Some(engine) = (unsafe { engine.as_ref() }) else {
+            return 0;
+        };
+        match Refusal::ALL.get(reason) {
+            Some(why) => engine.inner.refused(*why),
+            None => 0,
+        }
     })
 }

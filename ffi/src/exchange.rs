@@ -42,10 +42,12 @@ pub enum afwd_action_kind {
     /// failed): answer the client SERVFAIL. `fail_reason` is the last error seen
     /// (`AFWD_ERR_HAIRPIN_TARGET_FAILED` after an INTERNAL).
     AFWD_ACTION_FAIL = 3,
-    /// Hairpin (the target is a domain name): `buf[..len]` is a query (the target's A or AAAA,
-    /// DNS wire format) to run through the rest of the plugin chain (the plugins after this one),
-    /// as if a client had asked it. Hand the reply it writes to `afwd_exchange_reply`; when it
-    /// writes none (or cannot be asked), call `afwd_exchange_failed`. No network I/O.
+    /// `buf[..len]` is a query (DNS wire format) to run through the rest of the plugin chain
+    /// (the internal view: the plugins after this one), as if a client had asked it: a hairpin
+    /// target's A or AAAA, or a CNAME target's TXT (before the target may be learned, to learn
+    /// whether the internal view knows the name). Hand the reply it writes to
+    /// `afwd_exchange_reply`; when it writes none (or cannot be asked), call
+    /// `afwd_exchange_failed` (a CNAME target is then not learned). No network I/O.
     AFWD_ACTION_INTERNAL = 4,
 }
 
@@ -85,7 +87,7 @@ impl afwd_action {
 }
 
 /// The C form of a SEND's server address.
-fn server_bytes(server: SocketAddr) -> ([u8; 16], u16) {
+pub(crate) fn server_bytes(server: SocketAddr) -> ([u8; 16], u16) {
     let ip = match server.ip() {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
         IpAddr::V6(v6) => v6,

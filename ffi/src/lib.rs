@@ -6,8 +6,8 @@
 //!
 //! Conventions, shared by every entry point:
 //!
-//! - Opaque handles (`afwd_config_builder`, `afwd_config`, `afwd_engine`, `afwd_exchange`) are
-//!   boxed Rust values.
+//! - Opaque handles (`afwd_config_builder`, `afwd_config`, `afwd_engine`, `afwd_exchange`,
+//!   `afwd_prefetch`) are boxed Rust values.
 //!   Every `*_new` has a `*_free`, and `*_free(NULL)` does nothing.
 //! - Inputs are pointer + length slices. A null pointer with length 0 is an empty slice; a null
 //!   pointer with a non-zero length is `AFWD_ERR_NULL_ARGUMENT`.
@@ -35,14 +35,18 @@ mod boundary;
 mod config;
 mod engine;
 mod exchange;
+mod prefetch;
 mod slice;
 
+#[cfg(test)]
+mod prefetch_tests;
 #[cfg(test)]
 mod tests;
 
 pub use config::{
-    UpstreamModeCode, afwd_config, afwd_config_builder, afwd_config_builder_add_delegated,
-    afwd_config_builder_add_hairpin, afwd_config_builder_add_upstream,
+    UpstreamModeCode, afwd_config, afwd_config_builder, afwd_config_builder_add_allow_ns,
+    afwd_config_builder_add_delegated, afwd_config_builder_add_hairpin,
+    afwd_config_builder_add_protected, afwd_config_builder_add_upstream,
     afwd_config_builder_add_zone, afwd_config_builder_free, afwd_config_builder_new,
     afwd_config_builder_set_discovery, afwd_config_builder_set_max_learned,
     afwd_config_builder_set_max_ttl, afwd_config_builder_set_timeout_ms,
@@ -50,10 +54,17 @@ pub use config::{
     afwd_upstream_mode,
 };
 pub use engine::{
-    afwd_engine, afwd_engine_classify, afwd_engine_free, afwd_engine_learned_len, afwd_engine_new,
+    AFWD_REFUSAL_COUNT, afwd_engine, afwd_engine_classify, afwd_engine_free,
+    afwd_engine_learned_len, afwd_engine_new, afwd_engine_refused, afwd_refusal,
+    afwd_refusal_label,
 };
 pub use exchange::{
     afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_failed, afwd_exchange_free,
     afwd_exchange_new, afwd_exchange_poll, afwd_exchange_reply,
+};
+pub use prefetch::{
+    afwd_prefetch, afwd_prefetch_action, afwd_prefetch_action_kind, afwd_prefetch_failed,
+    afwd_prefetch_free, afwd_prefetch_new, afwd_prefetch_poll, afwd_prefetch_ready,
+    afwd_prefetch_reply,
 };
 pub use result::{ResultCode, afwd_result, afwd_result_text, afwd_verdict};

@@ -74,6 +74,14 @@ pub enum afwd_result {
     AFWD_ERR_HAIRPIN_DUPLICATE_NAME = 216,
     /// `delegated .`: the root cannot be a delegated zone (it would forward every question).
     AFWD_ERR_DELEGATED_ROOT = 217,
+    /// `protect .`: the root cannot be protected (nothing could be forwarded).
+    AFWD_ERR_PROTECTED_ROOT = 218,
+    /// A listed zone is at or below a protected zone.
+    AFWD_ERR_ZONE_PROTECTED = 219,
+    /// A delegated zone is at or below a protected zone.
+    AFWD_ERR_DELEGATED_PROTECTED = 220,
+    /// `allow_ns`: not `IP/PREFIX` or `IP`.
+    AFWD_ERR_NET_INVALID = 221,
     /// A configuration error that this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_CONFIG_INVALID = 299,
     /// The client query does not parse (also the code for a query error without an own code).
@@ -115,7 +123,7 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 44] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 48] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -144,6 +152,10 @@ pub(crate) const ALL_RESULTS: [afwd_result; 44] = {
         AFWD_ERR_HAIRPIN_TARGET_INVALID,
         AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
         AFWD_ERR_DELEGATED_ROOT,
+        AFWD_ERR_PROTECTED_ROOT,
+        AFWD_ERR_ZONE_PROTECTED,
+        AFWD_ERR_DELEGATED_PROTECTED,
+        AFWD_ERR_NET_INVALID,
         AFWD_ERR_CONFIG_INVALID,
         AFWD_ERR_QUERY_MALFORMED,
         AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -186,6 +198,10 @@ impl From<ConfigError> for afwd_result {
             ConfigError::HairpinTargetInvalid => AFWD_ERR_HAIRPIN_TARGET_INVALID,
             ConfigError::HairpinDuplicateName => AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
             ConfigError::DelegatedRoot => AFWD_ERR_DELEGATED_ROOT,
+            ConfigError::ProtectedRoot => AFWD_ERR_PROTECTED_ROOT,
+            ConfigError::ZoneProtected => AFWD_ERR_ZONE_PROTECTED,
+            ConfigError::DelegatedProtected => AFWD_ERR_DELEGATED_PROTECTED,
+            ConfigError::NetInvalid => AFWD_ERR_NET_INVALID,
             // #[non_exhaustive]: a variant added to the core after this ABI was written.
             _ => AFWD_ERR_CONFIG_INVALID,
         }
@@ -275,6 +291,10 @@ impl afwd_result {
             AFWD_ERR_HAIRPIN_TARGET_INVALID => ConfigError::HairpinTargetInvalid.as_str(),
             AFWD_ERR_HAIRPIN_DUPLICATE_NAME => ConfigError::HairpinDuplicateName.as_str(),
             AFWD_ERR_DELEGATED_ROOT => ConfigError::DelegatedRoot.as_str(),
+            AFWD_ERR_PROTECTED_ROOT => ConfigError::ProtectedRoot.as_str(),
+            AFWD_ERR_ZONE_PROTECTED => ConfigError::ZoneProtected.as_str(),
+            AFWD_ERR_DELEGATED_PROTECTED => ConfigError::DelegatedProtected.as_str(),
+            AFWD_ERR_NET_INVALID => ConfigError::NetInvalid.as_str(),
             AFWD_ERR_CONFIG_INVALID => "invalid configuration",
             AFWD_ERR_QUERY_MALFORMED => QueryError::Malformed.as_str(),
             AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),

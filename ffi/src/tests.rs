@@ -36,7 +36,7 @@ const IN: u16 = 1;
 const NOW: u64 = 1_000_000;
 
 /// A DNS name in wire form (presentation form in, no escapes).
-fn wire_name(name: &[u8]) -> Vec<u8> {
+pub(crate) fn wire_name(name: &[u8]) -> Vec<u8> {
     let mut w = Vec::new();
     for label in name.split(|&b| b == b'.').filter(|l| !l.is_empty()) {
         w.push(u8::try_from(label.len()).unwrap());
@@ -47,7 +47,7 @@ fn wire_name(name: &[u8]) -> Vec<u8> {
 }
 
 /// A DNS query for `name`, RD set, no EDNS.
-fn query(id: u16, name: &[u8], qtype: u16) -> Vec<u8> {
+pub(crate) fn query(id: u16, name: &[u8], qtype: u16) -> Vec<u8> {
     let mut q = Vec::new();
     q.extend_from_slice(&id.to_be_bytes());
     q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -58,7 +58,7 @@ fn query(id: u16, name: &[u8], qtype: u16) -> Vec<u8> {
 }
 
 /// The end of the question section of `msg`.
-fn question_end(msg: &[u8]) -> usize {
+pub(crate) fn question_end(msg: &[u8]) -> usize {
     let mut end = 12;
     while msg[end] != 0 {
         end += 1 + usize::from(msg[end]);
@@ -92,7 +92,7 @@ fn reply_to(upstream_query: &[u8]) -> Vec<u8> {
     reply_with(upstream_query, &[(TXT, 3600, b"\x05token".to_vec())])
 }
 
-fn builder() -> *mut afwd_config_builder {
+pub(crate) fn builder() -> *mut afwd_config_builder {
     let b = afwd_config_builder_new();
     assert!(!b.is_null());
     b
@@ -220,7 +220,7 @@ fn text(r: ResultCode) -> &'static str {
 
 /// Runs `call` with a panic armed for the first boundary it enters, and checks that it did
 /// enter one (so the injected panic really went through that function's boundary).
-fn with_injected_panic<T>(call: impl FnOnce() -> T) -> T {
+pub(crate) fn with_injected_panic<T>(call: impl FnOnce() -> T) -> T {
     inject::arm();
     let out = call();
     assert!(!inject::armed(), "the call did not enter an ffi_boundary");
@@ -448,6 +448,10 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_HAIRPIN_TARGET_INVALID, 215),
         (AFWD_ERR_HAIRPIN_DUPLICATE_NAME, 216),
         (AFWD_ERR_DELEGATED_ROOT, 217),
+        (AFWD_ERR_PROTECTED_ROOT, 218),
+        (AFWD_ERR_ZONE_PROTECTED, 219),
+        (AFWD_ERR_DELEGATED_PROTECTED, 220),
+        (AFWD_ERR_NET_INVALID, 221),
         (AFWD_ERR_CONFIG_INVALID, 299),
         (AFWD_ERR_QUERY_MALFORMED, 300),
         (AFWD_ERR_QUERY_NOT_A_QUERY, 301),
@@ -498,7 +502,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [2, 99, 106, 218, 298, 304, 408, 504, 598, 600, c_uint::MAX] {
+    for unknown in [2, 99, 106, 222, 298, 304, 408, 504, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -544,6 +548,13 @@ fn core_errors_map_to_their_own_codes_and_messages() {
             AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
         ),
         (ConfigError::DelegatedRoot, AFWD_ERR_DELEGATED_ROOT),
+        (ConfigError::ProtectedRoot, AFWD_ERR_PROTECTED_ROOT),
+        (ConfigError::ZoneProtected, AFWD_ERR_ZONE_PROTECTED),
+        (
+            ConfigError::DelegatedProtected,
+            AFWD_ERR_DELEGATED_PROTECTED,
+        ),
+        (ConfigError::NetInvalid, AFWD_ERR_NET_INVALID),
     ];
     for (e, code) in config {
         assert_eq!(afwd_result::from(e), code);
@@ -1252,6 +1263,17 @@ const HOT_NAMES: [&[u8]; 8] = [
     b"",
 ];
 
+/// Answers the pending INTERNAL (the question about a CNAME target) NXDOMAIN: the internal view
+/// does not know the name, so the target is learned.
+fn internal_nxdomain(x: *mut afwd_exchange, e: *const afwd_engine) {
+    let (action, q) = poll(x);
+    assert_eq!(action.kind, AFWD_ACTION_INTERNAL);
+    let mut r = reply_with(&q, &[]);
+    r[3] |= 3;
+    // SAFETY: live handles; the slice is valid for its length.
+    unsafe { assert_eq!(afwd_exchange_reply(x, e, r.as_ptr(), r.len(), NOW), AFWD_OK) };
+}
+
 #[test]
 fn classify_does_not_allocate() {
     let e = engine();
@@ -1274,6 +1296,7 @@ fn classify_does_not_allocate() {
             afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
             AFWD_OK
         );
+        internal_nxdomain(x, e);
         assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
         afwd_exchange_free(x);
         assert!(
@@ -1297,6 +1320,7 @@ fn learned_entries_expire_with_the_clock() {
             afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
             AFWD_OK
         );
+        internal_nxdomain(x, e);
         afwd_exchange_free(x);
         let classify = |now| afwd_engine_classify(e, TARGET.as_ptr(), TARGET.len(), TXT, IN, now);
         // A TTL of 0 is learned for at least 60 s, and not for a day.

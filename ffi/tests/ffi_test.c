@@ -84,6 +84,10 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_HAIRPIN_TARGET_INVALID,
     AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
     AFWD_ERR_DELEGATED_ROOT,
+    AFWD_ERR_PROTECTED_ROOT,
+    AFWD_ERR_ZONE_PROTECTED,
+    AFWD_ERR_DELEGATED_PROTECTED,
+    AFWD_ERR_NET_INVALID,
     AFWD_ERR_CONFIG_INVALID,
     AFWD_ERR_QUERY_MALFORMED,
     AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -316,6 +320,9 @@ static afwd_config *make_config(afwd_upstream_mode mode, bool discovery) {
     CHECK_RESULT(afwd_config_builder_add_delegated(b, S("acme.auth.example.org")), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_set_upstream_mode(b, mode), AFWD_OK);
     CHECK_RESULT(afwd_config_builder_set_max_learned(b, 64), AFWD_OK);
+    /* The nameservers of these tests live on loopback, which authoritative mode refuses
+       unless allowed. */
+    CHECK_RESULT(afwd_config_builder_add_allow_ns(b, S("127.0.0.0/8")), AFWD_OK);
     afwd_config *c = NULL;
     CHECK_RESULT(afwd_config_new(b, &c), AFWD_OK);
     CHECK(c != NULL);
@@ -605,10 +612,11 @@ static void test_classify(const afwd_engine *e) {
     CHECK_EQ(CLASSIFY(e, "www.example.org.", TYPE_A), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, ".", TYPE_SOA), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "cluster.local.", TYPE_SOA), AFWD_VERDICT_PASS);
-    /* Rule 4: anything at or below the delegated zone. */
+    /* Rule 4: the check's types at or below the delegated zone, never an application's. */
     CHECK_EQ(CLASSIFY(e, "acme.auth.example.org.", TYPE_TXT), AFWD_VERDICT_FORWARD);
     CHECK_EQ(CLASSIFY(e, "X.Acme.Auth.Example.ORG", TYPE_TXT), AFWD_VERDICT_FORWARD);
-    CHECK_EQ(CLASSIFY(e, "x.acme.auth.example.org", TYPE_A), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "x.acme.auth.example.org", TYPE_CNAME), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "x.acme.auth.example.org", TYPE_A), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "xacme.auth.example.org", TYPE_TXT), AFWD_VERDICT_PASS);
     /* Only the given length counts, not what follows. */
     const char *longer = "_acme-challenge.example.comX";
@@ -684,6 +692,30 @@ static afwd_action poll_action(const afwd_exchange *x, uint8_t *buf) {
     }
     return a;
 }
+
+/* Answers the pending INTERNAL (the question about a CNAME target) with `rcode`: NXDOMAIN (3)
+   says the internal view does not know the name, so the target may be learned. */
+static void internal_says(afwd_exchange *x, const afwd_engine *e, uint8_t rcode) {
+    static uint8_t buf[BUF], reply[BUF];
+    afwd_action a;
+    CHECK_RESULT(afwd_exchange_poll(x, buf, BUF, &a), AFWD_OK);
+    CHECK_EQ(a.kind, AFWD_ACTION_INTERNAL);
+    msg m;
+    reply_start(&m, reply, buf, a.len, false);
+    reply[3] = (uint8_t)(0x80 | rcode);
+    size_t r_len = reply_end(&m, buf, a.len);
+    afwd_result want = rcode == 0 || rcode == 3 ? AFWD_OK : AFWD_ERR_REPLY_UPSTREAM_FAILURE;
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), want);
+}
+
+/* Answers every pending INTERNAL NXDOMAIN: the internal view knows none of the names. */
+static void internal_unknown(afwd_exchange *x, const afwd_engine *e) {
+    static uint8_t buf[BUF];
+    for (int i = 0; i < 16 && poll_action(x, buf).kind == AFWD_ACTION_INTERNAL; i++) {
+        internal_says(x, e, 3);
+    }
+}
+
 
 /* Polls, expecting a SEND to server ip:port over tcp, and checks the query against the question
    (name up to letter case, type) and the RD bit. Returns the query length (the query is in buf). */
@@ -952,6 +984,8 @@ static void test_learning(void) {
     reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, "ns2.example.com");
     size_t r_len = reply_end(&m, uq, uq_len);
     CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    /* The internal view is asked about both hosts first; it knows neither. */
+    internal_unknown(x, e);
     afwd_action a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
     CHECK_EQ(get16(buf), 0x4444);
@@ -977,6 +1011,8 @@ static void test_learning(void) {
     reply_rr(&m, 0, "x.target.example.org", TYPE_TXT, 300, TOKEN, sizeof TOKEN);
     r_len = reply_end(&m, uq, uq_len);
     CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    /* The internal view is asked about the target first; it does not know it. */
+    internal_says(x, e, 3);
     a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
     CHECK_EQ(get16(buf), 0x5555);
@@ -1012,6 +1048,7 @@ static void test_learning(void) {
     reply_name_rr(&m, 1, "example.com", TYPE_NS, 300, "ns1.example.com");
     r_len = reply_end(&m, uq, uq_len);
     CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    internal_says(x, e, 3);
     CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_ANSWER);
     afwd_exchange_free(x);
     CHECK_EQ(CLASSIFY(e, "x.target.example.org.", TYPE_TXT), AFWD_VERDICT_FORWARD);
@@ -1090,7 +1127,7 @@ static void test_authoritative(void) {
     afwd_engine_free(e);
 }
 
-/* ---- hairpin (issue 5) ------------------------------------------------------------------ */
+/* ---- hairpin ------------------------------------------------------------------ */
 
 static const char *const INGRESS = "ingress-nginx-controller.ingress-nginx.svc.cluster.local";
 
@@ -1274,12 +1311,116 @@ out:
     afwd_engine_free(e);
 }
 
+/* ---- the rules on public data, and the prefetch ------------------------------------------ */
+
+static void test_public_data_rules(void) {
+    static uint8_t q[512], uq[BUF], buf[BUF], reply[BUF];
+    msg m;
+    afwd_config_builder *b = afwd_config_builder_new();
+    CHECK_RESULT(afwd_config_builder_add_protected(b, S(".")), AFWD_ERR_PROTECTED_ROOT);
+    CHECK_RESULT(afwd_config_builder_add_protected(b, S("corp.internal")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_allow_ns(b, S("10.0.0.0/33")), AFWD_ERR_NET_INVALID);
+    CHECK_RESULT(afwd_config_builder_add_allow_ns(b, S("fd00::/8")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_upstream(b, S("127.0.0.1:5353")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_delegated(b, S("acme.corp.internal")), AFWD_ERR_DELEGATED_PROTECTED);
+    CHECK_RESULT(afwd_config_builder_add_zone(b, S("svc.cluster.local")), AFWD_ERR_ZONE_PROTECTED);
+    CHECK_RESULT(afwd_config_builder_add_zone(b, S("example.com")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_protected(b, S("com")), AFWD_ERR_ZONE_PROTECTED);
+    afwd_config *c = NULL;
+    afwd_config_builder_free(b);
+
+    /* No zones listed: every challenge name, but never a protected one. */
+    b = afwd_config_builder_new();
+    CHECK_RESULT(afwd_config_builder_add_upstream(b, S("127.0.0.1:5353")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_protected(b, S("corp.internal")), AFWD_OK);
+    CHECK_RESULT(afwd_config_new(b, &c), AFWD_OK);
+    afwd_config_builder_free(b);
+    afwd_engine *e = NULL;
+    CHECK_RESULT(afwd_engine_new(c, &e), AFWD_OK);
+    afwd_config_free(c);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.attacker.net", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.svc.cluster.local", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.db.corp.internal", TYPE_TXT), AFWD_VERDICT_PASS);
+
+    /* A public CNAME onto a name the internal view knows: the client gets the answer, the
+       target is not learned, and the refusal is counted. */
+    size_t q_len = build_query(q, 0x1357, 0x01, 1, "_acme-challenge.attacker.net", TYPE_TXT, false);
+    afwd_exchange *x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, "_acme-challenge.attacker.net", TYPE_TXT);
+    reply_start(&m, reply, uq, uq_len, false);
+    reply_name_rr(&m, 0, NULL, TYPE_CNAME, 300, "intranet.example.com");
+    size_t r_len = reply_end(&m, uq, uq_len);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    internal_says(x, e, 0);
+    CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_ANSWER);
+    afwd_exchange_free(x);
+    CHECK_EQ(CLASSIFY(e, "intranet.example.com", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_refused(e, AFWD_REFUSAL_INTERNAL_NAME), 1);
+    CHECK_EQ(afwd_engine_refused(e, AFWD_REFUSAL_PROTECTED), 0);
+    CHECK_EQ(afwd_engine_refused(e, AFWD_REFUSAL_COUNT), 0);
+    CHECK_EQ(afwd_engine_refused(NULL, AFWD_REFUSAL_INTERNAL_NAME), 0);
+    CHECK(strcmp(afwd_refusal_label(AFWD_REFUSAL_INTERNAL_NAME), "internal_name") == 0);
+    CHECK(strcmp(afwd_refusal_label(AFWD_REFUSAL_COUNT), "unknown") == 0);
+    afwd_engine_free(e);
+}
+
+static void test_prefetch(void) {
+    static uint8_t buf[BUF], reply[BUF];
+    msg m;
+    afwd_engine *e = make_engine(AFWD_UPSTREAM_RECURSIVE, true);
+    afwd_prefetch *p = NULL;
+    CHECK_RESULT(afwd_prefetch_new(e, 42, &p), AFWD_OK);
+    CHECK(p != NULL);
+    CHECK(!afwd_prefetch_ready(p));
+    CHECK_EQ(CLASSIFY(e, "ns1.example.net", TYPE_A), AFWD_VERDICT_PASS);
+    /* One NS lookup per listed and delegated zone, each answered with an in-zone host. */
+    int sends = 0;
+    for (;;) {
+        afwd_prefetch_action a;
+        CHECK_RESULT(afwd_prefetch_poll(p, e, NOW, buf, BUF, &a), AFWD_OK);
+        if (a.kind == AFWD_PREFETCH_SLEEP) {
+            CHECK(a.until_ms > NOW && a.until_ms != UINT64_MAX);
+            break;
+        }
+        CHECK_EQ(a.kind, AFWD_PREFETCH_SEND);
+        CHECK_EQ(a.until_ms, NOW + 1500); /* the core's deadline: the timeout */
+        CHECK_EQ(a.server_port, 5353);
+        if (++sends > 3) break;
+        char zone[256], host[300];
+        size_t off = 12, n = 0;
+        while (buf[off] != 0 && n < sizeof zone - 70) {
+            memcpy(zone + n, buf + off + 1, buf[off]);
+            n += buf[off];
+            zone[n++] = '.';
+            off += 1u + buf[off];
+        }
+        zone[n ? n - 1 : 0] = 0;
+        snprintf(host, sizeof host, "ns1.%s", zone);
+        reply_start(&m, reply, buf, a.len, false);
+        reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, host);
+        size_t r_len = reply_end(&m, buf, a.len);
+        CHECK_RESULT(afwd_prefetch_reply(p, e, reply, r_len, NOW), AFWD_OK);
+    }
+    CHECK_EQ(sends, 3);
+    CHECK(afwd_prefetch_ready(p));
+    CHECK_EQ(CLASSIFY(e, "ns1.example.net", TYPE_A), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "ns1.acme.auth.example.org", TYPE_AAAA), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "ns1.example.net", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_learned_len(e), 0); /* prefetched, not learned */
+    CHECK_RESULT(afwd_prefetch_failed(p), AFWD_OK);
+    CHECK_RESULT(afwd_prefetch_failed(NULL), AFWD_ERR_NULL_ARGUMENT);
+    afwd_prefetch_free(p);
+    afwd_engine_free(e);
+}
+
 static void test_free_null(void) {
     /* No-ops: a crash, or an invalid free under valgrind, fails the run. */
     afwd_config_builder_free(NULL);
     afwd_config_free(NULL);
     afwd_engine_free(NULL);
     afwd_exchange_free(NULL);
+    afwd_prefetch_free(NULL);
 }
 
 int main(void) {
@@ -1305,6 +1446,8 @@ int main(void) {
     test_learning();
     test_authoritative();
     test_hairpin();
+    test_public_data_rules();
+    test_prefetch();
     test_free_null();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

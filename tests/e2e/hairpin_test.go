@@ -1,6 +1,6 @@
 package e2e_test
 
-// Issue 5, the HTTP-01 hairpin: a cluster behind a load balancer VIP with no
+// The HTTP-01 hairpin: a cluster behind a load balancer VIP with no
 // hairpin NAT. www.example.com resolves to the VIP (knot's public A,
 // 192.0.2.80, TEST-NET: never connected to) everywhere, so cert-manager's
 // HTTP-01 self check from inside the cluster times out. With
@@ -17,13 +17,10 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,35 +267,13 @@ func hpSelfCheck(t *testing.T, s *world.Server, web *world.HTTP01Server, www, to
 // hpMetric sums the samples of a counter at a prometheus endpoint.
 func hpMetric(t *testing.T, addr netip.AddrPort, name string) float64 {
 	t.Helper()
-	if err := world.MustLoopback(addr); err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 30 * time.Second}
-	resp, err := c.Get("http://" + addr.String() + "/metrics")
-	if err != nil {
-		t.Fatalf("scraping metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
+	samples := metricSamples(t, addr, name)
+	if len(samples) == 0 {
+		t.Fatalf("no %s in the metrics at %s", name, addr)
 	}
 	var sum float64
-	found := false
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
+	for _, v := range samples {
 		sum += v
-		found = true
-	}
-	if !found {
-		t.Fatalf("no %s in the metrics\n%s", name, body)
 	}
 	return sum
 }
@@ -575,7 +550,7 @@ func TestHairpinAnswers(t *testing.T) {
 	})
 
 	// Other types of a hairpin name get the public answers, unchanged (SOA
-	// and NS are left out: issue 4's discovery rule forwards them, capped).
+	// and NS are left out: the discovery rule forwards them, capped).
 	t.Run("other types pass", func(t *testing.T) {
 		for _, c := range both {
 			for _, tc := range []struct{ name, typ string }{
@@ -625,21 +600,22 @@ func TestHairpinAnswers(t *testing.T) {
 		}
 	})
 
-	// Issue 4's forwarding rules are checked before the hairpin table: once
-	// acmeforward has forwarded the zone's NS (rule 2) and learned ns1 as a
-	// nameserver host, ns1's A is forwarded (rule 3), even under
-	// `hairpin *.zone`.
-	t.Run("learned nameserver host keeps forwarding", func(t *testing.T) {
-		fresh := hpStart(t, w, bin, hpConf{name: "coredns-hairpin-learned", maxTTL: 30, hairpins: hpLines})
+	// The forwarding rules are checked before the hairpin table: the zone's
+	// nameserver host, found by the prefetch before the server answers its
+	// first query, has its A forwarded (rule 3) from the start, even under
+	// `hairpin *.zone`, on every replica alike.
+	t.Run("prefetched nameserver host keeps forwarding", func(t *testing.T) {
+		fresh := hpStart(t, w, bin, hpConf{name: "coredns-hairpin-prefetched", maxTTL: 30, hairpins: hpLines})
 		ns1 := hpName("ns1")
-		hpWantAddrs(t, ask(t, digUDP, fresh, ns1, "A"), ns1, "A", 30, hpAddrWild) // nothing learned yet
+		hpWantAddrs(t, ask(t, digUDP, fresh, hpName("other"), "A"), hpName("other"), "A", 30, hpAddrWild)
+		// Before any NS question was forwarded through this server.
+		for _, c := range both {
+			world.WantA(t, ask(t, c, fresh, ns1, "A"), world.NSAddr)
+		}
 		r := ask(t, digUDP, fresh, hpZone.Name, "NS")
 		world.WantRcode(t, r, "NOERROR")
 		if ns := r.Records("NS"); len(ns) != 1 || !strings.EqualFold(ns[0].Data, ns1+".") {
 			t.Fatalf("NS %s\n%s", hpZone.Name, r)
-		}
-		for _, c := range both {
-			world.WantA(t, ask(t, c, fresh, ns1, "A"), world.NSAddr)
 		}
 	})
 }

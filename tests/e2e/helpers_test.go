@@ -1,8 +1,13 @@
 package e2e_test
 
 import (
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acmeforward/acmeforward/tests/world"
 )
@@ -50,4 +55,37 @@ func wantServfail(t *testing.T, r *world.Response) {
 	if strings.Contains(r.Output, garbageToken) || strings.Contains(r.Output, goodToken) {
 		t.Fatalf("upstream data reached the client\n%s", r)
 	}
+}
+
+// metricSamples scrapes a prometheus endpoint (on loopback) and gives the
+// samples of the metric name, keyed by their label set as printed
+// (`{reason="x",server="y"}`, or "" without labels). None: an empty map.
+func metricSamples(t *testing.T, addr netip.AddrPort, name string) map[string]float64 {
+	t.Helper()
+	if err := world.MustLoopback(addr); err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 30 * time.Second}
+	resp, err := c.Get("http://" + addr.String() + "/metrics")
+	if err != nil {
+		t.Fatalf("scraping metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		samples[strings.TrimSpace(strings.TrimPrefix(strings.TrimSuffix(line, f[len(f)-1]), name))] += v
+	}
+	return samples
 }

@@ -52,8 +52,22 @@ func (z Zone) AliasChallenge() string { return "_acme-challenge.alias." + z.Name
 // HostRecord is an internal name that dnsmasq answers (split horizon: the
 // inside view).
 type HostRecord struct {
-	Name string
-	Addr string
+	Name  string
+	Addr  string
+	Addr6 string // its AAAA ("": none)
+}
+
+// InternalTXT is a TXT record that dnsmasq answers (--txt-record). Text is
+// one string, without commas (dnsmasq splits strings there) or quotes (on its
+// command line they are kept as data).
+type InternalTXT struct {
+	Name, Text string
+}
+
+// InternalMX is an MX record that dnsmasq answers (--mx-host).
+type InternalMX struct {
+	Name, Exchange string
+	Pref           int
 }
 
 // Options says what a world serves and where.
@@ -63,8 +77,15 @@ type Options struct {
 	// Hidden are the zones dnsmasq answers only from its own records
 	// (`local=/zone/`): every other name in them is NXDOMAIN inside.
 	Hidden []string
-	// Hosts are dnsmasq's internal records.
+	// Hosts are dnsmasq's internal records; TXT and MX more of them.
 	Hosts []HostRecord
+	TXT   []InternalTXT
+	MX    []InternalMX
+	// InternalRecursion makes dnsmasq send every name outside Hidden to an
+	// unbound of the world (World.InternalResolver, no cache), as a real
+	// internal server resolves public names and hides only its own zones.
+	// Without it dnsmasq answers REFUSED for every such name.
+	InternalRecursion bool
 	// KnotAddr and DnsmasqAddr: zero means a fresh address from NewAddr.
 	KnotAddr, DnsmasqAddr netip.AddrPort
 	// Dir holds configs, zone files, databases and logs; "" means a fresh
@@ -154,9 +175,11 @@ func knotConf(dir string, addr netip.AddrPort, zones []Zone) string {
 	return b.String()
 }
 
-// dnsmasqArgs is dnsmasq's command line: no config file, no upstream, no
-// /etc/hosts, only the listed internal records, hidden zones answered locally.
-func dnsmasqArgs(addr netip.AddrPort, hidden []string, hosts []HostRecord) []string {
+// dnsmasqArgs is dnsmasq's command line: no config file, no upstream unless
+// upstream is valid (then every name outside the hidden zones goes there, and
+// nothing is cached), no /etc/hosts, only the listed internal records, hidden
+// zones answered locally.
+func dnsmasqArgs(addr netip.AddrPort, opts Options, upstream netip.AddrPort) []string {
 	args := []string{
 		"dnsmasq",
 		"--keep-in-foreground",
@@ -174,11 +197,24 @@ func dnsmasqArgs(addr netip.AddrPort, hidden []string, hosts []HostRecord) []str
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
-	for _, z := range hidden {
+	if upstream.IsValid() {
+		args = append(args, fmt.Sprintf("--server=%s#%d", upstream.Addr(), upstream.Port()), "--cache-size=0")
+	}
+	for _, z := range opts.Hidden {
 		args = append(args, "--local=/"+z+"/")
 	}
-	for _, h := range hosts {
-		args = append(args, fmt.Sprintf("--host-record=%s,%s,%d", h.Name, h.Addr, HostTTL))
+	for _, h := range opts.Hosts {
+		addrs := h.Addr
+		if h.Addr6 != "" {
+			addrs += "," + h.Addr6
+		}
+		args = append(args, fmt.Sprintf("--host-record=%s,%s,%d", h.Name, addrs, HostTTL))
+	}
+	for _, r := range opts.TXT {
+		args = append(args, fmt.Sprintf("--txt-record=%s,%s", r.Name, r.Text))
+	}
+	for _, r := range opts.MX {
+		args = append(args, fmt.Sprintf("--mx-host=%s,%s,%d", r.Name, r.Exchange, r.Pref))
 	}
 	return args
 }
@@ -247,6 +283,8 @@ type Acme struct {
 	Discovery    string // "on" or "off"
 	MaxLearned   int
 	Hairpins     []string // the arguments of each hairpin line
+	Protect      []string // zones never forwarded nor learned, beyond the defaults
+	AllowNS      []string // CIDRs whose nameserver addresses authoritative mode may use
 }
 
 // String is the block, indented for a server block.
@@ -281,6 +319,12 @@ func (a Acme) String() string {
 	}
 	for _, h := range a.Hairpins {
 		fmt.Fprintf(&b, "        hairpin %s\n", h)
+	}
+	if len(a.Protect) > 0 {
+		fmt.Fprintf(&b, "        protect %s\n", strings.Join(a.Protect, " "))
+	}
+	if len(a.AllowNS) > 0 {
+		fmt.Fprintf(&b, "        allow_ns %s\n", strings.Join(a.AllowNS, " "))
 	}
 	fmt.Fprintf(&b, "    }\n")
 	return b.String()

@@ -1,6 +1,6 @@
 package world
 
-// HTTP-01 hairpin support (issue 5): an HTTP server that stands in for the
+// HTTP-01 hairpin support: an HTTP server that stands in for the
 // cluster's ingress controller, and a client that does what cert-manager's
 // HTTP-01 self check does from inside the cluster, resolving through one DNS
 // server only and connecting to 127.0.0.0/8 only.

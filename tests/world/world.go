@@ -27,6 +27,9 @@ type World struct {
 	Opts    Options
 	Knot    *Server
 	Dnsmasq *Server
+	// InternalResolver is the unbound that dnsmasq sends public names to
+	// (Options.InternalRecursion), else nil.
+	InternalResolver *Server
 
 	mu        sync.Mutex
 	servers   []*Server
@@ -58,6 +61,11 @@ func Start(opts Options) (w *World, err error) {
 	}()
 	if len(opts.Zones) > 0 {
 		if w.Knot, err = w.startKnot(); err != nil {
+			return w, err
+		}
+	}
+	if opts.InternalRecursion {
+		if w.InternalResolver, err = w.StartUnbound(true); err != nil {
 			return w, err
 		}
 	}
@@ -134,7 +142,11 @@ func (w *World) startDnsmasq() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	argv := dnsmasqArgs(addr, w.Opts.Hidden, w.Opts.Hosts)
+	var upstream netip.AddrPort
+	if w.InternalResolver != nil {
+		upstream = w.InternalResolver.Addr
+	}
+	argv := dnsmasqArgs(addr, w.Opts, upstream)
 	if argv[0], err = exec.LookPath("dnsmasq"); err != nil {
 		return nil, fmt.Errorf("dnsmasq not found (Debian package dnsmasq-base): %w", err)
 	}

@@ -26,6 +26,10 @@ pub const DEFAULT_MAX_LEARNED: usize = 4096;
 pub const MIN_MAX_LEARNED: usize = 16;
 /// Largest accepted `max_learned`.
 pub const MAX_MAX_LEARNED: usize = 1_048_576;
+/// The zones protected by default: the cluster's own names and reverse lookups, and
+/// `localhost`. Names at or below a protected zone are never answered from outside and never
+/// learned, whatever a public record says.
+pub const DEFAULT_PROTECTED: [&str; 4] = ["cluster.local", "in-addr.arpa", "ip6.arpa", "localhost"];
 
 /// Where forwarded questions go.
 #[repr(u8)]
@@ -99,6 +103,8 @@ pub struct ConfigBuilder {
     upstream_mode: UpstreamMode,
     max_learned: usize,
     hairpin: HairpinTable,
+    protected: Vec<Zone>,
+    allow_ns: Vec<Net>,
 }
 
 impl Default for ConfigBuilder {
@@ -113,13 +119,19 @@ impl Default for ConfigBuilder {
             upstream_mode: UpstreamMode::Recursive,
             max_learned: DEFAULT_MAX_LEARNED,
             hairpin: HairpinTable::default(),
+            protected: DEFAULT_PROTECTED
+                .iter()
+                .filter_map(|z| Zone::parse(z).ok())
+                .collect(),
+            allow_ns: Vec::new(),
         }
     }
 }
 
 impl ConfigBuilder {
     /// A builder with no zones (meaning: the root), no upstreams, timeout 2s, max_ttl 30,
-    /// discovery on, no delegated zones, recursive upstream mode and max_learned 4096.
+    /// discovery on, no delegated zones, recursive upstream mode, max_learned 4096, the
+    /// [`DEFAULT_PROTECTED`] zones and no `allow_ns` networks.
     pub fn new() -> Self {
         Self::default()
     }
@@ -127,6 +139,9 @@ impl ConfigBuilder {
     /// Adds a zone in presentation format (`.` is the root). Adding a zone twice is harmless.
     pub fn zone(&mut self, zone: &str) -> Result<&mut Self, ConfigError> {
         let zone = Zone::parse(zone)?;
+        if self.is_protected(&zone) {
+            return Err(ConfigError::ZoneProtected);
+        }
         if !self.zones.contains(&zone) {
             self.zones.push(zone);
         }
@@ -168,14 +183,18 @@ impl ConfigBuilder {
         self
     }
 
-    /// Adds a delegated zone (presentation format): any question at or below it is forwarded
-    /// (rule 4), and with discovery on the SOA/NS questions for its ancestors (rule 2). Adding a
-    /// zone twice is harmless.
+    /// Adds a delegated zone (presentation format), where challenge CNAMEs point: the TXT,
+    /// CNAME, SOA and NS questions at or below it are forwarded (rule 4), and with discovery on
+    /// the SOA/NS questions for its ancestors (rule 2), and the A/AAAA of its nameserver hosts.
+    /// Adding a zone twice is harmless.
     /// The root is refused ([`ConfigError::DelegatedRoot`]): it would forward every question.
     pub fn delegated(&mut self, zone: &str) -> Result<&mut Self, ConfigError> {
         let zone = Zone::parse(zone)?;
         if zone.is_root() {
             return Err(ConfigError::DelegatedRoot);
+        }
+        if self.is_protected(&zone) {
+            return Err(ConfigError::DelegatedProtected);
         }
         if !self.delegated.contains(&zone) {
             self.delegated.push(zone);
@@ -198,7 +217,7 @@ impl ConfigBuilder {
         Ok(self)
     }
 
-    /// Adds a hairpin line (issue 5, HTTP-01 hairpin), as in the Corefile's
+    /// Adds a hairpin line (the HTTP-01 hairpin), as in the Corefile's
     /// `hairpin NAME... TARGET...`: the arguments separated by ASCII whitespace.
     ///
     /// Each NAME is a domain name, or a wildcard `*.zone` matching every name strictly below
@@ -217,11 +236,64 @@ impl ConfigBuilder {
         Ok(self)
     }
 
+    /// Adds a protected zone (presentation format) to the defaults ([`DEFAULT_PROTECTED`]):
+    /// names at or below it are never forwarded and never learned, whatever a public record
+    /// says. For the internal-only zones a public record must never decide, e.g. an internal
+    /// TLD. The root is refused ([`ConfigError::ProtectedRoot`]): nothing could be forwarded.
+    /// A listed or delegated zone inside it, added before or after, is refused
+    /// ([`ConfigError::ZoneProtected`], [`ConfigError::DelegatedProtected`]) by whichever call
+    /// comes second, so that the error names the line that makes the conflict.
+    pub fn protect(&mut self, zone: &str) -> Result<&mut Self, ConfigError> {
+        let zone = Zone::parse(zone)?;
+        if zone.is_root() {
+            return Err(ConfigError::ProtectedRoot);
+        }
+        let inside = |z: &Zone| name::is_at_or_below(z.wire(), zone.wire());
+        if self.zones.iter().any(inside) {
+            return Err(ConfigError::ZoneProtected);
+        }
+        if self.delegated.iter().any(inside) {
+            return Err(ConfigError::DelegatedProtected);
+        }
+        if !self.protected.contains(&zone) {
+            self.protected.push(zone);
+        }
+        Ok(self)
+    }
+
+    /// Whether `zone` is at or below a protected zone.
+    fn is_protected(&self, zone: &Zone) -> bool {
+        self.protected
+            .iter()
+            .any(|p| name::is_at_or_below(zone.wire(), p.wire()))
+    }
+
+    /// Allows a network (`IP/PREFIX`, or one `IP`) for nameserver addresses learned from DNS in
+    /// [`UpstreamMode::Authoritative`], which are otherwise refused in the loopback, link-local,
+    /// private (RFC 1918, ULA), CGNAT, multicast and unspecified ranges (so that public data
+    /// cannot aim the cluster's DNS at an address inside the cluster).
+    pub fn allow_ns(&mut self, net: &str) -> Result<&mut Self, ConfigError> {
+        let net = Net::parse(net)?;
+        if !self.allow_ns.contains(&net) {
+            self.allow_ns.push(net);
+        }
+        Ok(self)
+    }
+
     /// Builds the configuration. Fails with [`ConfigError::NoUpstream`] when no upstream was
-    /// added. With no zone added, the root zone is used: every name is in scope.
+    /// added, and with [`ConfigError::ZoneProtected`] / [`ConfigError::DelegatedProtected`] when
+    /// a listed or delegated zone is at or below a protected zone. With no zone added, the root
+    /// zone is used: every name is in scope (but the protected zones).
     pub fn build(&self) -> Result<Config, ConfigError> {
         if self.upstreams.is_empty() {
             return Err(ConfigError::NoUpstream);
+        }
+        // The setters refuse these already, whichever came first; kept as the one rule.
+        if self.zones.iter().any(|z| self.is_protected(z)) {
+            return Err(ConfigError::ZoneProtected);
+        }
+        if self.delegated.iter().any(|z| self.is_protected(z)) {
+            return Err(ConfigError::DelegatedProtected);
         }
         let mut zones = self.zones.clone();
         if zones.is_empty() || zones.iter().any(Zone::is_root) {
@@ -260,7 +332,69 @@ impl ConfigBuilder {
             upstream_mode: self.upstream_mode,
             max_learned: self.max_learned,
             hairpin: self.hairpin.clone(),
+            protected: self.protected.clone(),
+            allow_ns: self.allow_ns.clone(),
         })
+    }
+}
+
+/// An IP network, `IP/PREFIX`: the `allow_ns` entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Net {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Net {
+    /// Parses `IP/PREFIX` or a bare `IP` (a /32 or /128). The address is masked to the prefix.
+    pub fn parse(s: &str) -> Result<Net, ConfigError> {
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = ip.parse().map_err(|_| ConfigError::NetInvalid)?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().map_err(|_| ConfigError::NetInvalid)?
+            }
+            Some(_) => return Err(ConfigError::NetInvalid),
+        };
+        if prefix > max {
+            return Err(ConfigError::NetInvalid);
+        }
+        Ok(Net {
+            addr: mask(addr, prefix),
+            prefix,
+        })
+    }
+
+    /// Whether `ip` is in this network (same family).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == self.addr
+    }
+}
+
+impl fmt::Display for Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// `ip` with every bit past `prefix` cleared.
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(bits & m))
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(bits & m))
+        }
     }
 }
 
@@ -310,6 +444,8 @@ pub struct Config {
     upstream_mode: UpstreamMode,
     max_learned: usize,
     hairpin: HairpinTable,
+    protected: Vec<Zone>,
+    allow_ns: Vec<Net>,
 }
 
 impl Config {
@@ -364,6 +500,37 @@ impl Config {
     /// The bound of the learned state, in entries.
     pub fn max_learned(&self) -> usize {
         self.max_learned
+    }
+
+    /// The protected zones (the defaults and `protect`), lower-cased wire form.
+    pub fn protected(&self) -> &[Zone] {
+        &self.protected
+    }
+
+    /// Whether the lower-cased wire-form `name` is at or below a protected zone.
+    pub(crate) fn is_protected(&self, wire: &[u8]) -> bool {
+        self.protected
+            .iter()
+            .any(|p| name::is_at_or_below(wire, p.wire()))
+    }
+
+    /// Whether zones were listed explicitly (not just the root, nor none).
+    pub(crate) fn zones_listed(&self) -> bool {
+        !self.discovery_zones.is_empty()
+    }
+
+    /// Whether the lower-cased wire-form `name` is at or below a listed (not the root) or
+    /// delegated zone.
+    pub(crate) fn in_listed_or_delegated(&self, wire: &[u8]) -> bool {
+        self.discovery_zones
+            .iter()
+            .chain(&self.delegated)
+            .any(|z| name::is_at_or_below(wire, z.wire()))
+    }
+
+    /// The `allow_ns` networks.
+    pub fn allow_ns(&self) -> &[Net] {
+        &self.allow_ns
     }
 
     /// The hairpin table (names and `*.zone` wildcards → targets).
@@ -441,6 +608,14 @@ pub enum ConfigError {
     HairpinTargetInvalid,
     /// A hairpin NAME given twice (in one line or in two).
     HairpinDuplicateName,
+    /// `protect .`: nothing could be forwarded.
+    ProtectedRoot,
+    /// A listed zone is at or below a protected zone.
+    ZoneProtected,
+    /// A delegated zone is at or below a protected zone.
+    DelegatedProtected,
+    /// An `allow_ns` network is not `IP/PREFIX` or `IP`.
+    NetInvalid,
 }
 
 impl ConfigError {
@@ -481,6 +656,18 @@ impl ConfigError {
             }
             ConfigError::HairpinDuplicateName => {
                 "hairpin NAME given twice: each name (and each *.zone) may appear only once, in one hairpin line"
+            }
+            ConfigError::ProtectedRoot => {
+                "protected zone cannot be the root: nothing could be forwarded"
+            }
+            ConfigError::ZoneProtected => {
+                "a listed zone is inside a protected zone (cluster.local, in-addr.arpa, ip6.arpa, localhost, or one given with `protect`): its names are never answered from outside"
+            }
+            ConfigError::DelegatedProtected => {
+                "a delegated zone is inside a protected zone (cluster.local, in-addr.arpa, ip6.arpa, localhost, or one given with `protect`): its names are never answered from outside"
+            }
+            ConfigError::NetInvalid => {
+                "not a network: expected IP/PREFIX or IP, e.g. 127.0.0.0/8 or 2001:db8::/32"
             }
         }
     }

@@ -3,28 +3,30 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 use crate::classify::{self, CLASS_IN};
 use crate::config::{Config, Verdict, Zone};
 use crate::learned::{
     FILTER_WORDS, Fact, Facts, Learned, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, filter_bit,
+    is_check_type,
 };
 use crate::name;
+use crate::policy::{Refusal, RefusalCounts};
 
 /// Which forwarding rule matched a question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
     /// Rule 1: an `_acme-challenge` name at or below a configured zone; any type.
     Challenge,
-    /// Rule 2: SOA or NS at or below a zone listed explicitly, or for an ancestor of a delegated
-    /// zone.
+    /// Rule 2: SOA or NS at or below a zone listed explicitly, for an ancestor of a delegated
+    /// zone, or for the apex the prefetch found above a listed or delegated zone.
     Discovery,
-    /// Rule 3: A or AAAA for a learned NS target host name.
+    /// Rule 3: A or AAAA for a nameserver host, prefetched or learned.
     NsHost,
-    /// Rule 4: any type at or below a delegated zone.
+    /// Rule 4: TXT, CNAME, SOA or NS at or below a delegated zone.
     Delegated,
-    /// Rule 4: any type for a learned CNAME target of a challenge reply.
+    /// Rule 4: TXT, CNAME, SOA or NS for a learned CNAME target of a challenge reply.
     CnameTarget,
     /// Rule 5: SOA or NS for a learned ancestor of a challenge name or CNAME target.
     Ancestor,
@@ -46,6 +48,10 @@ pub struct Engine {
     learned: RwLock<Learned>,
     /// `learned.len()`, readable without the lock.
     learned_len: AtomicUsize,
+    /// `learned.pinned_len()` (the prefetched names), readable without the lock.
+    pinned_len: AtomicUsize,
+    /// Facts refused by the rules on public data, shared with the exchanges.
+    refused: Arc<RefusalCounts>,
     /// `learned.cname_target_len()`, readable without the lock.
     cname_targets: AtomicUsize,
     /// `learned.filter_words()`, readable without the lock: the prefilter of the learned names
@@ -83,6 +89,8 @@ impl Engine {
             config,
             learned: RwLock::new(learned),
             learned_len: AtomicUsize::new(0),
+            pinned_len: AtomicUsize::new(0),
+            refused: Arc::default(),
             cname_targets: AtomicUsize::new(0),
             filter: [const { AtomicU64::new(0) }; FILTER_WORDS],
             next_expiry_ms: AtomicU64::new(u64::MAX),
@@ -114,7 +122,7 @@ impl Engine {
     /// itself never purges.
     pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16, now_ms: u64) -> Verdict {
         self.expire(now_ms);
-        // Hairpin (issue 5, hairpin.rs): A/AAAA of class IN, only when a table is configured.
+        // Hairpin (hairpin.rs): A/AAAA of class IN, only when a table is configured.
         if qclass == CLASS_IN
             && matches!(qtype, TYPE_A | TYPE_AAAA)
             && !self.config.hairpin().is_empty()
@@ -141,7 +149,7 @@ impl Engine {
         let static_discovery = c.discovery()
             && soa_ns
             && !(c.discovery_zones().is_empty() && c.delegated_ancestors().is_empty());
-        let delegated = !c.delegated().is_empty();
+        let delegated = !c.delegated().is_empty() && is_check_type(qtype);
         let learned = self.learned_may_match(qtype);
         if !(maybe_challenge || static_discovery || delegated || learned) {
             return None;
@@ -184,21 +192,29 @@ impl Engine {
             .is_some_and(|w| w.load(Ordering::Acquire) & (1 << (bit % 64)) != 0)
     }
 
-    /// Whether the learned state can match a question of this type (no lock taken).
+    /// Whether the learned or prefetched state can match a question of this type (no lock
+    /// taken).
     fn learned_may_match(&self, qtype: u16) -> bool {
-        self.learned_len.load(Ordering::Acquire) > 0
-            && (self.cname_targets.load(Ordering::Acquire) > 0
-                || (self.config.discovery()
-                    && matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_SOA | TYPE_NS)))
+        let discovery_type =
+            self.config.discovery() && matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_SOA | TYPE_NS);
+        (self.learned_len.load(Ordering::Acquire) > 0
+            && (discovery_type
+                || (is_check_type(qtype) && self.cname_targets.load(Ordering::Acquire) > 0)))
+            || (discovery_type && self.pinned_len.load(Ordering::Acquire) > 0)
     }
 
     /// [`Engine::rule`] for a lower-cased wire-form name of class IN.
     pub(crate) fn rule_wire(&self, wire: &[u8], qtype: u16, now_ms: u64) -> Option<Rule> {
         let c = &self.config;
+        // The cluster's own names never get an answer from outside.
+        if c.is_protected(wire) {
+            return None;
+        }
         if classify::is_challenge_in(wire, c.zones()) {
             return Some(Rule::Challenge);
         }
-        if in_any(wire, c.delegated()) {
+        let check_type = is_check_type(qtype);
+        if check_type && in_any(wire, c.delegated()) {
             return Some(Rule::Delegated);
         }
         let soa_ns = matches!(qtype, TYPE_SOA | TYPE_NS);
@@ -207,24 +223,42 @@ impl Engine {
         } else {
             Facts::default()
         };
-        if facts.cname_target {
+        if facts.cname_target && check_type {
             return Some(Rule::CnameTarget);
         }
         if !c.discovery() {
             return None;
         }
         if soa_ns
-            && (in_any(wire, c.discovery_zones()) || is_exactly(wire, c.delegated_ancestors()))
+            && (in_any(wire, c.discovery_zones())
+                || is_exactly(wire, c.delegated_ancestors())
+                || facts.prefetched_apex)
         {
             return Some(Rule::Discovery);
         }
-        if facts.ns_host && matches!(qtype, TYPE_A | TYPE_AAAA) {
+        if (facts.ns_host || facts.prefetched_host) && matches!(qtype, TYPE_A | TYPE_AAAA) {
             return Some(Rule::NsHost);
         }
         if facts.ancestor && soa_ns {
             return Some(Rule::Ancestor);
         }
         None
+    }
+
+    /// Counts a fact refused by the rules on public data.
+    pub(crate) fn refuse(&self, why: Refusal) {
+        self.refused.count(why);
+    }
+
+    /// The counters of refused facts, for an exchange to share.
+    pub(crate) fn refusal_counts(&self) -> Arc<RefusalCounts> {
+        Arc::clone(&self.refused)
+    }
+
+    /// How many facts were refused for `why` so far (by the rules on public data: see
+    /// [`Refusal`]).
+    pub fn refused(&self, why: Refusal) -> u64 {
+        self.refused.get(why)
     }
 
     /// The number of entries (names) in the learned state, no lock. Several facts (and
@@ -247,10 +281,10 @@ impl Engine {
         self.read().lookup(name, now_ms)
     }
 
-    /// The learned nameserver addresses of the closest enclosing zone of `name` (wire form, any
-    /// case): the apex (lower-cased wire form) and the addresses.
+    /// The nameserver addresses, prefetched or learned, of the closest enclosing zone of `name`
+    /// (wire form, any case): the apex (lower-cased wire form) and the addresses.
     pub fn learned_servers(&self, name: &[u8], now_ms: u64) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
-        if self.learned_len() == 0 {
+        if self.learned_len() == 0 && self.pinned_len.load(Ordering::Acquire) == 0 {
             return None;
         }
         self.read()
@@ -291,6 +325,8 @@ impl Engine {
         self.cname_targets
             .store(learned.cname_target_len(), Ordering::Release);
         self.learned_len.store(learned.len(), Ordering::Release);
+        self.pinned_len
+            .store(learned.pinned_len(), Ordering::Release);
         for (word, &bits) in self.filter.iter().zip(learned.filter_words()) {
             if word.load(Ordering::Relaxed) != bits {
                 word.store(bits, Ordering::Release);
@@ -427,7 +463,7 @@ mod tests {
     }
 
     #[test]
-    fn rule4_delegated_zone_any_type() {
+    fn rule4_delegated_zone_check_types_only() {
         let e = engine(|b| {
             assert!(b.zone("example.com").is_ok());
             assert!(b.delegated("Acme.Auth.example.NET.").is_ok());
@@ -438,12 +474,15 @@ mod tests {
             "x.acme.auth.example.net",
             "A.B.ACME.AUTH.EXAMPLE.NET",
         ] {
-            for qtype in [A, CNAME, SOA, TXT, 65535] {
+            for qtype in [CNAME, SOA, TXT, NS] {
                 assert_eq!(
                     rule(&e, name, qtype),
                     Some(Rule::Delegated),
                     "{name} {qtype}"
                 );
+            }
+            for qtype in [A, AAAA, 15, 33, 255, 65535] {
+                assert_eq!(rule(&e, name, qtype), None, "{name} {qtype}");
             }
         }
         assert_eq!(rule(&e, "xacme.auth.example.net.", TXT), None);
@@ -462,11 +501,15 @@ mod tests {
         assert_eq!(rule(&e, "NS1.example.net", A), Some(Rule::NsHost));
         assert_eq!(rule(&e, "ns1.example.net.", AAAA), Some(Rule::NsHost));
         assert_eq!(rule(&e, "ns1.example.net.", TXT), None);
-        for qtype in [A, TXT, SOA, 255] {
+        for qtype in [CNAME, TXT, SOA, NS] {
             assert_eq!(
                 rule(&e, "t.auth.example.org.", qtype),
                 Some(Rule::CnameTarget)
             );
+        }
+        // Never an application's types: the target may be a name some pod uses.
+        for qtype in [A, AAAA, 15, 255] {
+            assert_eq!(rule(&e, "t.auth.example.org.", qtype), None, "{qtype}");
         }
         assert_eq!(rule(&e, "u.auth.example.org.", TXT), None);
         assert_eq!(rule(&e, "example.com.", SOA), Some(Rule::Ancestor));

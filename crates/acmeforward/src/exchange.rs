@@ -3,7 +3,7 @@
 //! the rest of the plugin chain, answer the client, or fail); the caller does the I/O and
 //! reports back with [`Exchange::on_reply`] or [`Exchange::on_failure`]. Retries, failover,
 //! TC→TCP and the authoritative discovery steps are all decided here. Validation is below; the
-//! rewriting for the client is in `rewrite.rs`; the hairpin answers (issue 5) in `hairpin.rs`.
+//! rewriting for the client is in `rewrite.rs`; the hairpin answers in `hairpin.rs`.
 //!
 //! The only randomness is the `random` argument of [`Exchange::new`], expanded with splitmix64:
 //! every send gets a fresh ID and a fresh 0x20 letter case.
@@ -11,6 +11,7 @@
 use core::fmt;
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -20,6 +21,7 @@ use crate::engine::{Engine, Rule};
 use crate::hairpin::{self, Target};
 use crate::learned::Fact;
 use crate::name;
+use crate::policy::{self, Refusal, RefusalCounts};
 use crate::rewrite;
 
 /// The EDNS0 UDP payload size advertised upstream and to clients (DNS flag day 2020).
@@ -45,6 +47,10 @@ pub const MAX_NS_HOSTS: usize = 13;
 
 /// The most nameserver addresses one exchange collects (authoritative mode).
 pub const MAX_NS_ADDRS: usize = 32;
+
+/// The most names of one reply (CNAME targets, nameserver hosts) that the internal view is
+/// asked about, and so may be learned; the rest are not learned.
+pub const MAX_PROBES: usize = 8;
 
 const HEADER_LEN: usize = 12;
 
@@ -80,9 +86,12 @@ pub enum Action<'a> {
         /// The query, wire format (prefix it with its length over TCP).
         query: &'a [u8],
     },
-    /// Hairpin (issue 5): ask the rest of the plugin chain (the plugins after this one) this
-    /// query, the hairpin target's A or AAAA, and report its reply with [`Exchange::on_reply`]
-    /// or its absence (no reply written, an error) with [`Exchange::on_failure`].
+    /// Ask the internal view (the rest of the plugin chain, the plugins after this one) this
+    /// query, and report its reply with [`Exchange::on_reply`] or its absence (no reply
+    /// written, an error) with [`Exchange::on_failure`]. Two uses: a hairpin target's A or
+    /// AAAA; and, before a CNAME target of a challenge reply is learned, the target's TXT, to
+    /// learn whether the internal view knows the name (it is then never learned). A caller
+    /// without an internal view reports a failure: the target is then not learned.
     Internal(&'a [u8]),
     /// Done: the validated, rewritten reply for the client.
     Answer(&'a [u8]),
@@ -148,6 +157,28 @@ enum Ask {
     /// Hairpin: the client's type (A or AAAA) of the target name (lower case), to the rest of
     /// the plugin chain ([`Action::Internal`]), RD set, no 0x20.
     Internal(Name),
+    /// Before learning a name from a reply (a CNAME target or a nameserver host, lower case):
+    /// its TXT, to the rest of the plugin chain ([`Action::Internal`]), RD set, no 0x20. Only
+    /// NXDOMAIN lets it be learned.
+    Probe(Name),
+}
+
+impl Ask {
+    /// Whether the send goes to the rest of the plugin chain rather than a server.
+    fn is_internal(&self) -> bool {
+        matches!(self, Ask::Internal(_) | Ask::Probe(_))
+    }
+}
+
+/// The client's answer, held while the internal view is asked about the names of the reply
+/// that could be learned.
+#[derive(Debug, Clone)]
+struct Probes {
+    answer: Vec<u8>,
+    /// Names still to ask about, with what would be learned and the TTL of its record.
+    names: VecDeque<(Name, Fact, u32)>,
+    /// The fact and TTL of the name being asked about.
+    current: (Fact, u32),
 }
 
 /// The `server` of an [`Ask::Internal`] send: there is none.
@@ -222,6 +253,13 @@ pub struct Exchange {
     learn_targets: bool,
     /// Rule 1: the ancestors of the client's question name are learned.
     challenge: bool,
+    /// A lookup of the engine's own (the prefetch): nothing is learned, and the validated
+    /// reply is kept ([`Exchange::take_looked_up`]) instead of an answer being built.
+    lookup: bool,
+    looked_up: Option<Box<Validated>>,
+    probes: Option<Box<Probes>>,
+    /// The engine's counters of refused facts.
+    refused: Arc<RefusalCounts>,
     resolvers: Vec<SocketAddr>,
     rng: SplitMix64,
     sends: usize,
@@ -232,10 +270,10 @@ pub struct Exchange {
 
 /// splitmix64: expands the caller's one random word into as many as needed.
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -256,7 +294,7 @@ fn push_name(out: &mut Vec<u8>, n: &Name, mut octet: impl FnMut(u8) -> u8) {
 }
 
 /// Lower-cased wire form of a parsed name.
-fn name_wire(n: &Name) -> Vec<u8> {
+pub(crate) fn name_wire(n: &Name) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     push_name(&mut out, n, |b| b.to_ascii_lowercase());
     out
@@ -331,7 +369,7 @@ impl Exchange {
         } else {
             None
         };
-        // Hairpin (issue 5): an A or AAAA question no forwarding rule takes, for a name in the
+        // Hairpin: an A or AAAA question no forwarding rule takes, for a name in the
         // table.
         let hairpin = match (rule, qclass) {
             (None, DNSClass::IN) => config
@@ -360,6 +398,10 @@ impl Exchange {
             max_ttl: config.max_ttl(),
             learn_targets,
             challenge: rule == Some(Rule::Challenge),
+            lookup: false,
+            looked_up: None,
+            probes: None,
+            refused: engine.refusal_counts(),
             resolvers: config.upstreams().to_vec(),
             rng: SplitMix64(random),
             sends: 0,
@@ -389,11 +431,58 @@ impl Exchange {
         Ok(ex)
     }
 
+    /// The engine's own lookup of `name` (lower-cased wire form) and `qtype` through the `to`
+    /// resolvers (RD set, failover, TC→TCP, every check on the reply), for the prefetch.
+    /// Nothing is learned from it; once [`Exchange::poll`] says [`Action::Answer`] (with an
+    /// empty message), [`Exchange::take_looked_up`] gives the validated reply.
+    pub(crate) fn lookup(
+        engine: &Engine,
+        name: &[u8],
+        qtype: RecordType,
+        random: u64,
+    ) -> Option<Exchange> {
+        let client_name = Name::from_labels(name::labels(name)).ok()?;
+        let config = engine.config();
+        let mut ex = Exchange {
+            client_id: 0,
+            client_name,
+            client_wire: name.to_vec(),
+            qtype,
+            qclass: DNSClass::IN,
+            client_rd: true,
+            client_cd: false,
+            client_ad: false,
+            client_edns: None,
+            client_udp_size: MIN_UDP_PAYLOAD,
+            client_transport: Transport::Udp,
+            max_ttl: config.max_ttl(),
+            learn_targets: false,
+            challenge: false,
+            lookup: true,
+            looked_up: None,
+            probes: None,
+            refused: engine.refusal_counts(),
+            resolvers: config.upstreams().to_vec(),
+            rng: SplitMix64(random),
+            sends: 0,
+            auth: None,
+            last_error: None,
+            state: State::Failed(FailReason::NoNameservers),
+        };
+        ex.send_to_resolver(Ask::Recursive, 0);
+        Some(ex)
+    }
+
+    /// The validated reply of a [`Exchange::lookup`] that was answered.
+    pub(crate) fn take_looked_up(&mut self) -> Option<Box<Validated>> {
+        self.looked_up.take()
+    }
+
     /// What to do next: send a query, ask the rest of the plugin chain, answer the client, or
     /// fail.
     pub fn poll(&self) -> Action<'_> {
         match &self.state {
-            State::Waiting(p) if matches!(p.ask, Ask::Internal(_)) => Action::Internal(&p.query),
+            State::Waiting(p) if p.ask.is_internal() => Action::Internal(&p.query),
             State::Waiting(p) => Action::Send {
                 server: p.server,
                 transport: p.transport,
@@ -445,12 +534,16 @@ impl Exchange {
         else {
             return Err(ReplyError::ExchangeDone);
         };
+        if let Ask::Probe(target) = pending.ask {
+            self.probed(engine, target, result.as_ref().ok(), now_ms);
+            return result.map(|_| ());
+        }
         match result {
             Err(e) => {
                 self.last_error = Some(FailReason::Reply(e));
                 if e == ReplyError::Truncated
                     && pending.transport == Transport::Udp
-                    && !matches!(pending.ask, Ask::Internal(_))
+                    && !pending.ask.is_internal()
                 {
                     self.send(pending.ask, pending.index, pending.server, Transport::Tcp);
                 } else {
@@ -478,6 +571,12 @@ impl Exchange {
         else {
             return;
         };
+        if matches!(pending.ask, Ask::Probe(_)) {
+            // The internal view could not tell: the target is not learned; the answer stands.
+            self.refuse_probe(Refusal::InternalLookupFailed);
+            self.next_probe();
+            return;
+        }
         self.last_error = Some(FailReason::NoReply);
         self.next_after(pending.ask, pending.index);
     }
@@ -548,6 +647,8 @@ impl Exchange {
             Ask::Authoritative => self.next_nameserver(),
             // There is one plugin chain: nothing else to ask.
             Ask::Internal(_) => self.fail(FailReason::HairpinTarget),
+            // Handled in on_reply / on_failure; never retried.
+            Ask::Probe(_) => self.next_probe(),
             other => self.send_to_resolver(other, index + 1),
         }
     }
@@ -655,6 +756,15 @@ impl Exchange {
                     ..discovery
                 },
             ),
+            Ask::Probe(n) => (
+                n,
+                RecordType::TXT,
+                DNSClass::IN,
+                QueryFlags {
+                    mix_case: false,
+                    ..discovery
+                },
+            ),
         };
         let (query, id, question_len) = build_query(&mut self.rng, name, qtype, qclass, flags);
         self.state = State::Waiting(Pending {
@@ -677,6 +787,10 @@ impl Exchange {
         now_ms: u64,
     ) -> Result<(), ReplyError> {
         match pending.ask {
+            Ask::Recursive if self.lookup => {
+                self.looked_up = Some(Box::new(valid));
+                self.state = State::Answered(Vec::new());
+            }
             Ask::Recursive | Ask::Authoritative => {
                 let mut out = Vec::new();
                 if let Err(e) = rewrite::client_reply(self, &valid, self.client_transport, &mut out)
@@ -688,7 +802,7 @@ impl Exchange {
                 if matches!(pending.ask, Ask::Authoritative) {
                     self.learn_nameservers(engine, pending.index, now_ms);
                 }
-                self.state = State::Answered(out);
+                self.start_probes(engine, &valid, out, now_ms);
             }
             Ask::Internal(_) => {
                 // NXDOMAIN (or YXDOMAIN) for a configured target: SERVFAIL, never a negative
@@ -726,7 +840,7 @@ impl Exchange {
                     self.fail(FailReason::NoNameservers);
                     return Ok(());
                 };
-                add_nameservers(auth, &valid, &apex);
+                add_nameservers(engine, auth, &valid, &apex);
                 if auth.addrs.is_empty() && auth.lookups.is_empty() {
                     self.fail(FailReason::NoNameservers);
                 } else {
@@ -741,13 +855,133 @@ impl Exchange {
                             (RData::AAAA(a), RecordType::AAAA) => IpAddr::V6(a.0),
                             _ => continue,
                         };
-                        add_addr(auth, ip, r.ttl);
+                        add_addr(engine, auth, ip, r.ttl);
                     }
                 }
                 self.next_nameserver();
             }
+            // Answered in on_reply.
+            Ask::Probe(_) => {}
         }
         Ok(())
+    }
+
+    /// The client's answer is ready: first ask the internal view about the names of the reply
+    /// that could be learned (CNAME targets of a challenge reply, nameserver hosts that pass
+    /// the rules and are not forwarded yet), then answer. A name the internal view knows is
+    /// never learned: public data never decides an internal name.
+    fn start_probes(&mut self, engine: &Engine, valid: &Validated, answer: Vec<u8>, now_ms: u64) {
+        let config = engine.config();
+        let mut names: VecDeque<(Name, Fact, u32)> = VecDeque::new();
+        let add = |names: &mut VecDeque<(Name, Fact, u32)>, name: &Name, fact, ttl| {
+            let name = name.to_lowercase();
+            if names.iter().any(|(n, ..)| *n == name) {
+                return;
+            }
+            if names.len() >= MAX_PROBES {
+                engine.refuse(Refusal::Limit);
+                return;
+            }
+            names.push_back((name, fact, ttl));
+        };
+        if self.learn_targets {
+            for r in &valid.answers {
+                let RData::CNAME(target) = &r.data else {
+                    continue;
+                };
+                let wire = name_wire(&target.0);
+                if let Err(why) = policy::name_allowed(config, &wire) {
+                    engine.refuse(why);
+                    continue;
+                }
+                // Forwarded already (a challenge name, a delegated zone, learned): no news.
+                if engine
+                    .rule_wire(&wire, u16::from(RecordType::TXT), now_ms)
+                    .is_some_and(|r| {
+                        matches!(r, Rule::Challenge | Rule::Delegated | Rule::CnameTarget)
+                    })
+                {
+                    continue;
+                }
+                add(&mut names, &target.0, Fact::CnameTarget, r.ttl);
+            }
+        }
+        if config.discovery() {
+            for r in valid.answers.iter().chain(&valid.authorities) {
+                let RData::NS(ns) = &r.data else {
+                    continue;
+                };
+                let host = name_wire(&ns.0);
+                if let Err(why) = policy::ns_host_allowed(config, &host, &name_wire(&r.name)) {
+                    engine.refuse(why);
+                    continue;
+                }
+                if engine.rule_wire(&host, u16::from(RecordType::A), now_ms) == Some(Rule::NsHost) {
+                    continue;
+                }
+                add(&mut names, &ns.0, Fact::NsHost, r.ttl);
+            }
+        }
+        if names.is_empty() {
+            self.state = State::Answered(answer);
+            return;
+        }
+        self.probes = Some(Box::new(Probes {
+            answer,
+            names,
+            current: (Fact::NsHost, 0),
+        }));
+        self.next_probe();
+    }
+
+    /// Asks the internal view about the next name, or answers the client.
+    fn next_probe(&mut self) {
+        let Some(probes) = self.probes.as_deref_mut() else {
+            return;
+        };
+        match probes.names.pop_front() {
+            Some((name, fact, ttl)) => {
+                probes.current = (fact, ttl);
+                self.send(Ask::Probe(name), 0, INTERNAL, self.client_transport);
+            }
+            None => {
+                let answer = std::mem::take(&mut probes.answer);
+                self.probes = None;
+                self.state = State::Answered(answer);
+            }
+        }
+    }
+
+    /// The internal view answered about `name`: NXDOMAIN (a name it does not know) lets it be
+    /// learned (a CNAME target with its ancestors, for the SOA walk); anything else refuses it.
+    /// Then the next probe.
+    fn probed(&mut self, engine: &Engine, name: Name, valid: Option<&Validated>, now_ms: u64) {
+        let (fact, ttl) = self
+            .probes
+            .as_deref()
+            .map_or((Fact::NsHost, 0), |p| p.current);
+        match valid.map(|v| v.response_code) {
+            Some(ResponseCode::NXDomain) => {
+                let wire = name_wire(&name);
+                let ancestors = fact == Fact::CnameTarget && engine.config().discovery();
+                engine.update(|l| {
+                    l.learn(&wire, fact, ttl, now_ms);
+                    if ancestors {
+                        for a in name::ancestors(&wire) {
+                            l.learn(a, Fact::Ancestor, ttl, now_ms);
+                        }
+                    }
+                });
+            }
+            Some(_) => engine.refuse(Refusal::InternalName),
+            None => engine.refuse(Refusal::InternalLookupFailed),
+        }
+        self.next_probe();
+    }
+
+    /// Counts a refused fact where the engine is not at hand.
+    fn refuse_probe(&self, why: Refusal) {
+        self.refused.count(why);
     }
 
     /// Authoritative mode, after nameserver `index` answered: learn apex → addresses (that one
@@ -779,38 +1013,20 @@ impl Exchange {
     /// challenge or delegation question and their ancestors (rules 4 and 5), ancestors of a
     /// challenge name (rule 5).
     fn learn(&self, engine: &Engine, ask: &Ask, valid: &Validated, now_ms: u64) {
-        if matches!(ask, Ask::Internal(_)) {
-            // The rest of the plugin chain's view: nothing to forward because of it.
+        if ask.is_internal() || self.lookup {
+            // The rest of the plugin chain's view, or the prefetch's own lookup: nothing to
+            // forward because of it.
             return;
         }
-        let discovery = engine.config().discovery();
+        let config = engine.config();
+        let discovery = config.discovery();
         let mut facts: Vec<(Vec<u8>, Fact, u32)> = Vec::new();
-        if discovery {
-            for r in valid.answers.iter().chain(&valid.authorities) {
-                if let RData::NS(ns) = &r.data {
-                    facts.push((name_wire(&ns.0), Fact::NsHost, r.ttl));
-                }
-            }
-        }
-        let about_client_name = match ask {
-            Ask::Recursive | Ask::Authoritative => true,
-            Ask::Soa(n) => *n == self.client_name,
-            Ask::Ns(_) | Ask::Addr(..) | Ask::Internal(_) => false,
-        };
-        if about_client_name && self.learn_targets {
-            for r in &valid.answers {
-                if let RData::CNAME(target) = &r.data {
-                    let target = name_wire(&target.0);
-                    if discovery {
-                        for a in name::ancestors(&target) {
-                            facts.push((a.to_vec(), Fact::Ancestor, r.ttl));
-                        }
-                    }
-                    facts.push((target, Fact::CnameTarget, r.ttl));
-                }
-            }
-        }
-        if about_client_name && self.challenge && discovery {
+        // CNAME targets and nameserver hosts are learned only after the internal view was
+        // asked about them (start_probes). The ancestors of a challenge name: with zones
+        // listed, the static rules already forward SOA/NS in them, and nothing above them is
+        // needed.
+        let about_client_name = matches!(ask, Ask::Recursive | Ask::Authoritative);
+        if about_client_name && self.challenge && discovery && !config.zones_listed() {
             let ttl = valid.answers.iter().map(|r| r.ttl).max().unwrap_or(0);
             for a in name::ancestors(&self.client_wire) {
                 facts.push((a.to_vec(), Fact::Ancestor, ttl));
@@ -1030,8 +1246,8 @@ fn soa_apex(valid: &Validated, asked: &Name) -> Option<Name> {
 }
 
 /// Authoritative mode: takes the NS records of `apex` from an NS reply, with their glue; hosts
-/// without glue get A (then AAAA) lookups.
-fn add_nameservers(auth: &mut Auth, valid: &Validated, apex: &Name) {
+/// without glue get A (then AAAA) lookups. Addresses pass the address policy.
+fn add_nameservers(engine: &Engine, auth: &mut Auth, valid: &Validated, apex: &Name) {
     let mut hosts: Vec<(Name, u32)> = Vec::new();
     for r in valid.answers.iter().chain(&valid.authorities) {
         if let RData::NS(ns) = &r.data
@@ -1054,7 +1270,7 @@ fn add_nameservers(auth: &mut Auth, valid: &Validated, apex: &Name) {
                     _ => continue,
                 };
                 if r.name == *host {
-                    add_addr(auth, ip, r.ttl);
+                    add_addr(engine, auth, ip, r.ttl);
                 }
             }
         }
@@ -1071,7 +1287,11 @@ fn add_nameservers(auth: &mut Auth, valid: &Validated, apex: &Name) {
     }
 }
 
-fn add_addr(auth: &mut Auth, ip: IpAddr, ttl: u32) {
+fn add_addr(engine: &Engine, auth: &mut Auth, ip: IpAddr, ttl: u32) {
+    if let Err(why) = policy::ns_address_allowed(engine.config(), ip) {
+        engine.refuse(why);
+        return;
+    }
     let addr = SocketAddr::new(ip, DEFAULT_PORT);
     if auth.addrs.len() < MAX_NS_ADDRS && !auth.addrs.contains(&addr) {
         auth.addrs.push(addr);
@@ -1147,7 +1367,7 @@ fn names_in_rdata_uncompressed(record: &Record) -> bool {
 }
 
 /// The parts of a validated reply that go on (to the client, or to the next discovery step).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Validated {
     pub(crate) authoritative: bool,
     pub(crate) recursion_available: bool,

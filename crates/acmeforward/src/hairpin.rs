@@ -1,4 +1,4 @@
-//! The HTTP-01 hairpin (issue 5): A and AAAA questions for configured names are answered with an
+//! The HTTP-01 hairpin: A and AAAA questions for configured names are answered with an
 //! in-cluster address (the ingress controller's), because a cluster without hairpin NAT cannot
 //! reach its own load balancer VIP, and an ACME client's HTTP-01 self check would time out.
 //!

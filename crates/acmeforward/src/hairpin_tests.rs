@@ -1,4 +1,4 @@
-//! The hairpin (issue 5) through the engine and the exchange: classification and its precedence,
+//! The hairpin through the engine and the exchange: classification and its precedence,
 //! the answer for IP targets, the internal lookup of a name target and the validation of its
 //! reply.
 
@@ -206,17 +206,22 @@ fn classify_challenge_and_issue4_rules_win() {
             assert_eq!(verdict(&e, name, qtype), Verdict::Forward, "{name} {qtype}");
         }
     }
-    // Rule 4: a delegated zone under the wildcard.
-    assert_eq!(verdict(&e, "x.auth.example.com", TYPE_A), Verdict::Forward);
+    // Rule 4 (a delegated zone under the wildcard) takes the check's types, never A/AAAA.
+    assert_eq!(
+        verdict(&e, "x.auth.example.com", TYPE_TXT),
+        Verdict::Forward
+    );
+    assert_eq!(verdict(&e, "x.auth.example.com", TYPE_A), Verdict::Hairpin);
     // Rule 3: a learned nameserver host under the wildcard.
     assert_eq!(verdict(&e, "ns1.example.com", TYPE_A), Verdict::Hairpin);
     assert!(e.learn(&wire_name("ns1.example.com"), Fact::NsHost, 300, 0));
     assert_eq!(verdict(&e, "ns1.example.com", TYPE_A), Verdict::Forward);
     assert_eq!(verdict(&e, "ns1.example.com", TYPE_AAAA), Verdict::Forward);
     assert_eq!(verdict(&e, "ns2.example.com", TYPE_A), Verdict::Hairpin);
-    // Rule 4: a learned CNAME target.
+    // Rule 4: a learned CNAME target, the check's types only.
     assert!(e.learn(&wire_name("t.example.com"), Fact::CnameTarget, 300, 0));
-    assert_eq!(verdict(&e, "t.example.com", TYPE_A), Verdict::Forward);
+    assert_eq!(verdict(&e, "t.example.com", TYPE_TXT), Verdict::Forward);
+    assert_eq!(verdict(&e, "t.example.com", TYPE_A), Verdict::Hairpin);
     // Engine::rule knows nothing of the hairpin: it is not a forwarding rule.
     assert_eq!(e.rule(b"ns2.example.com", TYPE_A, CLASS_IN, 1_000), None);
     assert_eq!(

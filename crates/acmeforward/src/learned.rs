@@ -118,16 +118,24 @@ impl std::fmt::Debug for Filter {
 /// DNS type numbers the rules look at.
 pub(crate) const TYPE_A: u16 = 1;
 pub(crate) const TYPE_NS: u16 = 2;
+pub(crate) const TYPE_CNAME: u16 = 5;
 pub(crate) const TYPE_SOA: u16 = 6;
+pub(crate) const TYPE_TXT: u16 = 16;
 pub(crate) const TYPE_AAAA: u16 = 28;
+
+/// The types a propagation check asks about a challenge's CNAME target or a name in a
+/// delegated zone: TXT, CNAME, SOA and NS. Never A or AAAA (an application's types).
+pub(crate) fn is_check_type(qtype: u16) -> bool {
+    matches!(qtype, TYPE_TXT | TYPE_CNAME | TYPE_SOA | TYPE_NS)
+}
 
 /// What a forwarded reply taught about a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fact {
     /// Rule 3: the name is an NS target; its A and AAAA questions are forwarded.
     NsHost,
-    /// Rule 4: the name is a CNAME target of a challenge reply; every question for it is
-    /// forwarded.
+    /// Rule 4: the name is a CNAME target of a challenge reply (that the internal view does not
+    /// know); its TXT, CNAME, SOA and NS questions are forwarded.
     CnameTarget,
     /// Rule 5: the name is an ancestor of a challenge name or of a learned CNAME target; its SOA
     /// and NS questions are forwarded.
@@ -139,25 +147,57 @@ pub enum Fact {
 pub struct Facts {
     /// Rule 3 applies: A and AAAA questions are forwarded.
     pub ns_host: bool,
-    /// Rule 4 applies: every question is forwarded.
+    /// Rule 4 applies: TXT, CNAME, SOA and NS questions are forwarded.
     pub cname_target: bool,
     /// Rule 5 applies: SOA and NS questions are forwarded.
     pub ancestor: bool,
+    /// The prefetch found the name as a nameserver host of a listed or delegated zone: A and
+    /// AAAA questions are forwarded (on every replica alike).
+    pub prefetched_host: bool,
+    /// The prefetch found the name as the apex of (or above) a listed or delegated zone: SOA
+    /// and NS questions are forwarded (on every replica alike).
+    pub prefetched_apex: bool,
 }
 
 impl Facts {
     /// Whether a question of type `qtype` for the name is forwarded by these facts (with the
     /// discovery rules 3 and 5 on).
     pub fn forwards(&self, qtype: u16) -> bool {
-        self.cname_target
-            || (self.ns_host && matches!(qtype, TYPE_A | TYPE_AAAA))
-            || (self.ancestor && matches!(qtype, TYPE_SOA | TYPE_NS))
+        (self.cname_target && is_check_type(qtype))
+            || ((self.ns_host || self.prefetched_host) && matches!(qtype, TYPE_A | TYPE_AAAA))
+            || ((self.ancestor || self.prefetched_apex) && matches!(qtype, TYPE_SOA | TYPE_NS))
     }
 
     /// No fact at all.
     pub fn is_empty(&self) -> bool {
-        !(self.ns_host || self.cname_target || self.ancestor)
+        !(self.ns_host
+            || self.cname_target
+            || self.ancestor
+            || self.prefetched_host
+            || self.prefetched_apex)
     }
+}
+
+/// What the prefetch found for one listed or delegated zone: the apex at or above it, the
+/// nameserver hosts of that apex that passed the rules, and (authoritative mode) their
+/// addresses that passed the address policy. Valid until `until` (`now_ms` milliseconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PrefetchedZone {
+    /// Lower-cased wire form.
+    pub(crate) apex: Box<[u8]>,
+    /// Lower-cased wire form.
+    pub(crate) hosts: Vec<Box<[u8]>>,
+    /// In the order to try them.
+    pub(crate) servers: Box<[SocketAddr]>,
+    pub(crate) until: u64,
+}
+
+/// The prefetched facts about one name, with their expiry (the latest of the zones that
+/// give them).
+#[derive(Debug, Clone, Copy, Default)]
+struct Pinned {
+    host_until: u64,
+    apex_until: u64,
 }
 
 /// The facts about one name; each expiry is in `now_ms` milliseconds, 0 when never learned.
@@ -192,8 +232,13 @@ pub struct Learned {
     /// Entries that have a CNAME-target fact (expired or not): while there are none, only
     /// A/AAAA/SOA/NS questions need a lookup.
     cname_targets: usize,
-    /// The names of `entries`, as a counting filter.
+    /// The names of `entries` and `pinned`, as a counting filter.
     filter: Filter,
+    /// The prefetch's results, by listed or delegated zone (lower-cased wire form). Never
+    /// evicted by learning; replaced by the next prefetch, dropped when expired.
+    prefetched: HashMap<Box<[u8]>, PrefetchedZone>,
+    /// `prefetched` indexed by name.
+    pinned: HashMap<Box<[u8]>, Pinned>,
 }
 
 /// The expiry of a fact learned at `now_ms` from a record with `ttl` seconds.
@@ -211,6 +256,45 @@ impl Learned {
             max_entries: max_entries.max(1),
             cname_targets: 0,
             filter: Filter::new(),
+            prefetched: HashMap::new(),
+            pinned: HashMap::new(),
+        }
+    }
+
+    /// The number of names the prefetch made forwardable (hosts and apexes).
+    pub(crate) fn pinned_len(&self) -> usize {
+        self.pinned.len()
+    }
+
+    /// Sets (or with `None` removes) the prefetch's results for `zone` (lower-cased wire form).
+    pub(crate) fn set_prefetched(&mut self, zone: &[u8], found: Option<PrefetchedZone>) {
+        match found {
+            Some(z) => {
+                self.prefetched.insert(zone.into(), z);
+            }
+            None => {
+                self.prefetched.remove(zone);
+            }
+        }
+        self.reindex_pinned();
+    }
+
+    /// Rebuilds `pinned` (and its share of the filter) from `prefetched`.
+    fn reindex_pinned(&mut self) {
+        for key in self.pinned.keys() {
+            self.filter.remove(key);
+        }
+        self.pinned.clear();
+        for z in self.prefetched.values() {
+            let apex = self.pinned.entry(z.apex.clone()).or_default();
+            apex.apex_until = apex.apex_until.max(z.until);
+            for h in &z.hosts {
+                let host = self.pinned.entry(h.clone()).or_default();
+                host.host_until = host.host_until.max(z.until);
+            }
+        }
+        for key in self.pinned.keys() {
+            self.filter.add(key);
         }
     }
 
@@ -266,14 +350,20 @@ impl Learned {
 
     /// [`Learned::lookup`] for a name already lower-cased and checked.
     pub(crate) fn lookup_normalized(&self, key: &[u8], now_ms: u64) -> Facts {
-        match self.entries.get(key) {
+        let mut facts = match self.entries.get(key) {
             Some(e) => Facts {
                 ns_host: e.ns_host > now_ms,
                 cname_target: e.cname_target > now_ms,
                 ancestor: e.ancestor > now_ms,
+                ..Facts::default()
             },
             None => Facts::default(),
+        };
+        if let Some(p) = self.pinned.get(key) {
+            facts.prefetched_host = p.host_until > now_ms;
+            facts.prefetched_apex = p.apex_until > now_ms;
         }
+        facts
     }
 
     /// The nameserver addresses learned for the closest enclosing zone apex of `name` (the name
@@ -282,11 +372,19 @@ impl Learned {
     pub fn servers(&self, name: &[u8], now_ms: u64) -> Option<(&[u8], &[SocketAddr])> {
         let key = name::normalize_wire(name)?;
         let key = key.as_bytes();
-        // The name itself, its ancestors, then the root: the closest enclosing zone first.
+        // The name itself, its ancestors, then the root: the closest enclosing zone first,
+        // the prefetched addresses of an apex before the learned ones.
         std::iter::once(key)
             .chain(name::ancestors(key))
             .chain(std::iter::once(&[0u8][..]))
             .find_map(|suffix| {
+                let prefetched = self
+                    .prefetched
+                    .values()
+                    .find(|z| *z.apex == *suffix && z.until > now_ms && !z.servers.is_empty());
+                if let Some(z) = prefetched {
+                    return Some((&z.apex[..], &z.servers[..]));
+                }
                 let (apex, e) = self.entries.get_key_value(suffix)?;
                 (e.servers_until > now_ms && !e.servers.is_empty())
                     .then_some((&apex[..], &e.servers[..]))
@@ -337,8 +435,13 @@ impl Learned {
         true
     }
 
-    /// Removes every entry whose facts have all expired; returns how many went.
+    /// Removes every entry whose facts have all expired, and the expired prefetch results;
+    /// returns how many entries went.
     pub fn purge(&mut self, now_ms: u64) -> usize {
+        if self.prefetched.values().any(|z| z.until <= now_ms) {
+            self.prefetched.retain(|_, z| z.until > now_ms);
+            self.reindex_pinned();
+        }
         let before = self.entries.len();
         while let Some(Reverse((until, _))) = self.by_expiry.peek() {
             if *until > now_ms {
@@ -446,8 +549,18 @@ mod tests {
             assert_eq!(ns.forwards(qtype), want, "ns host, type {qtype}");
         }
         let t = l.lookup(&w("t.auth.example.org"), 1);
-        for qtype in [1u16, 2, 5, 6, 16, 28, 255, 0, 65535] {
-            assert!(t.forwards(qtype), "cname target, type {qtype}");
+        for (qtype, want) in [
+            (2u16, true),
+            (5, true),
+            (6, true),
+            (16, true),
+            (1, false),
+            (28, false),
+            (255, false),
+            (0, false),
+            (65535, false),
+        ] {
+            assert_eq!(t.forwards(qtype), want, "cname target, type {qtype}");
         }
         let a = l.lookup(&w("example.com"), 1);
         for (qtype, want) in [

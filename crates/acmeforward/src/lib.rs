@@ -62,14 +62,20 @@ mod learned;
 #[cfg(test)]
 mod machine_tests;
 mod name;
+mod policy;
+#[cfg(test)]
+mod policy_tests;
+mod prefetch;
+#[cfg(test)]
+mod prefetch_tests;
 mod rewrite;
 #[cfg(test)]
 mod testutil;
 
 pub use config::{
     Config, ConfigBuilder, ConfigError, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TTL, DEFAULT_PORT,
-    DEFAULT_TIMEOUT, MAX_MAX_LEARNED, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED, MIN_TIMEOUT,
-    UpstreamMode, Verdict, Zone,
+    DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_LEARNED, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED,
+    MIN_TIMEOUT, Net, UpstreamMode, Verdict, Zone,
 };
 pub use engine::{Engine, Rule};
 pub use exchange::{
@@ -79,3 +85,8 @@ pub use exchange::{
 };
 pub use learned::{Fact, Facts, LEARN_MAX_TTL, LEARN_MIN_TTL, Learned};
 pub use name::NameError;
+pub use policy::Refusal;
+pub use prefetch::{
+    PREFETCH_MAX_INTERVAL_MS, PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MAX_MS,
+    PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
+};

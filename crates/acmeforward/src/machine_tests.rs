@@ -1,156 +1,28 @@
 //! The exchange state machine driven with hand-built replies: recursive failover, TC handling,
 //! the authoritative discovery steps, learning, and the send budget.
 
-use std::net::SocketAddr;
-
-use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::config::{ConfigBuilder, UpstreamMode, Verdict};
+use crate::config::{UpstreamMode, Verdict};
 use crate::engine::{Engine, Rule};
 use crate::exchange::{Action, Exchange, FLAG_TC, FailReason, MAX_SENDS, ReplyError, Transport};
-use crate::learned::{LEARN_MIN_TTL, Learned};
+use crate::learned::{Fact, LEARN_MIN_TTL, Learned};
 use crate::testutil::*;
 
 const CHALLENGE: &str = "_acme-challenge.example.com";
-const TYPE_AAAA: u16 = 28;
-/// QR | AA (RD clear, RA clear), as an authoritative server answers.
-const AA: u16 = 0x8400;
-/// QR | RD | RA, as a resolver answers.
-const RA: u16 = 0x8180;
 
-fn addr(s: &str) -> SocketAddr {
-    s.parse()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-}
-
-fn engine_with(upstreams: &[&str], setup: impl FnOnce(&mut ConfigBuilder)) -> Engine {
-    let mut b = ConfigBuilder::new();
-    for u in upstreams {
-        assert!(b.upstream(u).is_ok(), "{u}");
-    }
-    setup(&mut b);
-    match b.build() {
-        Ok(c) => Engine::new(c),
-        Err(e) => panic!("config: {e}"),
-    }
-}
-
+/// Authoritative mode; the nameservers of these tests live on loopback, which the address
+/// policy refuses unless `allow_ns` lists it.
 fn auth_engine() -> Engine {
     engine_with(&["192.0.2.53"], |b| {
         assert!(b.zone("example.com").is_ok());
+        assert!(b.allow_ns("127.0.0.0/8").is_ok());
         b.upstream_mode(UpstreamMode::Authoritative);
     })
 }
 
-fn new_ex(engine: &Engine, name: &str, qtype: u16, client: Transport, now: u64) -> Exchange {
-    match Exchange::new(engine, &query(0x1234, name, qtype, None), client, 7, now) {
-        Ok(ex) => ex,
-        Err(e) => panic!("exchange: {e}"),
-    }
-}
-
-/// The pending send: server, transport, and the parsed query.
-fn send_of(ex: &Exchange) -> (SocketAddr, Transport, Message) {
-    match ex.poll() {
-        Action::Send {
-            server,
-            transport,
-            query,
-        } => match Message::from_vec(query) {
-            Ok(m) => (server, transport, m),
-            Err(e) => panic!("query does not parse: {e}"),
-        },
-        other => panic!("expected a send, got {other:?}"),
-    }
-}
-
-/// (server, transport, lower-cased question name, type, RD) of the pending send.
-fn sending(ex: &Exchange) -> (SocketAddr, Transport, String, RecordType, bool) {
-    let (server, transport, m) = send_of(ex);
-    let q = m
-        .queries
-        .first()
-        .map(|q| (q.name().to_ascii().to_lowercase(), q.query_type()));
-    let (name, qtype) = q.unwrap_or_else(|| (String::new(), RecordType::NULL));
-    (server, transport, name, qtype, m.metadata.recursion_desired)
-}
-
-/// A reply to the pending send with the given flags word.
-fn reply_with(
-    ex: &Exchange,
-    flags: u16,
-    an: Vec<Vec<u8>>,
-    ns: Vec<Vec<u8>>,
-    ar: Vec<Vec<u8>>,
-) -> Vec<u8> {
-    Wire {
-        id: ex.upstream_id(),
-        flags,
-        qd: vec![ex.question().to_vec()],
-        an,
-        ns,
-        ar,
-    }
-    .bytes()
-}
-
-fn soa(owner: &str, ttl: u32) -> Vec<u8> {
-    rr(
-        &wire_name(owner),
-        TYPE_SOA,
-        CLASS_IN,
-        ttl,
-        &soa_rdata(owner, 60),
-    )
-}
-
-fn ns(owner: &str, target: &str, ttl: u32) -> Vec<u8> {
-    rr(
-        &wire_name(owner),
-        TYPE_NS,
-        CLASS_IN,
-        ttl,
-        &wire_name(target),
-    )
-}
-
-fn a(owner: &str, ip: [u8; 4], ttl: u32) -> Vec<u8> {
-    rr(&wire_name(owner), TYPE_A, CLASS_IN, ttl, &ip)
-}
-
-fn aaaa(owner: &str, last: u8, ttl: u32) -> Vec<u8> {
-    let mut ip = [0u8; 16];
-    ip[0] = 0x20;
-    ip[1] = 0x01;
-    ip[2] = 0x0d;
-    ip[3] = 0xb8;
-    ip[15] = last;
-    rr(&wire_name(owner), TYPE_AAAA, CLASS_IN, ttl, &ip)
-}
-
 fn txt_at_q(text: &str) -> Vec<u8> {
     rr(&QNAME_PTR, TYPE_TXT, CLASS_IN, 120, &txt_rdata(text))
-}
-
-fn ok(ex: &mut Exchange, engine: &Engine, reply: &[u8], now: u64) {
-    if let Err(e) = ex.on_reply(engine, reply, now) {
-        panic!("reply rejected: {e}");
-    }
-}
-
-fn answer(ex: &Exchange) -> Message {
-    match ex.poll() {
-        Action::Answer(a) => match Message::from_vec(a) {
-            Ok(m) => m,
-            Err(e) => panic!("answer does not parse: {e}"),
-        },
-        other => panic!("expected an answer, got {other:?}"),
-    }
-}
-
-fn classify(e: &Engine, name: &str, qtype: u16, now: u64) -> Verdict {
-    e.classify(name.as_bytes(), qtype, 1, now)
 }
 
 // ---- recursive mode -------------------------------------------------------------------------
@@ -315,12 +187,22 @@ fn challenge_reply_teaches_targets_ancestors_and_ns_hosts() {
     );
     let now = 1_000;
     ok(&mut ex, &e, &r, now);
+    // The internal view knows neither the target nor the NS host: both are learned, then the
+    // client is answered.
+    internal_unknown(&mut ex, &e, now);
     assert!(matches!(ex.poll(), Action::Answer(_)));
-    // Rule 4: the CNAME target, any type (TTL 0 is kept LEARN_MIN_TTL).
-    for qtype in [TYPE_TXT, TYPE_A, TYPE_CNAME] {
+    // Rule 4: the CNAME target, the check's types only (TTL 0 is kept LEARN_MIN_TTL).
+    for qtype in [TYPE_TXT, TYPE_CNAME, TYPE_SOA, TYPE_NS] {
         assert_eq!(
             classify(&e, "x.auth.example.net.", qtype, now),
             Verdict::Forward
+        );
+    }
+    for qtype in [TYPE_A, TYPE_AAAA, 15, 33, 255] {
+        assert_eq!(
+            classify(&e, "x.auth.example.net.", qtype, now),
+            Verdict::Pass,
+            "type {qtype}"
         );
     }
     let min = u64::from(LEARN_MIN_TTL) * 1000;
@@ -410,6 +292,7 @@ fn discovery_off_learns_only_cname_targets() {
         vec![],
     );
     ok(&mut ex, &e, &r, 0);
+    internal_says(&mut ex, &e, 3, 0);
     assert_eq!(e.learned_len(), 1);
     assert_eq!(classify(&e, "t.example.net", TYPE_TXT, 0), Verdict::Forward);
     assert_eq!(classify(&e, "example.net", TYPE_SOA, 0), Verdict::Pass);
@@ -447,21 +330,22 @@ fn max_learned_bounds_what_exchanges_teach() {
             .map(|j| {
                 ns(
                     "example.com",
-                    &format!("ns{i}-{j}.example.net"),
+                    &format!("ns{i}-{j}.example.com"),
                     300 + i as u32,
                 )
             })
             .collect();
         let r = reply(&ex, 0, vec![], nss, vec![]);
         ok(&mut ex, &e, &r, i);
+        internal_unknown(&mut ex, &e, i);
         assert!(e.learned_len() <= 16);
     }
     // The newest hosts are kept (the oldest expire soonest).
     assert_eq!(
-        classify(&e, "ns39-2.example.net", TYPE_A, 40),
+        classify(&e, "ns39-2.example.com", TYPE_A, 40),
         Verdict::Forward
     );
-    assert_eq!(classify(&e, "ns0-0.example.net", TYPE_A, 40), Verdict::Pass);
+    assert_eq!(classify(&e, "ns0-0.example.com", TYPE_A, 40), Verdict::Pass);
 }
 
 // ---- validation: discovery records and glue ------------------------------------------------
@@ -510,6 +394,7 @@ fn ns_and_soa_answers_at_the_question_name_accepted() {
         ],
     );
     ok(&mut ex, &e, &r, 0);
+    internal_unknown(&mut ex, &e, 0);
     let m = answer(&ex);
     assert_eq!(m.answers.len(), 2);
     let glue: Vec<(String, RecordType)> = m
@@ -565,6 +450,7 @@ fn glue_of_dropped_ns_records_is_stripped() {
         ],
     );
     ok(&mut ex, &e, &r, 0);
+    internal_unknown(&mut ex, &e, 0);
     let m = answer(&ex);
     assert_eq!(m.authorities.len(), 1);
     let glue: Vec<String> = m.additionals.iter().map(|r| r.name.to_ascii()).collect();
@@ -689,13 +575,14 @@ fn authoritative_discovers_then_asks_the_nameserver() {
         matches!(m.answers.first().map(|r| &r.data), Some(RData::TXT(t)) if t.to_string() == "token")
     );
     assert_eq!(ex.sends(), 4);
-    // Learned: the zone's nameservers, and the NS host (rule 3).
+    // Learned: the zone's nameservers. Not the NS host: names are learned only from the
+    // answer to a client's question, after the internal view was asked about them.
     let (apex, servers) = e
         .learned_servers(&wire_name(CHALLENGE), 0)
         .unwrap_or_default();
     assert_eq!(apex, wire_name("example.com"));
     assert_eq!(servers, vec![addr("127.0.0.53:53")]);
-    assert_eq!(classify(&e, "ns1.example.com", TYPE_A, 0), Verdict::Forward);
+    assert_eq!(classify(&e, "ns1.example.com", TYPE_A, 0), Verdict::Pass);
 }
 
 #[test]
@@ -863,10 +750,10 @@ fn authoritative_soa_walk_goes_up_past_a_cname() {
     ok(&mut ex, &e, &r, 0);
     assert_eq!(sending(&ex).2, "www.example.com.");
     assert_eq!(sending(&ex).3, RecordType::SOA);
-    // The CNAME target was learned from the SOA reply to the challenge name (rule 4).
+    // A CNAME target is learned only from the answer, after the internal view was asked.
     assert_eq!(
         classify(&e, "t.auth.example.net", TYPE_TXT, 0),
-        Verdict::Forward
+        Verdict::Pass
     );
     let r = reply_with(&ex, RA, vec![], vec![soa("example.com", 300)], vec![]);
     ok(&mut ex, &e, &r, 0);
@@ -1001,18 +888,7 @@ fn authoritative_sends_discovery_questions_to_resolvers() {
         assert!(rd);
     }
     // Rule 3 (a learned NS host).
-    let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 0);
-    let r = reply_with(
-        &ex,
-        RA,
-        vec![],
-        vec![
-            soa("example.com", 300),
-            ns("example.com", "ns1.example.com", 300),
-        ],
-        vec![],
-    );
-    ok(&mut ex, &e, &r, 0);
+    assert!(e.learn(&wire_name("ns1.example.com"), Fact::NsHost, 300, 0));
     assert_eq!(e.rule(b"ns1.example.com", TYPE_A, 1, 0), Some(Rule::NsHost));
     let ex = new_ex(&e, "ns1.example.com", TYPE_A, Transport::Udp, 0);
     assert!(!ex.is_authoritative());
@@ -1031,6 +907,7 @@ fn authoritative_cname_answer_teaches_the_target_which_then_goes_authoritative_t
         vec![],
     );
     ok(&mut ex, &e, &r, 0);
+    internal_says(&mut ex, &e, 3, 0);
     assert_eq!(answer(&ex).answers.len(), 1);
     assert_eq!(
         e.rule(b"t.auth.example.net", TYPE_TXT, 1, 0),
@@ -1100,6 +977,11 @@ fn learned_state_is_plain_data_in_the_engine() {
     ok(&mut ex, &e, &r, 0);
     let snapshot: Learned = e.learned_snapshot();
     assert_eq!(snapshot.len(), e.learned_len());
-    assert!(snapshot.lookup(&wire_name("ns1.example.com"), 0).ns_host);
-    assert!(snapshot.lookup(&wire_name("example.com"), 0).ancestor);
+    assert!(snapshot.servers(&wire_name(CHALLENGE), 0).is_some());
+    // With zones listed, the challenge's ancestors in them are forwarded by rule 2, not learned.
+    assert!(!snapshot.lookup(&wire_name("example.com"), 0).ancestor);
+    assert_eq!(
+        e.rule(b"example.com", TYPE_SOA, 1, 0),
+        Some(Rule::Discovery)
+    );
 }

@@ -1,10 +1,20 @@
 //! Hand-made wire messages for the unit tests (exact bytes, no library in between).
 
-use crate::config::{Config, ConfigBuilder};
+use std::net::SocketAddr;
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+
+use crate::config::{Config, ConfigBuilder, Verdict};
 use crate::engine::Engine;
 use crate::exchange::{Action, Exchange, ReplyError, Transport};
 
 pub(crate) const TYPE_A: u16 = 1;
+pub(crate) const TYPE_AAAA: u16 = 28;
+/// QR | AA (RD clear, RA clear), as an authoritative server answers.
+pub(crate) const AA: u16 = 0x8400;
+/// QR | RD | RA, as a resolver answers.
+pub(crate) const RA: u16 = 0x8180;
 pub(crate) const TYPE_NS: u16 = 2;
 pub(crate) const TYPE_CNAME: u16 = 5;
 pub(crate) const TYPE_SOA: u16 = 6;
@@ -179,7 +189,8 @@ pub(crate) fn sent(ex: &Exchange) -> Vec<u8> {
 }
 
 /// Feeds `reply` to a copy of `ex` as if the client came over `client`, and returns the answer
-/// for the client.
+/// for the client (any question to the internal view about a CNAME target goes unanswered:
+/// nothing is learned).
 pub(crate) fn finish(
     ex: &Exchange,
     engine: &Engine,
@@ -189,6 +200,9 @@ pub(crate) fn finish(
     let mut ex = ex.clone();
     ex.client_transport = client;
     ex.on_reply(engine, reply, 0)?;
+    while matches!(ex.poll(), Action::Internal(_)) {
+        ex.on_failure();
+    }
     match ex.poll() {
         Action::Answer(a) => Ok(a.to_vec()),
         other => panic!("valid reply but no answer: {other:?}"),
@@ -197,4 +211,155 @@ pub(crate) fn finish(
 
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+// ---- exchanges driven with hand-built replies --------------------------------------------
+
+pub(crate) fn addr(s: &str) -> SocketAddr {
+    s.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+pub(crate) fn engine_with(upstreams: &[&str], setup: impl FnOnce(&mut ConfigBuilder)) -> Engine {
+    let mut b = ConfigBuilder::new();
+    for u in upstreams {
+        assert!(b.upstream(u).is_ok(), "{u}");
+    }
+    setup(&mut b);
+    match b.build() {
+        Ok(c) => Engine::new(c),
+        Err(e) => panic!("config: {e}"),
+    }
+}
+
+pub(crate) fn new_ex(
+    engine: &Engine,
+    name: &str,
+    qtype: u16,
+    client: Transport,
+    now: u64,
+) -> Exchange {
+    match Exchange::new(engine, &query(0x1234, name, qtype, None), client, 7, now) {
+        Ok(ex) => ex,
+        Err(e) => panic!("exchange: {e}"),
+    }
+}
+
+/// The pending send: server, transport, and the parsed query.
+pub(crate) fn send_of(ex: &Exchange) -> (SocketAddr, Transport, Message) {
+    match ex.poll() {
+        Action::Send {
+            server,
+            transport,
+            query,
+        } => match Message::from_vec(query) {
+            Ok(m) => (server, transport, m),
+            Err(e) => panic!("query does not parse: {e}"),
+        },
+        other => panic!("expected a send, got {other:?}"),
+    }
+}
+
+/// (server, transport, lower-cased question name, type, RD) of the pending send.
+pub(crate) fn sending(ex: &Exchange) -> (SocketAddr, Transport, String, RecordType, bool) {
+    let (server, transport, m) = send_of(ex);
+    let q = m
+        .queries
+        .first()
+        .map(|q| (q.name().to_ascii().to_lowercase(), q.query_type()));
+    let (name, qtype) = q.unwrap_or_else(|| (String::new(), RecordType::NULL));
+    (server, transport, name, qtype, m.metadata.recursion_desired)
+}
+
+/// A reply to the pending send with the given flags word.
+pub(crate) fn reply_with(
+    ex: &Exchange,
+    flags: u16,
+    an: Vec<Vec<u8>>,
+    ns: Vec<Vec<u8>>,
+    ar: Vec<Vec<u8>>,
+) -> Vec<u8> {
+    Wire {
+        id: ex.upstream_id(),
+        flags,
+        qd: vec![ex.question().to_vec()],
+        an,
+        ns,
+        ar,
+    }
+    .bytes()
+}
+
+pub(crate) fn soa(owner: &str, ttl: u32) -> Vec<u8> {
+    rr(
+        &wire_name(owner),
+        TYPE_SOA,
+        CLASS_IN,
+        ttl,
+        &soa_rdata(owner, 60),
+    )
+}
+
+pub(crate) fn ns(owner: &str, target: &str, ttl: u32) -> Vec<u8> {
+    rr(
+        &wire_name(owner),
+        TYPE_NS,
+        CLASS_IN,
+        ttl,
+        &wire_name(target),
+    )
+}
+
+pub(crate) fn a(owner: &str, ip: [u8; 4], ttl: u32) -> Vec<u8> {
+    rr(&wire_name(owner), TYPE_A, CLASS_IN, ttl, &ip)
+}
+
+pub(crate) fn aaaa(owner: &str, last: u8, ttl: u32) -> Vec<u8> {
+    let mut ip = [0u8; 16];
+    ip[0] = 0x20;
+    ip[1] = 0x01;
+    ip[2] = 0x0d;
+    ip[3] = 0xb8;
+    ip[15] = last;
+    rr(&wire_name(owner), TYPE_AAAA, CLASS_IN, ttl, &ip)
+}
+
+pub(crate) fn ok(ex: &mut Exchange, engine: &Engine, reply: &[u8], now: u64) {
+    if let Err(e) = ex.on_reply(engine, reply, now) {
+        panic!("reply rejected: {e}");
+    }
+}
+
+/// Answers the pending question to the internal view (the probe of a CNAME target) with
+/// `rcode`: NXDOMAIN (3) lets the target be learned.
+pub(crate) fn internal_says(ex: &mut Exchange, e: &Engine, rcode: u16, now: u64) {
+    assert!(
+        matches!(ex.poll(), Action::Internal(_)),
+        "expected a question to the internal view, got {:?}",
+        ex.poll()
+    );
+    let r = reply(ex, rcode, vec![], vec![], vec![]);
+    ok(ex, e, &r, now);
+}
+
+/// Answers every pending question to the internal view NXDOMAIN (it knows none of the names
+/// asked about, so they are learned), until the exchange moves on.
+pub(crate) fn internal_unknown(ex: &mut Exchange, e: &Engine, now: u64) {
+    while matches!(ex.poll(), Action::Internal(_)) {
+        internal_says(ex, e, 3, now);
+    }
+}
+
+pub(crate) fn classify(e: &Engine, name: &str, qtype: u16, now: u64) -> Verdict {
+    e.classify(name.as_bytes(), qtype, 1, now)
+}
+
+pub(crate) fn answer(ex: &Exchange) -> Message {
+    match ex.poll() {
+        Action::Answer(a) => match Message::from_vec(a) {
+            Ok(m) => m,
+            Err(e) => panic!("answer does not parse: {e}"),
+        },
+        other => panic!("expected an answer, got {other:?}"),
+    }
 }

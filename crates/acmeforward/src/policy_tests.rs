@@ -1,0 +1,379 @@
+//! The rules on public data, driven through exchanges as an attacker who writes a public zone
+//! would: a public record never makes a protected or internal name answered from outside, and
+//! every refusal is counted.
+
+use hickory_proto::rr::RecordType;
+
+use crate::config::{ConfigBuilder, ConfigError, UpstreamMode, Verdict};
+use crate::engine::{Engine, Rule};
+use crate::exchange::{Action, FailReason, Transport};
+use crate::policy::Refusal;
+use crate::testutil::*;
+
+const NXDOMAIN: u16 = 3;
+const NOERROR: u16 = 0;
+const SERVFAIL: u16 = 2;
+
+fn listed() -> Engine {
+    engine_with(&["192.0.2.53"], |b| {
+        assert!(b.zone("example.com").is_ok());
+        assert!(b.delegated("auth.example.net").is_ok());
+    })
+}
+
+fn no_zones() -> Engine {
+    engine_with(&["192.0.2.53"], |_| {})
+}
+
+/// Forwards `_acme-challenge.<owner>` TXT and answers it with a CNAME to `target`, plus the
+/// `authority` records; returns the exchange after the reply.
+fn cname_reply(e: &Engine, owner: &str, target: &str) -> crate::exchange::Exchange {
+    let name = format!("_acme-challenge.{owner}");
+    assert_eq!(classify(e, &name, TYPE_TXT, 0), Verdict::Forward, "{name}");
+    let mut ex = new_ex(e, &name, TYPE_TXT, Transport::Udp, 0);
+    let r = reply(
+        &ex,
+        0,
+        vec![rr(
+            &QNAME_PTR,
+            TYPE_CNAME,
+            CLASS_IN,
+            600,
+            &wire_name(target),
+        )],
+        vec![],
+        vec![],
+    );
+    ok(&mut ex, e, &r, 0);
+    ex
+}
+
+/// Every type an application might ask passes for `name` (no answer from outside). SOA and NS
+/// too, unless the name is in a listed zone: those go out for every name there, as any of them
+/// may be an ancestor of a challenge name on the SOA walk.
+fn keeps_internal_answer(e: &Engine, name: &str) {
+    let wire = wire_name(name).to_ascii_lowercase();
+    let mut types = vec![TYPE_A, TYPE_AAAA, TYPE_TXT, 15, 33, TYPE_CNAME, 255];
+    if !e.config().in_listed_or_delegated(&wire) {
+        types.extend([TYPE_SOA, TYPE_NS]);
+    }
+    for qtype in types {
+        assert_eq!(
+            classify(e, name, qtype, 1_000),
+            Verdict::Pass,
+            "{name} type {qtype}"
+        );
+    }
+}
+
+#[test]
+fn cname_target_the_internal_view_knows_is_never_learned() {
+    for e in [listed(), no_zones()] {
+        let mut ex = cname_reply(&e, "evil.example.com", "intranet.example.com");
+        // The internal view has the name (NOERROR, here NODATA for TXT).
+        internal_says(&mut ex, &e, NOERROR, 0);
+        assert_eq!(
+            answer(&ex).answers.len(),
+            1,
+            "the client still gets its answer"
+        );
+        keeps_internal_answer(&e, "intranet.example.com");
+        assert_eq!(e.refused(Refusal::InternalName), 1);
+    }
+}
+
+#[test]
+fn cname_target_unknown_inside_is_learned_for_the_check_types_only() {
+    let e = listed();
+    let mut ex = cname_reply(&e, "www.example.com", "challenges.example.com");
+    internal_says(&mut ex, &e, NXDOMAIN, 0);
+    assert!(matches!(ex.poll(), Action::Answer(_)));
+    for qtype in [TYPE_TXT, TYPE_CNAME, TYPE_SOA, TYPE_NS] {
+        assert_eq!(
+            e.rule(b"challenges.example.com", qtype, 1, 1_000),
+            Some(Rule::CnameTarget)
+        );
+    }
+    for qtype in [TYPE_A, TYPE_AAAA, 15] {
+        assert_eq!(
+            classify(&e, "challenges.example.com", qtype, 1_000),
+            Verdict::Pass
+        );
+    }
+    assert_eq!(e.refused(Refusal::InternalName), 0);
+}
+
+#[test]
+fn cname_target_probe_failure_learns_nothing_but_answers() {
+    let e = no_zones();
+    // SERVFAIL from the internal view (reported back as the reply's error, for the logs).
+    let mut ex = cname_reply(&e, "attacker.net", "db.corp.internal");
+    let r = reply(&ex, SERVFAIL, vec![], vec![], vec![]);
+    assert!(ex.on_reply(&e, &r, 0).is_err());
+    assert!(matches!(ex.poll(), Action::Answer(_)));
+    // No reply at all from the internal view.
+    let mut ex = cname_reply(&e, "attacker.org", "db.corp.internal");
+    assert!(matches!(ex.poll(), Action::Internal(_)));
+    ex.on_failure();
+    assert!(matches!(ex.poll(), Action::Answer(_)));
+    keeps_internal_answer(&e, "db.corp.internal");
+    assert_eq!(e.refused(Refusal::InternalLookupFailed), 2);
+}
+
+#[test]
+fn cname_target_in_a_protected_zone_is_not_even_asked_about() {
+    for e in [listed(), no_zones()] {
+        let owner = if e.config().zones_listed() {
+            "evil.example.com"
+        } else {
+            "attacker.net"
+        };
+        let ex = cname_reply(&e, owner, "ingress.svc.cluster.local");
+        assert!(matches!(ex.poll(), Action::Answer(_)));
+        keeps_internal_answer(&e, "ingress.svc.cluster.local");
+        keeps_internal_answer(&e, "svc.cluster.local");
+        assert_eq!(e.refused(Refusal::Protected), 1);
+    }
+}
+
+#[test]
+fn protected_zones_are_never_forwarded() {
+    let e = engine_with(&["192.0.2.53"], |b| {
+        assert!(b.protect("corp.internal").is_ok());
+    });
+    for name in [
+        "_acme-challenge.www.cluster.local",
+        "_acme-challenge.corp.internal",
+        "_acme-challenge.1.0.0.10.in-addr.arpa",
+        "_acme-challenge.localhost",
+    ] {
+        keeps_internal_answer(&e, name);
+    }
+    // Learned facts cannot override it either.
+    assert!(e.learn(
+        &wire_name("db.corp.internal"),
+        crate::learned::Fact::CnameTarget,
+        300,
+        0
+    ));
+    keeps_internal_answer(&e, "db.corp.internal");
+    assert_eq!(
+        classify(&e, "_acme-challenge.example.com", TYPE_TXT, 0),
+        Verdict::Forward
+    );
+}
+
+#[test]
+fn listed_or_delegated_zone_inside_a_protected_zone_is_an_error() {
+    // Refused by whichever call comes second, so that the error points at that line.
+    let mut b = ConfigBuilder::new();
+    assert_eq!(
+        b.zone("svc.cluster.local").map(|_| ()),
+        Err(ConfigError::ZoneProtected)
+    );
+    assert!(b.zone("db.corp.internal").is_ok());
+    assert!(b.delegated("acme.corp.example").is_ok());
+    assert_eq!(
+        b.protect("corp.internal").map(|_| ()),
+        Err(ConfigError::ZoneProtected)
+    );
+    assert_eq!(
+        b.protect("corp.example").map(|_| ()),
+        Err(ConfigError::DelegatedProtected)
+    );
+    assert!(b.protect("other.internal").is_ok());
+    assert_eq!(
+        b.delegated("x.other.internal").map(|_| ()),
+        Err(ConfigError::DelegatedProtected)
+    );
+    // A parent of a protected zone is fine; the protected names stay protected.
+    assert!(b.zone("local").is_ok());
+    assert!(b.upstream("192.0.2.53").is_ok());
+    assert!(b.build().is_ok());
+    assert_eq!(b.protect(".").map(|_| ()), Err(ConfigError::ProtectedRoot));
+    assert_eq!(
+        b.allow_ns("10.0.0.0/33").map(|_| ()),
+        Err(ConfigError::NetInvalid)
+    );
+    assert_eq!(
+        b.allow_ns("example.com").map(|_| ()),
+        Err(ConfigError::NetInvalid)
+    );
+    assert_eq!(
+        b.allow_ns("10.0.0.0/").map(|_| ()),
+        Err(ConfigError::NetInvalid)
+    );
+}
+
+/// Forwards `NS <owner>` (which must be forwarded) and answers it with `owner NS host`; the
+/// internal view does not know the host, if it is asked.
+fn ns_reply(e: &Engine, owner: &str, host: &str) {
+    assert_eq!(classify(e, owner, TYPE_NS, 0), Verdict::Forward, "{owner}");
+    let mut ex = new_ex(e, owner, TYPE_NS, Transport::Udp, 0);
+    let r = reply(&ex, 0, vec![ns(owner, host, 600)], vec![], vec![]);
+    ok(&mut ex, e, &r, 0);
+    internal_unknown(&mut ex, e, 0);
+    assert!(matches!(ex.poll(), Action::Answer(_)));
+}
+
+#[test]
+fn ns_record_naming_an_internal_host_of_a_listed_zone_is_refused() {
+    // In a listed zone, so the bailiwick rule lets it through; but the internal view knows it.
+    let e = listed();
+    let mut ex = new_ex(&e, "evil.example.com", TYPE_NS, Transport::Udp, 0);
+    let r = reply(
+        &ex,
+        0,
+        vec![ns("evil.example.com", "intranet.example.com", 600)],
+        vec![],
+        vec![],
+    );
+    ok(&mut ex, &e, &r, 0);
+    internal_says(&mut ex, &e, NOERROR, 0);
+    assert!(matches!(ex.poll(), Action::Answer(_)));
+    keeps_internal_answer(&e, "intranet.example.com");
+    assert_eq!(e.refused(Refusal::InternalName), 1);
+}
+
+#[test]
+fn ns_record_naming_an_internal_host_of_another_zone_is_refused() {
+    let e = listed();
+    ns_reply(&e, "evil.example.com", "db.corp.internal");
+    ns_reply(&e, "evil.auth.example.net", "db.corp.internal");
+    keeps_internal_answer(&e, "db.corp.internal");
+    assert_eq!(e.refused(Refusal::OutOfBailiwick), 2);
+    // In-bailiwick, or inside a listed or delegated zone: learned.
+    ns_reply(&e, "sub.example.com", "ns.sub.example.com");
+    ns_reply(&e, "sub.example.com", "ns1.auth.example.net");
+    for host in ["ns.sub.example.com", "ns1.auth.example.net"] {
+        assert_eq!(
+            e.rule(host.as_bytes(), TYPE_A, 1, 1_000),
+            Some(Rule::NsHost)
+        );
+    }
+}
+
+#[test]
+fn ns_record_naming_a_cluster_name_is_refused() {
+    let e = listed();
+    ns_reply(
+        &e,
+        "evil.example.com",
+        "kube-dns.kube-system.svc.cluster.local",
+    );
+    keeps_internal_answer(&e, "kube-dns.kube-system.svc.cluster.local");
+    assert_eq!(e.refused(Refusal::Protected), 1);
+}
+
+#[test]
+fn no_zones_mode_takes_in_bailiwick_nameserver_hosts_only() {
+    let e = no_zones();
+    // The challenge's reply carries the NS RRset of an attacker's zone.
+    let mut ex = new_ex(
+        &e,
+        "_acme-challenge.attacker.net",
+        TYPE_TXT,
+        Transport::Udp,
+        0,
+    );
+    let r = reply(
+        &ex,
+        NXDOMAIN,
+        vec![],
+        vec![
+            ns("attacker.net", "ns1.attacker.net", 600),
+            ns("attacker.net", "intranet.example.com", 600),
+            ns("attacker.net", "ingress.svc.cluster.local", 600),
+        ],
+        vec![],
+    );
+    ok(&mut ex, &e, &r, 0);
+    internal_unknown(&mut ex, &e, 0);
+    assert_eq!(
+        e.rule(b"ns1.attacker.net", TYPE_A, 1, 1_000),
+        Some(Rule::NsHost)
+    );
+    keeps_internal_answer(&e, "intranet.example.com");
+    keeps_internal_answer(&e, "ingress.svc.cluster.local");
+    assert_eq!(e.refused(Refusal::OutOfBailiwick), 1);
+    assert_eq!(e.refused(Refusal::Protected), 1);
+}
+
+#[test]
+fn listed_mode_learns_no_ancestors_of_challenge_names() {
+    let e = listed();
+    let mut ex = new_ex(
+        &e,
+        "_acme-challenge.www.example.com",
+        TYPE_TXT,
+        Transport::Udp,
+        0,
+    );
+    let r = reply(&ex, 0, vec![], vec![], vec![]);
+    ok(&mut ex, &e, &r, 0);
+    assert_eq!(e.learned_len(), 0);
+    // Inside the zone, rule 2; above it, nothing.
+    assert_eq!(
+        e.rule(b"www.example.com", TYPE_SOA, 1, 0),
+        Some(Rule::Discovery)
+    );
+    assert_eq!(classify(&e, "com", TYPE_SOA, 0), Verdict::Pass);
+}
+
+fn auth(allow: &[&str]) -> Engine {
+    engine_with(&["192.0.2.53"], |b| {
+        assert!(b.zone("example.com").is_ok());
+        for n in allow {
+            assert!(b.allow_ns(n).is_ok());
+        }
+        b.upstream_mode(UpstreamMode::Authoritative);
+    })
+}
+
+/// Authoritative discovery of example.com whose NS host has address `ip` (as glue).
+fn discover_with_glue(e: &Engine, ip: [u8; 4]) -> crate::exchange::Exchange {
+    let mut ex = new_ex(
+        e,
+        "_acme-challenge.example.com",
+        TYPE_TXT,
+        Transport::Udp,
+        0,
+    );
+    let r = reply_with(&ex, RA, vec![], vec![soa("example.com", 300)], vec![]);
+    ok(&mut ex, e, &r, 0);
+    assert_eq!(sending(&ex).3, RecordType::NS);
+    let r = reply_with(
+        &ex,
+        RA,
+        vec![ns("example.com", "ns1.example.com", 600)],
+        vec![],
+        vec![a("ns1.example.com", ip, 600)],
+    );
+    ok(&mut ex, e, &r, 0);
+    ex
+}
+
+#[test]
+fn nameserver_addresses_inside_the_cluster_are_refused() {
+    for ip in [
+        [10, 96, 0, 10],
+        [127, 0, 0, 1],
+        [169, 254, 169, 254],
+        [100, 64, 0, 1],
+    ] {
+        let e = auth(&[]);
+        let ex = discover_with_glue(&e, ip);
+        // Nothing is sent to the address: the exchange has no nameserver left to ask.
+        assert_eq!(ex.poll(), Action::Fail(FailReason::NoNameservers), "{ip:?}");
+        assert_eq!(e.refused(Refusal::AddressPolicy), 1, "{ip:?}");
+    }
+    // Listed with allow_ns: used.
+    let e = auth(&["127.0.0.0/8"]);
+    let ex = discover_with_glue(&e, [127, 0, 0, 53]);
+    assert_eq!(sending(&ex).0, addr("127.0.0.53:53"));
+    // A public address needs no allow_ns.
+    let e = auth(&[]);
+    let ex = discover_with_glue(&e, [192, 0, 2, 1]);
+    assert_eq!(sending(&ex).0, addr("192.0.2.1:53"));
+    assert_eq!(e.refused(Refusal::AddressPolicy), 0);
+}

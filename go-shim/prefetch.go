@@ -1,0 +1,139 @@
+package acmeforward
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// prefetchWait bounds how long start-up waits for the first prefetch round
+// (every listed and delegated zone tried once). Past it the server starts
+// anyway: a dead upstream must not keep cluster DNS from starting. The ready
+// plugin reports this plugin not ready until the round is done.
+const prefetchWait = 5 * time.Second
+
+// prefetcher runs the core's prefetch in one goroutine: it does the I/O the
+// core asks for, with the core's deadlines, and sleeps when the core says so.
+// It decides nothing: which names, when to refresh and how to back off are
+// the core's.
+type prefetcher struct {
+	engine *Engine
+	server string // metrics label
+	stop   chan struct{}
+	done   chan struct{}
+	ready  chan struct{} // closed once the first round is done
+	isUp   atomic.Bool
+	once   sync.Once
+}
+
+// startPrefetch starts the engine's prefetch. With nothing to prefetch the
+// goroutine ends at once and the prefetcher is ready.
+func startPrefetch(e *Engine, server string) *prefetcher {
+	p := &prefetcher{
+		engine: e,
+		server: server,
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		ready:  make(chan struct{}),
+	}
+	go p.run()
+	return p
+}
+
+// markReady closes ready once.
+func (p *prefetcher) markReady() {
+	p.once.Do(func() {
+		p.isUp.Store(true)
+		close(p.ready)
+	})
+}
+
+// waitReady waits for the first round, at most limit. It reports whether the
+// round was done.
+func (p *prefetcher) waitReady(limit time.Duration) bool {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-p.ready:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Stop ends the goroutine (an exchange in flight is cancelled) and waits for
+// it; the core's prefetch is freed by then. Safe to call more than once.
+func (p *prefetcher) Stop() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+func (p *prefetcher) run() {
+	defer close(p.done)
+	defer p.markReady()
+	pf, err := p.engine.newPrefetch(rand.Uint64())
+	if err != nil {
+		log.Errorf("prefetch: %v", err)
+		return
+	}
+	defer pf.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	buf, replyBuf := make([]byte, maxMessage), make([]byte, maxMessage)
+	for {
+		now := nowMs()
+		act, err := pf.poll(p.engine, now, buf)
+		if err != nil {
+			// The engine was closed under us (shutdown): nothing left to do.
+			return
+		}
+		if pf.ready() {
+			p.markReady()
+		}
+		if !act.send {
+			if act.until == math.MaxUint64 {
+				<-ctx.Done()
+				return
+			}
+			wait := time.Duration(act.until-min(act.until, now)) * time.Millisecond
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		timeout := time.Duration(act.until-min(act.until, now)) * time.Millisecond
+		reply, err := exchangeUpstream(ctx, act.proto, act.server.String(), timeout, act.query, replyBuf)
+		if ctx.Err() != nil {
+			return
+		}
+		result := "ok"
+		if err == nil {
+			err = pf.reply(p.engine, reply, nowMs())
+		} else if ferr := pf.failed(); ferr != nil {
+			err = ferr
+		}
+		if err != nil {
+			result = failureReason(err)
+			log.Debugf("prefetch: %s over %s: %v", act.server, act.proto, err)
+		}
+		prefetchCount.WithLabelValues(p.server, result).Inc()
+	}
+}
