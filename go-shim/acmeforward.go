@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -35,10 +36,13 @@ const pluginName = "acmeforward"
 type AcmeForward struct {
 	Next plugin.Handler
 
-	engine   *Engine       // owned; closed by the OnShutdown registered in setup
-	timeout  time.Duration // per upstream try, the same value the core was given
-	prefetch *prefetcher   // started by OnStartup, stopped by OnShutdown
-	server   string        // metrics label of what is not tied to a query
+	engine   *Engine     // owned; closed by the OnShutdown registered in setup
+	prefetch *prefetcher // started by OnStartup, stopped by OnShutdown
+	server   string      // metrics label of what is not tied to a query
+	// maxConcurrent bounds the exchanges in flight (inflight); past it the
+	// client gets REFUSED at once.
+	maxConcurrent int64
+	inflight      atomic.Int64
 }
 
 // Name implements plugin.Handler.
@@ -63,10 +67,11 @@ func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns
 	return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 }
 
-// bufPool holds buffers of maxMessage bytes: large enough for any upstream
-// query, upstream reply or client reply, so the core's "buffer too short"
-// path is only a fallback.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, maxMessage); return &b }}
+// bufPool holds buffers of udpReadSize bytes: enough for every query and UDP
+// message, so memory per exchange in flight is a few KiB. A larger client
+// reply (over TCP) or TCP upstream reply gets a buffer of its own size (the
+// core reports the length it needs).
+var bufPool = sync.Pool{New: func() any { b := make([]byte, udpReadSize); return &b }}
 
 func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) { bufPool.Put(b) }
@@ -80,6 +85,17 @@ func putBuf(b *[]byte) { bufPool.Put(b) }
 // hairpin is the classifier's VerdictHairpin: it only picks the metrics.
 func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, hairpin bool) (int, error) {
 	server := metrics.WithServer(ctx)
+	if a.inflight.Add(1) > a.maxConcurrent {
+		a.inflight.Add(-1)
+		maxConcurrentRejectCount.WithLabelValues(server).Inc()
+		m := new(dns.Msg)
+		m.SetRcode(r, dns.RcodeRefused)
+		if err := w.WriteMsg(m); err != nil {
+			return dns.RcodeServerFailure, plugin.Error(pluginName, fmt.Errorf("writing REFUSED: %w", err))
+		}
+		return dns.RcodeRefused, nil
+	}
+	defer a.inflight.Add(-1)
 	if !hairpin {
 		requestCount.WithLabelValues(server).Inc()
 	}
@@ -189,7 +205,7 @@ func (c *chainWriter) Write(b []byte) (int, error) {
 func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *exchange, query, buf []byte) error {
 	q := new(dns.Msg)
 	if err := q.Unpack(query); err != nil || len(q.Question) != 1 {
-		return errors.Join(fmt.Errorf("unpacking the internal query: %v (%d questions)", err, len(q.Question)), ex.failed())
+		return errors.Join(fmt.Errorf("unpacking the internal query: %v (%d questions)", err, len(q.Question)), ex.failed(nowMs()))
 	}
 	what := q.Question[0].Name + " " + dns.TypeToString[q.Question[0].Qtype]
 	cw := &chainWriter{Writer: nonwriter.New(w)}
@@ -198,11 +214,11 @@ func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *ex
 		if err == nil {
 			err = fmt.Errorf("no reply (%s)", dns.RcodeToString[rc])
 		}
-		return errors.Join(fmt.Errorf("looking up %s in the rest of the chain: %w", what, err), ex.failed())
+		return errors.Join(fmt.Errorf("looking up %s in the rest of the chain: %w", what, err), ex.failed(nowMs()))
 	}
 	reply, perr := cw.Msg.PackBuffer(buf)
 	if perr != nil {
-		return errors.Join(fmt.Errorf("packing the reply for %s: %w", what, perr), ex.failed())
+		return errors.Join(fmt.Errorf("packing the reply for %s: %w", what, perr), ex.failed(nowMs()))
 	}
 	if err := ex.internalReply(a.engine, reply); err != nil {
 		if isEngineClosed(err) {
@@ -223,18 +239,40 @@ func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *ex
 func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, act action, replyBuf []byte) error {
 	upstreamRequestCount.WithLabelValues(server, to, act.proto.String()).Inc()
 	start := time.Now()
-	reply, err := exchangeUpstream(ctx, act.proto, to, a.timeout, act.data, replyBuf)
-	if err == nil {
-		err = ex.reply(a.engine, reply, nowMs())
+	dropped := func(reason string) { droppedReplyCount.WithLabelValues(server, reason).Inc() }
+	var replyErr error
+	delivered := false
+	deliver := func(reply []byte) bool {
+		err := ex.reply(a.engine, reply, nowMs())
+		if reason, ok := unsolicited(err); ok && act.proto == protoUDP {
+			// No reply to this query: the core keeps the try waiting.
+			dropped(reason)
+			return false
+		}
+		if isLate(err) {
+			dropped(dropLate)
+		}
+		delivered, replyErr = true, err
+		return true
+	}
+	err := roundTrip(ctx, act.proto, act.server, deadlineTime(act.deadline), act.data, replyBuf, deliver, dropped)
+	switch {
+	case err == nil && delivered:
+		err = replyErr
 		if isEngineClosed(err) {
 			// The engine was closed (a reload): the exchange still waits
 			// for a reply. Count it as this try's failure and move on.
-			if ferr := ex.failed(); ferr != nil {
+			if ferr := ex.failed(nowMs()); ferr != nil {
 				err = errors.Join(err, ferr)
 			}
 		}
-	} else if ferr := ex.failed(); ferr != nil {
-		err = errors.Join(err, ferr)
+	case err == nil:
+		err = errors.New("no reply")
+		fallthrough
+	default:
+		if ferr := ex.failed(nowMs()); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
 	}
 	upstreamDuration.WithLabelValues(server, to).Observe(time.Since(start).Seconds())
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -402,12 +404,16 @@ func TestFailover(t *testing.T) {
 			return out
 		},
 	}
+	// Garbage and a wrong ID are no reply to the query: dropped (counted in
+	// dropped_replies_total) while the try waits for the true one, which never
+	// comes: a timeout.
 	wantReason := map[string]string{
-		"garbage":  reasonInvalidReply,
-		"wrong ID": reasonInvalidReply,
+		"garbage":  reasonTimeout,
+		"wrong ID": reasonTimeout,
 		"silent":   reasonTimeout,
 		"servfail": reasonUpstreamError,
 	}
+	wantDrop := map[string]string{"garbage": dropNotAResponse, "wrong ID": dropIDMismatch}
 	for name, answer := range badAnswers {
 		t.Run(name, func(t *testing.T) {
 			bad := rawUpstream(t, answer)
@@ -416,6 +422,12 @@ func TestFailover(t *testing.T) {
 
 			failures := upstreamFailureCount.WithLabelValues("", bad, wantReason[name])
 			before := testutil.ToFloat64(failures)
+			var drops prometheus.Counter
+			var dropsBefore float64
+			if reason, ok := wantDrop[name]; ok {
+				drops = droppedReplyCount.WithLabelValues("", reason)
+				dropsBefore = testutil.ToFloat64(drops)
+			}
 			q := challengeQuery(challenge)
 			rc, err, cw, _ := serve(t, a, q, false)
 			if err != nil || rc != dns.RcodeSuccess {
@@ -427,6 +439,11 @@ func TestFailover(t *testing.T) {
 			}
 			if got := testutil.ToFloat64(failures) - before; got != 1 {
 				t.Errorf("upstream_failures_total{to=%s,reason=%s} grew by %v, want 1", bad, wantReason[name], got)
+			}
+			if drops != nil {
+				if got := testutil.ToFloat64(drops) - dropsBefore; got != 1 {
+					t.Errorf("dropped_replies_total{reason=%s} grew by %v, want 1", wantDrop[name], got)
+				}
 			}
 		})
 	}
@@ -624,7 +641,10 @@ func TestUpstreamTCPFraming(t *testing.T) {
 		_, _ = conn.Write(reply) // an echo: the framing is what is tested
 	}()
 	query := []byte("0123456789")
-	got, err := exchangeUpstream(context.Background(), protoTCP, ln.Addr().String(), time.Second, query, make([]byte, 4))
+	var got []byte
+	server := netip.MustParseAddrPort(ln.Addr().String())
+	err = roundTrip(context.Background(), protoTCP, server, time.Now().Add(time.Second), query, make([]byte, 4),
+		func(reply []byte) bool { got = append([]byte(nil), reply...); return true }, func(string) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,11 @@ const (
 	resultNoUpstream       Result = C.AFWD_ERR_NO_UPSTREAM
 	resultUpstreamFailure  Result = C.AFWD_ERR_REPLY_UPSTREAM_FAILURE
 	resultNotAuthoritative Result = C.AFWD_ERR_REPLY_NOT_AUTHORITATIVE
+	resultNotAResponse     Result = C.AFWD_ERR_REPLY_NOT_A_RESPONSE
+	resultIDMismatch       Result = C.AFWD_ERR_REPLY_ID_MISMATCH
+	resultOpcodeMismatch   Result = C.AFWD_ERR_REPLY_OPCODE_MISMATCH
+	resultQuestionMismatch Result = C.AFWD_ERR_REPLY_QUESTION_MISMATCH
+	resultReplyLate        Result = C.AFWD_ERR_REPLY_LATE
 )
 
 // UpstreamMode is afwd_upstream_mode: where challenge and delegation
@@ -155,6 +160,19 @@ func (b *configBuilder) AddUpstream(addr string) error {
 func (b *configBuilder) SetTimeout(d time.Duration) error {
 	return resultErr("afwd_config_builder_set_timeout_ms",
 		C.afwd_config_builder_set_timeout_ms(b.ptr, C.uint64_t(d.Milliseconds())))
+}
+
+// SetMaxTime sets the overall limit of one exchange, in whole milliseconds.
+func (b *configBuilder) SetMaxTime(d time.Duration) error {
+	return resultErr("afwd_config_builder_set_max_time_ms",
+		C.afwd_config_builder_set_max_time_ms(b.ptr, C.uint64_t(d.Milliseconds())))
+}
+
+// SetMaxConcurrent sets the bound on exchanges in flight (the core checks the
+// range; the shim enforces it).
+func (b *configBuilder) SetMaxConcurrent(n uint64) error {
+	return resultErr("afwd_config_builder_set_max_concurrent",
+		C.afwd_config_builder_set_max_concurrent(b.ptr, C.size_t(n)))
 }
 
 // SetMaxTTL sets the TTL cap in seconds.
@@ -387,11 +405,12 @@ const (
 
 // action is what the exchange wants done next.
 type action struct {
-	kind   actionKind
-	server netip.AddrPort // SEND: where (an IPv4-mapped address is unmapped)
-	proto  proto          // SEND: UDP or TCP
-	data   []byte         // SEND, INTERNAL: the query; ANSWER: the client reply (aliases the poll buffer)
-	reason Result         // FAIL: the last error seen
+	kind     actionKind
+	server   netip.AddrPort // SEND: where (an IPv4-mapped address is unmapped)
+	deadline uint64         // SEND: when the try is over (nowMs clock)
+	proto    proto          // SEND: UDP or TCP
+	data     []byte         // SEND, INTERNAL: the query; ANSWER: the client reply (aliases the poll buffer)
+	reason   Result         // FAIL: the last error seen
 }
 
 // poll asks the exchange for its next action; the query or client reply goes
@@ -412,6 +431,7 @@ func (x *exchange) poll(buf []byte) (action, error) {
 	case actionSend:
 		ip := netip.AddrFrom16(*(*[16]byte)(unsafe.Pointer(&a.server_ip))).Unmap()
 		act.server = netip.AddrPortFrom(ip, uint16(a.server_port))
+		act.deadline = uint64(a.deadline_ms)
 		if a.tcp {
 			act.proto = protoTCP
 		}
@@ -455,9 +475,9 @@ func (x *exchange) feed(e *Engine, reply []byte, now uint64) error {
 		C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
 }
 
-// failed reports that the last SEND (or INTERNAL) got no usable reply.
-func (x *exchange) failed() error {
-	return resultErr("afwd_exchange_failed", C.afwd_exchange_failed(x.ptr))
+// failed reports at now that the last SEND (or INTERNAL) got no usable reply.
+func (x *exchange) failed(now uint64) error {
+	return resultErr("afwd_exchange_failed", C.afwd_exchange_failed(x.ptr, C.uint64_t(now)))
 }
 
 // prefetch wraps one afwd_prefetch: the engine's own background lookups. It
@@ -543,9 +563,9 @@ func (p *prefetch) reply(e *Engine, reply []byte, now uint64) error {
 	return err
 }
 
-// failed reports that the last send got no reply by its deadline.
-func (p *prefetch) failed() error {
-	return resultErr("afwd_prefetch_failed", C.afwd_prefetch_failed(p.ptr))
+// failed reports at now that the last send got no reply by its deadline.
+func (p *prefetch) failed(now uint64) error {
+	return resultErr("afwd_prefetch_failed", C.afwd_prefetch_failed(p.ptr, C.uint64_t(now)))
 }
 
 // ready reports whether every zone was tried once.

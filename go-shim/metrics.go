@@ -55,6 +55,20 @@ var (
 		Help:      "Gauge of the entries in the learned state (nameserver host names, CNAME targets, zone nameservers), set after each forwarded query.",
 	}, []string{"server"})
 
+	droppedReplyCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "dropped_replies_total",
+		Help:      "Counter of UDP messages that were no reply to the query of their try (forged, stale or stray), dropped while the try kept waiting, by reason (id_mismatch, question_mismatch, not_a_response, source_mismatch, late).",
+	}, []string{"server", "reason"})
+
+	maxConcurrentRejectCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "max_concurrent_rejects_total",
+		Help:      "Counter of queries answered REFUSED because max_concurrent exchanges were in flight.",
+	}, []string{"server"})
+
 	prefetchCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",
@@ -70,6 +84,41 @@ var (
 		Buckets:   prometheus.ExponentialBuckets(0.00025, 2, 16), // 0.25ms .. ~8s
 	}, []string{"server", "to"})
 )
+
+// Drop reasons, the values of dropped_replies_total's "reason" label.
+const (
+	dropIDMismatch       = "id_mismatch"
+	dropQuestionMismatch = "question_mismatch"
+	dropNotAResponse     = "not_a_response"
+	dropSourceMismatch   = "source_mismatch"
+	dropLate             = "late"
+)
+
+// unsolicited reports whether err is the core's word that a message was no
+// reply to the query of its try (over UDP the try keeps waiting), with the
+// drop reason.
+func unsolicited(err error) (string, bool) {
+	var ce *Error
+	if !errors.As(err, &ce) {
+		return "", false
+	}
+	switch ce.Code {
+	case resultIDMismatch:
+		return dropIDMismatch, true
+	case resultQuestionMismatch:
+		return dropQuestionMismatch, true
+	case resultNotAResponse, resultOpcodeMismatch:
+		return dropNotAResponse, true
+	}
+	return "", false
+}
+
+// isLate reports whether err is the core's word that a reply came after its
+// try's deadline.
+func isLate(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce) && ce.Code == resultReplyLate
+}
 
 // Failure reasons, the values of upstream_failures_total's "reason" label.
 const (

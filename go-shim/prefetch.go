@@ -2,6 +2,7 @@ package acmeforward
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -93,7 +94,7 @@ func (p *prefetcher) run() {
 		case <-ctx.Done():
 		}
 	}()
-	buf, replyBuf := make([]byte, maxMessage), make([]byte, maxMessage)
+	buf, replyBuf := make([]byte, udpReadSize), make([]byte, udpReadSize)
 	for {
 		now := nowMs()
 		act, err := pf.poll(p.engine, now, buf)
@@ -119,16 +120,31 @@ func (p *prefetcher) run() {
 			}
 			continue
 		}
-		timeout := time.Duration(act.until-min(act.until, now)) * time.Millisecond
-		reply, err := exchangeUpstream(ctx, act.proto, act.server.String(), timeout, act.query, replyBuf)
+		var replyErr error
+		delivered := false
+		deliver := func(reply []byte) bool {
+			err := pf.reply(p.engine, reply, nowMs())
+			if _, ok := unsolicited(err); ok && act.proto == protoUDP {
+				return false
+			}
+			delivered, replyErr = true, err
+			return true
+		}
+		err = roundTrip(ctx, act.proto, act.server, deadlineTime(act.until), act.query, replyBuf, deliver, func(string) {})
 		if ctx.Err() != nil {
 			return
 		}
 		result := "ok"
-		if err == nil {
-			err = pf.reply(p.engine, reply, nowMs())
-		} else if ferr := pf.failed(); ferr != nil {
-			err = ferr
+		switch {
+		case err == nil && delivered:
+			err = replyErr
+		default:
+			if err == nil {
+				err = errors.New("no reply")
+			}
+			if ferr := pf.failed(nowMs()); ferr != nil {
+				err = ferr
+			}
 		}
 		if err != nil {
 			result = failureReason(err)

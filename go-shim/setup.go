@@ -22,6 +22,11 @@ func init() { plugin.Register(pluginName, setup) }
 // the core explicitly, so the two cannot disagree.
 const defaultTimeout = 2 * time.Second
 
+// defaultMaxConcurrent is the core's default bound on exchanges in flight; the
+// shim enforces the bound, so it needs the number (the core checks a given
+// one).
+const defaultMaxConcurrent = 1000
+
 func setup(c *caddy.Controller) error {
 	a, err := parse(c)
 	if err != nil {
@@ -55,6 +60,8 @@ func setup(c *caddy.Controller) error {
 //	    hairpin NAME... TARGET...
 //	    protect ZONE...
 //	    allow_ns NET...
+//	    max_time DURATION
+//	    max_concurrent N
 //	}
 //
 // Without ZONE the plugin applies to every name the server block receives: no
@@ -62,8 +69,9 @@ func setup(c *caddy.Controller) error {
 // (The server block's own zones are deliberately not used as a default.)
 // Every value is checked by the Rust config builder (the shim only turns
 // words and numbers into their C form); its result text becomes the reason in
-// the error, which carries the Corefile's file and line. `delegated` and
-// `hairpin` may be repeated; every other option may appear once. A hairpin
+// the error, which carries the Corefile's file and line. `delegated`,
+// `hairpin`, `protect` and `allow_ns` may be repeated; every other option may
+// appear once. A hairpin
 // line's arguments go to the core joined with spaces: it parses them (names,
 // wildcards, IP or name targets) and reports what is wrong.
 func parse(c *caddy.Controller) (*AcmeForward, error) {
@@ -94,15 +102,15 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 		}
 	}
 
-	timeout := defaultTimeout
-	if err := b.SetTimeout(timeout); err != nil {
-		return nil, c.Errf("default timeout %s: %s", timeout, reason(err))
+	if err := b.SetTimeout(defaultTimeout); err != nil {
+		return nil, c.Errf("default timeout %s: %s", defaultTimeout, reason(err))
 	}
+	maxConcurrent := int64(defaultMaxConcurrent)
 	seen := map[string]bool{}
 	for c.NextBlock() {
 		option := c.Val()
 		switch option {
-		case "to", "timeout", "max_ttl", "discovery", "upstream_mode", "max_learned":
+		case "to", "timeout", "max_ttl", "discovery", "upstream_mode", "max_learned", "max_time", "max_concurrent":
 			if seen[option] {
 				return nil, c.Errf("duplicate option %q", option)
 			}
@@ -134,7 +142,6 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 			if err := b.SetTimeout(d); err != nil {
 				return nil, c.Errf("invalid timeout %q: %s", args[0], reason(err))
 			}
-			timeout = d
 		case "max_ttl":
 			if len(args) != 1 {
 				return nil, c.ArgErr()
@@ -170,6 +177,29 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 					return nil, c.Errf("invalid delegated zone %q: %s", zone, reason(err))
 				}
 			}
+		case "max_time":
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			d, err := time.ParseDuration(args[0])
+			if err != nil {
+				return nil, c.Errf("invalid max_time %q: %v", args[0], err)
+			}
+			if err := b.SetMaxTime(d); err != nil {
+				return nil, c.Errf("invalid max_time %q: %s", args[0], reason(err))
+			}
+		case "max_concurrent":
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			n, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return nil, c.Errf("invalid max_concurrent %q: not a number of queries", args[0])
+			}
+			if err := b.SetMaxConcurrent(n); err != nil {
+				return nil, c.Errf("invalid max_concurrent %q: %s", args[0], reason(err))
+			}
+			maxConcurrent = int64(n)
 		case "protect":
 			if len(args) == 0 {
 				return nil, c.ArgErr()
@@ -230,7 +260,7 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 		}
 		return nil, c.Errf("invalid configuration: %s", reason(err))
 	}
-	return &AcmeForward{engine: engine, timeout: timeout}, nil
+	return &AcmeForward{engine: engine, maxConcurrent: maxConcurrent}, nil
 }
 
 // OnStartup starts the prefetch and waits for its first round, at most

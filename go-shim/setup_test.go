@@ -194,9 +194,6 @@ func TestSetupValid(t *testing.T) {
 			if got := a.engine.Upstreams(); !slices.Equal(got, tc.upstreams) {
 				t.Errorf("upstreams = %q, want %q", got, tc.upstreams)
 			}
-			if a.timeout != tc.timeout {
-				t.Errorf("timeout = %v, want %v", a.timeout, tc.timeout)
-			}
 			for _, q := range tc.forward {
 				name, qtype := question(t, q)
 				if v := a.engine.Classify(name, qtype, dns.ClassINET); v != VerdictForward {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 )
@@ -33,38 +34,79 @@ func (p proto) String() string {
 // and no UDP datagram is larger.
 const maxMessage = 65535
 
-// exchangeUpstream sends query to addr over p and returns the raw reply. The
-// try ends at the earlier of now+timeout and ctx's deadline, or when ctx is
-// cancelled. buf is used for the reply when it is large enough; the returned
-// slice may alias it.
-func exchangeUpstream(ctx context.Context, p proto, addr string, timeout time.Duration, query, buf []byte) ([]byte, error) {
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+// udpReadSize is one more than the largest UDP reply the core takes (it
+// advertises 1232 and takes up to 4096): a bigger datagram arrives cut to this
+// size, which the core recognises as too large and retries over TCP. Memory
+// per try stays a few KiB.
+const udpReadSize = 4096 + 1
+
+// deliverFunc gets each reply of a try from the server asked; it reports
+// whether the try is over (false: keep reading, the reply was no reply to the
+// query). dropped counts what never reached the core, by reason.
+type deliverFunc func(reply []byte) (done bool)
+
+// roundTrip sends query to server over p and hands what comes back to
+// deliver, until deliver says the try is over, deadline passes (the core's:
+// the shim has no timeout of its own) or ctx ends. Over UDP the socket is not
+// connected, so a datagram from another address or port is seen, counted in
+// dropped as source_mismatch, and ignored; the try keeps reading. buf is used
+// for replies when it is large enough.
+func roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline time.Time, query, buf []byte, deliver deliverFunc, dropped func(reason string)) error {
+	if p == protoTCP {
+		dialer := net.Dialer{Deadline: deadline}
+		conn, err := dialer.DialContext(ctx, "tcp", server.String())
+		if err != nil {
+			return withContext(ctx, err)
+		}
+		defer conn.Close()
+		if err := conn.SetDeadline(deadline); err != nil {
+			return err
+		}
+		stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+		reply, err := roundTripTCP(conn, query, buf)
+		if err != nil {
+			return withContext(ctx, err)
+		}
+		deliver(reply)
+		return nil
 	}
-	dialer := net.Dialer{Deadline: deadline}
-	conn, err := dialer.DialContext(ctx, p.String(), addr)
+	conn, err := net.ListenUDP("udp", nil)
 	if err != nil {
-		return nil, withContext(ctx, err)
+		return err
 	}
 	defer conn.Close()
 	if err := conn.SetDeadline(deadline); err != nil {
-		return nil, err
+		return err
 	}
 	// Cancellation of ctx unblocks the read or write in progress at once.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	if _, err := conn.WriteToUDPAddrPort(query, server); err != nil {
+		return withContext(ctx, err)
+	}
+	if len(buf) < udpReadSize {
+		buf = make([]byte, udpReadSize)
+	}
+	want := netip.AddrPortFrom(server.Addr().Unmap(), server.Port())
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf[:udpReadSize])
+		if err != nil {
+			return withContext(ctx, err)
+		}
+		if netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != want {
+			dropped(dropSourceMismatch)
+			continue
+		}
+		if deliver(buf[:n]) {
+			return nil
+		}
+	}
+}
 
-	var reply []byte
-	if p == protoTCP {
-		reply, err = roundTripTCP(conn, query, buf)
-	} else {
-		reply, err = roundTripUDP(conn, query, buf)
-	}
-	if err != nil {
-		return nil, withContext(ctx, err)
-	}
-	return reply, nil
+// deadlineTime turns a deadline on the engines' clock (nowMs) into a time.
+func deadlineTime(ms uint64) time.Time {
+	return processStart.Add(time.Duration(ms) * time.Millisecond)
 }
 
 // withContext adds ctx's error to an I/O error caused by ctx ending, so
@@ -74,23 +116,6 @@ func withContext(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
 	return err
-}
-
-// roundTripUDP writes the query as one datagram on the connected socket and
-// reads exactly one datagram back (the kernel only delivers datagrams from
-// the connected peer).
-func roundTripUDP(conn net.Conn, query, buf []byte) ([]byte, error) {
-	if _, err := conn.Write(query); err != nil {
-		return nil, err
-	}
-	if len(buf) < maxMessage {
-		buf = make([]byte, maxMessage)
-	}
-	n, err := conn.Read(buf)
-	if err != nil {
-		return nil, err
-	}
-	return buf[:n], nil
 }
 
 // roundTripTCP writes the query with its 2-byte length prefix and reads one

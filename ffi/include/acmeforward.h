@@ -172,6 +172,18 @@ typedef enum afwd_result {
    */
   AFWD_ERR_NET_INVALID = 221,
   /**
+   * max_time outside 10 ms ..= 300 s.
+   */
+  AFWD_ERR_MAX_TIME_OUT_OF_RANGE = 222,
+  /**
+   * max_concurrent outside 1 ..= 1000000.
+   */
+  AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE = 223,
+  /**
+   * Hairpin: a NAME is the root.
+   */
+  AFWD_ERR_HAIRPIN_ROOT_NAME = 224,
+  /**
    * A configuration error that this version of the C ABI has no own code for (a newer core).
    */
   AFWD_ERR_CONFIG_INVALID = 299,
@@ -224,6 +236,10 @@ typedef enum afwd_result {
    */
   AFWD_ERR_REPLY_NOT_AUTHORITATIVE = 407,
   /**
+   * The reply came at or after its try's deadline: dropped, the exchange moved on.
+   */
+  AFWD_ERR_REPLY_LATE = 408,
+  /**
    * FAIL: the last server tried gave no reply (timeout, network error).
    */
   AFWD_ERR_NO_REPLY = 500,
@@ -241,6 +257,10 @@ typedef enum afwd_result {
    * (`AFWD_ACTION_INTERNAL`) failed: no reply, an invalid one, SERVFAIL, REFUSED or NXDOMAIN.
    */
   AFWD_ERR_HAIRPIN_TARGET_FAILED = 503,
+  /**
+   * FAIL: the exchange's max_time ran out.
+   */
+  AFWD_ERR_TIME_LIMIT = 504,
   /**
    * FAIL for a reason this version of the C ABI has no own code for (a newer core).
    */
@@ -278,8 +298,11 @@ typedef enum afwd_verdict {
 typedef enum afwd_action_kind {
   /**
    * Send the query in `buf[..len]` to `server_ip`:`server_port`, over TCP (2-byte length
-   * prefix) when `tcp`, else UDP, with the per-try timeout; then call `afwd_exchange_reply`
-   * with the reply, or `afwd_exchange_failed` when none came (timeout, network error).
+   * prefix) when `tcp`, else UDP, and wait until `deadline_ms` at most; call
+   * `afwd_exchange_reply` with each reply that comes from that address and port (over UDP,
+   * one that is no reply to this query, `AFWD_ERR_REPLY_NOT_A_RESPONSE` to
+   * `AFWD_ERR_REPLY_QUESTION_MISMATCH`, leaves the try waiting: keep reading), or
+   * `afwd_exchange_failed` when none came by the deadline (or a network error).
    */
   AFWD_ACTION_SEND = 1,
   /**
@@ -295,10 +318,10 @@ typedef enum afwd_action_kind {
   /**
    * `buf[..len]` is a query (DNS wire format) to run through the rest of the plugin chain
    * (the internal view: the plugins after this one), as if a client had asked it: a hairpin
-   * target's A or AAAA, or a CNAME target's TXT (before the target may be learned, to learn
-   * whether the internal view knows the name). Hand the reply it writes to
+   * target's A or AAAA, or the TXT of a CNAME target or nameserver host (before it may be
+   * learned, to learn whether the internal view knows the name). Hand the reply it writes to
    * `afwd_exchange_reply`; when it writes none (or cannot be asked), call
-   * `afwd_exchange_failed` (a CNAME target is then not learned). No network I/O.
+   * `afwd_exchange_failed` (the name is then not learned). No network I/O.
    */
   AFWD_ACTION_INTERNAL = 4,
 } afwd_action_kind;
@@ -350,11 +373,11 @@ typedef enum afwd_refusal {
    */
   AFWD_REFUSAL_OUT_OF_BAILIWICK = 1,
   /**
-   * A CNAME target that the internal view knows.
+   * A CNAME target or nameserver host that the internal view knows.
    */
   AFWD_REFUSAL_INTERNAL_NAME = 2,
   /**
-   * A CNAME target that the internal view could not be asked about.
+   * A CNAME target or nameserver host that the internal view could not be asked about.
    */
   AFWD_REFUSAL_INTERNAL_LOOKUP_FAILED = 3,
   /**
@@ -446,6 +469,11 @@ typedef struct afwd_action {
    * `AFWD_ERR_BUFFER_TOO_SHORT`: that error. `AFWD_OK` otherwise.
    */
   enum afwd_result fail_reason;
+  /**
+   * SEND: when the try is over, on the engine's clock (`now_ms`): the earlier of the per-try
+   * timeout and the exchange's max_time. 0 otherwise.
+   */
+  uint64_t deadline_ms;
 } afwd_action;
 
 /**
@@ -568,6 +596,35 @@ enum afwd_result afwd_config_builder_add_upstream(struct afwd_config_builder *b,
  */
 enum afwd_result afwd_config_builder_set_timeout_ms(struct afwd_config_builder *b,
                                                     uint64_t timeout_ms);
+
+/**
+ * Sets the overall limit of one exchange, in milliseconds: 10 ..= 300000 (default 4000).
+ * Every try ends at the earlier of its timeout and this limit; when it runs out the exchange
+ * fails (`AFWD_ERR_TIME_LIMIT`).
+ *
+ * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_TIME_OUT_OF_RANGE` (the builder
+ * is then unchanged).
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call.
+ */
+enum afwd_result afwd_config_builder_set_max_time_ms(struct afwd_config_builder *b,
+                                                     uint64_t max_time_ms);
+
+/**
+ * Sets the bound on exchanges in flight: 1 ..= 1000000 (default 1000). The caller enforces it
+ * (it owns the exchanges): past it, answer REFUSED at once.
+ *
+ * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE` (the
+ * builder is then unchanged).
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call.
+ */
+enum afwd_result afwd_config_builder_set_max_concurrent(struct afwd_config_builder *b,
+                                                        size_t max_concurrent);
 
 /**
  * Sets the cap on the TTLs (and SOA MINIMUM) of forwarded answers, in seconds:
@@ -958,8 +1015,9 @@ enum afwd_result afwd_exchange_reply(struct afwd_exchange *x,
                                      uint64_t now_ms);
 
 /**
- * Reports that the last SEND got no usable reply (a timeout, a network error, a TCP connection
- * closed early): the exchange moves on to the next server. After an INTERNAL (the rest of the
+ * Reports at `now_ms` (the engine's clock) that the last SEND got no usable reply (its
+ * deadline passed, a network error, a TCP connection closed early): the exchange moves on to
+ * the next server, or fails when its max_time is spent. After an INTERNAL (the rest of the
  * plugin chain wrote no reply): the exchange fails. Call `afwd_exchange_poll` next.
  *
  * Returns `AFWD_OK`; `AFWD_ERR_EXCHANGE_DONE` when the exchange is not waiting for a reply
@@ -969,7 +1027,7 @@ enum afwd_result afwd_exchange_reply(struct afwd_exchange *x,
  *
  * `x` is NULL or a live exchange, used by no other thread during the call.
  */
-enum afwd_result afwd_exchange_failed(struct afwd_exchange *x);
+enum afwd_result afwd_exchange_failed(struct afwd_exchange *x, uint64_t now_ms);
 
 /**
  * Makes the prefetch of engine `e`: one job for each listed and delegated zone (none with
@@ -1041,14 +1099,14 @@ enum afwd_result afwd_prefetch_reply(struct afwd_prefetch *p,
                                      uint64_t now_ms);
 
 /**
- * Reports that the last SEND got no reply by its deadline (or a network error). Then poll
- * again. Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
+ * Reports at `now_ms` that the last SEND got no reply by its deadline (or a network error).
+ * Then poll again. Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
  *
  * # Safety
  *
  * `p` is NULL or a live prefetch, used by no other thread during the call.
  */
-enum afwd_result afwd_prefetch_failed(struct afwd_prefetch *p);
+enum afwd_result afwd_prefetch_failed(struct afwd_prefetch *p, uint64_t now_ms);
 
 /**
  * Whether every zone was tried once (found or failed) as of the last poll: the engine now

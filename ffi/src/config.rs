@@ -189,6 +189,53 @@ pub unsafe extern "C" fn afwd_config_builder_set_timeout_ms(
     })
 }
 
+/// Sets the overall limit of one exchange, in milliseconds: 10 ..= 300000 (default 4000).
+/// Every try ends at the earlier of its timeout and this limit; when it runs out the exchange
+/// fails (`AFWD_ERR_TIME_LIMIT`).
+///
+/// Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_TIME_OUT_OF_RANGE` (the builder
+/// is then unchanged).
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_set_max_time_ms(
+    b: *mut afwd_config_builder,
+    max_time_ms: u64,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live builder that no other thread uses now.
+        let Some(builder) = (unsafe { b.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        status(builder.inner.max_time(Duration::from_millis(max_time_ms)))
+    })
+}
+
+/// Sets the bound on exchanges in flight: 1 ..= 1000000 (default 1000). The caller enforces it
+/// (it owns the exchanges): past it, answer REFUSED at once.
+///
+/// Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE` (the
+/// builder is then unchanged).
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_set_max_concurrent(
+    b: *mut afwd_config_builder,
+    max_concurrent: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live builder that no other thread uses now.
+        let Some(builder) = (unsafe { b.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        status(builder.inner.max_concurrent(max_concurrent))
+    })
+}
+
 /// Sets the cap on the TTLs (and SOA MINIMUM) of forwarded answers, in seconds:
 /// 0 ..= 604800 (default 30).
 ///

@@ -156,9 +156,9 @@ pub enum afwd_refusal {
     /// A nameserver host outside the zone that names it and outside every listed and
     /// delegated zone.
     AFWD_REFUSAL_OUT_OF_BAILIWICK = 1,
-    /// A CNAME target that the internal view knows.
+    /// A CNAME target or nameserver host that the internal view knows.
     AFWD_REFUSAL_INTERNAL_NAME = 2,
-    /// A CNAME target that the internal view could not be asked about.
+    /// A CNAME target or nameserver host that the internal view could not be asked about.
     AFWD_REFUSAL_INTERNAL_LOOKUP_FAILED = 3,
     /// A nameserver address inside the cluster's ranges that `allow_ns` does not list.
     AFWD_REFUSAL_ADDRESS_POLICY = 4,

@@ -33,8 +33,11 @@ const _: () = {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum afwd_action_kind {
     /// Send the query in `buf[..len]` to `server_ip`:`server_port`, over TCP (2-byte length
-    /// prefix) when `tcp`, else UDP, with the per-try timeout; then call `afwd_exchange_reply`
-    /// with the reply, or `afwd_exchange_failed` when none came (timeout, network error).
+    /// prefix) when `tcp`, else UDP, and wait until `deadline_ms` at most; call
+    /// `afwd_exchange_reply` with each reply that comes from that address and port (over UDP,
+    /// one that is no reply to this query, `AFWD_ERR_REPLY_NOT_A_RESPONSE` to
+    /// `AFWD_ERR_REPLY_QUESTION_MISMATCH`, leaves the try waiting: keep reading), or
+    /// `afwd_exchange_failed` when none came by the deadline (or a network error).
     AFWD_ACTION_SEND = 1,
     /// Write `buf[..len]` to the client as it is: the validated, rewritten reply.
     AFWD_ACTION_ANSWER = 2,
@@ -44,10 +47,10 @@ pub enum afwd_action_kind {
     AFWD_ACTION_FAIL = 3,
     /// `buf[..len]` is a query (DNS wire format) to run through the rest of the plugin chain
     /// (the internal view: the plugins after this one), as if a client had asked it: a hairpin
-    /// target's A or AAAA, or a CNAME target's TXT (before the target may be learned, to learn
-    /// whether the internal view knows the name). Hand the reply it writes to
+    /// target's A or AAAA, or the TXT of a CNAME target or nameserver host (before it may be
+    /// learned, to learn whether the internal view knows the name). Hand the reply it writes to
     /// `afwd_exchange_reply`; when it writes none (or cannot be asked), call
-    /// `afwd_exchange_failed` (a CNAME target is then not learned). No network I/O.
+    /// `afwd_exchange_failed` (the name is then not learned). No network I/O.
     AFWD_ACTION_INTERNAL = 4,
 }
 
@@ -70,6 +73,9 @@ pub struct afwd_action {
     /// FAIL: why (the last error seen). After an error return of `afwd_exchange_poll` other than
     /// `AFWD_ERR_BUFFER_TOO_SHORT`: that error. `AFWD_OK` otherwise.
     pub fail_reason: afwd_result,
+    /// SEND: when the try is over, on the engine's clock (`now_ms`): the earlier of the per-try
+    /// timeout and the exchange's max_time. 0 otherwise.
+    pub deadline_ms: u64,
 }
 
 impl afwd_action {
@@ -82,6 +88,7 @@ impl afwd_action {
             tcp: false,
             len: 0,
             fail_reason: reason,
+            deadline_ms: 0,
         }
     }
 }
@@ -223,6 +230,7 @@ pub unsafe extern "C" fn afwd_exchange_poll(
                 server,
                 transport,
                 query,
+                deadline_ms,
             } => {
                 let (server_ip, server_port) = server_bytes(server);
                 let action = afwd_action {
@@ -232,6 +240,7 @@ pub unsafe extern "C" fn afwd_exchange_poll(
                     tcp: transport == Transport::Tcp,
                     len: 0,
                     fail_reason: afwd_result::AFWD_OK,
+                    deadline_ms,
                 };
                 (action, query)
             }
@@ -312,8 +321,9 @@ pub unsafe extern "C" fn afwd_exchange_reply(
     })
 }
 
-/// Reports that the last SEND got no usable reply (a timeout, a network error, a TCP connection
-/// closed early): the exchange moves on to the next server. After an INTERNAL (the rest of the
+/// Reports at `now_ms` (the engine's clock) that the last SEND got no usable reply (its
+/// deadline passed, a network error, a TCP connection closed early): the exchange moves on to
+/// the next server, or fails when its max_time is spent. After an INTERNAL (the rest of the
 /// plugin chain wrote no reply): the exchange fails. Call `afwd_exchange_poll` next.
 ///
 /// Returns `AFWD_OK`; `AFWD_ERR_EXCHANGE_DONE` when the exchange is not waiting for a reply
@@ -323,7 +333,7 @@ pub unsafe extern "C" fn afwd_exchange_reply(
 ///
 /// `x` is NULL or a live exchange, used by no other thread during the call.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn afwd_exchange_failed(x: *mut afwd_exchange) -> afwd_result {
+pub unsafe extern "C" fn afwd_exchange_failed(x: *mut afwd_exchange, now_ms: u64) -> afwd_result {
     ffi_boundary!({
         // SAFETY: the caller passes NULL or a live exchange that no other thread uses now.
         let Some(exchange) = (unsafe { x.as_mut() }) else {
@@ -333,7 +343,7 @@ pub unsafe extern "C" fn afwd_exchange_failed(x: *mut afwd_exchange) -> afwd_res
         if !exchange.inner.is_waiting() {
             return afwd_result::AFWD_ERR_EXCHANGE_DONE;
         }
-        exchange.inner.on_failure();
+        exchange.inner.on_failure(now_ms);
         afwd_result::AFWD_OK
     })
 }

@@ -221,20 +221,20 @@ pub unsafe extern "C" fn afwd_prefetch_reply(
     })
 }
 
-/// Reports that the last SEND got no reply by its deadline (or a network error). Then poll
-/// again. Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
+/// Reports at `now_ms` that the last SEND got no reply by its deadline (or a network error).
+/// Then poll again. Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
 ///
 /// # Safety
 ///
 /// `p` is NULL or a live prefetch, used by no other thread during the call.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn afwd_prefetch_failed(p: *mut afwd_prefetch) -> afwd_result {
+pub unsafe extern "C" fn afwd_prefetch_failed(p: *mut afwd_prefetch, now_ms: u64) -> afwd_result {
     ffi_boundary!({
         // SAFETY: the caller passes NULL or a live prefetch that no other thread uses now.
         let Some(prefetch) = (unsafe { p.as_mut() }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
-        prefetch.inner.on_failure();
+        prefetch.inner.on_failure(now_ms);
         afwd_result::AFWD_OK
     })
 }

@@ -152,6 +152,7 @@ fn protected_names_pass_and_refusals_are_counted() {
             tcp: false,
             len: 0,
             fail_reason: AFWD_OK,
+            deadline_ms: 0,
         };
         assert_eq!(
             afwd_exchange_poll(x, buf.as_mut_ptr(), buf.len(), &mut action),
@@ -258,8 +259,8 @@ fn prefetch_runs_to_a_sleep_and_makes_the_hosts_forwardable() {
             afwd_prefetch_reply(p, e, r.as_ptr(), r.len(), 150),
             AFWD_ERR_EXCHANGE_DONE
         );
-        assert_eq!(afwd_prefetch_failed(p), AFWD_OK);
-        assert_eq!(afwd_prefetch_failed(null_mut()), AFWD_ERR_NULL_ARGUMENT);
+        assert_eq!(afwd_prefetch_failed(p, 0), AFWD_OK);
+        assert_eq!(afwd_prefetch_failed(null_mut(), 0), AFWD_ERR_NULL_ARGUMENT);
         assert_eq!(
             afwd_prefetch_poll(p, null(), 0, null_mut(), 0, &mut action),
             AFWD_ERR_NULL_ARGUMENT
@@ -335,7 +336,7 @@ fn new_entry_points_turn_a_panic_into_their_error_value() {
             AFWD_ERR_PANIC
         );
         assert_eq!(
-            with_injected_panic(|| afwd_prefetch_failed(p)),
+            with_injected_panic(|| afwd_prefetch_failed(p, 0)),
             AFWD_ERR_PANIC
         );
         assert!(!with_injected_panic(|| afwd_prefetch_ready(p)));

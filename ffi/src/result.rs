@@ -82,6 +82,12 @@ pub enum afwd_result {
     AFWD_ERR_DELEGATED_PROTECTED = 220,
     /// `allow_ns`: not `IP/PREFIX` or `IP`.
     AFWD_ERR_NET_INVALID = 221,
+    /// max_time outside 10 ms ..= 300 s.
+    AFWD_ERR_MAX_TIME_OUT_OF_RANGE = 222,
+    /// max_concurrent outside 1 ..= 1000000.
+    AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE = 223,
+    /// Hairpin: a NAME is the root.
+    AFWD_ERR_HAIRPIN_ROOT_NAME = 224,
     /// A configuration error that this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_CONFIG_INVALID = 299,
     /// The client query does not parse (also the code for a query error without an own code).
@@ -108,6 +114,8 @@ pub enum afwd_result {
     AFWD_ERR_REPLY_UPSTREAM_FAILURE = 406,
     /// Authoritative mode: the nameserver's reply does not have the AA bit set.
     AFWD_ERR_REPLY_NOT_AUTHORITATIVE = 407,
+    /// The reply came at or after its try's deadline: dropped, the exchange moved on.
+    AFWD_ERR_REPLY_LATE = 408,
     /// FAIL: the last server tried gave no reply (timeout, network error).
     AFWD_ERR_NO_REPLY = 500,
     /// FAIL: the exchange sent as many queries as it may without getting an answer.
@@ -118,12 +126,14 @@ pub enum afwd_result {
     /// FAIL (hairpin): the lookup of the target name through the rest of the plugin chain
     /// (`AFWD_ACTION_INTERNAL`) failed: no reply, an invalid one, SERVFAIL, REFUSED or NXDOMAIN.
     AFWD_ERR_HAIRPIN_TARGET_FAILED = 503,
+    /// FAIL: the exchange's max_time ran out.
+    AFWD_ERR_TIME_LIMIT = 504,
     /// FAIL for a reason this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_EXCHANGE_FAILED = 599,
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 48] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 53] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -156,6 +166,9 @@ pub(crate) const ALL_RESULTS: [afwd_result; 48] = {
         AFWD_ERR_ZONE_PROTECTED,
         AFWD_ERR_DELEGATED_PROTECTED,
         AFWD_ERR_NET_INVALID,
+        AFWD_ERR_MAX_TIME_OUT_OF_RANGE,
+        AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE,
+        AFWD_ERR_HAIRPIN_ROOT_NAME,
         AFWD_ERR_CONFIG_INVALID,
         AFWD_ERR_QUERY_MALFORMED,
         AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -169,10 +182,12 @@ pub(crate) const ALL_RESULTS: [afwd_result; 48] = {
         AFWD_ERR_REPLY_FOREIGN_RECORD,
         AFWD_ERR_REPLY_UPSTREAM_FAILURE,
         AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
+        AFWD_ERR_REPLY_LATE,
         AFWD_ERR_NO_REPLY,
         AFWD_ERR_SEND_LIMIT,
         AFWD_ERR_NO_NAMESERVERS,
         AFWD_ERR_HAIRPIN_TARGET_FAILED,
+        AFWD_ERR_TIME_LIMIT,
         AFWD_ERR_EXCHANGE_FAILED,
     ]
 };
@@ -202,6 +217,9 @@ impl From<ConfigError> for afwd_result {
             ConfigError::ZoneProtected => AFWD_ERR_ZONE_PROTECTED,
             ConfigError::DelegatedProtected => AFWD_ERR_DELEGATED_PROTECTED,
             ConfigError::NetInvalid => AFWD_ERR_NET_INVALID,
+            ConfigError::MaxTimeOutOfRange => AFWD_ERR_MAX_TIME_OUT_OF_RANGE,
+            ConfigError::MaxConcurrentOutOfRange => AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE,
+            ConfigError::HairpinRootName => AFWD_ERR_HAIRPIN_ROOT_NAME,
             // #[non_exhaustive]: a variant added to the core after this ABI was written.
             _ => AFWD_ERR_CONFIG_INVALID,
         }
@@ -236,6 +254,7 @@ impl From<ReplyError> for afwd_result {
             ReplyError::UpstreamFailure => AFWD_ERR_REPLY_UPSTREAM_FAILURE,
             ReplyError::NotAuthoritative => AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
             ReplyError::ExchangeDone => AFWD_ERR_EXCHANGE_DONE,
+            ReplyError::Late => AFWD_ERR_REPLY_LATE,
             // #[non_exhaustive]: the reply is unusable, like a malformed one (next upstream).
             _ => AFWD_ERR_REPLY_MALFORMED,
         }
@@ -251,6 +270,7 @@ impl From<FailReason> for afwd_result {
             FailReason::SendLimit => AFWD_ERR_SEND_LIMIT,
             FailReason::NoNameservers => AFWD_ERR_NO_NAMESERVERS,
             FailReason::HairpinTarget => AFWD_ERR_HAIRPIN_TARGET_FAILED,
+            FailReason::TimeLimit => AFWD_ERR_TIME_LIMIT,
             // #[non_exhaustive]: a reason added to the core after this ABI was written.
             _ => AFWD_ERR_EXCHANGE_FAILED,
         }
@@ -295,6 +315,9 @@ impl afwd_result {
             AFWD_ERR_ZONE_PROTECTED => ConfigError::ZoneProtected.as_str(),
             AFWD_ERR_DELEGATED_PROTECTED => ConfigError::DelegatedProtected.as_str(),
             AFWD_ERR_NET_INVALID => ConfigError::NetInvalid.as_str(),
+            AFWD_ERR_MAX_TIME_OUT_OF_RANGE => ConfigError::MaxTimeOutOfRange.as_str(),
+            AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE => ConfigError::MaxConcurrentOutOfRange.as_str(),
+            AFWD_ERR_HAIRPIN_ROOT_NAME => ConfigError::HairpinRootName.as_str(),
             AFWD_ERR_CONFIG_INVALID => "invalid configuration",
             AFWD_ERR_QUERY_MALFORMED => QueryError::Malformed.as_str(),
             AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),
@@ -308,10 +331,12 @@ impl afwd_result {
             AFWD_ERR_REPLY_FOREIGN_RECORD => ReplyError::ForeignRecord.as_str(),
             AFWD_ERR_REPLY_UPSTREAM_FAILURE => ReplyError::UpstreamFailure.as_str(),
             AFWD_ERR_REPLY_NOT_AUTHORITATIVE => ReplyError::NotAuthoritative.as_str(),
+            AFWD_ERR_REPLY_LATE => ReplyError::Late.as_str(),
             AFWD_ERR_NO_REPLY => FailReason::NoReply.as_str(),
             AFWD_ERR_SEND_LIMIT => FailReason::SendLimit.as_str(),
             AFWD_ERR_NO_NAMESERVERS => FailReason::NoNameservers.as_str(),
             AFWD_ERR_HAIRPIN_TARGET_FAILED => FailReason::HairpinTarget.as_str(),
+            AFWD_ERR_TIME_LIMIT => FailReason::TimeLimit.as_str(),
             AFWD_ERR_EXCHANGE_FAILED => "the exchange failed",
         }
     }

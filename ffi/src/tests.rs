@@ -275,6 +275,7 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
         tcp: true,
         len: 7,
         fail_reason: AFWD_ERR_PANIC,
+        deadline_ms: 0,
     };
     let mut action = untouched;
 
@@ -382,7 +383,7 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
             AFWD_ERR_PANIC
         );
         assert_eq!(
-            with_injected_panic(|| afwd_exchange_failed(x)),
+            with_injected_panic(|| afwd_exchange_failed(x, 0)),
             AFWD_ERR_PANIC
         );
         // The free functions return nothing; a panic before the drop leaves the handle alive,
@@ -452,6 +453,9 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_ZONE_PROTECTED, 219),
         (AFWD_ERR_DELEGATED_PROTECTED, 220),
         (AFWD_ERR_NET_INVALID, 221),
+        (AFWD_ERR_MAX_TIME_OUT_OF_RANGE, 222),
+        (AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE, 223),
+        (AFWD_ERR_HAIRPIN_ROOT_NAME, 224),
         (AFWD_ERR_CONFIG_INVALID, 299),
         (AFWD_ERR_QUERY_MALFORMED, 300),
         (AFWD_ERR_QUERY_NOT_A_QUERY, 301),
@@ -465,10 +469,12 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_REPLY_FOREIGN_RECORD, 405),
         (AFWD_ERR_REPLY_UPSTREAM_FAILURE, 406),
         (AFWD_ERR_REPLY_NOT_AUTHORITATIVE, 407),
+        (AFWD_ERR_REPLY_LATE, 408),
         (AFWD_ERR_NO_REPLY, 500),
         (AFWD_ERR_SEND_LIMIT, 501),
         (AFWD_ERR_NO_NAMESERVERS, 502),
         (AFWD_ERR_HAIRPIN_TARGET_FAILED, 503),
+        (AFWD_ERR_TIME_LIMIT, 504),
         (AFWD_ERR_EXCHANGE_FAILED, 599),
     ];
     for ((code, value), listed) in expected.iter().zip(ALL_RESULTS) {
@@ -502,7 +508,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [2, 99, 106, 222, 298, 304, 408, 504, 598, 600, c_uint::MAX] {
+    for unknown in [2, 99, 106, 225, 298, 304, 409, 505, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -555,6 +561,15 @@ fn core_errors_map_to_their_own_codes_and_messages() {
             AFWD_ERR_DELEGATED_PROTECTED,
         ),
         (ConfigError::NetInvalid, AFWD_ERR_NET_INVALID),
+        (
+            ConfigError::MaxTimeOutOfRange,
+            AFWD_ERR_MAX_TIME_OUT_OF_RANGE,
+        ),
+        (
+            ConfigError::MaxConcurrentOutOfRange,
+            AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE,
+        ),
+        (ConfigError::HairpinRootName, AFWD_ERR_HAIRPIN_ROOT_NAME),
     ];
     for (e, code) in config {
         assert_eq!(afwd_result::from(e), code);
@@ -754,7 +769,7 @@ fn null_handles_and_pointers_are_rejected() {
             afwd_exchange_reply(x, e, null(), rl, NOW),
             AFWD_ERR_NULL_ARGUMENT
         );
-        assert_eq!(afwd_exchange_failed(null_mut()), AFWD_ERR_NULL_ARGUMENT);
+        assert_eq!(afwd_exchange_failed(null_mut(), 0), AFWD_ERR_NULL_ARGUMENT);
         // free(NULL) is a no-op.
         afwd_config_builder_free(null_mut());
         afwd_config_free(null_mut());
@@ -808,7 +823,7 @@ fn null_with_zero_length_is_an_empty_input() {
         assert!(x.is_null());
         assert_eq!(
             afwd_exchange_reply(x0, e, null(), 0, NOW),
-            AFWD_ERR_REPLY_MALFORMED
+            AFWD_ERR_REPLY_NOT_A_RESPONSE
         );
         afwd_exchange_free(x0);
         afwd_engine_free(e);
@@ -1033,7 +1048,7 @@ fn exchange_sends_fails_over_and_answers() {
         // Polling again gives the same action.
         assert_eq!(poll(x), (a, q1.clone()));
         // A timeout: the second upstream.
-        assert_eq!(afwd_exchange_failed(x), AFWD_OK);
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_OK);
         let (a, q2) = poll(x);
         assert_eq!(a.kind, AFWD_ACTION_SEND);
         assert_eq!(a.server_ip, ipv4_mapped([127, 0, 0, 2]));
@@ -1063,7 +1078,7 @@ fn exchange_sends_fails_over_and_answers() {
             afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
             AFWD_ERR_EXCHANGE_DONE
         );
-        assert_eq!(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_ERR_EXCHANGE_DONE);
         assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
         afwd_exchange_free(x);
         afwd_engine_free(e);
@@ -1076,12 +1091,16 @@ fn exchange_fails_after_the_last_upstream() {
     let x = exchange(e, 0x6161);
     // SAFETY: live handles; all slices are valid for their lengths.
     unsafe {
-        let mut bad = reply_to(&sent_query(x));
-        bad[0] ^= 0xff; // another ID
+        // Another ID over UDP: dropped, the same try keeps waiting.
+        let first = sent_query(x);
+        let mut bad = reply_to(&first);
+        bad[0] ^= 0xff;
         assert_eq!(
             afwd_exchange_reply(x, e, bad.as_ptr(), bad.len(), NOW),
             AFWD_ERR_REPLY_ID_MISMATCH
         );
+        assert_eq!(sent_query(x), first);
+        assert_eq!(afwd_exchange_failed(x, NOW), AFWD_OK);
         let mut servfail = reply_to(&sent_query(x));
         servfail[3] = (servfail[3] & 0xf0) | 2;
         assert_eq!(
@@ -1093,7 +1112,7 @@ fn exchange_fails_after_the_last_upstream() {
         assert_eq!(a.len, 0);
         assert!(bytes.is_empty());
         assert_eq!(a.fail_reason, AFWD_ERR_REPLY_UPSTREAM_FAILURE);
-        assert_eq!(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_ERR_EXCHANGE_DONE);
         assert_eq!(
             afwd_exchange_reply(x, e, servfail.as_ptr(), servfail.len(), NOW),
             AFWD_ERR_EXCHANGE_DONE
@@ -1109,8 +1128,8 @@ fn exchange_fails_after_the_last_upstream() {
 
         // Only timeouts: the reason is that no reply came.
         let x = exchange(e, 0x6262);
-        assert_eq!(afwd_exchange_failed(x), AFWD_OK);
-        assert_eq!(afwd_exchange_failed(x), AFWD_OK);
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_OK);
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_OK);
         let (a, _) = poll(x);
         assert_eq!(a.kind, AFWD_ACTION_FAIL);
         assert_eq!(a.fail_reason, AFWD_ERR_NO_REPLY);
@@ -1447,7 +1466,7 @@ fn hairpin_classify_and_static_answer() {
         assert_eq!(&out[12..12 + 17], &wire_name(b"WwW.Example.com")[..]);
         assert_eq!(a_answers(&out), vec![(30, [10, 96, 0, 80])]);
         check_out_buffer(&out, poll_into(x, a));
-        assert_eq!(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_ERR_EXCHANGE_DONE);
         afwd_exchange_free(x);
         afwd_engine_free(e);
     }
@@ -1495,11 +1514,11 @@ fn hairpin_name_target_internal_lookup() {
         // No reply from the chain: FAIL.
         let x = exchange_for(e, 1, b"svc.example.com", AAAA);
         assert_eq!(poll(x).0.kind, AFWD_ACTION_INTERNAL);
-        assert_eq!(afwd_exchange_failed(x), AFWD_OK);
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_OK);
         let (a, _) = poll(x);
         assert_eq!(a.kind, AFWD_ACTION_FAIL);
         assert_eq!(a.fail_reason, AFWD_ERR_HAIRPIN_TARGET_FAILED);
-        assert_eq!(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_ERR_EXCHANGE_DONE);
         afwd_exchange_free(x);
 
         // NXDOMAIN: a valid reply, but FAIL (never a negative answer for the public name).

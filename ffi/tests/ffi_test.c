@@ -88,6 +88,9 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_ZONE_PROTECTED,
     AFWD_ERR_DELEGATED_PROTECTED,
     AFWD_ERR_NET_INVALID,
+    AFWD_ERR_MAX_TIME_OUT_OF_RANGE,
+    AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE,
+    AFWD_ERR_HAIRPIN_ROOT_NAME,
     AFWD_ERR_CONFIG_INVALID,
     AFWD_ERR_QUERY_MALFORMED,
     AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -101,10 +104,12 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_REPLY_FOREIGN_RECORD,
     AFWD_ERR_REPLY_UPSTREAM_FAILURE,
     AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
+    AFWD_ERR_REPLY_LATE,
     AFWD_ERR_NO_REPLY,
     AFWD_ERR_SEND_LIMIT,
     AFWD_ERR_NO_NAMESERVERS,
     AFWD_ERR_HAIRPIN_TARGET_FAILED,
+    AFWD_ERR_TIME_LIMIT,
     AFWD_ERR_EXCHANGE_FAILED,
 };
 #define N_RESULTS (sizeof ALL_RESULTS / sizeof ALL_RESULTS[0])
@@ -829,7 +834,7 @@ static void test_exchange(const afwd_engine *e, bool edns, bool over_tcp) {
 
     /* Done: nothing more is taken, and the answer stays. */
     CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_EXCHANGE_DONE);
-    CHECK_RESULT(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+    CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_ERR_EXCHANGE_DONE);
     expect_answer(x, buf, q, q_len, edns);
     afwd_exchange_free(x);
 }
@@ -852,6 +857,10 @@ static void test_bad_replies(const afwd_engine *e) {
         CHECK_RESULT(afwd_exchange_reply(x, e, bad, b_len, NOW), want);                       \
         if ((want) == AFWD_TRUNCATED) {                                                       \
             uq_len = expect_send(x, uq, LOOPBACK4, 5353, true, true, CLIENT_NAME, TYPE_TXT);  \
+        } else if ((want) >= AFWD_ERR_REPLY_NOT_A_RESPONSE &&                                 \
+                   (want) <= AFWD_ERR_REPLY_QUESTION_MISMATCH) {                              \
+            /* No reply to this query (forged or stray): the same try keeps waiting. */       \
+            uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT); \
         } else {                                                                              \
             uq_len = expect_send(x, uq, LOOPBACK6, 53, false, true, CLIENT_NAME, TYPE_TXT);   \
         }                                                                                     \
@@ -875,8 +884,8 @@ static void test_bad_replies(const afwd_engine *e) {
               AFWD_ERR_REPLY_FOREIGN_RECORD);
     /* The reply cut in the middle of its answer; garbage; nothing at all. */
     BAD_REPLY(b_len = r_len - 12, AFWD_ERR_REPLY_MALFORMED);
-    BAD_REPLY((memcpy(bad, "garbage", 7), b_len = 7), AFWD_ERR_REPLY_MALFORMED);
-    BAD_REPLY(b_len = 0, AFWD_ERR_REPLY_MALFORMED);
+    BAD_REPLY((memcpy(bad, "garbage", 7), b_len = 7), AFWD_ERR_REPLY_NOT_A_RESPONSE);
+    BAD_REPLY(b_len = 0, AFWD_ERR_REPLY_NOT_A_RESPONSE);
 #undef BAD_REPLY
 }
 
@@ -887,7 +896,7 @@ static void test_all_fail(const afwd_engine *e) {
     afwd_exchange *x = start(e, q, q_len, false);
     if (x == NULL) return;
     expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
-    CHECK_RESULT(afwd_exchange_failed(x), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_OK);
     size_t uq_len = expect_send(x, uq, LOOPBACK6, 53, false, true, CLIENT_NAME, TYPE_TXT);
     /* The last one answers SERVFAIL. */
     size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
@@ -900,7 +909,7 @@ static void test_all_fail(const afwd_engine *e) {
     CHECK_RESULT(afwd_exchange_poll(x, NULL, 0, &a), AFWD_OK);
     CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
     CHECK_EQ(a.len, 0);
-    CHECK_RESULT(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+    CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_ERR_EXCHANGE_DONE);
     CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_EXCHANGE_DONE);
     afwd_exchange_free(x);
 
@@ -908,9 +917,9 @@ static void test_all_fail(const afwd_engine *e) {
     x = start(e, q, q_len, true);
     if (x == NULL) return;
     expect_send(x, uq, LOOPBACK4, 5353, true, true, CLIENT_NAME, TYPE_TXT);
-    CHECK_RESULT(afwd_exchange_failed(x), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_OK);
     expect_send(x, uq, LOOPBACK6, 53, true, true, CLIENT_NAME, TYPE_TXT);
-    CHECK_RESULT(afwd_exchange_failed(x), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_OK);
     a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
     afwd_exchange_free(x);
@@ -935,7 +944,7 @@ static void test_exchange_null_arguments(const afwd_engine *e) {
     CHECK_RESULT(afwd_exchange_reply(NULL, e, reply, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
     CHECK_RESULT(afwd_exchange_reply(x, NULL, reply, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
     CHECK_RESULT(afwd_exchange_reply(x, e, NULL, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_failed(NULL), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_failed(NULL, NOW), AFWD_ERR_NULL_ARGUMENT);
     /* After all that, the exchange still waits for this reply. */
     CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
     expect_answer(x, uq, q, q_len, false);
@@ -1212,7 +1221,7 @@ static void test_hairpin(void) {
     afwd_action a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
     check_hairpin_reply(buf, a.len, q, q_len, TYPE_A, MAX_TTL, V4, 4, 1);
-    CHECK_RESULT(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+    CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_ERR_EXCHANGE_DONE);
     afwd_exchange_free(x);
 
     /* AAAA of the same target, over TCP; two addresses of a v4-only target; NODATA. */
@@ -1270,11 +1279,11 @@ static void test_hairpin(void) {
     /* The chain wrote nothing: FAIL. */
     x = start(e, q, q_len, false);
     CHECK_EQ(poll_action(x, iq).kind, AFWD_ACTION_INTERNAL);
-    CHECK_RESULT(afwd_exchange_failed(x), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_OK);
     a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
     CHECK_EQ(a.fail_reason, AFWD_ERR_HAIRPIN_TARGET_FAILED);
-    CHECK_RESULT(afwd_exchange_failed(x), AFWD_ERR_EXCHANGE_DONE);
+    CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_ERR_EXCHANGE_DONE);
     afwd_exchange_free(x);
 
     /* NXDOMAIN from the chain: a valid reply, but FAIL (no negative answer for the public name). */
@@ -1408,8 +1417,8 @@ static void test_prefetch(void) {
     CHECK_EQ(CLASSIFY(e, "ns1.acme.auth.example.org", TYPE_AAAA), AFWD_VERDICT_FORWARD);
     CHECK_EQ(CLASSIFY(e, "ns1.example.net", TYPE_TXT), AFWD_VERDICT_PASS);
     CHECK_EQ(afwd_engine_learned_len(e), 0); /* prefetched, not learned */
-    CHECK_RESULT(afwd_prefetch_failed(p), AFWD_OK);
-    CHECK_RESULT(afwd_prefetch_failed(NULL), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_prefetch_failed(p, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_prefetch_failed(NULL, NOW), AFWD_ERR_NULL_ARGUMENT);
     afwd_prefetch_free(p);
     afwd_engine_free(e);
 }

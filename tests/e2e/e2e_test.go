@@ -197,7 +197,7 @@ func TestUpstreamDown(t *testing.T) {
 	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
 	down := world.Addr(t) // nothing listens here
-	silent := startFake(t, fakeSilent)
+	silent := startFake(t, world.FakeSilent)
 	for _, tc := range []struct {
 		name string
 		to   netip.AddrPort
@@ -222,7 +222,7 @@ func TestUpstreamGarbage(t *testing.T) {
 	t.Parallel()
 	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
-	for _, mode := range []fakeMode{fakeRandom, fakeWrongID, fakeWrongCase, fakeWrongQuestion, fakeForeign, fakeNotResponse, fakeServfail, fakeRefused} {
+	for _, mode := range []world.FakeMode{world.FakeRandom, world.FakeWrongID, world.FakeWrongCase, world.FakeWrongQuestion, world.FakeForeign, world.FakeNotResponse, world.FakeServfail, world.FakeRefused} {
 		t.Run(mode.String(), func(t *testing.T) {
 			f := startFake(t, mode)
 			s := startCoreDNS(t, w, "coredns-"+mode.String(), world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{f.Addr}, Timeout: "500ms", MaxTTL: 30}.String())
@@ -244,13 +244,13 @@ func TestFakeUpstreamGood(t *testing.T) {
 	t.Parallel()
 	world.CoreDNSBinary(t) // before anything starts
 	w := world.New(t, world.Standard())
-	good := startFake(t, fakeGood)
-	trunc := startFake(t, fakeTruncate)
+	good := startFake(t, world.FakeGood)
+	trunc := startFake(t, world.FakeTruncate)
 	s := startCoreDNS(t, w, "coredns-good", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{good.Addr}, Timeout: "500ms", MaxTTL: 30}.String())
 	st := startCoreDNS(t, w, "coredns-truncate", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{trunc.Addr}, Timeout: "500ms", MaxTTL: 30}.String())
 	for _, c := range all {
-		world.WantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), goodToken)
-		world.WantTXT(t, ask(t, c, st, world.ExampleCom.Challenge(), "TXT"), tcpToken)
+		world.WantTXT(t, ask(t, c, s, world.ExampleCom.Challenge(), "TXT"), world.FakeGoodToken)
+		world.WantTXT(t, ask(t, c, st, world.ExampleCom.Challenge(), "TXT"), world.FakeTCPToken)
 	}
 }
 
@@ -265,10 +265,10 @@ func TestFailover(t *testing.T) {
 		addr func(t *testing.T) netip.AddrPort
 	}{
 		{"nothing listening", func(*testing.T) netip.AddrPort { return down }},
-		{"silent", func(t *testing.T) netip.AddrPort { return startFake(t, fakeSilent).Addr }},
-		{"wrong-id", func(t *testing.T) netip.AddrPort { return startFake(t, fakeWrongID).Addr }},
-		{"random-bytes", func(t *testing.T) netip.AddrPort { return startFake(t, fakeRandom).Addr }},
-		{"servfail", func(t *testing.T) netip.AddrPort { return startFake(t, fakeServfail).Addr }},
+		{"silent", func(t *testing.T) netip.AddrPort { return startFake(t, world.FakeSilent).Addr }},
+		{"wrong-id", func(t *testing.T) netip.AddrPort { return startFake(t, world.FakeWrongID).Addr }},
+		{"random-bytes", func(t *testing.T) netip.AddrPort { return startFake(t, world.FakeRandom).Addr }},
+		{"servfail", func(t *testing.T) netip.AddrPort { return startFake(t, world.FakeServfail).Addr }},
 	} {
 		t.Run(first.name, func(t *testing.T) {
 			s := startCoreDNS(t, w, "coredns-failover", world.Acme{Zones: []string{"example.com"}, To: []netip.AddrPort{first.addr(t), w.Knot.Addr}, Timeout: "500ms", MaxTTL: 30}.String())

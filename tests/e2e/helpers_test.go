@@ -1,13 +1,11 @@
 package e2e_test
 
 import (
-	"io"
-	"net/http"
+	"fmt"
 	"net/netip"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/acmeforward/acmeforward/tests/world"
 )
@@ -52,40 +50,103 @@ func wantServfail(t *testing.T, r *world.Response) {
 	if len(r.Answer)+len(r.Authority)+len(r.Additional) != 0 {
 		t.Fatalf("SERVFAIL with records\n%s", r)
 	}
-	if strings.Contains(r.Output, garbageToken) || strings.Contains(r.Output, goodToken) {
+	if strings.Contains(r.Output, world.FakeGarbageToken) || strings.Contains(r.Output, world.FakeGoodToken) {
 		t.Fatalf("upstream data reached the client\n%s", r)
 	}
 }
 
-// metricSamples scrapes a prometheus endpoint (on loopback) and gives the
-// samples of the metric name, keyed by their label set as printed
-// (`{reason="x",server="y"}`, or "" without labels). None: an empty map.
+// metricSamples scrapes a prometheus endpoint (world.MetricSamples) or
+// fails the test.
 func metricSamples(t *testing.T, addr netip.AddrPort, name string) map[string]float64 {
 	t.Helper()
-	if err := world.MustLoopback(addr); err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 30 * time.Second}
-	resp, err := c.Get("http://" + addr.String() + "/metrics")
-	if err != nil {
-		t.Fatalf("scraping metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	samples, err := world.MetricSamples(addr, name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	samples := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
-		samples[strings.TrimSpace(strings.TrimPrefix(strings.TrimSuffix(line, f[len(f)-1]), name))] += v
 	}
 	return samples
+}
+
+// startCoreDNSMetrics is startCoreDNS with `prometheus` on a fresh loopback
+// address, which it returns too.
+func startCoreDNSMetrics(t *testing.T, w *world.World, name string, acme world.Acme) (*world.Server, netip.AddrPort) {
+	t.Helper()
+	metrics := world.Addr(t)
+	return startCoreDNS(t, w, name, "    prometheus "+metrics.String()+"\n"+acme.String()), metrics
+}
+
+// outcome says what a client got from a forwarded question to a fake
+// upstream: "GARBAGE" (bytes that should have been rejected), "servfail",
+// "good" or "tcp" (the fake's true answer over UDP or TCP), "knot" (knot's
+// token), or the rcode and records.
+func outcome(r *world.Response) string {
+	txt := r.TXTs()
+	switch {
+	case strings.Contains(r.Output, world.FakeGarbageToken):
+		return "GARBAGE"
+	case r.Rcode == "SERVFAIL" && len(r.Answer)+len(r.Authority)+len(r.Additional) == 0:
+		return "servfail"
+	case r.Rcode == "NOERROR" && len(txt) == 1 && len(r.Answer) == 1 && txt[0] == world.FakeGoodToken:
+		return "good"
+	case r.Rcode == "NOERROR" && len(txt) == 1 && len(r.Answer) == 1 && txt[0] == world.FakeTCPToken:
+		return "tcp"
+	case r.Rcode == "NOERROR" && len(txt) == 1 && len(r.Answer) == 1 && txt[0] == world.ExampleCom.Token:
+		return "knot"
+	}
+	return fmt.Sprintf("%s with %d/%d/%d records", r.Rcode, len(r.Answer), len(r.Authority), len(r.Additional))
+}
+
+// Metric names of the exchange's failure and drop counters.
+const (
+	droppedMetric  = "coredns_acmeforward_dropped_replies_total"
+	failuresMetric = "coredns_acmeforward_upstream_failures_total"
+)
+
+// replyCounts gives the dropped replies and the failed tries by reason, as
+// "dropped/<reason>" and "failure/<reason>".
+func replyCounts(t *testing.T, metrics netip.AddrPort) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for reason, v := range world.ByLabel(metricSamples(t, metrics, droppedMetric), "reason") {
+		out["dropped/"+reason] = v
+	}
+	for reason, v := range world.ByLabel(metricSamples(t, metrics, failuresMetric), "reason") {
+		out["failure/"+reason] = v
+	}
+	return out
+}
+
+// countDeltas is after - before for every key that moved, sorted, as text.
+func countDeltas(before, after map[string]float64) string {
+	var out []string
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out = append(out, fmt.Sprintf("%s +%g", k, d))
+		}
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		return "(none)"
+	}
+	return strings.Join(out, ", ")
+}
+
+// goroutines is CoreDNS's go_goroutines gauge.
+func goroutines(t *testing.T, metrics netip.AddrPort) int {
+	t.Helper()
+	samples := metricSamples(t, metrics, "go_goroutines")
+	v, ok := samples[""]
+	if !ok {
+		t.Fatalf("no go_goroutines at %s", metrics)
+	}
+	return int(v)
+}
+
+// sockets counts the sockets s holds open.
+func sockets(t *testing.T, s *world.Server) int {
+	t.Helper()
+	n, err := world.ProcSockets(s.PID())
+	if err != nil {
+		t.Fatalf("%s: %v", s, err)
+	}
+	return n
 }

@@ -12,7 +12,6 @@ package e2e_test
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -382,21 +381,11 @@ func poisonRun(t *testing.T, w *world.World, s *world.Server, metrics netip.Addr
 
 const refusedMetric = "coredns_acmeforward_refused_facts_total"
 
-var reasonLabel = regexp.MustCompile(`reason="([^"]*)"`)
-
 // refusedFacts gives the refused facts counted at the metrics endpoint, by
 // reason.
 func refusedFacts(t *testing.T, metrics netip.AddrPort) map[string]float64 {
 	t.Helper()
-	out := map[string]float64{}
-	for labels, v := range metricSamples(t, metrics, refusedMetric) {
-		reason := "(no reason label)"
-		if m := reasonLabel.FindStringSubmatch(labels); m != nil {
-			reason = m[1]
-		}
-		out[reason] += v
-	}
-	return out
+	return world.ByLabel(metricSamples(t, metrics, refusedMetric), "reason")
 }
 
 // poisonedSummary: "db.corp.internal A,AAAA; ..." from the diff lines.

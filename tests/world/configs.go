@@ -285,6 +285,10 @@ type Acme struct {
 	Hairpins     []string // the arguments of each hairpin line
 	Protect      []string // zones never forwarded nor learned, beyond the defaults
 	AllowNS      []string // CIDRs whose nameserver addresses authoritative mode may use
+	// MaxConcurrent bounds the exchanges in flight (0: the default).
+	MaxConcurrent int
+	// MaxTime is the overall limit of one exchange ("4s", ...; "": the default).
+	MaxTime string
 }
 
 // String is the block, indented for a server block.
@@ -304,6 +308,12 @@ func (a Acme) String() string {
 	}
 	if a.MaxTTL >= 0 {
 		fmt.Fprintf(&b, "        max_ttl %d\n", a.MaxTTL)
+	}
+	if a.MaxConcurrent > 0 {
+		fmt.Fprintf(&b, "        max_concurrent %d\n", a.MaxConcurrent)
+	}
+	if a.MaxTime != "" {
+		fmt.Fprintf(&b, "        max_time %s\n", a.MaxTime)
 	}
 	if len(a.Delegated) > 0 {
 		fmt.Fprintf(&b, "        delegated %s\n", strings.Join(a.Delegated, " "))

@@ -13,6 +13,18 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// Largest accepted timeout.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default overall limit of one exchange: below the 5 s that stub resolvers (glibc, Go) wait
+/// for an answer, so a client gets SERVFAIL rather than a timeout of its own.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(4);
+/// Smallest accepted `max_time`.
+pub const MIN_MAX_TIME: Duration = Duration::from_millis(10);
+/// Largest accepted `max_time`.
+pub const MAX_MAX_TIME: Duration = Duration::from_secs(300);
+/// Default bound on exchanges in flight (as CoreDNS's `forward` counts `max_concurrent`): at a
+/// few KiB each, a full table is a few MiB, far below a CoreDNS pod's memory limit.
+pub const DEFAULT_MAX_CONCURRENT: usize = 1000;
+/// Largest accepted `max_concurrent`.
+pub const MAX_MAX_CONCURRENT: usize = 1_000_000;
 /// Default cap on the TTLs handed to the client.
 pub const DEFAULT_MAX_TTL: u32 = 30;
 /// Largest accepted `max_ttl` (one week).
@@ -105,6 +117,8 @@ pub struct ConfigBuilder {
     hairpin: HairpinTable,
     protected: Vec<Zone>,
     allow_ns: Vec<Net>,
+    max_time: Duration,
+    max_concurrent: usize,
 }
 
 impl Default for ConfigBuilder {
@@ -124,6 +138,8 @@ impl Default for ConfigBuilder {
                 .filter_map(|z| Zone::parse(z).ok())
                 .collect(),
             allow_ns: Vec::new(),
+            max_time: DEFAULT_MAX_TIME,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
         }
     }
 }
@@ -164,6 +180,26 @@ impl ConfigBuilder {
             return Err(ConfigError::TimeoutOutOfRange);
         }
         self.timeout = t;
+        Ok(self)
+    }
+
+    /// Sets the overall limit of one exchange, every try and discovery step included: 10ms ..=
+    /// 300s, default 4s. Each try ends at the earlier of its `timeout` and this limit.
+    pub fn max_time(&mut self, t: Duration) -> Result<&mut Self, ConfigError> {
+        if !(MIN_MAX_TIME..=MAX_MAX_TIME).contains(&t) {
+            return Err(ConfigError::MaxTimeOutOfRange);
+        }
+        self.max_time = t;
+        Ok(self)
+    }
+
+    /// Sets the bound on exchanges in flight: 1 ..= 1000000, default 1000. The caller enforces
+    /// it (it owns the exchanges); past it the client gets REFUSED at once.
+    pub fn max_concurrent(&mut self, n: usize) -> Result<&mut Self, ConfigError> {
+        if !(1..=MAX_MAX_CONCURRENT).contains(&n) {
+            return Err(ConfigError::MaxConcurrentOutOfRange);
+        }
+        self.max_concurrent = n;
         Ok(self)
     }
 
@@ -270,8 +306,8 @@ impl ConfigBuilder {
 
     /// Allows a network (`IP/PREFIX`, or one `IP`) for nameserver addresses learned from DNS in
     /// [`UpstreamMode::Authoritative`], which are otherwise refused in the loopback, link-local,
-    /// private (RFC 1918, ULA), CGNAT, multicast and unspecified ranges (so that public data
-    /// cannot aim the cluster's DNS at an address inside the cluster).
+    /// private (RFC 1918, ULA), CGNAT, multicast, broadcast, 0.0.0.0/8 and unspecified ranges
+    /// (so that public data cannot aim the cluster's DNS at an address inside the cluster).
     pub fn allow_ns(&mut self, net: &str) -> Result<&mut Self, ConfigError> {
         let net = Net::parse(net)?;
         if !self.allow_ns.contains(&net) {
@@ -334,6 +370,8 @@ impl ConfigBuilder {
             hairpin: self.hairpin.clone(),
             protected: self.protected.clone(),
             allow_ns: self.allow_ns.clone(),
+            max_time: self.max_time,
+            max_concurrent: self.max_concurrent,
         })
     }
 }
@@ -446,6 +484,8 @@ pub struct Config {
     hairpin: HairpinTable,
     protected: Vec<Zone>,
     allow_ns: Vec<Net>,
+    max_time: Duration,
+    max_concurrent: usize,
 }
 
 impl Config {
@@ -463,6 +503,16 @@ impl Config {
     /// The per-try upstream timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The overall limit of one exchange.
+    pub fn max_time(&self) -> Duration {
+        self.max_time
+    }
+
+    /// The bound on exchanges in flight.
+    pub fn max_concurrent(&self) -> usize {
+        self.max_concurrent
     }
 
     /// The cap on TTLs handed to clients.
@@ -553,7 +603,15 @@ impl Config {
     pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16) -> Verdict {
         // Rule 1 takes any type.
         let _ = qtype;
-        crate::classify::classify(&self.zones, qname, qclass)
+        match crate::classify::classify(&self.zones, qname, qclass) {
+            // The cluster's own names never get an answer from outside.
+            Verdict::Forward
+                if name::scan(qname).is_ok_and(|w| self.is_protected(w.as_bytes())) =>
+            {
+                Verdict::Pass
+            }
+            v => v,
+        }
     }
 }
 
@@ -616,6 +674,12 @@ pub enum ConfigError {
     DelegatedProtected,
     /// An `allow_ns` network is not `IP/PREFIX` or `IP`.
     NetInvalid,
+    /// max_time is not within 10ms ..= 300s.
+    MaxTimeOutOfRange,
+    /// max_concurrent is not within 1 ..= 1000000.
+    MaxConcurrentOutOfRange,
+    /// A hairpin NAME is the root.
+    HairpinRootName,
 }
 
 impl ConfigError {
@@ -668,6 +732,13 @@ impl ConfigError {
             }
             ConfigError::NetInvalid => {
                 "not a network: expected IP/PREFIX or IP, e.g. 127.0.0.0/8 or 2001:db8::/32"
+            }
+            ConfigError::MaxTimeOutOfRange => "max_time out of range: must be from 10ms to 300s",
+            ConfigError::HairpinRootName => {
+                "hairpin NAME cannot be the root: name the public names the ingress serves"
+            }
+            ConfigError::MaxConcurrentOutOfRange => {
+                "max_concurrent out of range: must be from 1 to 1000000"
             }
         }
     }

@@ -76,8 +76,10 @@ pub enum Transport {
 /// What the caller does next for an [`Exchange`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action<'a> {
-    /// Send `query` to `server` over `transport` (with the per-try timeout), then report the
-    /// reply with [`Exchange::on_reply`] or its absence with [`Exchange::on_failure`].
+    /// Send `query` to `server` over `transport`, wait for the reply until `deadline_ms` at
+    /// most, then report it with [`Exchange::on_reply`] (over UDP, every datagram from the
+    /// server: one that is no reply to this query leaves the exchange waiting), or its absence
+    /// with [`Exchange::on_failure`].
     Send {
         /// Where to send it.
         server: SocketAddr,
@@ -85,13 +87,16 @@ pub enum Action<'a> {
         transport: Transport,
         /// The query, wire format (prefix it with its length over TCP).
         query: &'a [u8],
+        /// When the try is over, on the caller's `now_ms` clock: the earlier of the per-try
+        /// `timeout` and the exchange's `max_time`.
+        deadline_ms: u64,
     },
     /// Ask the internal view (the rest of the plugin chain, the plugins after this one) this
     /// query, and report its reply with [`Exchange::on_reply`] or its absence (no reply
     /// written, an error) with [`Exchange::on_failure`]. Two uses: a hairpin target's A or
-    /// AAAA; and, before a CNAME target of a challenge reply is learned, the target's TXT, to
+    /// AAAA; and, before a CNAME target or a nameserver host of a reply is learned, its TXT, to
     /// learn whether the internal view knows the name (it is then never learned). A caller
-    /// without an internal view reports a failure: the target is then not learned.
+    /// without an internal view reports a failure: the name is then not learned.
     Internal(&'a [u8]),
     /// Done: the validated, rewritten reply for the client.
     Answer(&'a [u8]),
@@ -112,6 +117,8 @@ pub enum FailReason {
     SendLimit,
     /// Authoritative mode: the resolvers' replies named no zone, nameserver or address to ask.
     NoNameservers,
+    /// The exchange's `max_time` ran out.
+    TimeLimit,
     /// Hairpin: the lookup of the target name through the rest of the plugin chain failed (no
     /// reply, an invalid one, SERVFAIL, REFUSED, NXDOMAIN). The target is configured and must
     /// exist; a negative answer would be cached by clients as the truth about the public name.
@@ -128,6 +135,7 @@ impl FailReason {
             FailReason::NoNameservers => {
                 "authoritative mode: no zone nameserver address found through the resolvers"
             }
+            FailReason::TimeLimit => "gave up when the exchange's max_time ran out",
             FailReason::HairpinTarget => {
                 "hairpin: the lookup of the target name through the rest of the plugin chain failed (no reply, an invalid reply, SERVFAIL, REFUSED or NXDOMAIN)"
             }
@@ -195,6 +203,8 @@ struct Pending {
     id: u16,
     /// The question section is `query[12..12 + question_len]`.
     question_len: usize,
+    /// When this try is over.
+    deadline_ms: u64,
 }
 
 impl Pending {
@@ -260,12 +270,23 @@ pub struct Exchange {
     probes: Option<Box<Probes>>,
     /// The engine's counters of refused facts.
     refused: Arc<RefusalCounts>,
+    /// The latest clock reading seen (new, on_reply, on_failure).
+    now_ms: u64,
+    /// When the whole exchange is over (`max_time` after it began).
+    deadline_ms: u64,
+    /// The per-try limit, milliseconds.
+    timeout_ms: u64,
     resolvers: Vec<SocketAddr>,
     rng: SplitMix64,
     sends: usize,
     auth: Option<Box<Auth>>,
     last_error: Option<FailReason>,
     state: State,
+}
+
+/// Milliseconds of a duration, saturating.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// splitmix64: expands the caller's one random word into as many as needed.
@@ -402,6 +423,9 @@ impl Exchange {
             looked_up: None,
             probes: None,
             refused: engine.refusal_counts(),
+            now_ms,
+            deadline_ms: now_ms.saturating_add(millis(config.max_time())),
+            timeout_ms: millis(config.timeout()),
             resolvers: config.upstreams().to_vec(),
             rng: SplitMix64(random),
             sends: 0,
@@ -440,6 +464,7 @@ impl Exchange {
         name: &[u8],
         qtype: RecordType,
         random: u64,
+        now_ms: u64,
     ) -> Option<Exchange> {
         let client_name = Name::from_labels(name::labels(name)).ok()?;
         let config = engine.config();
@@ -462,6 +487,9 @@ impl Exchange {
             looked_up: None,
             probes: None,
             refused: engine.refusal_counts(),
+            now_ms,
+            deadline_ms: now_ms.saturating_add(millis(config.max_time())),
+            timeout_ms: millis(config.timeout()),
             resolvers: config.upstreams().to_vec(),
             rng: SplitMix64(random),
             sends: 0,
@@ -487,6 +515,7 @@ impl Exchange {
                 server: p.server,
                 transport: p.transport,
                 query: &p.query,
+                deadline_ms: p.deadline_ms,
             },
             State::Answered(reply) => Action::Answer(reply),
             State::Failed(reason) => Action::Fail(*reason),
@@ -528,7 +557,21 @@ impl Exchange {
         let State::Waiting(pending) = &self.state else {
             return Err(ReplyError::ExchangeDone);
         };
+        self.now_ms = self.now_ms.max(now_ms);
+        if now_ms >= pending.deadline_ms && !pending.ask.is_internal() {
+            // The try is over: whatever this is, it is dropped, and the exchange moves on.
+            self.on_failure(now_ms);
+            return Err(ReplyError::Late);
+        }
         let result = self.validate_for(pending, reply);
+        if let Err(e) = result
+            && e.is_unsolicited()
+            && pending.transport == Transport::Udp
+            && !pending.ask.is_internal()
+        {
+            // Not a reply to this query (forged, stale or stray): the true one may still come.
+            return Err(e);
+        }
         let State::Waiting(pending) =
             std::mem::replace(&mut self.state, State::Failed(FailReason::NoReply))
         else {
@@ -562,10 +605,11 @@ impl Exchange {
     /// The last [`Action::Send`] got no usable reply (timeout, network error): move to the next
     /// server. After an [`Action::Internal`] (the rest of the plugin chain wrote no reply): fail.
     /// Does nothing when no reply was awaited.
-    pub fn on_failure(&mut self) {
+    pub fn on_failure(&mut self, now_ms: u64) {
         if !self.is_waiting() {
             return;
         }
+        self.now_ms = self.now_ms.max(now_ms);
         let State::Waiting(pending) =
             std::mem::replace(&mut self.state, State::Failed(FailReason::NoReply))
         else {
@@ -715,11 +759,23 @@ impl Exchange {
 
     /// Builds the query for `ask` and waits for its reply (or fails when the budget is spent).
     fn send(&mut self, ask: Ask, index: usize, server: SocketAddr, transport: Transport) {
-        if self.sends >= MAX_SENDS {
-            self.fail(FailReason::SendLimit);
-            return;
+        // Questions to the internal view about names to learn have their own bound
+        // (MAX_PROBES) and never cost the client an answer already built.
+        if !matches!(ask, Ask::Probe(_)) {
+            if self.sends >= MAX_SENDS {
+                self.fail(FailReason::SendLimit);
+                return;
+            }
+            if !ask.is_internal() && self.now_ms >= self.deadline_ms {
+                self.fail(FailReason::TimeLimit);
+                return;
+            }
+            self.sends += 1;
         }
-        self.sends += 1;
+        let deadline_ms = self
+            .now_ms
+            .saturating_add(self.timeout_ms)
+            .min(self.deadline_ms);
         let discovery = QueryFlags {
             rd: true,
             flags2: 0,
@@ -775,6 +831,7 @@ impl Exchange {
             query,
             id,
             question_len,
+            deadline_ms,
         });
     }
 
@@ -1054,10 +1111,11 @@ impl Exchange {
     }
 
     fn validate_for(&self, p: &Pending, reply: &[u8]) -> Result<Validated, ReplyError> {
+        // Too short to carry an ID: nothing says it is a reply to this query.
         let header: [u8; HEADER_LEN] = reply
             .get(..HEADER_LEN)
             .and_then(|h| h.try_into().ok())
-            .ok_or(ReplyError::Malformed)?;
+            .ok_or(ReplyError::NotAResponse)?;
         let [id_hi, id_lo, flags1, _flags2, qd_hi, qd_lo, ..] = header;
         if flags1 & FLAG_QR == 0 {
             return Err(ReplyError::NotAResponse);
@@ -1075,8 +1133,11 @@ impl Exchange {
         if reply.get(HEADER_LEN..HEADER_LEN + question.len()) != Some(question) {
             return Err(ReplyError::QuestionMismatch);
         }
-        // A truncated reply may be cut anywhere: check TC before parsing the records.
-        if flags1 & FLAG_TC != 0 {
+        // A truncated reply may be cut anywhere: check TC before parsing the records. A UDP
+        // reply larger than any UDP payload we take is treated alike: retried over TCP.
+        if flags1 & FLAG_TC != 0
+            || (p.transport == Transport::Udp && reply.len() > usize::from(MAX_CLIENT_UDP_PAYLOAD))
+        {
             return Err(ReplyError::Truncated);
         }
 
@@ -1302,25 +1363,23 @@ fn add_addr(engine: &Engine, auth: &mut Auth, ip: IpAddr, ttl: u32) {
 /// The asked name and the CNAME targets reachable from it within `answers`.
 fn cname_chain<'a>(asked: &'a Name, answers: &'a [Record]) -> Result<Vec<&'a Name>, ReplyError> {
     let mut chain: Vec<&Name> = vec![asked];
-    // Follow the chain; repeat so that records out of order still link up.
-    loop {
-        let mut grew = false;
-        for record in answers {
-            let RData::CNAME(target) = &record.data else {
-                continue;
-            };
-            if chain.iter().any(|n| **n == record.name) && !chain.iter().any(|n| **n == target.0) {
-                if chain.len() > MAX_CNAME_CHAIN {
-                    return Err(ReplyError::ForeignRecord);
-                }
-                chain.push(&target.0);
-                grew = true;
-            }
+    // Follow the chain from the question name, one CNAME per name, wherever the records sit.
+    let mut current = asked;
+    while let Some(target) = answers.iter().find_map(|r| match &r.data {
+        RData::CNAME(t) if r.name == *current => Some(&t.0),
+        _ => None,
+    }) {
+        if chain.contains(&target) {
+            // A CNAME back onto the chain: a loop no client can resolve.
+            return Err(ReplyError::Malformed);
         }
-        if !grew {
-            return Ok(chain);
+        if chain.len() > MAX_CNAME_CHAIN {
+            return Err(ReplyError::ForeignRecord);
         }
+        chain.push(target);
+        current = target;
     }
+    Ok(chain)
 }
 
 /// Types from RFC 1035 whose RDATA holds domain names (which may be compressed, RFC 3597 §4) but
@@ -1438,15 +1497,34 @@ pub enum ReplyError {
     NotAuthoritative,
     /// [`Exchange::on_reply`] when the exchange was not waiting for a reply: nothing changed.
     ExchangeDone,
+    /// The reply came at or after its try's deadline: dropped; the exchange moved on as for
+    /// a timeout.
+    Late,
 }
 
 impl ReplyError {
+    /// Whether the message is no reply to the query at all (too short, QR clear, another ID,
+    /// opcode or question): forged, stale or stray. Over UDP such a message leaves the
+    /// exchange waiting for the true reply until the try's deadline; any other error ends the
+    /// try.
+    pub fn is_unsolicited(&self) -> bool {
+        matches!(
+            self,
+            ReplyError::NotAResponse
+                | ReplyError::IdMismatch
+                | ReplyError::OpcodeMismatch
+                | ReplyError::QuestionMismatch
+        )
+    }
+
     /// A static, operator-readable description (the FFI hands it out as is).
     pub fn as_str(&self) -> &'static str {
         match self {
             ReplyError::Truncated => "upstream reply truncated (TC set): retry over TCP",
             ReplyError::Malformed => "upstream reply is not a well-formed DNS message",
-            ReplyError::NotAResponse => "upstream reply is not a response (QR clear)",
+            ReplyError::NotAResponse => {
+                "upstream reply is not a response (QR clear, or too short for a header)"
+            }
             ReplyError::IdMismatch => {
                 "upstream reply ID does not match the query: stale or spoofed"
             }
@@ -1464,6 +1542,7 @@ impl ReplyError {
                 "nameserver reply is not authoritative (AA clear): trying the next nameserver"
             }
             ReplyError::ExchangeDone => "the exchange is not waiting for a reply",
+            ReplyError::Late => "upstream reply came after the try's deadline: dropped",
         }
     }
 }
@@ -1728,11 +1807,11 @@ mod tests {
     }
 
     #[test]
-    fn short_reply_is_malformed() {
+    fn short_reply_is_no_response() {
         let ex = ex();
-        assert_eq!(validate_err(&ex, &[]), Some(ReplyError::Malformed));
+        assert_eq!(validate_err(&ex, &[]), Some(ReplyError::NotAResponse));
         let r = reply(&ex, 0, vec![], vec![], vec![]);
-        assert_eq!(validate_err(&ex, &r[..11]), Some(ReplyError::Malformed));
+        assert_eq!(validate_err(&ex, &r[..11]), Some(ReplyError::NotAResponse));
     }
 
     #[test]
@@ -2038,7 +2117,7 @@ mod tests {
     }
 
     #[test]
-    fn cname_loop_terminates() {
+    fn cname_loop_is_refused() {
         let ex = ex();
         let answers = vec![
             rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 1, &wire_name("a.example")),
@@ -2051,7 +2130,11 @@ mod tests {
             ),
         ];
         let r = reply(&ex, 0, answers, vec![], vec![]);
-        assert_eq!(ex.validate(&r).map(|v| v.answers.len()).ok(), Some(2));
+        assert_eq!(validate_err(&ex, &r), Some(ReplyError::Malformed));
+        // A CNAME onto itself too.
+        let answers = vec![rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 1, &wire_name(QNAME))];
+        let r = reply(&ex, 0, answers, vec![], vec![]);
+        assert_eq!(validate_err(&ex, &r), Some(ReplyError::Malformed));
     }
 
     #[test]

@@ -103,6 +103,11 @@ fn parse_name(arg: &str) -> Result<Key, ConfigError> {
         return Ok(Key::Wildcard(wire.into()));
     }
     let wire = name::scan(arg.as_bytes())?;
+    // The root has no labels: no A or AAAA question names it, and the classifier never
+    // looks for it.
+    if wire.as_bytes() == [0] {
+        return Err(ConfigError::HairpinRootName);
+    }
     if has_star(wire.as_bytes()) {
         return Err(ConfigError::HairpinBadWildcard);
     }
@@ -418,6 +423,7 @@ mod tests {
             ("www.example.com", HairpinMissingTarget),
             ("192.0.2.1", HairpinMissingTarget),
             ("10.0.0.1 127.0.0.1", HairpinNameIsAddress),
+            (". 192.0.2.1", HairpinRootName),
             ("10.0.0.1 ingress.svc.cluster.local", HairpinNameIsAddress),
             ("::1 www.example.com 127.0.0.1", HairpinNameIsAddress),
             (

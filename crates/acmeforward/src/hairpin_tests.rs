@@ -378,7 +378,7 @@ fn a_hairpin_exchange_ignores_replies() {
     let mut ex = ex_for(&e, "www.example.com", TYPE_A);
     let before = answered(&ex);
     assert_eq!(ex.on_reply(&e, &before, 0), Err(ReplyError::ExchangeDone));
-    ex.on_failure();
+    ex.on_failure(0);
     assert_eq!(answered(&ex), before);
 }
 
@@ -611,10 +611,10 @@ fn negative_or_failed_lookups_fail() {
     }
     // No reply written by the chain.
     let mut ex = ex_for(&e, "svc.example.com", TYPE_A);
-    ex.on_failure();
+    ex.on_failure(0);
     assert_eq!(ex.poll(), Action::Fail(FailReason::HairpinTarget));
     assert_eq!(ex.sends(), 1);
-    ex.on_failure();
+    ex.on_failure(0);
     assert_eq!(ex.poll(), Action::Fail(FailReason::HairpinTarget));
     assert_eq!(
         FailReason::HairpinTarget.to_string(),

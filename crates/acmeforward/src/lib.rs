@@ -44,7 +44,7 @@
 //!     }
 //!     other => panic!("{other:?}"),
 //! }
-//! exchange.on_failure(); // timeout; no other upstream
+//! exchange.on_failure(0); // timeout; no other upstream
 //! assert!(matches!(exchange.poll(), Action::Fail(_)));
 //! # Ok::<(), acmeforward::ConfigError>(())
 //! ```
@@ -55,6 +55,8 @@ mod classify;
 mod config;
 mod engine;
 mod exchange;
+#[cfg(test)]
+mod forgery_tests;
 mod hairpin;
 #[cfg(test)]
 mod hairpin_tests;
@@ -73,9 +75,10 @@ mod rewrite;
 mod testutil;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TTL, DEFAULT_PORT,
-    DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_LEARNED, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED,
-    MIN_TIMEOUT, Net, UpstreamMode, Verdict, Zone,
+    Config, ConfigBuilder, ConfigError, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED,
+    DEFAULT_MAX_TIME, DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT,
+    MAX_MAX_CONCURRENT, MAX_MAX_LEARNED, MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED,
+    MIN_MAX_TIME, MIN_TIMEOUT, Net, UpstreamMode, Verdict, Zone,
 };
 pub use engine::{Engine, Rule};
 pub use exchange::{

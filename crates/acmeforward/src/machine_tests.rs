@@ -21,10 +21,6 @@ fn auth_engine() -> Engine {
     })
 }
 
-fn txt_at_q(text: &str) -> Vec<u8> {
-    rr(&QNAME_PTR, TYPE_TXT, CLASS_IN, 120, &txt_rdata(text))
-}
-
 // ---- recursive mode -------------------------------------------------------------------------
 
 #[test]
@@ -38,28 +34,25 @@ fn recursive_tries_each_upstream_in_order_then_fails() {
         (addr("192.0.2.1:53"), Transport::Udp, RecordType::TXT, true)
     );
     // Timeout: the next one.
-    ex.on_failure();
+    ex.on_failure(0);
     assert_eq!(sending(&ex).0, addr("192.0.2.2:5353"));
     // An invalid reply (SERVFAIL): the next one, and the error is reported.
     let r = reply(&ex, 2, vec![], vec![], vec![]);
     assert_eq!(ex.on_reply(&e, &r, 0), Err(ReplyError::UpstreamFailure));
     assert_eq!(sending(&ex).0, addr("[2001:db8::3]:53"));
-    // A spoofed one (wrong ID): the last one is used up too.
+    // A spoofed one (wrong ID) over UDP: dropped, the try keeps waiting for the true one.
     let mut r = reply(&ex, 0, vec![txt_at_q("x")], vec![], vec![]);
     r[0] ^= 0xff;
     assert_eq!(ex.on_reply(&e, &r, 0), Err(ReplyError::IdMismatch));
-    assert_eq!(
-        ex.poll(),
-        Action::Fail(FailReason::Reply(ReplyError::IdMismatch))
-    );
+    assert_eq!(sending(&ex).0, addr("[2001:db8::3]:53"));
+    // Then its deadline passes: the last one is used up too.
+    ex.on_failure(0);
+    assert_eq!(ex.poll(), Action::Fail(FailReason::NoReply));
     assert_eq!(ex.sends(), 3);
     // Done: replies and failures change nothing.
     assert_eq!(ex.on_reply(&e, &r, 0), Err(ReplyError::ExchangeDone));
-    ex.on_failure();
-    assert_eq!(
-        ex.poll(),
-        Action::Fail(FailReason::Reply(ReplyError::IdMismatch))
-    );
+    ex.on_failure(0);
+    assert_eq!(ex.poll(), Action::Fail(FailReason::NoReply));
     assert!(!ex.is_waiting());
 }
 
@@ -67,8 +60,8 @@ fn recursive_tries_each_upstream_in_order_then_fails() {
 fn recursive_all_timeouts_fail_with_no_reply() {
     let e = engine_with(&["192.0.2.1", "192.0.2.2"], |_| {});
     let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 0);
-    ex.on_failure();
-    ex.on_failure();
+    ex.on_failure(0);
+    ex.on_failure(0);
     assert_eq!(ex.poll(), Action::Fail(FailReason::NoReply));
 }
 
@@ -76,7 +69,7 @@ fn recursive_all_timeouts_fail_with_no_reply() {
 fn recursive_valid_reply_answers() {
     let e = engine_with(&["192.0.2.1", "192.0.2.2"], |_| {});
     let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 0);
-    ex.on_failure();
+    ex.on_failure(0);
     let r = reply(&ex, 0, vec![txt_at_q("token")], vec![], vec![]);
     ok(&mut ex, &e, &r, 0);
     let m = answer(&ex);
@@ -85,7 +78,7 @@ fn recursive_valid_reply_answers() {
     assert_eq!(ex.sends(), 2);
     // Answered: a late failure or reply changes nothing.
     let before = sent(&ex);
-    ex.on_failure();
+    ex.on_failure(0);
     assert_eq!(ex.on_reply(&e, &r, 0), Err(ReplyError::ExchangeDone));
     assert_eq!(answer(&ex).answers.len(), 1);
     assert_eq!(sent(&ex), before);
@@ -115,7 +108,7 @@ fn client_over_tcp_means_tcp_upstream() {
     let e = engine_with(&["192.0.2.1", "192.0.2.2"], |_| {});
     let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Tcp, 0);
     assert_eq!(sending(&ex).1, Transport::Tcp);
-    ex.on_failure();
+    ex.on_failure(0);
     assert_eq!(sending(&ex).1, Transport::Tcp);
 }
 
@@ -133,7 +126,7 @@ fn every_send_has_a_fresh_id_and_case() {
         assert!(question.eq_ignore_ascii_case(&question_bytes(long)));
         assert!(!seen.iter().any(|s| s[..2] == q[..2] && s[12..] == q[12..]));
         seen.push(q);
-        ex.on_failure();
+        ex.on_failure(0);
     }
     assert_eq!(seen.len(), 8);
     let ids: std::collections::HashSet<[u8; 2]> = seen.iter().map(|q| [q[0], q[1]]).collect();
@@ -154,7 +147,7 @@ fn send_budget_is_bounded() {
     let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 0);
     let mut steps = 0;
     while ex.is_waiting() {
-        ex.on_failure();
+        ex.on_failure(0);
         steps += 1;
         assert!(steps <= MAX_SENDS);
     }
@@ -632,7 +625,7 @@ fn authoritative_learned_nameservers_failing_fall_back_to_discovery() {
 
     let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 1);
     assert_eq!(sending(&ex).0, addr("127.0.0.53:53"));
-    ex.on_failure();
+    ex.on_failure(0);
     assert_eq!(sending(&ex).3, RecordType::SOA);
     assert_eq!(sending(&ex).0, addr("192.0.2.53:53"));
 }
@@ -705,7 +698,7 @@ fn authoritative_all_nameservers_failing_fails() {
 fn authoritative_aaaa_lookup_after_ipv4_fails() {
     let e = auth_engine();
     let mut ex = discover(&e, 0);
-    ex.on_failure();
+    ex.on_failure(0);
     assert_eq!(
         sending(&ex),
         (
@@ -960,7 +953,7 @@ fn authoritative_budget_is_bounded() {
             );
             ok(&mut ex, &e, &r, 0);
         } else {
-            ex.on_failure();
+            ex.on_failure(0);
         }
         steps += 1;
         assert!(steps <= MAX_SENDS);

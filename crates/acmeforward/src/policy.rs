@@ -22,13 +22,14 @@ pub enum Refusal {
     /// A nameserver host outside the zone whose NS RRset names it, and outside every listed and
     /// delegated zone (with no zones listed: outside the zone that names it).
     OutOfBailiwick = 1,
-    /// A CNAME target that the internal view knows (it answered NOERROR): an internal name.
+    /// A CNAME target or nameserver host that the internal view knows (it answered NOERROR):
+    /// an internal name.
     InternalName = 2,
-    /// A CNAME target that the internal view could not be asked about (no reply, SERVFAIL,
-    /// REFUSED, a bad reply): not learned, to be safe.
+    /// A CNAME target or nameserver host that the internal view could not be asked about (no
+    /// reply, SERVFAIL, REFUSED, a bad reply): not learned, to be safe.
     InternalLookupFailed = 3,
-    /// A nameserver address in a loopback, link-local, private, CGNAT, multicast or unspecified
-    /// range that `allow_ns` does not list.
+    /// A nameserver address in a loopback, link-local, private, CGNAT, multicast, broadcast,
+    /// 0.0.0.0/8 or unspecified range that `allow_ns` does not list.
     AddressPolicy = 4,
     /// Past a size limit (nameserver hosts or addresses of one zone).
     Limit = 5,
@@ -92,16 +93,23 @@ pub(crate) fn name_allowed(config: &Config, wire: &[u8]) -> Result<(), Refusal> 
 
 /// Whether the A/AAAA questions of nameserver host `host`, named by the NS RRset of `owner`
 /// (both lower-cased wire form), may go out: in-bailiwick of `owner`, or (zones listed) at or
-/// below a listed or delegated zone; never protected.
+/// below a listed or delegated zone; never protected. The root and the TLDs vouch for no host
+/// in-bailiwick: every name is below them.
 pub(crate) fn ns_host_allowed(config: &Config, host: &[u8], owner: &[u8]) -> Result<(), Refusal> {
     name_allowed(config, host)?;
-    if name::is_at_or_below(host, owner)
+    if (has_two_labels(owner) && name::is_at_or_below(host, owner))
         || (config.zones_listed() && config.in_listed_or_delegated(host))
     {
         Ok(())
     } else {
         Err(Refusal::OutOfBailiwick)
     }
+}
+
+/// Whether a well-formed wire-form name has at least two labels (is neither the root nor a
+/// TLD).
+pub(crate) fn has_two_labels(wire: &[u8]) -> bool {
+    name::ancestors(wire).next().is_some()
 }
 
 /// Whether a nameserver address learned from DNS may be asked (authoritative mode).
@@ -267,6 +275,15 @@ mod tests {
         assert_eq!(
             ok("kube-dns.kube-system.svc.cluster.local", "attacker.net"),
             Err(Refusal::Protected)
+        );
+        // A root or TLD NS RRset vouches for nothing: every name is below it.
+        assert_eq!(
+            ok("intranet.example.com", "."),
+            Err(Refusal::OutOfBailiwick)
+        );
+        assert_eq!(
+            ok("intranet.example.com", "com"),
+            Err(Refusal::OutOfBailiwick)
         );
     }
 }

@@ -104,6 +104,26 @@ fn cname_target_unknown_inside_is_learned_for_the_check_types_only() {
 }
 
 #[test]
+fn questions_to_the_internal_view_do_not_spend_the_send_budget() {
+    let e = no_zones();
+    let mut ex = new_ex(
+        &e,
+        "_acme-challenge.attacker.net",
+        TYPE_TXT,
+        Transport::Udp,
+        0,
+    );
+    let nss: Vec<Vec<u8>> = (0..8)
+        .map(|i| ns("attacker.net", &format!("ns{i}.attacker.net"), 600))
+        .collect();
+    let r = reply(&ex, 0, vec![], nss, vec![]);
+    ok(&mut ex, &e, &r, 0);
+    internal_unknown(&mut ex, &e, 0);
+    assert!(matches!(ex.poll(), Action::Answer(_)));
+    assert_eq!(ex.sends(), 1, "only the upstream query counts");
+}
+
+#[test]
 fn cname_target_probe_failure_learns_nothing_but_answers() {
     let e = no_zones();
     // SERVFAIL from the internal view (reported back as the reply's error, for the logs).
@@ -114,7 +134,7 @@ fn cname_target_probe_failure_learns_nothing_but_answers() {
     // No reply at all from the internal view.
     let mut ex = cname_reply(&e, "attacker.org", "db.corp.internal");
     assert!(matches!(ex.poll(), Action::Internal(_)));
-    ex.on_failure();
+    ex.on_failure(0);
     assert!(matches!(ex.poll(), Action::Answer(_)));
     keeps_internal_answer(&e, "db.corp.internal");
     assert_eq!(e.refused(Refusal::InternalLookupFailed), 2);

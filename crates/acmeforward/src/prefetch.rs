@@ -92,8 +92,6 @@ struct Round {
     job: usize,
     step: Step,
     exchange: Exchange,
-    /// The deadline of the try in flight, set when it is first polled.
-    deadline: Option<u64>,
     apex: Box<[u8]>,
     hosts: Vec<Box<[u8]>>,
     lookups: VecDeque<(Box<[u8]>, RecordType)>,
@@ -108,7 +106,6 @@ pub struct Prefetch {
     jobs: Vec<Job>,
     round: Option<Round>,
     rng: SplitMix64,
-    timeout_ms: u64,
     authoritative: bool,
 }
 
@@ -134,7 +131,6 @@ impl Prefetch {
             jobs,
             round: None,
             rng: SplitMix64(random),
-            timeout_ms: u64::try_from(config.timeout().as_millis()).unwrap_or(u64::MAX),
             authoritative: config.upstream_mode() == UpstreamMode::Authoritative,
         }
     }
@@ -180,25 +176,19 @@ impl Prefetch {
                 Action::Fail(_) | Action::Internal(_) => self.advance(engine, None, now_ms),
             }
         }
-        let timeout = self.timeout_ms;
-        match self.round.as_mut() {
-            Some(round) => {
-                let deadline = *round.deadline.get_or_insert(now_ms.saturating_add(timeout));
-                match round.exchange.poll() {
-                    Action::Send {
-                        server,
-                        transport,
-                        query,
-                    } => PrefetchAction::Send {
-                        server,
-                        transport,
-                        query,
-                        deadline_ms: deadline,
-                    },
-                    _ => PrefetchAction::Sleep { until_ms: now_ms },
-                }
-            }
-            None => PrefetchAction::Sleep { until_ms: now_ms },
+        match self.round.as_ref().map(|r| r.exchange.poll()) {
+            Some(Action::Send {
+                server,
+                transport,
+                query,
+                deadline_ms,
+            }) => PrefetchAction::Send {
+                server,
+                transport,
+                query,
+                deadline_ms,
+            },
+            _ => PrefetchAction::Sleep { until_ms: now_ms },
         }
     }
 
@@ -213,15 +203,13 @@ impl Prefetch {
         let Some(round) = self.round.as_mut() else {
             return Err(ReplyError::ExchangeDone);
         };
-        round.deadline = None;
         round.exchange.on_reply(engine, reply, now_ms)
     }
 
     /// The last [`PrefetchAction::Send`] got no reply by its deadline (or a network error).
-    pub fn on_failure(&mut self) {
+    pub fn on_failure(&mut self, now_ms: u64) {
         if let Some(round) = self.round.as_mut() {
-            round.deadline = None;
-            round.exchange.on_failure();
+            round.exchange.on_failure(now_ms);
         }
     }
 
@@ -229,13 +217,12 @@ impl Prefetch {
         let Some(zone) = self.jobs.get(job).map(|j| j.zone.clone()) else {
             return;
         };
-        match Exchange::lookup(engine, &zone, RecordType::NS, self.rng.next_u64()) {
+        match Exchange::lookup(engine, &zone, RecordType::NS, self.rng.next_u64(), now_ms) {
             Some(exchange) => {
                 self.round = Some(Round {
                     job,
                     step: Step::ZoneNs,
                     exchange,
-                    deadline: None,
                     apex: zone,
                     hosts: Vec::new(),
                     lookups: VecDeque::new(),
@@ -267,18 +254,22 @@ impl Prefetch {
                         .then(|| soa_above(valid, &round.apex))
                         .flatten();
                     match apex {
-                        Some(apex) if !config.is_protected(&apex) => {
+                        // Never the root or a TLD: a lying resolver could otherwise make a
+                        // whole TLD's SOA/NS and hosts go out.
+                        Some(apex)
+                            if policy::has_two_labels(&apex) && !config.is_protected(&apex) =>
+                        {
                             match Exchange::lookup(
                                 engine,
                                 &apex,
                                 RecordType::NS,
                                 self.rng.next_u64(),
+                                now_ms,
                             ) {
                                 Some(ex) => {
                                     round.step = Step::ApexNs;
                                     round.apex = apex.into();
                                     round.exchange = ex;
-                                    round.deadline = None;
                                 }
                                 None => self.finish(engine, false, now_ms),
                             }
@@ -333,10 +324,9 @@ impl Prefetch {
             }
         }
         while let Some((host, rtype)) = round.lookups.pop_front() {
-            if let Some(ex) = Exchange::lookup(engine, &host, rtype, self.rng.next_u64()) {
+            if let Some(ex) = Exchange::lookup(engine, &host, rtype, self.rng.next_u64(), now_ms) {
                 round.step = Step::Addr;
                 round.exchange = ex;
-                round.deadline = None;
                 return;
             }
         }

@@ -218,7 +218,7 @@ fn failures_back_off_and_keep_the_earlier_results() {
     for i in 0..4 {
         let (_, _, _, deadline, q) = pending(&mut p, &e, now);
         if i % 2 == 0 {
-            p.on_failure();
+            p.on_failure(0);
         } else {
             // SERVFAIL is a failed reply: the lookup moves on (no other resolver) and fails.
             assert!(
@@ -258,11 +258,11 @@ fn first_round_failing_still_makes_the_replica_ready() {
     let mut p = Prefetch::new(&e, 4);
     assert_eq!(p.zones(), 2);
     let (_, first, ..) = pending(&mut p, &e, 0);
-    p.on_failure();
+    p.on_failure(0);
     assert!(!p.is_ready());
     let (_, second, ..) = pending(&mut p, &e, 0);
     assert_ne!(first, second);
-    p.on_failure();
+    p.on_failure(0);
     assert_eq!(sleeping(&mut p, &e, 0), PREFETCH_RETRY_MIN_MS);
     assert!(p.is_ready());
 }

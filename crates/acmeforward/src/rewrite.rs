@@ -508,7 +508,13 @@ mod tests {
         // pointers; the encoder compresses only the first names it writes, so the rebuilt reply
         // outgrows a TCP message.
         let long = format!("_acme-challenge.{}", vec!["x".repeat(60); 3].join("."));
-        let ex = new_ex(30, &query(5, &long, TYPE_TXT, None), 8);
+        // Over TCP upstream too: no UDP reply may be that large.
+        let ex = exchange_with(
+            &engine(30),
+            &query(5, &long, TYPE_TXT, None),
+            Transport::Tcp,
+            8,
+        );
         let an: Vec<Vec<u8>> = (0..300)
             .map(|_| rr(&QNAME_PTR, TYPE_TXT, CLASS_IN, 60, &txt_of_len(200)))
             .collect();
@@ -523,8 +529,11 @@ mod tests {
     fn error_gives_no_answer() {
         let ex = ex_with(30, None);
         let e = engine(30);
+        // A reply to the query (ID and question match) whose answer count lies.
+        let mut lying = reply(&ex, 0, vec![], vec![], vec![]);
+        lying[7] = 1;
         for (bytes, want) in [
-            (vec![0u8; 4], ReplyError::Malformed),
+            (lying, ReplyError::Malformed),
             (
                 reply(&ex, 2, vec![], vec![], vec![]),
                 ReplyError::UpstreamFailure,

@@ -201,7 +201,7 @@ pub(crate) fn finish(
     ex.client_transport = client;
     ex.on_reply(engine, reply, 0)?;
     while matches!(ex.poll(), Action::Internal(_)) {
-        ex.on_failure();
+        ex.on_failure(0);
     }
     match ex.poll() {
         Action::Answer(a) => Ok(a.to_vec()),
@@ -252,6 +252,7 @@ pub(crate) fn send_of(ex: &Exchange) -> (SocketAddr, Transport, Message) {
             server,
             transport,
             query,
+            ..
         } => match Message::from_vec(query) {
             Ok(m) => (server, transport, m),
             Err(e) => panic!("query does not parse: {e}"),
@@ -362,4 +363,9 @@ pub(crate) fn answer(ex: &Exchange) -> Message {
         },
         other => panic!("expected an answer, got {other:?}"),
     }
+}
+
+/// A TXT answer on the question name (a compression pointer to it).
+pub(crate) fn txt_at_q(text: &str) -> Vec<u8> {
+    rr(&QNAME_PTR, TYPE_TXT, CLASS_IN, 120, &txt_rdata(text))
 }

@@ -45,7 +45,26 @@ fn learn_through_exchange(engine: &Engine, learner: usize, i: usize, now: u64) {
         &wire(&format!("ns{learner}-{i}.example.net")),
     ));
     ex.on_reply(engine, &reply, now).expect("reply accepted");
+    // The internal view is asked about the target and the nameserver host first: it knows
+    // neither (NXDOMAIN), so both are learned.
+    while let Action::Internal(q) = ex.poll() {
+        let mut nx = q.to_vec();
+        nx[2] |= 0x80;
+        nx[3] = 0x83;
+        ex.on_reply(engine, &nx, now)
+            .expect("internal reply accepted");
+    }
     assert!(matches!(ex.poll(), Action::Answer(_)));
+}
+
+/// Clears `flag` when dropped, also on a panic: the classifying threads stop then, so a
+/// failing learner fails the test instead of hanging it.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 #[test]
@@ -60,6 +79,7 @@ fn classify_while_learning() {
     const LEARNERS: usize = 2;
     const ROUNDS: usize = 300;
     std::thread::scope(|s| {
+        let _stop = ClearOnDrop(&learning);
         let mut learners = Vec::new();
         for learner in 0..LEARNERS {
             let engine = Arc::clone(&engine);

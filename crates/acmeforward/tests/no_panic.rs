@@ -191,7 +191,7 @@ proptest! {
                 break;
             }
             match kind {
-                0 => ex.on_failure(),
+                0 => ex.on_failure(0),
                 1 => { let _ = ex.on_reply(&engine, &tail, 0); }
                 _ => {
                     let r = plausible_reply(&ex, [count, count / 2, count / 3], &tail, flags | 0x8000);
@@ -203,7 +203,7 @@ proptest! {
         }
         // Whatever happened, timeouts finish it within the budget.
         while ex.is_waiting() {
-            ex.on_failure();
+            ex.on_failure(0);
             n += 1;
             prop_assert!(n <= 2 * MAX_SENDS + 40);
         }
@@ -289,7 +289,7 @@ proptest! {
         if let Action::Internal(q) = ex.poll() {
             prop_assert!(q.len() > 12);
             match kind {
-                0 => ex.on_failure(),
+                0 => ex.on_failure(0),
                 1 => { let _ = ex.on_reply(&engine, &reply, 0); }
                 _ => {
                     let r = plausible_reply(&ex, [an, 0, 0], &reply, flags | 0x8000);
