@@ -31,7 +31,7 @@ run: build
 	cd tests && go build -o $(ROOT)/build/bin/demo ./cmd/demo
 	build/bin/demo -coredns $(COREDNS) -corefile $(ROOT)/examples/Corefile
 
-test: deps lint test-rust test-ffi test-go test-e2e
+test: deps lint test-rust test-ffi test-go test-e2e test-fuzz
 	@echo "make test: all suites passed"
 
 lint: ffi

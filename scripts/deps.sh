@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need and is missing: Debian packages for the real servers and
-# clients the tests start (knot, dnsmasq, unbound, dig/kdig, dnsperf, pebble, lego, valgrind).
+# clients the tests start (knot, dnsmasq, unbound, dig/kdig, dnsperf, pebble, lego, valgrind), and
+# iptables for the replicas' Service (random DNAT inside a private network namespace).
 # Rust (cargo) and Go come with the machine; pinned cargo tools are installed by the scripts that use
 # them, into build/tools.
 set -euo pipefail
@@ -10,6 +11,7 @@ declare -A want=(
   [knotd]=knot [knsupdate]=knot-dnsutils [kdig]=knot-dnsutils
   [dnsmasq]=dnsmasq-base [unbound]=unbound [dig]=bind9-dnsutils
   [dnsperf]=dnsperf [pebble]=pebble [lego]=lego [valgrind]=valgrind
+  [iptables]=iptables
 )
 missing=()
 for cmd in "${!want[@]}"; do

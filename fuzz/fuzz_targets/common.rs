@@ -542,7 +542,7 @@ impl<'e> Session<'e> {
             _ => return,
         };
         match frame.kind {
-            Kind::NoReply => client.ex.on_failure(),
+            Kind::NoReply => client.ex.on_failure(self.now),
             _ => {
                 let reply = fit(frame, &sent);
                 let _ = client.ex.on_reply(self.engine, &reply, self.now);
@@ -558,7 +558,7 @@ impl<'e> Session<'e> {
             guard += 1;
             assert!(guard <= 2 * MAX_SENDS, "exchange does not end");
             if let Some(client) = self.client.as_mut() {
-                client.ex.on_failure();
+                client.ex.on_failure(self.now);
             }
             self.settle();
         }

@@ -36,7 +36,7 @@ fn prefetch_step(prefetch: &mut Prefetch, session: &mut Session<'_>, frame: &Fra
         assert_eq!(msg.metadata.message_type, MessageType::Query);
         assert_eq!(msg.queries.len(), 1, "one question");
         match frame.kind {
-            Kind::NoReply => prefetch.on_failure(),
+            Kind::NoReply => prefetch.on_failure(session.now),
             _ => {
                 let reply = common::fit(frame, &sent);
                 let _ = prefetch.on_reply(engine, &reply, session.now);
