@@ -71,10 +71,12 @@ fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The fuzz targets as a test, from their seeds: FUZZ_SECONDS per target, 30 unless given on the
-# command line or in the environment (the 60 above is `make fuzz`'s default).
+# command line or in the environment (the 60 above is `make fuzz`'s default); then the Corefile
+# parser's Go fuzz target for 30 s.
 .PHONY: test-fuzz
-test-fuzz:
+test-fuzz: ffi
 	scripts/fuzz.sh $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),30)
+	cd go-shim && go test $(LINK_FFI) -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s .
 
 clean:
 	cargo clean
