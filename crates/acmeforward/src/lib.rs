@@ -37,14 +37,15 @@
 //! \x0f_acme-challenge\x03www\x07example\x03com\x00\x00\x10\x00\x01";
 //! let mut exchange = Exchange::new(&engine, query, Transport::Udp, 0x5eed, 0).expect("query");
 //! match exchange.poll() {
-//!     Action::Send { server, transport, query } => {
+//!     Action::Send { server, transport, query, deadline_ms } => {
 //!         assert_eq!(server, "192.0.2.53:53".parse().expect("address"));
 //!         assert_eq!(transport, Transport::Udp);
 //!         assert_eq!(query.len(), 60);
+//!         assert_eq!(deadline_ms, 2_000, "the per-try timeout, on the caller's clock");
 //!     }
 //!     other => panic!("{other:?}"),
 //! }
-//! exchange.on_failure(0); // timeout; no other upstream
+//! exchange.on_failure(2_000); // the deadline passed; no other upstream
 //! assert!(matches!(exchange.poll(), Action::Fail(_)));
 //! # Ok::<(), acmeforward::ConfigError>(())
 //! ```

@@ -98,6 +98,7 @@ fn learned_engine() -> Engine {
         &ns,
     ));
     ex.on_reply(&engine, &reply, 0).expect("reply accepted");
+    common::internal_unknown(&engine, &mut ex, 0);
     assert!(engine.learned_len() > 0);
     engine
 }

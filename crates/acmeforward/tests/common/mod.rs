@@ -110,10 +110,23 @@ pub fn sent(ex: &Exchange) -> Vec<u8> {
     }
 }
 
+/// Answers every question the exchange asks the internal view (about a name it may learn)
+/// NXDOMAIN at `now`: this internal view knows no name, so they are learned.
+pub fn internal_unknown(engine: &Engine, ex: &mut Exchange, now: u64) {
+    while let Action::Internal(q) = ex.poll() {
+        let mut nx = q.to_vec();
+        nx[2] |= 0x80;
+        nx[3] = 0x83;
+        ex.on_reply(engine, &nx, now)
+            .expect("internal reply accepted");
+    }
+}
+
 /// Feeds `reply` to a copy of `ex`; the answer for the client, or why the reply was rejected.
 pub fn answer(engine: &Engine, ex: &Exchange, reply: &[u8]) -> Result<Vec<u8>, ReplyError> {
     let mut ex = ex.clone();
     ex.on_reply(engine, reply, 0)?;
+    internal_unknown(engine, &mut ex, 0);
     match ex.poll() {
         Action::Answer(a) => Ok(a.to_vec()),
         other => panic!("accepted reply but no answer: {other:?}"),
