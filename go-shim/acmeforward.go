@@ -88,11 +88,7 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 	if a.inflight.Add(1) > a.maxConcurrent {
 		a.inflight.Add(-1)
 		maxConcurrentRejectCount.WithLabelValues(server).Inc()
-		m := new(dns.Msg)
-		m.SetRcode(r, dns.RcodeRefused)
-		if err := w.WriteMsg(m); err != nil {
-			return dns.RcodeServerFailure, plugin.Error(pluginName, fmt.Errorf("writing REFUSED: %w", err))
-		}
+		// CoreDNS writes the REFUSED itself (as for forward's max_concurrent).
 		return dns.RcodeRefused, nil
 	}
 	defer a.inflight.Add(-1)

@@ -94,3 +94,34 @@ func label(m *dto.Metric, name string) string {
 	}
 	return ""
 }
+
+// Past max_concurrent exchanges in flight a challenge question is answered
+// REFUSED at once (by CoreDNS, from the returned rcode: exactly one reply),
+// and counted; ordinary questions are never limited.
+func TestMaxConcurrent(t *testing.T) {
+	silent := rawUpstream(t, func([]byte) []byte { return nil })
+	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+silent+"\n timeout 1s\n max_concurrent 1\n}")
+	rejects := maxConcurrentRejectCount.WithLabelValues("")
+	before := testutil.ToFloat64(rejects)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _, _ = serve(t, a, challengeQuery(challenge), false)
+	}()
+	for a.inflight.Load() == 0 {
+		select {
+		case <-done:
+			t.Fatal("the first exchange ended before the second question")
+		default:
+		}
+	}
+	rc, err, cw, _ := serve(t, a, challengeQuery("_acme-challenge.other.example.com."), false)
+	if rc != dns.RcodeRefused || err != nil || cw.count() != 0 {
+		t.Errorf("ServeDNS = %d, %v with %d replies written; want REFUSED, nil, none (CoreDNS writes it)", rc, err, cw.count())
+	}
+	if got := testutil.ToFloat64(rejects) - before; got != 1 {
+		t.Errorf("max_concurrent_rejects_total grew by %v, want 1", got)
+	}
+	passed(t, a, next, query("www.example.com.", dns.TypeA))
+	<-done
+}
