@@ -54,6 +54,8 @@
 
 mod classify;
 mod config;
+#[cfg(test)]
+mod config_tests;
 mod engine;
 mod exchange;
 #[cfg(test)]
