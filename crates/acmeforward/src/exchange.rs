@@ -406,9 +406,6 @@ impl Exchange {
 
         let mut ex = Exchange {
             client_id: md.id,
-            client_name: question.name().clone(),
-            client_wire,
-            qtype,
             qclass,
             client_rd: md.recursion_desired,
             client_cd: md.checking_disabled,
@@ -416,22 +413,16 @@ impl Exchange {
             client_edns,
             client_udp_size,
             client_transport: client,
-            max_ttl: config.max_ttl(),
             learn_targets,
             challenge: rule == Some(Rule::Challenge),
-            lookup: false,
-            looked_up: None,
-            probes: None,
-            refused: engine.refusal_counts(),
-            now_ms,
-            deadline_ms: now_ms.saturating_add(millis(config.max_time())),
-            timeout_ms: millis(config.timeout()),
-            resolvers: config.upstreams().to_vec(),
-            rng: SplitMix64(random),
-            sends: 0,
-            auth: None,
-            last_error: None,
-            state: State::Failed(FailReason::NoNameservers),
+            ..Exchange::blank(
+                engine,
+                question.name().clone(),
+                client_wire,
+                qtype,
+                random,
+                now_ms,
+            )
         };
         if let Some(target) = hairpin {
             ex.start_hairpin(target);
@@ -467,11 +458,30 @@ impl Exchange {
         now_ms: u64,
     ) -> Option<Exchange> {
         let client_name = Name::from_labels(name::labels(name)).ok()?;
-        let config = engine.config();
         let mut ex = Exchange {
+            lookup: true,
+            ..Exchange::blank(engine, client_name, name.to_vec(), qtype, random, now_ms)
+        };
+        ex.send_to_resolver(Ask::Recursive, 0);
+        Some(ex)
+    }
+
+    /// An exchange of `engine` for a question of class IN with RD and no EDNS0 from a UDP
+    /// client, nothing sent yet: the fields every exchange shares, for `new` and `lookup` to
+    /// complete.
+    fn blank(
+        engine: &Engine,
+        client_name: Name,
+        client_wire: Vec<u8>,
+        qtype: RecordType,
+        random: u64,
+        now_ms: u64,
+    ) -> Exchange {
+        let config = engine.config();
+        Exchange {
             client_id: 0,
             client_name,
-            client_wire: name.to_vec(),
+            client_wire,
             qtype,
             qclass: DNSClass::IN,
             client_rd: true,
@@ -483,7 +493,7 @@ impl Exchange {
             max_ttl: config.max_ttl(),
             learn_targets: false,
             challenge: false,
-            lookup: true,
+            lookup: false,
             looked_up: None,
             probes: None,
             refused: engine.refusal_counts(),
@@ -496,9 +506,7 @@ impl Exchange {
             auth: None,
             last_error: None,
             state: State::Failed(FailReason::NoNameservers),
-        };
-        ex.send_to_resolver(Ask::Recursive, 0);
-        Some(ex)
+        }
     }
 
     /// The validated reply of a [`Exchange::lookup`] that was answered.
