@@ -149,6 +149,9 @@ impl Prefetch {
     /// What to do next at `now_ms`: a send of the running lookup, or the start of the next
     /// due refresh, or sleep until one is due.
     pub fn poll(&mut self, engine: &Engine, now_ms: u64) -> PrefetchAction<'_> {
+        // Each zone starts at most one round per poll: a round that ends without a send (at a
+        // clock so late that every deadline has passed) must not start again in a loop.
+        let mut starts = 0;
         loop {
             if self.round.is_none() {
                 let due = self
@@ -160,7 +163,15 @@ impl Prefetch {
                 match due {
                     None => return PrefetchAction::Sleep { until_ms: u64::MAX },
                     Some((_, at)) if at > now_ms => return PrefetchAction::Sleep { until_ms: at },
-                    Some((i, _)) => self.start(engine, i, now_ms),
+                    Some(_) if starts >= self.jobs.len() => {
+                        return PrefetchAction::Sleep {
+                            until_ms: now_ms.saturating_add(PREFETCH_RETRY_MIN_MS),
+                        };
+                    }
+                    Some((i, _)) => {
+                        starts += 1;
+                        self.start(engine, i, now_ms);
+                    }
                 }
                 continue;
             }

@@ -371,3 +371,17 @@ fn replicas_decide_alike_whatever_one_of_them_learned() {
         Verdict::Pass
     );
 }
+
+#[test]
+fn a_clock_at_its_end_never_loops() {
+    // Every deadline has passed at once: each round fails without a send, and poll returns.
+    let e = engine(|b| {
+        assert!(b.zone("example.com").is_ok());
+        assert!(b.delegated("auth.example.net").is_ok());
+    });
+    let mut p = Prefetch::new(&e, 7);
+    for now in [u64::MAX, u64::MAX - 1, u64::MAX - 1_000] {
+        assert!(matches!(p.poll(&e, now), PrefetchAction::Sleep { .. }));
+    }
+    assert!(p.is_ready());
+}
