@@ -52,6 +52,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(test)]
+mod authoritative_tests;
 mod classify;
 mod config;
 #[cfg(test)]
