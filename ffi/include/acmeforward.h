@@ -84,6 +84,10 @@ typedef enum afwd_result {
    */
   AFWD_ERR_EXCHANGE_DONE = 105,
   /**
+   * `afwd_exchange_answer_for` on an exchange without an answer (its action is not ANSWER).
+   */
+  AFWD_ERR_EXCHANGE_NOT_ANSWERED = 106,
+  /**
    * Zone: the name is empty.
    */
   AFWD_ERR_NAME_EMPTY = 200,
@@ -203,6 +207,11 @@ typedef enum afwd_result {
    * The client query does not have exactly one question.
    */
   AFWD_ERR_QUERY_QUESTION_COUNT = 303,
+  /**
+   * `afwd_exchange_answer_for`: the query asks another question than the exchange's (name,
+   * type, class, DO or CD differ).
+   */
+  AFWD_ERR_QUERY_OTHER_QUESTION = 304,
   /**
    * The upstream reply does not parse (also the code for a reply error without an own code).
    */
@@ -427,7 +436,9 @@ typedef struct afwd_engine afwd_engine;
  *
  * Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It does not refer to the engine
  * or to the client query it was made from (`afwd_exchange_reply` takes the engine again). Use
- * it from one thread at a time (it may move between threads between calls).
+ * it from one thread at a time (it may move between threads between calls); the one exception
+ * is `afwd_exchange_answer_for`, which several threads may call at once on an answered
+ * exchange.
  */
 typedef struct afwd_exchange afwd_exchange;
 
@@ -1028,6 +1039,39 @@ enum afwd_result afwd_exchange_reply(struct afwd_exchange *x,
  * `x` is NULL or a live exchange, used by no other thread during the call.
  */
 enum afwd_result afwd_exchange_failed(struct afwd_exchange *x, uint64_t now_ms);
+
+/**
+ * Writes to `buf` the answer of an answered exchange (its action is ANSWER) for another client
+ * whose query (`query_len` bytes, as for `afwd_exchange_new`; `client_over_tcp` says how it
+ * came) asks the same question: same name (ASCII case-insensitive), type, class, DO and CD
+ * bits. The answer is rebuilt from the exchange's validated records with that client's ID,
+ * letter case, RD and EDNS0, cut to its own size. So identical questions in flight at once can
+ * share one upstream exchange: run one, and answer the others with this call before freeing it.
+ * `*len_out` is the answer's length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length `buf`
+ * needs).
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_QUERY_OTHER_QUESTION` when the question differs (run an exchange
+ * of its own); `AFWD_ERR_EXCHANGE_NOT_ANSWERED` when the exchange has no answer (still running,
+ * or failed); `AFWD_ERR_QUERY_*` for a query `afwd_exchange_new` would refuse;
+ * `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written); `AFWD_ERR_NULL_ARGUMENT` for a NULL `x` or
+ * `len_out`, a NULL `query` or `buf` with a non-zero length.
+ *
+ * Several threads may call this at once on the same exchange; no thread may poll, reply to,
+ * fail or free it meanwhile.
+ *
+ * # Safety
+ *
+ * `x` is NULL or a live exchange. `query` is NULL or points to `query_len` readable bytes.
+ * `buf` is NULL or points to `buf_len` writable bytes. `len_out` is NULL or points to writable
+ * storage for one `size_t`.
+ */
+enum afwd_result afwd_exchange_answer_for(const struct afwd_exchange *x,
+                                          const uint8_t *query,
+                                          size_t query_len,
+                                          bool client_over_tcp,
+                                          uint8_t *buf,
+                                          size_t buf_len,
+                                          size_t *len_out);
 
 /**
  * Makes the prefetch of engine `e`: one job for each listed and delegated zone (none with

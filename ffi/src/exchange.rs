@@ -16,16 +16,21 @@ use crate::slice::{self, OutBuf};
 ///
 /// Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It does not refer to the engine
 /// or to the client query it was made from (`afwd_exchange_reply` takes the engine again). Use
-/// it from one thread at a time (it may move between threads between calls).
+/// it from one thread at a time (it may move between threads between calls); the one exception
+/// is `afwd_exchange_answer_for`, which several threads may call at once on an answered
+/// exchange.
 pub struct afwd_exchange {
     inner: Exchange,
 }
 
 // An exchange moves between threads (goroutines change threads between cgo calls), and it
 // borrows nothing (so the engine may go first).
+// afwd_exchange_answer_for reads one exchange from several threads at once.
 const _: () = {
     const fn movable<T: Send + 'static>() {}
+    const fn shareable<T: Sync>() {}
     movable::<Exchange>();
+    shareable::<Exchange>();
 };
 
 /// What an exchange wants done next (`afwd_action.kind`).
@@ -345,5 +350,69 @@ pub unsafe extern "C" fn afwd_exchange_failed(x: *mut afwd_exchange, now_ms: u64
         }
         exchange.inner.on_failure(now_ms);
         afwd_result::AFWD_OK
+    })
+}
+
+/// Writes to `buf` the answer of an answered exchange (its action is ANSWER) for another client
+/// whose query (`query_len` bytes, as for `afwd_exchange_new`; `client_over_tcp` says how it
+/// came) asks the same question: same name (ASCII case-insensitive), type, class, DO and CD
+/// bits. The answer is rebuilt from the exchange's validated records with that client's ID,
+/// letter case, RD and EDNS0, cut to its own size. So identical questions in flight at once can
+/// share one upstream exchange: run one, and answer the others with this call before freeing it.
+/// `*len_out` is the answer's length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length `buf`
+/// needs).
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_QUERY_OTHER_QUESTION` when the question differs (run an exchange
+/// of its own); `AFWD_ERR_EXCHANGE_NOT_ANSWERED` when the exchange has no answer (still running,
+/// or failed); `AFWD_ERR_QUERY_*` for a query `afwd_exchange_new` would refuse;
+/// `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written); `AFWD_ERR_NULL_ARGUMENT` for a NULL `x` or
+/// `len_out`, a NULL `query` or `buf` with a non-zero length.
+///
+/// Several threads may call this at once on the same exchange; no thread may poll, reply to,
+/// fail or free it meanwhile.
+///
+/// # Safety
+///
+/// `x` is NULL or a live exchange. `query` is NULL or points to `query_len` readable bytes.
+/// `buf` is NULL or points to `buf_len` writable bytes. `len_out` is NULL or points to writable
+/// storage for one `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_exchange_answer_for(
+    x: *const afwd_exchange,
+    query: *const u8,
+    query_len: usize,
+    client_over_tcp: bool,
+    buf: *mut u8,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or storage for one size_t.
+        let Some(len_out) = (unsafe { len_out.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        *len_out = 0;
+        // SAFETY: the caller passes NULL or a live exchange that no thread changes now.
+        let Some(exchange) = (unsafe { x.as_ref() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        // SAFETY: the caller passes NULL or `query_len` readable bytes, alive for this call.
+        let Some(query) = (unsafe { slice::input(query, query_len) }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        let Some(out) = OutBuf::new(buf, buf_len) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        let client = if client_over_tcp {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        let mut answer = Vec::new();
+        match exchange.inner.answer_for(query, client, &mut answer) {
+            // SAFETY: the caller passes `buf_len` writable bytes; they cannot overlap `answer`.
+            Ok(()) => unsafe { out.write(&answer, len_out) },
+            Err(e) => e.into(),
+        }
     })
 }

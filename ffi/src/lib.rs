@@ -20,6 +20,8 @@
 //!   ANSWER, FAIL); the caller does the I/O (or, for INTERNAL, runs the query through the rest of
 //!   its plugin chain) and reports with `afwd_exchange_reply` or `afwd_exchange_failed`.
 //!   Failover, TC→TCP and the authoritative-mode discovery steps are the core's decisions.
+//! - Identical questions in flight at once can share one exchange: once it is answered,
+//!   `afwd_exchange_answer_for` gives each other client its own answer (ID, case, size).
 
 // The exported names are the C names of the contract.
 #![allow(non_camel_case_types)]
@@ -41,6 +43,8 @@ mod slice;
 #[cfg(test)]
 mod prefetch_tests;
 #[cfg(test)]
+mod share_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::{
@@ -60,8 +64,8 @@ pub use engine::{
     afwd_refusal_label,
 };
 pub use exchange::{
-    afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_failed, afwd_exchange_free,
-    afwd_exchange_new, afwd_exchange_poll, afwd_exchange_reply,
+    afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_answer_for, afwd_exchange_failed,
+    afwd_exchange_free, afwd_exchange_new, afwd_exchange_poll, afwd_exchange_reply,
 };
 pub use prefetch::{
     afwd_prefetch, afwd_prefetch_action, afwd_prefetch_action_kind, afwd_prefetch_failed,

@@ -3,7 +3,7 @@
 use std::ffi::{CStr, CString, c_char, c_uint};
 use std::sync::OnceLock;
 
-use acmeforward::{ConfigError, FailReason, QueryError, ReplyError, Verdict};
+use acmeforward::{ConfigError, FailReason, QueryError, ReplyError, ShareError, Verdict};
 
 use crate::boundary::ffi_boundary;
 
@@ -38,6 +38,8 @@ pub enum afwd_result {
     /// `afwd_exchange_reply` or `afwd_exchange_failed` on an exchange that is not waiting for a
     /// reply (its action is ANSWER or FAIL): nothing was changed.
     AFWD_ERR_EXCHANGE_DONE = 105,
+    /// `afwd_exchange_answer_for` on an exchange without an answer (its action is not ANSWER).
+    AFWD_ERR_EXCHANGE_NOT_ANSWERED = 106,
     /// Zone: the name is empty.
     AFWD_ERR_NAME_EMPTY = 200,
     /// Zone: the name has an empty label (e.g. `a..b`).
@@ -98,6 +100,9 @@ pub enum afwd_result {
     AFWD_ERR_QUERY_UNSUPPORTED_OPCODE = 302,
     /// The client query does not have exactly one question.
     AFWD_ERR_QUERY_QUESTION_COUNT = 303,
+    /// `afwd_exchange_answer_for`: the query asks another question than the exchange's (name,
+    /// type, class, DO or CD differ).
+    AFWD_ERR_QUERY_OTHER_QUESTION = 304,
     /// The upstream reply does not parse (also the code for a reply error without an own code).
     AFWD_ERR_REPLY_MALFORMED = 400,
     /// The upstream message is not a response (QR clear).
@@ -133,7 +138,7 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 53] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 55] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -144,6 +149,7 @@ pub(crate) const ALL_RESULTS: [afwd_result; 53] = {
         AFWD_ERR_INVALID_UTF8,
         AFWD_ERR_INDEX_OUT_OF_RANGE,
         AFWD_ERR_EXCHANGE_DONE,
+        AFWD_ERR_EXCHANGE_NOT_ANSWERED,
         AFWD_ERR_NAME_EMPTY,
         AFWD_ERR_NAME_EMPTY_LABEL,
         AFWD_ERR_NAME_LABEL_TOO_LONG,
@@ -174,6 +180,7 @@ pub(crate) const ALL_RESULTS: [afwd_result; 53] = {
         AFWD_ERR_QUERY_NOT_A_QUERY,
         AFWD_ERR_QUERY_UNSUPPORTED_OPCODE,
         AFWD_ERR_QUERY_QUESTION_COUNT,
+        AFWD_ERR_QUERY_OTHER_QUESTION,
         AFWD_ERR_REPLY_MALFORMED,
         AFWD_ERR_REPLY_NOT_A_RESPONSE,
         AFWD_ERR_REPLY_ID_MISMATCH,
@@ -240,6 +247,18 @@ impl From<QueryError> for afwd_result {
     }
 }
 
+impl From<ShareError> for afwd_result {
+    fn from(e: ShareError) -> Self {
+        use afwd_result::*;
+        match e {
+            ShareError::Query(q) => q.into(),
+            ShareError::OtherQuestion => AFWD_ERR_QUERY_OTHER_QUESTION,
+            // #[non_exhaustive]: nothing to share, like an exchange without an answer.
+            _ => AFWD_ERR_EXCHANGE_NOT_ANSWERED,
+        }
+    }
+}
+
 impl From<ReplyError> for afwd_result {
     fn from(e: ReplyError) -> Self {
         use afwd_result::*;
@@ -291,6 +310,7 @@ impl afwd_result {
             AFWD_ERR_INVALID_UTF8 => "argument is not valid UTF-8",
             AFWD_ERR_INDEX_OUT_OF_RANGE => "index out of range",
             AFWD_ERR_EXCHANGE_DONE => ReplyError::ExchangeDone.as_str(),
+            AFWD_ERR_EXCHANGE_NOT_ANSWERED => ShareError::NotAnswered.as_str(),
             AFWD_ERR_NAME_EMPTY => ConfigError::NameEmpty.as_str(),
             AFWD_ERR_NAME_EMPTY_LABEL => ConfigError::NameEmptyLabel.as_str(),
             AFWD_ERR_NAME_LABEL_TOO_LONG => ConfigError::NameLabelTooLong.as_str(),
@@ -323,6 +343,7 @@ impl afwd_result {
             AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),
             AFWD_ERR_QUERY_UNSUPPORTED_OPCODE => QueryError::UnsupportedOpcode.as_str(),
             AFWD_ERR_QUERY_QUESTION_COUNT => QueryError::QuestionCount.as_str(),
+            AFWD_ERR_QUERY_OTHER_QUESTION => ShareError::OtherQuestion.as_str(),
             AFWD_ERR_REPLY_MALFORMED => ReplyError::Malformed.as_str(),
             AFWD_ERR_REPLY_NOT_A_RESPONSE => ReplyError::NotAResponse.as_str(),
             AFWD_ERR_REPLY_ID_MISMATCH => ReplyError::IdMismatch.as_str(),

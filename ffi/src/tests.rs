@@ -7,7 +7,7 @@ use std::ffi::{CStr, c_uint};
 use std::mem::MaybeUninit;
 use std::ptr::{self, null, null_mut};
 
-use acmeforward::{ConfigError, FailReason, QueryError, ReplyError};
+use acmeforward::{ConfigError, FailReason, QueryError, ReplyError, ShareError};
 
 use crate::boundary::{ffi_boundary, inject};
 use crate::result::{ALL_RESULTS, PANIC_TEXT, UNKNOWN_TEXT};
@@ -22,7 +22,7 @@ const ZONE: &[u8] = b"example.com.";
 const DELEGATED: &[u8] = b"auth.example.net.";
 const UPSTREAM: &[u8] = b"127.0.0.1:5353";
 const UPSTREAM2: &[u8] = b"127.0.0.2";
-const QNAME: &[u8] = b"_acme-challenge.www.example.com.";
+pub(crate) const QNAME: &[u8] = b"_acme-challenge.www.example.com.";
 const TARGET: &[u8] = b"x.auth.example.org.";
 const HAIRPIN_IP: &[u8] = b"www.example.com *.apps.example.com 10.96.0.80 fd00::80";
 const HAIRPIN_NAME: &[u8] =
@@ -31,9 +31,9 @@ const INGRESS: &[u8] = b"ingress-nginx-controller.ingress-nginx.svc.cluster.loca
 const AAAA: u16 = 28;
 const A: u16 = 1;
 const CNAME: u16 = 5;
-const TXT: u16 = 16;
+pub(crate) const TXT: u16 = 16;
 const IN: u16 = 1;
-const NOW: u64 = 1_000_000;
+pub(crate) const NOW: u64 = 1_000_000;
 
 /// A DNS name in wire form (presentation form in, no escapes).
 pub(crate) fn wire_name(name: &[u8]) -> Vec<u8> {
@@ -88,7 +88,7 @@ fn reply_with(upstream_query: &[u8], answers: &[(u16, u32, Vec<u8>)]) -> Vec<u8>
 }
 
 /// A reply with one TXT "token" answer on the question name.
-fn reply_to(upstream_query: &[u8]) -> Vec<u8> {
+pub(crate) fn reply_to(upstream_query: &[u8]) -> Vec<u8> {
     reply_with(upstream_query, &[(TXT, 3600, b"\x05token".to_vec())])
 }
 
@@ -130,7 +130,7 @@ fn engine_with(mode: afwd_upstream_mode) -> *mut afwd_engine {
     e
 }
 
-fn engine() -> *mut afwd_engine {
+pub(crate) fn engine() -> *mut afwd_engine {
     engine_with(AFWD_UPSTREAM_RECURSIVE)
 }
 
@@ -177,12 +177,12 @@ fn exchange_for(e: *const afwd_engine, id: u16, name: &[u8], qtype: u16) -> *mut
 }
 
 /// An exchange for a TXT query on QNAME with client ID `id`.
-fn exchange(e: *const afwd_engine, id: u16) -> *mut afwd_exchange {
+pub(crate) fn exchange(e: *const afwd_engine, id: u16) -> *mut afwd_exchange {
     exchange_for(e, id, QNAME, TXT)
 }
 
 /// Polls `x` with a big buffer: the action and its bytes.
-fn poll(x: *const afwd_exchange) -> (afwd_action, Vec<u8>) {
+pub(crate) fn poll(x: *const afwd_exchange) -> (afwd_action, Vec<u8>) {
     let mut buf = vec![0u8; 65535];
     let mut action = MaybeUninit::<afwd_action>::uninit();
     // SAFETY: `x` is live; `buf` has `buf.len()` writable bytes; `action` is writable storage.
@@ -195,7 +195,7 @@ fn poll(x: *const afwd_exchange) -> (afwd_action, Vec<u8>) {
 }
 
 /// The query of the exchange's current SEND.
-fn sent_query(x: *const afwd_exchange) -> Vec<u8> {
+pub(crate) fn sent_query(x: *const afwd_exchange) -> Vec<u8> {
     let (action, bytes) = poll(x);
     assert_eq!(action.kind, AFWD_ACTION_SEND);
     bytes
@@ -431,6 +431,7 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_INVALID_UTF8, 103),
         (AFWD_ERR_INDEX_OUT_OF_RANGE, 104),
         (AFWD_ERR_EXCHANGE_DONE, 105),
+        (AFWD_ERR_EXCHANGE_NOT_ANSWERED, 106),
         (AFWD_ERR_NAME_EMPTY, 200),
         (AFWD_ERR_NAME_EMPTY_LABEL, 201),
         (AFWD_ERR_NAME_LABEL_TOO_LONG, 202),
@@ -461,6 +462,7 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_QUERY_NOT_A_QUERY, 301),
         (AFWD_ERR_QUERY_UNSUPPORTED_OPCODE, 302),
         (AFWD_ERR_QUERY_QUESTION_COUNT, 303),
+        (AFWD_ERR_QUERY_OTHER_QUESTION, 304),
         (AFWD_ERR_REPLY_MALFORMED, 400),
         (AFWD_ERR_REPLY_NOT_A_RESPONSE, 401),
         (AFWD_ERR_REPLY_ID_MISMATCH, 402),
@@ -508,7 +510,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [2, 99, 106, 225, 298, 304, 409, 505, 598, 600, c_uint::MAX] {
+    for unknown in [2, 99, 107, 225, 298, 305, 409, 505, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -588,6 +590,18 @@ fn core_errors_map_to_their_own_codes_and_messages() {
         assert_eq!(afwd_result::from(e), code);
         assert_eq!(text(code.into()), e.as_str());
     }
+    let share = [
+        (ShareError::OtherQuestion, AFWD_ERR_QUERY_OTHER_QUESTION),
+        (ShareError::NotAnswered, AFWD_ERR_EXCHANGE_NOT_ANSWERED),
+    ];
+    for (e, code) in share {
+        assert_eq!(afwd_result::from(e), code);
+        assert_eq!(text(code.into()), e.as_str());
+    }
+    assert_eq!(
+        afwd_result::from(ShareError::Query(QueryError::NotAQuery)),
+        AFWD_ERR_QUERY_NOT_A_QUERY
+    );
     let reply = [
         (ReplyError::Truncated, AFWD_TRUNCATED),
         (ReplyError::Malformed, AFWD_ERR_REPLY_MALFORMED),
@@ -906,7 +920,10 @@ fn new_builder_setters_validate() {
 /// Checks the short-buffer protocol of one output function: `call(buf, buf_len, out_n)` must
 /// want exactly `expected.len()` bytes, write nothing when short, and write `expected` when the
 /// buffer is exactly long enough.
-fn check_out_buffer(expected: &[u8], call: impl Fn(*mut u8, usize, *mut usize) -> afwd_result) {
+pub(crate) fn check_out_buffer(
+    expected: &[u8],
+    call: impl Fn(*mut u8, usize, *mut usize) -> afwd_result,
+) {
     assert!(!expected.is_empty());
     let need = expected.len();
     let mut n = usize::MAX;

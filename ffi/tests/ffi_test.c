@@ -66,6 +66,7 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_INVALID_UTF8,
     AFWD_ERR_INDEX_OUT_OF_RANGE,
     AFWD_ERR_EXCHANGE_DONE,
+    AFWD_ERR_EXCHANGE_NOT_ANSWERED,
     AFWD_ERR_NAME_EMPTY,
     AFWD_ERR_NAME_EMPTY_LABEL,
     AFWD_ERR_NAME_LABEL_TOO_LONG,
@@ -96,6 +97,7 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_QUERY_NOT_A_QUERY,
     AFWD_ERR_QUERY_UNSUPPORTED_OPCODE,
     AFWD_ERR_QUERY_QUESTION_COUNT,
+    AFWD_ERR_QUERY_OTHER_QUESTION,
     AFWD_ERR_REPLY_MALFORMED,
     AFWD_ERR_REPLY_NOT_A_RESPONSE,
     AFWD_ERR_REPLY_ID_MISMATCH,
@@ -361,13 +363,15 @@ static void test_result_texts(void) {
         }
     }
     CHECK(strcmp(afwd_result_text((afwd_result)2), unknown) == 0);
-    CHECK(strcmp(afwd_result_text((afwd_result)106), unknown) == 0);
+    CHECK(strcmp(afwd_result_text((afwd_result)107), unknown) == 0);
     CHECK(strcmp(afwd_result_text((afwd_result)-1), unknown) == 0);
     /* The explicit values of the contract. */
     CHECK_EQ(AFWD_OK, 0);
     CHECK_EQ(AFWD_TRUNCATED, 1);
     CHECK_EQ(AFWD_ERR_NULL_ARGUMENT, 100);
     CHECK_EQ(AFWD_ERR_INDEX_OUT_OF_RANGE, 104);
+    CHECK_EQ(AFWD_ERR_EXCHANGE_NOT_ANSWERED, 106);
+    CHECK_EQ(AFWD_ERR_QUERY_OTHER_QUESTION, 304);
     CHECK_EQ(AFWD_ERR_EXCHANGE_DONE, 105);
     CHECK_EQ(AFWD_ERR_NAME_EMPTY, 200);
     CHECK_EQ(AFWD_ERR_NO_UPSTREAM, 209);
@@ -836,6 +840,42 @@ static void test_exchange(const afwd_engine *e, bool edns, bool over_tcp) {
     CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_EXCHANGE_DONE);
     CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_ERR_EXCHANGE_DONE);
     expect_answer(x, buf, q, q_len, edns);
+    afwd_exchange_free(x);
+}
+
+/* Identical questions in flight share one exchange: once it is answered, each other client with
+   the same question gets its own answer (its ID, its letter case, its OPT), and nobody else. */
+static void test_shared_answer(const afwd_engine *e) {
+    static uint8_t q[512], q2[512], other[512], uq[BUF], buf[BUF], reply[BUF];
+    size_t q_len = build_query(q, 0x1001, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
+    size_t q2_len = build_query(q2, 0x2002, 0x01, 1, "_acme-challenge.www.EXAMPLE.com", TYPE_TXT, true);
+    size_t other_len = build_query(other, 0x3003, 0x01, 1, CLIENT_NAME, TYPE_A, false);
+    afwd_exchange *x = start(e, q, q_len, false);
+    if (x == NULL) return;
+    size_t n = 99;
+    CHECK_RESULT(afwd_exchange_answer_for(x, q2, q2_len, false, buf, BUF, &n), AFWD_ERR_EXCHANGE_NOT_ANSWERED);
+    CHECK_EQ(n, 0);
+    size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
+    size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
+    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    expect_answer(x, buf, q, q_len, false);
+
+    /* The short-buffer protocol, then the answer for the second client. */
+    CHECK_RESULT(afwd_exchange_answer_for(x, q2, q2_len, false, NULL, 0, &n), AFWD_ERR_BUFFER_TOO_SHORT);
+    size_t need = n;
+    memset(buf, 0xAA, BUF);
+    CHECK_RESULT(afwd_exchange_answer_for(x, q2, q2_len, false, buf, need - 1, &n), AFWD_ERR_BUFFER_TOO_SHORT);
+    CHECK(all_bytes(buf, BUF, 0xAA));
+    CHECK_RESULT(afwd_exchange_answer_for(x, q2, q2_len, false, buf, need, &n), AFWD_OK);
+    CHECK_EQ(n, need);
+    check_client_reply(buf, n, q2, q2_len, true);
+    /* The first client's answer is unchanged. */
+    expect_answer(x, buf, q, q_len, false);
+
+    CHECK_RESULT(afwd_exchange_answer_for(x, other, other_len, false, buf, BUF, &n), AFWD_ERR_QUERY_OTHER_QUESTION);
+    CHECK_RESULT(afwd_exchange_answer_for(x, q2, 5, false, buf, BUF, &n), AFWD_ERR_QUERY_MALFORMED);
+    CHECK_RESULT(afwd_exchange_answer_for(NULL, q2, q2_len, false, buf, BUF, &n), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_answer_for(x, q2, q2_len, false, buf, BUF, NULL), AFWD_ERR_NULL_ARGUMENT);
     afwd_exchange_free(x);
 }
 
@@ -1445,6 +1485,7 @@ int main(void) {
         test_exchange(e, true, false);
         test_exchange(e, false, true);
         test_exchange(e, true, true);
+        test_shared_answer(e);
         test_bad_replies(e);
         test_all_fail(e);
         test_exchange_null_arguments(e);

@@ -13,9 +13,10 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use crate::client::Client;
 use crate::config::{DEFAULT_PORT, UpstreamMode};
 use crate::engine::{Engine, Rule};
 use crate::hairpin::{self, Target};
@@ -52,13 +53,13 @@ pub const MAX_NS_ADDRS: usize = 32;
 /// asked about, and so may be learned; the rest are not learned.
 pub const MAX_PROBES: usize = 8;
 
-const HEADER_LEN: usize = 12;
+pub(crate) const HEADER_LEN: usize = 12;
 
 // Header flag bits, first flags octet.
-const FLAG_QR: u8 = 0x80;
+pub(crate) const FLAG_QR: u8 = 0x80;
 pub(crate) const FLAG_TC: u8 = 0x02;
 const FLAG_RD: u8 = 0x01;
-const OPCODE_MASK: u8 = 0x78;
+pub(crate) const OPCODE_MASK: u8 = 0x78;
 // Second flags octet.
 const FLAG_AD: u8 = 0x20;
 const FLAG_CD: u8 = 0x10;
@@ -243,21 +244,8 @@ struct Auth {
 /// One forwarded client question and everything needed to get it answered.
 #[derive(Debug, Clone)]
 pub struct Exchange {
-    pub(crate) client_id: u16,
-    /// The client's question name, exact case.
-    pub(crate) client_name: Name,
-    /// The client's question name, lower-cased wire form.
-    client_wire: Vec<u8>,
-    pub(crate) qtype: RecordType,
-    pub(crate) qclass: DNSClass,
-    pub(crate) client_rd: bool,
-    pub(crate) client_cd: bool,
-    pub(crate) client_ad: bool,
-    /// `Some(dnssec_ok)` when the client sent an OPT record.
-    pub(crate) client_edns: Option<bool>,
-    /// The largest UDP reply the client accepts (512 without EDNS0, clamped to 512..=4096).
-    pub(crate) client_udp_size: u16,
-    pub(crate) client_transport: Transport,
+    /// The client's query: its question, and what its reply echoes.
+    pub(crate) client: Client,
     pub(crate) max_ttl: u32,
     /// Rules 1 and 4: CNAME targets in replies to the client's question are learned.
     learn_targets: bool,
@@ -266,7 +254,9 @@ pub struct Exchange {
     /// A lookup of the engine's own (the prefetch): nothing is learned, and the validated
     /// reply is kept ([`Exchange::take_looked_up`]) instead of an answer being built.
     lookup: bool,
-    looked_up: Option<Box<Validated>>,
+    /// The validated reply behind the answer, once there is one: other clients' answers are
+    /// built from it ([`Exchange::answer_for`]), and a lookup's caller takes it.
+    validated: Option<Box<Validated>>,
     probes: Option<Box<Probes>>,
     /// The engine's counters of refused facts.
     refused: Arc<RefusalCounts>,
@@ -346,47 +336,11 @@ impl Exchange {
         random: u64,
         now_ms: u64,
     ) -> Result<Exchange, QueryError> {
-        // Header checks first, on the raw bytes, so that they give the specific error even when
-        // the rest of the message would not parse.
-        let header: [u8; HEADER_LEN] = client_query
-            .get(..HEADER_LEN)
-            .and_then(|h| h.try_into().ok())
-            .ok_or(QueryError::Malformed)?;
-        let [_, _, flags1, _, qd_hi, qd_lo, ..] = header;
-        if flags1 & FLAG_QR != 0 {
-            return Err(QueryError::NotAQuery);
-        }
-        if flags1 & OPCODE_MASK != 0 {
-            return Err(QueryError::UnsupportedOpcode);
-        }
-        if u16::from_be_bytes([qd_hi, qd_lo]) != 1 {
-            return Err(QueryError::QuestionCount);
-        }
-        let msg = Message::from_vec(client_query).map_err(|_| QueryError::Malformed)?;
-        let md = &msg.metadata;
-        if md.message_type != MessageType::Query || md.op_code != OpCode::Query {
-            // Already checked on the raw header; kept so the parsed view agrees.
-            return Err(QueryError::Malformed);
-        }
-        let question = match msg.queries.as_slice() {
-            [q] => q,
-            _ => return Err(QueryError::QuestionCount),
-        };
-
-        let client_edns = msg.edns.as_ref().map(|e| e.flags().dnssec_ok);
-        let client_udp_size = match &msg.edns {
-            Some(e) => e
-                .max_payload()
-                .clamp(MIN_UDP_PAYLOAD, MAX_CLIENT_UDP_PAYLOAD),
-            None => MIN_UDP_PAYLOAD,
-        };
-
+        let client = Client::parse(client_query, client)?;
         let config = engine.config();
-        let client_wire = name_wire(question.name());
-        let qtype = question.query_type();
-        let qclass = question.query_class();
+        let (qtype, qclass) = (client.qtype, client.qclass);
         let rule = if qclass == DNSClass::IN {
-            engine.rule_wire(&client_wire, u16::from(qtype), now_ms)
+            engine.rule_wire(&client.wire, u16::from(qtype), now_ms)
         } else {
             None
         };
@@ -395,7 +349,7 @@ impl Exchange {
         let hairpin = match (rule, qclass) {
             (None, DNSClass::IN) => config
                 .hairpin()
-                .target(&client_wire, u16::from(qtype))
+                .target(&client.wire, u16::from(qtype))
                 .cloned(),
             _ => None,
         };
@@ -405,30 +359,15 @@ impl Exchange {
             && !is_soa_or_ns(qtype);
 
         let mut ex = Exchange {
-            client_id: md.id,
-            qclass,
-            client_rd: md.recursion_desired,
-            client_cd: md.checking_disabled,
-            client_ad: md.authentic_data,
-            client_edns,
-            client_udp_size,
-            client_transport: client,
             learn_targets,
             challenge: rule == Some(Rule::Challenge),
-            ..Exchange::blank(
-                engine,
-                question.name().clone(),
-                client_wire,
-                qtype,
-                random,
-                now_ms,
-            )
+            ..Exchange::blank(engine, client, random, now_ms)
         };
         if let Some(target) = hairpin {
             ex.start_hairpin(target);
         } else if authoritative {
             let mut auth = Auth::default();
-            if let Some((apex, servers)) = engine.learned_servers(&ex.client_wire, now_ms) {
+            if let Some((apex, servers)) = engine.learned_servers(&ex.client.wire, now_ms) {
                 auth.apex = Name::from_labels(name::labels(&apex)).ok();
                 auth.addrs = servers;
                 auth.from_learned = true;
@@ -460,41 +399,28 @@ impl Exchange {
         let client_name = Name::from_labels(name::labels(name)).ok()?;
         let mut ex = Exchange {
             lookup: true,
-            ..Exchange::blank(engine, client_name, name.to_vec(), qtype, random, now_ms)
+            ..Exchange::blank(
+                engine,
+                Client::lookup(client_name, name.to_vec(), qtype),
+                random,
+                now_ms,
+            )
         };
         ex.send_to_resolver(Ask::Recursive, 0);
         Some(ex)
     }
 
-    /// An exchange of `engine` for a question of class IN with RD and no EDNS0 from a UDP
-    /// client, nothing sent yet: the fields every exchange shares, for `new` and `lookup` to
-    /// complete.
-    fn blank(
-        engine: &Engine,
-        client_name: Name,
-        client_wire: Vec<u8>,
-        qtype: RecordType,
-        random: u64,
-        now_ms: u64,
-    ) -> Exchange {
+    /// An exchange of `engine` for `client`'s question, nothing sent yet: the fields every
+    /// exchange shares, for `new` and `lookup` to complete.
+    fn blank(engine: &Engine, client: Client, random: u64, now_ms: u64) -> Exchange {
         let config = engine.config();
         Exchange {
-            client_id: 0,
-            client_name,
-            client_wire,
-            qtype,
-            qclass: DNSClass::IN,
-            client_rd: true,
-            client_cd: false,
-            client_ad: false,
-            client_edns: None,
-            client_udp_size: MIN_UDP_PAYLOAD,
-            client_transport: Transport::Udp,
+            client,
             max_ttl: config.max_ttl(),
             learn_targets: false,
             challenge: false,
             lookup: false,
-            looked_up: None,
+            validated: None,
             probes: None,
             refused: engine.refusal_counts(),
             now_ms,
@@ -511,7 +437,16 @@ impl Exchange {
 
     /// The validated reply of a [`Exchange::lookup`] that was answered.
     pub(crate) fn take_looked_up(&mut self) -> Option<Box<Validated>> {
-        self.looked_up.take()
+        self.validated.take()
+    }
+
+    /// The validated reply behind the client's answer, once [`Exchange::poll`] says
+    /// [`Action::Answer`].
+    pub(crate) fn answered(&self) -> Option<&Validated> {
+        match self.state {
+            State::Answered(_) => self.validated.as_deref(),
+            _ => None,
+        }
     }
 
     /// What to do next: send a query, ask the rest of the plugin chain, answer the client, or
@@ -652,17 +587,17 @@ impl Exchange {
 
     /// The ID of the client's query (and of the reply to it).
     pub fn client_id(&self) -> u16 {
-        self.client_id
+        self.client.id
     }
 
     /// The largest reply the client takes over UDP: its EDNS0 size clamped to 512..=4096, or 512.
     pub fn client_udp_size(&self) -> u16 {
-        self.client_udp_size
+        self.client.udp_size
     }
 
     /// `Some(dnssec_ok)` when the client's query had an OPT record, `None` otherwise.
     pub fn client_edns(&self) -> Option<bool> {
-        self.client_edns
+        self.client.edns
     }
 
     // ---- planning ------------------------------------------------------------------------
@@ -679,7 +614,7 @@ impl Exchange {
 
     fn send_to_resolver(&mut self, ask: Ask, index: usize) {
         match self.resolvers.get(index) {
-            Some(&server) => self.send(ask, index, server, self.client_transport),
+            Some(&server) => self.send(ask, index, server, self.client.transport),
             None => self.resolvers_exhausted(ask),
         }
     }
@@ -706,7 +641,7 @@ impl Exchange {
     }
 
     fn start_discovery(&mut self) {
-        match Name::from_labels(name::labels(&self.client_wire)) {
+        match Name::from_labels(name::labels(&self.client.wire)) {
             Ok(n) => self.send_to_resolver(Ask::Soa(n), 0),
             Err(_) => self.fail(FailReason::NoNameservers),
         }
@@ -722,7 +657,7 @@ impl Exchange {
         if let Some(&server) = auth.addrs.get(auth.tried) {
             let index = auth.tried;
             auth.tried += 1;
-            self.send(Ask::Authoritative, index, server, self.client_transport);
+            self.send(Ask::Authoritative, index, server, self.client.transport);
         } else if let Some((host, rtype)) = auth.lookups.pop_front() {
             self.send_to_resolver(Ask::Addr(host, rtype), 0);
         } else if auth.from_learned && !auth.fell_back {
@@ -742,20 +677,21 @@ impl Exchange {
         match target {
             Target::Addrs(addrs) => {
                 let answer = hairpin::static_answer(self, &addrs);
-                let _ = self.answer_hairpin(&answer);
+                let _ = self.answer_hairpin(answer);
             }
             Target::Name(target) => {
-                self.send(Ask::Internal(target), 0, INTERNAL, self.client_transport);
+                self.send(Ask::Internal(target), 0, INTERNAL, self.client.transport);
             }
         }
     }
 
     /// Hairpin: builds the client's reply from the answer's records.
-    fn answer_hairpin(&mut self, answer: &Validated) -> Result<(), ReplyError> {
+    fn answer_hairpin(&mut self, answer: Validated) -> Result<(), ReplyError> {
         let mut out = Vec::new();
-        match rewrite::client_reply(self, answer, self.client_transport, &mut out) {
+        match rewrite::client_reply(&self.client, self.max_ttl, &answer, &mut out) {
             Ok(()) => {
                 self.state = State::Answered(out);
+                self.validated = Some(Box::new(answer));
                 Ok(())
             }
             Err(e) => {
@@ -793,19 +729,24 @@ impl Exchange {
         let (name, qtype, qclass, flags) = match &ask {
             Ask::Recursive | Ask::Authoritative => {
                 let mut flags2 = 0u8;
-                if self.client_ad {
+                if self.client.ad {
                     flags2 |= FLAG_AD;
                 }
-                if self.client_cd {
+                if self.client.cd {
                     flags2 |= FLAG_CD;
                 }
                 let flags = QueryFlags {
                     rd: matches!(ask, Ask::Recursive),
                     flags2,
-                    dnssec_ok: self.client_edns == Some(true),
+                    dnssec_ok: self.client.edns == Some(true),
                     mix_case: true,
                 };
-                (&self.client_name, self.qtype, self.qclass, flags)
+                (
+                    &self.client.name,
+                    self.client.qtype,
+                    self.client.qclass,
+                    flags,
+                )
             }
             Ask::Soa(n) => (n, RecordType::SOA, DNSClass::IN, discovery),
             Ask::Ns(n) => (n, RecordType::NS, DNSClass::IN, discovery),
@@ -813,7 +754,7 @@ impl Exchange {
             // In-process: nothing to spoof, and plugins keep their own letter case.
             Ask::Internal(n) => (
                 n,
-                self.qtype,
+                self.client.qtype,
                 DNSClass::IN,
                 QueryFlags {
                     mix_case: false,
@@ -853,12 +794,12 @@ impl Exchange {
     ) -> Result<(), ReplyError> {
         match pending.ask {
             Ask::Recursive if self.lookup => {
-                self.looked_up = Some(Box::new(valid));
+                self.validated = Some(Box::new(valid));
                 self.state = State::Answered(Vec::new());
             }
             Ask::Recursive | Ask::Authoritative => {
                 let mut out = Vec::new();
-                if let Err(e) = rewrite::client_reply(self, &valid, self.client_transport, &mut out)
+                if let Err(e) = rewrite::client_reply(&self.client, self.max_ttl, &valid, &mut out)
                 {
                     self.last_error = Some(FailReason::Reply(e));
                     self.next_after(pending.ask, pending.index);
@@ -868,6 +809,7 @@ impl Exchange {
                     self.learn_nameservers(engine, pending.index, now_ms);
                 }
                 self.start_probes(engine, &valid, out, now_ms);
+                self.validated = Some(Box::new(valid));
             }
             Ask::Internal(_) => {
                 // NXDOMAIN (or YXDOMAIN) for a configured target: SERVFAIL, never a negative
@@ -877,7 +819,7 @@ impl Exchange {
                     return Ok(());
                 }
                 let answer = hairpin::internal_answer(self, &valid);
-                self.answer_hairpin(&answer)?;
+                self.answer_hairpin(answer)?;
             }
             Ask::Soa(asked) => match soa_apex(&valid, &asked) {
                 Some(apex) if !apex.is_root() => {
@@ -1007,7 +949,7 @@ impl Exchange {
         match probes.names.pop_front() {
             Some((name, fact, ttl)) => {
                 probes.current = (fact, ttl);
-                self.send(Ask::Probe(name), 0, INTERNAL, self.client_transport);
+                self.send(Ask::Probe(name), 0, INTERNAL, self.client.transport);
             }
             None => {
                 let answer = std::mem::take(&mut probes.answer);
@@ -1093,7 +1035,7 @@ impl Exchange {
         let about_client_name = matches!(ask, Ask::Recursive | Ask::Authoritative);
         if about_client_name && self.challenge && discovery && !config.zones_listed() {
             let ttl = valid.answers.iter().map(|r| r.ttl).max().unwrap_or(0);
-            for a in name::ancestors(&self.client_wire) {
+            for a in name::ancestors(&self.client.wire) {
                 facts.push((a.to_vec(), Fact::Ancestor, ttl));
             }
         }

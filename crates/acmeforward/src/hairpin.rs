@@ -282,12 +282,12 @@ fn answer(ex: &Exchange, addrs: impl IntoIterator<Item = (IpAddr, u32)>) -> Vali
     let answers = addrs
         .into_iter()
         .filter_map(|(ip, ttl)| {
-            let data = match (ip, ex.qtype) {
+            let data = match (ip, ex.client.qtype) {
                 (IpAddr::V4(v4), RecordType::A) => RData::A(A(v4)),
                 (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(AAAA(v6)),
                 _ => return None,
             };
-            Some(Record::from_rdata(ex.client_name.clone(), ttl, data))
+            Some(Record::from_rdata(ex.client.name.clone(), ttl, data))
         })
         .collect();
     Validated {

@@ -55,6 +55,7 @@
 #[cfg(test)]
 mod authoritative_tests;
 mod classify;
+mod client;
 mod config;
 #[cfg(test)]
 mod config_tests;
@@ -77,8 +78,11 @@ mod prefetch;
 mod prefetch_tests;
 mod rewrite;
 #[cfg(test)]
+mod share_tests;
+#[cfg(test)]
 mod testutil;
 
+pub use client::ShareError;
 pub use config::{
     Config, ConfigBuilder, ConfigError, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED,
     DEFAULT_MAX_TIME, DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT,

@@ -8,37 +8,38 @@ use hickory_proto::op::{Edns, Message, OpCode, Query};
 use hickory_proto::rr::{RData, Record};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
+use crate::client::Client;
 use crate::exchange::{
-    Exchange, FLAG_TC, MAX_TCP_MESSAGE, ReplyError, Transport, UPSTREAM_UDP_PAYLOAD, Validated,
+    FLAG_TC, MAX_TCP_MESSAGE, ReplyError, Transport, UPSTREAM_UDP_PAYLOAD, Validated,
 };
 
 /// Builds the client's reply into `out` (which the caller has cleared).
 pub(crate) fn client_reply(
-    ex: &Exchange,
+    client: &Client,
+    max_ttl: u32,
     valid: &Validated,
-    client: Transport,
     out: &mut Vec<u8>,
 ) -> Result<(), ReplyError> {
-    let limit = match client {
-        Transport::Udp => ex.client_udp_size,
+    let limit = match client.transport {
+        Transport::Udp => client.udp_size,
         Transport::Tcp => MAX_TCP_MESSAGE,
     };
 
-    let mut msg = skeleton(ex, valid);
+    let mut msg = skeleton(client, valid);
     msg.answers = valid
         .answers
         .iter()
-        .map(|r| rewrite_record(ex, r))
+        .map(|r| rewrite_record(client, max_ttl, r))
         .collect();
     msg.authorities = valid
         .authorities
         .iter()
-        .map(|r| rewrite_record(ex, r))
+        .map(|r| rewrite_record(client, max_ttl, r))
         .collect();
     msg.additionals = valid
         .additionals
         .iter()
-        .map(|r| rewrite_record(ex, r))
+        .map(|r| rewrite_record(client, max_ttl, r))
         .collect();
     if encode(&msg, limit, out)? {
         return Ok(());
@@ -53,7 +54,7 @@ pub(crate) fn client_reply(
     }
 
     // Does not fit: header with TC, the question, OPT if the client sent one, no records.
-    let mut msg = skeleton(ex, valid);
+    let mut msg = skeleton(client, valid);
     msg.metadata.truncation = true;
     out.clear();
     if encode(&msg, limit, out)? {
@@ -83,23 +84,23 @@ fn encode(msg: &Message, limit: u16, out: &mut Vec<u8>) -> Result<bool, ReplyErr
 }
 
 /// The reply without records: header, question (client's exact name), OPT.
-fn skeleton(ex: &Exchange, valid: &Validated) -> Message {
-    let mut msg = Message::response(ex.client_id, OpCode::Query);
+fn skeleton(client: &Client, valid: &Validated) -> Message {
+    let mut msg = Message::response(client.id, OpCode::Query);
     let md = &mut msg.metadata;
     md.authoritative = valid.authoritative;
     // RD and CD are copied from the query (RFC 1035 §4.1.1, RFC 6840 §5.9).
-    md.recursion_desired = ex.client_rd;
-    md.checking_disabled = ex.client_cd;
+    md.recursion_desired = client.rd;
+    md.checking_disabled = client.cd;
     md.recursion_available = valid.recursion_available;
     // AD only to clients that said they understand it (DO or AD in the query; RFC 6840 §5.8).
-    md.authentic_data = valid.authentic_data && (ex.client_edns == Some(true) || ex.client_ad);
+    md.authentic_data = valid.authentic_data && (client.dnssec_ok() || client.ad);
     md.response_code = valid.response_code;
 
-    let mut query = Query::query(ex.client_name.clone(), ex.qtype);
-    query.set_query_class(ex.qclass);
+    let mut query = Query::query(client.name.clone(), client.qtype);
+    query.set_query_class(client.qclass);
     msg.queries.push(query);
 
-    if let Some(dnssec_ok) = ex.client_edns {
+    if let Some(dnssec_ok) = client.edns {
         let mut edns = Edns::new();
         edns.set_max_payload(UPSTREAM_UDP_PAYLOAD);
         edns.set_version(0);
@@ -110,22 +111,22 @@ fn skeleton(ex: &Exchange, valid: &Validated) -> Message {
 }
 
 /// Owner name in the client's case (or lower case off the question name), TTLs capped.
-fn rewrite_record(ex: &Exchange, record: &Record) -> Record {
+fn rewrite_record(client: &Client, max_ttl: u32, record: &Record) -> Record {
     let mut r = record.clone();
-    r.name = if r.name == ex.client_name {
-        ex.client_name.clone()
+    r.name = if r.name == client.name {
+        client.name.clone()
     } else {
         // Lower case hides the 0x20 case the upstream may have echoed into other names.
         r.name.to_lowercase()
     };
-    r.ttl = r.ttl.min(ex.max_ttl);
+    r.ttl = r.ttl.min(max_ttl);
     // Names in record data are lower-cased too: an upstream that compresses them against the
     // question name would otherwise hand the client our random 0x20 spelling
     // (`example.com NS ns1.EXAmpLe.Com`).
     match &mut r.data {
         RData::SOA(soa) => {
             // MINIMUM is the negative-caching TTL (RFC 2308 §4).
-            soa.minimum = soa.minimum.min(ex.max_ttl);
+            soa.minimum = soa.minimum.min(max_ttl);
             soa.mname = soa.mname.to_lowercase();
             soa.rname = soa.rname.to_lowercase();
         }
@@ -145,7 +146,7 @@ mod tests {
     use hickory_proto::rr::RecordType;
 
     use super::*;
-    use crate::exchange::Action;
+    use crate::exchange::{Action, Exchange};
     use crate::testutil::*;
 
     const QNAME: &str = "_acme-challenge.Www.Example.COM";

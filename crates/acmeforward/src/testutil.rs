@@ -198,7 +198,7 @@ pub(crate) fn finish(
     client: Transport,
 ) -> Result<Vec<u8>, ReplyError> {
     let mut ex = ex.clone();
-    ex.client_transport = client;
+    ex.client.transport = client;
     ex.on_reply(engine, reply, 0)?;
     while matches!(ex.poll(), Action::Internal(_)) {
         ex.on_failure(0);
