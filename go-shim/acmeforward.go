@@ -43,6 +43,9 @@ type AcmeForward struct {
 	// client gets REFUSED at once.
 	maxConcurrent int64
 	inflight      atomic.Int64
+	// flights are the exchanges in flight, by question: an identical
+	// question waits for the one in flight instead of starting its own.
+	flights flights
 }
 
 // Name implements plugin.Handler.
@@ -67,21 +70,9 @@ func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns
 	return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 }
 
-// bufPool holds buffers of udpReadSize bytes: enough for every query and UDP
-// message, so memory per exchange in flight is a few KiB. A larger client
-// reply (over TCP) or TCP upstream reply gets a buffer of its own size (the
-// core reports the length it needs).
-var bufPool = sync.Pool{New: func() any { b := make([]byte, udpReadSize); return &b }}
-
-func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
-func putBuf(b *[]byte) { bufPool.Put(b) }
-
-// forward runs the exchange as the core directs it: each SEND is one
-// upstream try (the server, transport and query are the core's), whose reply
-// or failure goes back to the core; each INTERNAL (a hairpin target's lookup)
-// goes through the rest of the plugin chain, and its reply or failure back to
-// the core; ANSWER is written to the client as the core returned it; FAIL
-// becomes SERVFAIL. The shim decides nothing about failover or retries.
+// forward answers a question the core forwards (or answers as a hairpin),
+// within max_concurrent: it leads the flight of its question (lead), or
+// follows the identical question already in flight (follow).
 // hairpin is the classifier's VerdictHairpin: it only picks the metrics.
 func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, hairpin bool) (int, error) {
 	server := metrics.WithServer(ctx)
@@ -100,13 +91,108 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 	if err != nil {
 		return a.servfail(server, fmt.Errorf("packing client query: %w", err))
 	}
-	_, clientTCP := w.RemoteAddr().(*net.TCPAddr)
-	ex, err := a.engine.newExchange(query, clientTCP, rand.Uint64(), nowMs())
+	q := client{query: query, hairpin: hairpin}
+	_, q.tcp = w.RemoteAddr().(*net.TCPAddr)
+	key := keyOf(r)
+	for {
+		f, leader := a.flights.join(key)
+		if leader {
+			return a.lead(ctx, w, q, key, f)
+		}
+		if rc, done, err := a.follow(ctx, w, q, key, f); done {
+			return rc, err
+		}
+		// The leader gave up without the core's verdict: start over.
+	}
+}
+
+// client is what forward keeps of the client's query.
+type client struct {
+	query   []byte // packed
+	tcp     bool   // the query came over TCP
+	hairpin bool   // VerdictHairpin
+}
+
+// follow waits for the flight's outcome and answers from it: the core's
+// answer for this client's own query, or SERVFAIL when the core gave up. done
+// is false when the leader ended without the core's verdict.
+func (a *AcmeForward) follow(ctx context.Context, w dns.ResponseWriter, q client, key flightKey, f *flight) (rc int, done bool, err error) {
+	server := metrics.WithServer(ctx)
+	defer a.flights.release(f)
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		rc, err = a.servfail(server, allFailed("request ended", []error{ctx.Err()}))
+		return rc, true, err
+	}
+	switch f.outcome {
+	case failed:
+		rc, err = a.servfail(server, failure(q.hairpin, f.reason, nil))
+		return rc, true, err
+	case answered:
+		buf := getBuf()
+		defer putBuf(buf)
+		reply, err := f.ex.answerFor(q.query, q.tcp, *buf)
+		var ce *Error
+		if errors.As(err, &ce) && ce.Code == resultOtherQuestion {
+			// The key grouped what the core tells apart: an exchange of its own.
+			rc, err = a.lead(ctx, w, q, key, nil)
+			return rc, true, err
+		}
+		if err != nil {
+			rc, err = a.servfail(server, err)
+			return rc, true, err
+		}
+		sharedAnswerCount.WithLabelValues(server).Inc()
+		rc, err = a.write(server, w, reply)
+		if q.hairpin && err == nil {
+			hairpinAnswerCount.WithLabelValues(server).Inc()
+		}
+		return rc, true, err
+	}
+	return 0, false, nil
+}
+
+// bufPool holds buffers of udpReadSize bytes: enough for every query and UDP
+// message, so memory per exchange in flight is a few KiB. A larger client
+// reply (over TCP) or TCP upstream reply gets a buffer of its own size (the
+// core reports the length it needs).
+var bufPool = sync.Pool{New: func() any { b := make([]byte, udpReadSize); return &b }}
+
+func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
+func putBuf(b *[]byte) { bufPool.Put(b) }
+
+// lead runs the exchange as the core directs it: each SEND is one upstream
+// try (the server, transport and query are the core's), whose reply or
+// failure goes back to the core; each INTERNAL (a hairpin target's lookup, a
+// probe of a name before it is learned) goes through the rest of the plugin
+// chain, and its reply or failure back to the core; ANSWER is written to the
+// client as the core returned it; FAIL becomes SERVFAIL. The shim decides
+// nothing about failover or retries. The outcome lands on the flight f (nil:
+// an exchange shared with nobody), whose followers answer from it.
+func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, key flightKey, f *flight) (int, error) {
+	server := metrics.WithServer(ctx)
+	var shared *exchange // the exchange, once the flight owns it
+	land := func(o outcome, ex *exchange, reason string) {
+		if f != nil {
+			a.flights.land(key, f, o, ex, reason)
+			a.flights.release(f)
+			f = nil
+		}
+		shared = ex
+	}
+	defer land(abandoned, nil, "")
+
+	ex, err := a.engine.newExchange(q.query, q.tcp, rand.Uint64(), nowMs())
 	if err != nil {
 		return a.servfail(server, err)
 	}
-	defer ex.Close()
-	if !hairpin {
+	defer func() {
+		if shared != ex {
+			ex.Close()
+		}
+	}()
+	if !q.hairpin {
 		// A hairpin exchange learns nothing.
 		defer a.updateLearned(server)
 	}
@@ -123,21 +209,23 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 		}
 		switch act.kind {
 		case actionAnswer:
+			if f != nil {
+				// The flight owns the exchange from here; act.data is ours.
+				land(answered, ex, "")
+			}
 			rc, err := a.write(server, w, act.data)
-			if hairpin && err == nil {
+			if q.hairpin && err == nil {
 				hairpinAnswerCount.WithLabelValues(server).Inc()
 			}
 			return rc, err
 		case actionFail:
-			if hairpin {
-				return a.servfail(server, hairpinFailed(act.reason.String(), errs))
-			}
-			return a.servfail(server, allFailed(act.reason.String(), errs))
+			land(failed, nil, act.reason.String())
+			return a.servfail(server, failure(q.hairpin, act.reason.String(), errs))
 		case actionInternal:
 			if err := a.internal(ctx, w, ex, act.data, *replyBuf); err != nil {
 				errs = append(errs, err)
 				if isEngineClosed(err) {
-					return a.servfail(server, hairpinFailed("the server is shutting down", errs))
+					return a.servfail(server, failure(q.hairpin, "the server is shutting down", errs))
 				}
 			}
 			continue
@@ -156,6 +244,15 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 			return a.servfail(server, allFailed("the server is shutting down", errs))
 		}
 	}
+}
+
+// failure is the error for a query that gets SERVFAIL: why the exchange
+// ended, and what went wrong on the way.
+func failure(hairpin bool, why string, errs []error) error {
+	if hairpin {
+		return hairpinFailed(why, errs)
+	}
+	return allFailed(why, errs)
 }
 
 // allFailed is the error for a forwarded query that gets SERVFAIL: why the

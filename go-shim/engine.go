@@ -55,6 +55,7 @@ const (
 	resultOpcodeMismatch   Result = C.AFWD_ERR_REPLY_OPCODE_MISMATCH
 	resultQuestionMismatch Result = C.AFWD_ERR_REPLY_QUESTION_MISMATCH
 	resultReplyLate        Result = C.AFWD_ERR_REPLY_LATE
+	resultOtherQuestion    Result = C.AFWD_ERR_QUERY_OTHER_QUESTION
 )
 
 // UpstreamMode is afwd_upstream_mode: where challenge and delegation
@@ -364,7 +365,8 @@ func (e *Engine) LearnedLen() int {
 }
 
 // exchange wraps one afwd_exchange: the state of one forwarded query. It is
-// owned by a single ServeDNS call, which must Close it.
+// driven by the one ServeDNS call that leads its flight (flight.go); the last
+// query to leave the flight closes it.
 type exchange struct {
 	ptr *C.afwd_exchange
 }
@@ -473,6 +475,26 @@ func (x *exchange) feed(e *Engine, reply []byte, now uint64) error {
 	}
 	return resultErr("afwd_exchange_reply",
 		C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
+}
+
+// answerFor writes into buf (grown once if the core reports it too short) the
+// answered exchange's answer for another client's packed query that asks the
+// same question, and returns it (aliasing buf). Several goroutines may call it
+// at once; none may poll, feed or close x meanwhile. An *Error with
+// resultOtherQuestion means the client must have an exchange of its own.
+func (x *exchange) answerFor(query []byte, clientTCP bool, buf []byte) ([]byte, error) {
+	var n C.size_t
+	r := C.afwd_exchange_answer_for(x.ptr, bytesPtr(query), C.size_t(len(query)), C.bool(clientTCP),
+		bytesPtr(buf), C.size_t(len(buf)), &n)
+	if Result(r) == resultBufferTooShort {
+		buf = make([]byte, int(n))
+		r = C.afwd_exchange_answer_for(x.ptr, bytesPtr(query), C.size_t(len(query)), C.bool(clientTCP),
+			bytesPtr(buf), C.size_t(len(buf)), &n)
+	}
+	if err := resultErr("afwd_exchange_answer_for", r); err != nil {
+		return nil, err
+	}
+	return buf[:int(n)], nil
 }
 
 // failed reports at now that the last SEND (or INTERNAL) got no usable reply.

@@ -62,6 +62,13 @@ var (
 		Help:      "Counter of UDP messages that were no reply to the query of their try (forged, stale or stray), dropped while the try kept waiting, by reason (id_mismatch, question_mismatch, not_a_response, source_mismatch, late).",
 	}, []string{"server", "reason"})
 
+	sharedAnswerCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "shared_answers_total",
+		Help:      "Counter of queries answered from the exchange of an identical question already in flight (same name, type, class, DO and CD), without an upstream exchange of their own.",
+	}, []string{"server"})
+
 	maxConcurrentRejectCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",
