@@ -477,6 +477,47 @@ fn check_hairpin_answer(msg: &Message, client: &Client) {
 
 // ---- the driver ----------------------------------------------------------------------------
 
+/// The answer shared with another client that asked the same question (another ID, the name in
+/// the other letter case, over the other transport) passes the same checks as the first
+/// client's.
+fn check_shared(engine: &Engine, client: &Client) {
+    let mut query = client.query.clone();
+    if let Some(id) = query.first_mut() {
+        *id ^= 0xff;
+    }
+    let mut at = 12;
+    while let Some(&len) = query.get(at) {
+        let len = usize::from(len);
+        if len == 0 || len >= 64 || at + len >= query.len() {
+            break;
+        }
+        for b in &mut query[at + 1..=at + len] {
+            if b.is_ascii_alphabetic() {
+                *b ^= 0x20;
+            }
+        }
+        at += 1 + len;
+    }
+    let transport = match client.transport {
+        Transport::Udp => Transport::Tcp,
+        Transport::Tcp => Transport::Udp,
+    };
+    let mut answer = Vec::new();
+    if let Err(e) = client.ex.answer_for(&query, transport, &mut answer) {
+        panic!("an answered exchange did not share its answer for the same question: {e}");
+    }
+    let other = Client {
+        ex: client.ex.clone(),
+        query,
+        transport,
+        hairpin: client.hairpin,
+    };
+    let msg = check_answer(engine, &other, &answer);
+    if client.hairpin {
+        check_hairpin_answer(&msg, &other);
+    }
+}
+
 /// One client exchange in progress.
 pub struct Client {
     pub ex: Exchange,
@@ -582,6 +623,7 @@ impl<'e> Session<'e> {
                 if client.hairpin {
                     check_hairpin_answer(&msg, client);
                 }
+                check_shared(self.engine, client);
                 self.answers += 1;
                 self.client = None;
             }
