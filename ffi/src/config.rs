@@ -167,6 +167,34 @@ pub unsafe extern "C" fn afwd_config_builder_add_upstream(
     })
 }
 
+/// Adds an upstream nameserver that the caller reaches over DNS over TLS (same address forms as
+/// `afwd_config_builder_add_upstream`; give the port, 853 by convention, or it is 53), as in the
+/// Corefile's `to tls://ADDRESS`. TLS is a stream: every SEND to it says `tcp`, whatever the
+/// client's transport, and its replies are checked as TCP replies; the caller wraps those TCP
+/// sends (2-byte length prefix) in TLS. One address is one server: an address added both with
+/// this and with `afwd_config_builder_add_upstream` is a TLS upstream, in the place where it
+/// was first added.
+///
+/// `addr` is `addr_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns as `afwd_config_builder_add_upstream`. On an error the builder is unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `addr` is NULL
+/// or points to `addr_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_upstream_tls(
+    b: *mut afwd_config_builder,
+    addr: *const u8,
+    addr_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, addr, addr_len, |b, addr| status(b.upstream_tls(addr))) }
+    })
+}
+
 /// Sets the timeout of one upstream try, in milliseconds: 1 ..= 60000 (default 2000).
 ///
 /// Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_TIMEOUT_OUT_OF_RANGE` (the builder

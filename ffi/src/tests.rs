@@ -298,6 +298,14 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
             AFWD_ERR_PANIC
         );
         assert_eq!(
+            with_injected_panic(|| afwd_config_builder_add_upstream_tls(
+                b,
+                UPSTREAM.as_ptr(),
+                UPSTREAM.len()
+            )),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
             with_injected_panic(|| afwd_config_builder_set_timeout_ms(b, 100)),
             AFWD_ERR_PANIC
         );
@@ -675,6 +683,14 @@ fn null_handles_and_pointers_are_rejected() {
             AFWD_ERR_NULL_ARGUMENT
         );
         assert_eq!(
+            afwd_config_builder_add_upstream_tls(null_mut(), UPSTREAM.as_ptr(), UPSTREAM.len()),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_config_builder_add_upstream_tls(b, null(), 3),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
             afwd_config_builder_set_timeout_ms(null_mut(), 100),
             AFWD_ERR_NULL_ARGUMENT
         );
@@ -823,6 +839,10 @@ fn null_with_zero_length_is_an_empty_input() {
             AFWD_ERR_ADDRESS_INVALID
         );
         assert_eq!(
+            afwd_config_builder_add_upstream_tls(b, null(), 0),
+            AFWD_ERR_ADDRESS_INVALID
+        );
+        assert_eq!(
             afwd_config_builder_add_hairpin(b, null(), 0),
             AFWD_ERR_HAIRPIN_MISSING_TARGET
         );
@@ -861,6 +881,10 @@ fn text_arguments_must_be_utf8() {
         );
         assert_eq!(
             afwd_config_builder_add_upstream(b, bad.as_ptr(), bad.len()),
+            AFWD_ERR_INVALID_UTF8
+        );
+        assert_eq!(
+            afwd_config_builder_add_upstream_tls(b, bad.as_ptr(), bad.len()),
             AFWD_ERR_INVALID_UTF8
         );
         let bad = b"www.example.com 10.0.0.\xff";
@@ -1097,6 +1121,53 @@ fn exchange_sends_fails_over_and_answers() {
         );
         assert_eq!(afwd_exchange_failed(x, 0), AFWD_ERR_EXCHANGE_DONE);
         assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
+        afwd_exchange_free(x);
+        afwd_engine_free(e);
+    }
+}
+
+#[test]
+fn tls_upstream_sends_say_tcp_for_a_udp_client() {
+    let b = builder();
+    let mut c = null_mut();
+    let mut e = null_mut();
+    let tls = b"[::1]:853";
+    // SAFETY: live handles; all slices and out-pointers are valid for the calls.
+    unsafe {
+        assert_eq!(
+            afwd_config_builder_add_zone(b, ZONE.as_ptr(), ZONE.len()),
+            AFWD_OK
+        );
+        assert_eq!(
+            afwd_config_builder_add_upstream_tls(b, tls.as_ptr(), tls.len()),
+            AFWD_OK
+        );
+        assert_eq!(
+            afwd_config_builder_add_upstream(b, UPSTREAM.as_ptr(), UPSTREAM.len()),
+            AFWD_OK
+        );
+        let bad = b"tls://127.0.0.1";
+        assert_eq!(
+            afwd_config_builder_add_upstream_tls(b, bad.as_ptr(), bad.len()),
+            AFWD_ERR_ADDRESS_INVALID
+        );
+        assert_eq!(afwd_config_new(b, &mut c), AFWD_OK);
+        afwd_config_builder_free(b);
+        assert_eq!(afwd_engine_new(c, &mut e), AFWD_OK);
+        afwd_config_free(c);
+        let x = exchange(e, 0x7171);
+        let (a, _) = poll(x);
+        assert_eq!(a.kind, AFWD_ACTION_SEND);
+        let mut loopback6 = [0u8; 16];
+        loopback6[15] = 1;
+        assert_eq!((a.server_ip, a.server_port, a.tcp), (loopback6, 853, true));
+        // The plain upstream after it: the client's UDP.
+        assert_eq!(afwd_exchange_failed(x, 0), AFWD_OK);
+        let (a, _) = poll(x);
+        assert_eq!(
+            (a.server_ip, a.server_port, a.tcp),
+            (ipv4_mapped([127, 0, 0, 1]), 5353, false)
+        );
         afwd_exchange_free(x);
         afwd_engine_free(e);
     }

@@ -434,6 +434,12 @@ static void test_config_errors(void) {
     CHECK_RESULT(afwd_config_builder_add_upstream(b, S("127.0.0.1\xff")), AFWD_ERR_INVALID_UTF8);
     CHECK_RESULT(afwd_config_builder_add_upstream(b, NULL, 9), AFWD_ERR_NULL_ARGUMENT);
     CHECK_RESULT(afwd_config_builder_add_upstream(NULL, S("127.0.0.1")), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_config_builder_add_upstream_tls(b, S("")), AFWD_ERR_ADDRESS_INVALID);
+    CHECK_RESULT(afwd_config_builder_add_upstream_tls(b, S("tls://127.0.0.1")), AFWD_ERR_ADDRESS_INVALID);
+    CHECK_RESULT(afwd_config_builder_add_upstream_tls(b, S("127.0.0.1:0")), AFWD_ERR_PORT_INVALID);
+    CHECK_RESULT(afwd_config_builder_add_upstream_tls(b, S("127.0.0.1\xff")), AFWD_ERR_INVALID_UTF8);
+    CHECK_RESULT(afwd_config_builder_add_upstream_tls(b, NULL, 9), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_config_builder_add_upstream_tls(NULL, S("127.0.0.1:853")), AFWD_ERR_NULL_ARGUMENT);
 
     /* Timeout: 1 ms ..= 60 s. */
     CHECK_RESULT(afwd_config_builder_set_timeout_ms(b, 0), AFWD_ERR_TIMEOUT_OUT_OF_RANGE);
@@ -965,6 +971,47 @@ static void test_all_fail(const afwd_engine *e) {
     afwd_exchange_free(x);
 }
 
+/* A TLS upstream: every SEND to it is TCP, even for a UDP client; a plain one after it gets the
+   client's UDP. The upstream getter lists it like any other. */
+static void test_tls_upstream(void) {
+    static uint8_t q[512], uq[BUF], buf[BUF], reply[BUF];
+    afwd_config_builder *b = afwd_config_builder_new();
+    CHECK(b != NULL);
+    CHECK_RESULT(afwd_config_builder_add_zone(b, S(ZONE)), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_upstream_tls(b, S("[::1]:853")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_upstream(b, S("127.0.0.1:5353")), AFWD_OK);
+    afwd_config *c = NULL;
+    CHECK_RESULT(afwd_config_new(b, &c), AFWD_OK);
+    afwd_config_builder_free(b);
+    uint8_t text[64];
+    size_t n = 0;
+    CHECK_RESULT(afwd_config_upstream(c, 0, text, sizeof text, &n), AFWD_OK);
+    CHECK(n == strlen("[::1]:853") && memcmp(text, "[::1]:853", n) == 0);
+    afwd_engine *e = NULL;
+    CHECK_RESULT(afwd_engine_new(c, &e), AFWD_OK);
+    afwd_config_free(c);
+    if (e == NULL) return;
+
+    size_t q_len = build_query(q, 0x4444, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
+    afwd_exchange *x = start(e, q, q_len, false);
+    if (x != NULL) {
+        expect_send(x, uq, LOOPBACK6, 853, true, true, CLIENT_NAME, TYPE_TXT);
+        CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_OK);
+        expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
+        afwd_exchange_free(x);
+    }
+    /* Its reply answers the UDP client. */
+    x = start(e, q, q_len, false);
+    if (x != NULL) {
+        size_t uq_len = expect_send(x, uq, LOOPBACK6, 853, true, true, CLIENT_NAME, TYPE_TXT);
+        size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
+        CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+        CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_ANSWER);
+        afwd_exchange_free(x);
+    }
+    afwd_engine_free(e);
+}
+
 static void test_exchange_null_arguments(const afwd_engine *e) {
     static uint8_t q[512], uq[BUF], reply[BUF];
     size_t q_len = build_query(q, 0x3333, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
@@ -1493,6 +1540,7 @@ int main(void) {
     }
     test_classify_discovery_off();
     test_exchange_outlives_engine();
+    test_tls_upstream();
     test_learning();
     test_authoritative();
     test_hairpin();

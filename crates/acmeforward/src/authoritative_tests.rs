@@ -520,3 +520,41 @@ fn learned_state_is_plain_data_in_the_engine() {
         Some(Rule::Discovery)
     );
 }
+
+#[test]
+fn discovery_through_a_tls_resolver_is_over_tcp_the_nameserver_not() {
+    let e = engine_with(&[], |b| {
+        assert!(b.upstream_tls("192.0.2.53:853").is_ok());
+        assert!(b.zone("example.com").is_ok());
+        assert!(b.allow_ns("127.0.0.0/8").is_ok());
+        b.upstream_mode(UpstreamMode::Authoritative);
+    });
+    let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 0);
+    let resolver = addr("192.0.2.53:853");
+    assert_eq!(
+        sending(&ex),
+        (
+            resolver,
+            Transport::Tcp,
+            "_acme-challenge.example.com.".into(),
+            RecordType::SOA,
+            true
+        )
+    );
+    let r = reply_with(&ex, RA, vec![], vec![soa("example.com", 300)], vec![]);
+    ok(&mut ex, &e, &r, 0);
+    assert_eq!((sending(&ex).0, sending(&ex).1), (resolver, Transport::Tcp));
+    let r = reply_with(
+        &ex,
+        RA,
+        vec![ns("example.com", "ns1.example.com", 600)],
+        vec![],
+        vec![a("ns1.example.com", [127, 0, 0, 53], 600)],
+    );
+    ok(&mut ex, &e, &r, 0);
+    // The zone's own nameserver is plain DNS on port 53: the client's transport.
+    assert_eq!(
+        (sending(&ex).0, sending(&ex).1),
+        (addr("127.0.0.53:53"), Transport::Udp)
+    );
+}

@@ -108,6 +108,7 @@ impl fmt::Debug for Zone {
 pub struct ConfigBuilder {
     zones: Vec<Zone>,
     upstreams: Vec<SocketAddr>,
+    tls_upstreams: Vec<SocketAddr>,
     timeout: Duration,
     max_ttl: u32,
     discovery: bool,
@@ -126,6 +127,7 @@ impl Default for ConfigBuilder {
         ConfigBuilder {
             zones: Vec::new(),
             upstreams: Vec::new(),
+            tls_upstreams: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             max_ttl: DEFAULT_MAX_TTL,
             discovery: true,
@@ -170,6 +172,24 @@ impl ConfigBuilder {
         let addr = parse_upstream(addr)?;
         if !self.upstreams.contains(&addr) {
             self.upstreams.push(addr);
+        }
+        Ok(self)
+    }
+
+    /// Adds an upstream that the caller reaches over DNS over TLS (same address forms as
+    /// [`ConfigBuilder::upstream`]; the caller picks the port, 853 by convention). TLS is a
+    /// stream: every query to it is sent over [`Transport::Tcp`], never UDP, whatever the
+    /// client's transport, so its replies are checked as TCP replies. One address is one server:
+    /// an address added both ways is a TLS upstream, in the place where it was first added.
+    ///
+    /// [`Transport::Tcp`]: crate::Transport::Tcp
+    pub fn upstream_tls(&mut self, addr: &str) -> Result<&mut Self, ConfigError> {
+        let addr = parse_upstream(addr)?;
+        if !self.upstreams.contains(&addr) {
+            self.upstreams.push(addr);
+        }
+        if !self.tls_upstreams.contains(&addr) {
+            self.tls_upstreams.push(addr);
         }
         Ok(self)
     }
@@ -359,6 +379,7 @@ impl ConfigBuilder {
         Ok(Config {
             zones,
             upstreams: self.upstreams.clone(),
+            tls_upstreams: self.tls_upstreams.clone(),
             timeout: self.timeout,
             max_ttl: self.max_ttl,
             discovery: self.discovery,
@@ -471,6 +492,8 @@ pub(crate) fn parse_upstream(s: &str) -> Result<SocketAddr, ConfigError> {
 pub struct Config {
     zones: Vec<Zone>,
     upstreams: Vec<SocketAddr>,
+    /// The upstreams reached over TLS: a subset of `upstreams`, usually empty.
+    tls_upstreams: Vec<SocketAddr>,
     timeout: Duration,
     max_ttl: u32,
     discovery: bool,
@@ -498,6 +521,12 @@ impl Config {
     /// The upstream nameservers, in the order to try them. Never empty.
     pub fn upstreams(&self) -> &[SocketAddr] {
         &self.upstreams
+    }
+
+    /// The upstreams reached over TLS ([`ConfigBuilder::upstream_tls`]), in the order added:
+    /// every query to them goes over TCP.
+    pub fn tls_upstreams(&self) -> &[SocketAddr] {
+        &self.tls_upstreams
     }
 
     /// The per-try upstream timeout.

@@ -112,6 +112,71 @@ fn upstream_order_kept_duplicates_dropped() {
 }
 
 #[test]
+fn tls_upstreams_are_upstreams_in_order_and_marked() {
+    let mut b = ConfigBuilder::new();
+    let r = b
+        .upstream("192.0.2.1")
+        .and_then(|b| b.upstream_tls("192.0.2.2:853"))
+        .and_then(|b| b.upstream_tls("[2001:db8::53]:853"))
+        .and_then(|b| b.upstream_tls("192.0.2.2:853"))
+        .and_then(|b| b.build());
+    let c = r.ok();
+    assert_eq!(
+        c.as_ref().map(|c| c.upstreams().to_vec()),
+        Some(vec![
+            addr("192.0.2.1:53"),
+            addr("192.0.2.2:853"),
+            addr("[2001:db8::53]:853")
+        ])
+    );
+    assert_eq!(
+        c.as_ref().map(|c| c.tls_upstreams().to_vec()),
+        Some(vec![addr("192.0.2.2:853"), addr("[2001:db8::53]:853")])
+    );
+}
+
+#[test]
+fn an_address_added_both_ways_is_tls_in_its_first_place() {
+    let mut b = ConfigBuilder::new();
+    let r = b
+        .upstream("192.0.2.1:853")
+        .and_then(|b| b.upstream("192.0.2.2"))
+        .and_then(|b| b.upstream_tls("192.0.2.1:853"))
+        .and_then(|b| b.upstream("192.0.2.1:853"))
+        .and_then(|b| b.build());
+    let c = r.ok();
+    assert_eq!(
+        c.as_ref().map(|c| c.upstreams().to_vec()),
+        Some(vec![addr("192.0.2.1:853"), addr("192.0.2.2:53")])
+    );
+    assert_eq!(
+        c.as_ref().map(|c| c.tls_upstreams().to_vec()),
+        Some(vec![addr("192.0.2.1:853")])
+    );
+}
+
+#[test]
+fn tls_upstream_errors_leave_the_builder_unchanged() {
+    let mut b = ConfigBuilder::new();
+    assert_eq!(
+        b.upstream_tls("tls://192.0.2.1").err(),
+        Some(ConfigError::AddressInvalid)
+    );
+    assert_eq!(
+        b.upstream_tls("192.0.2.1:0").err(),
+        Some(ConfigError::PortInvalid)
+    );
+    assert_eq!(b, ConfigBuilder::new());
+    assert_eq!(b.build().err(), Some(ConfigError::NoUpstream));
+    // Without a port it is port 53, as for `upstream`: the caller gives 853.
+    let c = b.upstream_tls("192.0.2.1").and_then(|b| b.build()).ok();
+    assert_eq!(
+        c.map(|c| c.tls_upstreams().to_vec()),
+        Some(vec![addr("192.0.2.1:53")])
+    );
+}
+
+#[test]
 fn zones_lowercased_wire_deduplicated() {
     let mut b = ConfigBuilder::new();
     let r = b

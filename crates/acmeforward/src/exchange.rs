@@ -267,6 +267,8 @@ pub struct Exchange {
     /// The per-try limit, milliseconds.
     timeout_ms: u64,
     resolvers: Vec<SocketAddr>,
+    /// The resolvers reached over TLS (a stream): always asked over TCP. Usually empty.
+    tls_resolvers: Vec<SocketAddr>,
     rng: SplitMix64,
     sends: usize,
     auth: Option<Box<Auth>>,
@@ -427,6 +429,7 @@ impl Exchange {
             deadline_ms: now_ms.saturating_add(millis(config.max_time())),
             timeout_ms: millis(config.timeout()),
             resolvers: config.upstreams().to_vec(),
+            tls_resolvers: config.tls_upstreams().to_vec(),
             rng: SplitMix64(random),
             sends: 0,
             auth: None,
@@ -614,7 +617,15 @@ impl Exchange {
 
     fn send_to_resolver(&mut self, ask: Ask, index: usize) {
         match self.resolvers.get(index) {
-            Some(&server) => self.send(ask, index, server, self.client.transport),
+            Some(&server) => {
+                // TLS has no datagrams: never UDP there, so its replies are judged as TCP ones.
+                let transport = if self.tls_resolvers.contains(&server) {
+                    Transport::Tcp
+                } else {
+                    self.client.transport
+                };
+                self.send(ask, index, server, transport)
+            }
             None => self.resolvers_exhausted(ask),
         }
     }

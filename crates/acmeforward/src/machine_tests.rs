@@ -104,6 +104,47 @@ fn client_over_tcp_means_tcp_upstream() {
 }
 
 #[test]
+fn tls_upstreams_are_always_asked_over_tcp() {
+    let e = engine_with(&["192.0.2.1"], |b| {
+        assert!(b.upstream_tls("192.0.2.2:853").is_ok());
+        assert!(b.upstream("192.0.2.3").is_ok());
+    });
+    let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 0);
+    assert_eq!(sending(&ex).0, addr("192.0.2.1:53"));
+    assert_eq!(sending(&ex).1, Transport::Udp);
+    ex.on_failure(0);
+    // A UDP client's question goes to the TLS upstream over TCP.
+    assert_eq!(sending(&ex).0, addr("192.0.2.2:853"));
+    assert_eq!(sending(&ex).1, Transport::Tcp);
+    // A wrong ID there is judged as over TCP: no later datagram can be the true reply, so the
+    // try is over and the next upstream is asked (over UDP again).
+    let mut r = reply(&ex, 0, vec![txt_at_q("x")], vec![], vec![]);
+    r[0] ^= 0xff;
+    assert_eq!(ex.on_reply(&e, &r, 0), Err(ReplyError::IdMismatch));
+    assert_eq!(sending(&ex).0, addr("192.0.2.3:53"));
+    assert_eq!(sending(&ex).1, Transport::Udp);
+
+    // TC from a TLS upstream: no retry of the same one (it was TCP already), the next one.
+    let e = engine_with(&[], |b| {
+        assert!(b.upstream_tls("192.0.2.2:853").is_ok());
+        assert!(b.upstream("192.0.2.3").is_ok());
+    });
+    let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 0);
+    assert_eq!(sending(&ex).1, Transport::Tcp);
+    let mut r = reply(&ex, 0, vec![], vec![], vec![]);
+    r[2] |= FLAG_TC;
+    assert_eq!(ex.on_reply(&e, &r, 0), Err(ReplyError::Truncated));
+    assert_eq!(sending(&ex).0, addr("192.0.2.3:53"));
+    assert_eq!(sending(&ex).1, Transport::Udp);
+
+    // And a valid reply over TLS answers the UDP client as usual.
+    let mut ex = new_ex(&e, CHALLENGE, TYPE_TXT, Transport::Udp, 0);
+    let r = reply(&ex, 0, vec![txt_at_q("token")], vec![], vec![]);
+    ok(&mut ex, &e, &r, 0);
+    assert_eq!(answer(&ex).answers.len(), 1);
+}
+
+#[test]
 fn every_send_has_a_fresh_id_and_case() {
     let ups: Vec<String> = (1..=8).map(|i| format!("192.0.2.{i}")).collect();
     let ups: Vec<&str> = ups.iter().map(String::as_str).collect();
