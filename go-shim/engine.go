@@ -155,6 +155,14 @@ func (b *configBuilder) AddUpstream(addr string) error {
 		C.afwd_config_builder_add_upstream(b.ptr, stringPtr(addr), C.size_t(len(addr))))
 }
 
+// AddUpstreamTLS adds an upstream reached over DNS over TLS, in the same
+// forms: the core then sends it every query as TCP, which the shim wraps in
+// TLS.
+func (b *configBuilder) AddUpstreamTLS(addr string) error {
+	return resultErr("afwd_config_builder_add_upstream_tls",
+		C.afwd_config_builder_add_upstream_tls(b.ptr, stringPtr(addr), C.size_t(len(addr))))
+}
+
 // SetTimeout sets the per-try upstream timeout, passed to the core in whole
 // milliseconds (the core decides whether it is in range; a negative duration
 // wraps to a huge value and is rejected there).

@@ -18,6 +18,8 @@ func FuzzParse(f *testing.F) {
 		"acmeforward example.com {\n to 127.0.0.1\n protect corp.internal\n hairpin www.example.com *.apps.example.com 10.0.0.1\n}",
 		"acmeforward svc.cluster.local {\n to 127.0.0.1\n}",
 		"acmeforward {\n to 127.0.0.1\n hairpin . 192.0.2.1\n max_learned 16\n max_ttl 0\n}",
+		"acmeforward {\n to dns://127.0.0.1:5300 tls://[::1] tls://127.0.0.2:853\n tls\n tls_servername dns.example\n}",
+		"acmeforward {\n to quic://127.0.0.1 tls://127.0.0.1%dns.example\n}",
 	} {
 		f.Add(seed)
 	}

@@ -23,6 +23,7 @@ const prefetchWait = 5 * time.Second
 type prefetcher struct {
 	engine *Engine
 	server string // metrics label
+	tls    *tlsUpstreams
 	stop   chan struct{}
 	done   chan struct{}
 	ready  chan struct{} // closed once the first round is done
@@ -32,10 +33,11 @@ type prefetcher struct {
 
 // startPrefetch starts the engine's prefetch. With nothing to prefetch the
 // goroutine ends at once and the prefetcher is ready.
-func startPrefetch(e *Engine, server string) *prefetcher {
+func startPrefetch(e *Engine, server string, tlsUp *tlsUpstreams) *prefetcher {
 	p := &prefetcher{
 		engine: e,
 		server: server,
+		tls:    tlsUp,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		ready:  make(chan struct{}),
@@ -130,7 +132,7 @@ func (p *prefetcher) run() {
 			delivered, replyErr = true, err
 			return true
 		}
-		err = roundTrip(ctx, act.proto, act.server, deadlineTime(act.until), act.query, replyBuf, deliver, func(string) {})
+		err = p.tls.roundTrip(ctx, act.proto, act.server, deadlineTime(act.until), act.query, replyBuf, deliver, func(string) {})
 		if ctx.Err() != nil {
 			return
 		}

@@ -1,8 +1,10 @@
 package acmeforward
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +52,9 @@ func setup(c *caddy.Controller) error {
 // parse reads one acmeforward block:
 //
 //	acmeforward [ZONE...] {
-//	    to ADDRESS[:PORT]...
+//	    to TO...
+//	    tls [CERT [KEY [CA]]]
+//	    tls_servername NAME
 //	    timeout DURATION
 //	    max_ttl SECONDS
 //	    discovery on|off
@@ -63,6 +67,11 @@ func setup(c *caddy.Controller) error {
 //	    max_time DURATION
 //	    max_concurrent N
 //	}
+//
+// TO is what forward's TO takes but for the transports the shim lacks:
+// IP[:PORT], dns://IP[:PORT], tls://IP[:PORT] (port 853) or a resolv.conf
+// file (its nameservers); `tls` and `tls_servername` set up the tls://
+// upstreams as in forward (see parseTo).
 //
 // Without ZONE the plugin applies to every name the server block receives: no
 // zone is handed to the core, and the core's empty zone list means all zones.
@@ -106,11 +115,16 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 		return nil, c.Errf("default timeout %s: %s", defaultTimeout, reason(err))
 	}
 	maxConcurrent := int64(defaultMaxConcurrent)
+	// The tls:// upstreams, and the options that set them up: applied once
+	// the whole block is read, as `tls` may come after `to`.
+	var tlsAddrs []netip.AddrPort
+	var tlsBase *tls.Config
+	var tlsServerName string
 	seen := map[string]bool{}
 	for c.NextBlock() {
 		option := c.Val()
 		switch option {
-		case "to", "timeout", "max_ttl", "discovery", "upstream_mode", "max_learned", "max_time", "max_concurrent":
+		case "to", "timeout", "max_ttl", "discovery", "upstream_mode", "max_learned", "max_time", "max_concurrent", "tls", "tls_servername":
 			if seen[option] {
 				return nil, c.Errf("duplicate option %q", option)
 			}
@@ -126,11 +140,48 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 			if len(args) == 0 {
 				return nil, c.ArgErr()
 			}
-			for _, addr := range args {
-				if err := b.AddUpstream(addr); err != nil {
-					return nil, c.Errf("invalid 'to' address %q: %s", addr, reason(err))
+			isTLS := map[netip.AddrPort]bool{}
+			for _, arg := range args {
+				addrs, err := parseTo(arg)
+				if err != nil {
+					return nil, c.Errf("invalid 'to' address %q: %v", arg, err)
+				}
+				for _, u := range addrs {
+					add := b.AddUpstream
+					if u.tls {
+						add = b.AddUpstreamTLS
+					}
+					if err := add(u.hostPort); err != nil {
+						return nil, c.Errf("invalid 'to' address %q: %s", arg, reason(err))
+					}
+					key, err := upstreamKey(u.hostPort)
+					if err != nil {
+						return nil, c.Errf("invalid 'to' address %q: %v", arg, err)
+					}
+					// One address is one server, reached one way.
+					if was, ok := isTLS[key]; ok && was != u.tls {
+						return nil, c.Errf("invalid 'to' address %q: %s is given both with and without tls://", arg, key)
+					}
+					isTLS[key] = u.tls
+					if u.tls {
+						tlsAddrs = append(tlsAddrs, key)
+					}
 				}
 			}
+		case "tls":
+			if len(args) > 3 {
+				return nil, c.ArgErr()
+			}
+			cfg, err := tlsArgs(args, dnsserver.GetConfig(c).Root)
+			if err != nil {
+				return nil, c.Errf("invalid tls %q: %v", strings.Join(args, " "), err)
+			}
+			tlsBase = cfg
+		case "tls_servername":
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			tlsServerName = args[0]
 		case "timeout":
 			if len(args) != 1 {
 				return nil, c.ArgErr()
@@ -252,6 +303,13 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 			}
 		}
 	}
+	tlsUp, err := newTLSUpstreams(tlsAddrs, tlsBase, tlsServerName)
+	if err != nil {
+		return nil, c.Errf("tls: %v", err)
+	}
+	if tlsUp == nil && (tlsBase != nil || tlsServerName != "") {
+		log.Warningf("tls and tls_servername apply to tls:// upstreams only, and 'to' has none")
+	}
 	engine, err := b.Build()
 	if err != nil {
 		var ce *Error
@@ -260,13 +318,13 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 		}
 		return nil, c.Errf("invalid configuration: %s", reason(err))
 	}
-	return &AcmeForward{engine: engine, maxConcurrent: maxConcurrent}, nil
+	return &AcmeForward{engine: engine, maxConcurrent: maxConcurrent, tls: tlsUp}, nil
 }
 
 // OnStartup starts the prefetch and waits for its first round, at most
 // prefetchWait.
 func (a *AcmeForward) OnStartup() error {
-	a.prefetch = startPrefetch(a.engine, a.server)
+	a.prefetch = startPrefetch(a.engine, a.server, a.tls)
 	refused.add(a.engine, a.server)
 	if !a.prefetch.waitReady(prefetchWait) {
 		log.Warningf("the first prefetch of the listed and delegated zones' nameservers is not done after %s; starting anyway", prefetchWait)

@@ -2,6 +2,7 @@ package acmeforward
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,23 +54,7 @@ type deliverFunc func(reply []byte) (done bool)
 // for replies when it is large enough.
 func roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline time.Time, query, buf []byte, deliver deliverFunc, dropped func(reason string)) error {
 	if p == protoTCP {
-		dialer := net.Dialer{Deadline: deadline}
-		conn, err := dialer.DialContext(ctx, "tcp", server.String())
-		if err != nil {
-			return withContext(ctx, err)
-		}
-		defer conn.Close()
-		if err := conn.SetDeadline(deadline); err != nil {
-			return err
-		}
-		stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-		defer stop()
-		reply, err := roundTripTCP(conn, query, buf)
-		if err != nil {
-			return withContext(ctx, err)
-		}
-		deliver(reply)
-		return nil
+		return roundTripStream(ctx, nil, server, deadline, query, buf, deliver)
 	}
 	conn, err := net.ListenUDP("udp", nil)
 	if err != nil {
@@ -102,6 +87,57 @@ func roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline tim
 			return nil
 		}
 	}
+}
+
+// tlsUpstreams are the tls:// upstreams of one acmeforward block and their
+// client configuration (`tls`, `tls_servername`). A nil *tlsUpstreams has
+// none.
+type tlsUpstreams struct {
+	config *tls.Config
+	addrs  map[netip.AddrPort]struct{}
+}
+
+// roundTrip is the package's roundTrip, but a try to a tls:// upstream goes
+// over TLS whatever p says (the core asks such an upstream over TCP only, so
+// that it never expects a datagram from it): one new connection per try,
+// closed after its reply. The core's deadline bounds the dial, the handshake
+// and the exchange.
+func (t *tlsUpstreams) roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline time.Time, query, buf []byte, deliver deliverFunc, dropped func(reason string)) error {
+	if t != nil {
+		if _, ok := t.addrs[server]; ok {
+			return roundTripStream(ctx, t.config, server, deadline, query, buf, deliver)
+		}
+	}
+	return roundTrip(ctx, p, server, deadline, query, buf, deliver, dropped)
+}
+
+// roundTripStream is one query and its reply over a new TCP connection, in
+// TLS when tlsConfig is not nil (its ServerName, when empty, is the
+// server's IP address, which the certificate must then name).
+func roundTripStream(ctx context.Context, tlsConfig *tls.Config, server netip.AddrPort, deadline time.Time, query, buf []byte, deliver deliverFunc) error {
+	dialer := &net.Dialer{Deadline: deadline}
+	var conn net.Conn
+	var err error
+	if tlsConfig != nil {
+		conn, err = (&tls.Dialer{NetDialer: dialer, Config: tlsConfig}).DialContext(ctx, "tcp", server.String())
+	} else {
+		conn, err = dialer.DialContext(ctx, "tcp", server.String())
+	}
+	if err != nil {
+		return withContext(ctx, err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	reply, err := roundTripTCP(conn, query, buf)
+	if err != nil {
+		return withContext(ctx, err)
+	}
+	deliver(reply)
+	return nil
 }
 
 // deadlineTime turns a deadline on the engines' clock (nowMs) into a time.
