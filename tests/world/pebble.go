@@ -124,8 +124,8 @@ func getOK(c *http.Client, url string) error {
 }
 
 // writeTLSFiles makes a CA (written to caPath) and a server certificate it
-// signs for 127.0.0.1 and ip (certPath, keyPath).
-func writeTLSFiles(caPath, certPath, keyPath string, ip netip.Addr) error {
+// signs for 127.0.0.1, ip and dnsNames (certPath, keyPath).
+func writeTLSFiles(caPath, certPath, keyPath string, ip netip.Addr, dnsNames ...string) error {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -160,6 +160,7 @@ func writeTLSFiles(caPath, certPath, keyPath string, ip netip.Addr) error {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IP(ip.AsSlice())},
+		DNSNames:     dnsNames,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {
