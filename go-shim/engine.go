@@ -22,6 +22,8 @@ package acmeforward
 #cgo LDFLAGS: ${SRCDIR}/../target/release/libacmeforward_ffi.a -lm -ldl -lpthread
 #cgo noescape afwd_engine_classify
 #cgo nocallback afwd_engine_classify
+#cgo noescape afwd_engine_pass_filter
+#cgo nocallback afwd_engine_pass_filter
 #include "acmeforward.h"
 */
 import "C"
@@ -252,7 +254,9 @@ func (b *configBuilder) Build() (*Engine, error) {
 	if err := resultErr("afwd_engine_new", C.afwd_engine_new(config, &ptr)); err != nil {
 		return nil, err
 	}
-	return &Engine{ptr: ptr, upstreams: ups}, nil
+	e := &Engine{ptr: ptr, upstreams: ups}
+	e.refreshFilter()
+	return e, nil
 }
 
 // readUpstreams returns the config's normalised upstream addresses.
@@ -289,6 +293,9 @@ type Engine struct {
 	// mayHaveLearned is set once a reply was accepted (the only way the
 	// learned state grows); until then Classify does not read the clock.
 	mayHaveLearned atomic.Bool
+	// filter is the core's pass filter as of the last time the state may
+	// have grown (refreshFilter); nil until the engine is built.
+	filter atomic.Pointer[passFilter]
 }
 
 // errClosed is what calls on a closed engine give.
@@ -323,6 +330,14 @@ func (e *Engine) Upstreams() []string { return e.upstreams }
 // clock on every query. (A classify racing with the very first learning
 // reply may see its fresh entries with now 0; they are unexpired either way.)
 func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
+	if f := e.filter.Load(); f != nil && f.passes(name, qtype, qclass) {
+		return VerdictPass
+	}
+	return e.classifyCore(name, qtype, qclass)
+}
+
+// classifyCore is Classify without the pass filter: one C call.
+func (e *Engine) classifyCore(name string, qtype, qclass uint16) Verdict {
 	var now uint64
 	if e.mayHaveLearned.Load() {
 		now = nowMs()
@@ -336,6 +351,29 @@ func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
 		C.uint16_t(qtype), C.uint16_t(qclass), C.uint64_t(now))
 	e.mu.RUnlock()
 	return Verdict(v)
+}
+
+// refreshFilter takes a fresh copy of the core's pass filter. The state only
+// grows in the calls after which this runs (Build, exchange replies,
+// prefetch polls), so the copy never rules out what the core would take.
+func (e *Engine) refreshFilter() {
+	var f C.afwd_pass_filter
+	e.mu.RLock()
+	r := C.afwd_engine_pass_filter(e.ptr, &f)
+	e.mu.RUnlock()
+	if Result(r) != resultOK {
+		return // closed: Classify answers VerdictError past the filter's passes anyway
+	}
+	pf := &passFilter{}
+	for i := range pf.types {
+		pf.types[i] = uint64(f.types[i])
+	}
+	for i := range pf.labels {
+		pf.labels[i] = uint64(f.labels[i])
+		pf.hairpinLabels[i] = uint64(f.hairpin_labels[i])
+		pf.names[i] = uint64(f.names[i])
+	}
+	e.filter.Store(pf)
 }
 
 // refusalReasons are the core's labels of afwd_refusal, in code order.
@@ -468,21 +506,26 @@ func (x *exchange) reply(e *Engine, reply []byte, now uint64) error {
 }
 
 // internalReply hands the exchange the rest of the plugin chain's reply to its
-// INTERNAL query (a hairpin target's lookup). Like reply, but nothing is
-// learned from it, so it does not make Classify read the clock.
+// INTERNAL query: a hairpin target's lookup, or a probe of a name before it is
+// learned. Unlike reply it does not make Classify read the clock: a probe
+// only follows an upstream reply of the same exchange, which did.
 func (x *exchange) internalReply(e *Engine, reply []byte) error {
 	return x.feed(e, reply, nowMs())
 }
 
 // feed is afwd_exchange_reply under the engine's read lock.
+// Learning happens here (a reply, or the internal view's answer to a probe),
+// so the pass filter is refreshed after it.
 func (x *exchange) feed(e *Engine, reply []byte, now uint64) error {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
 	if e.ptr == nil {
+		e.mu.RUnlock()
 		return errClosed("afwd_exchange_reply")
 	}
-	return resultErr("afwd_exchange_reply",
-		C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
+	r := C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now))
+	e.mu.RUnlock()
+	e.refreshFilter()
+	return resultErr("afwd_exchange_reply", r)
 }
 
 // answerFor writes into buf (grown once if the core reports it too short) the
@@ -552,8 +595,8 @@ type prefetchAction struct {
 // once if too short). It publishes finished lookups into the engine.
 func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, error) {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
 	if e.ptr == nil {
+		e.mu.RUnlock()
 		return prefetchAction{}, errClosed("afwd_prefetch_poll")
 	}
 	var a C.afwd_prefetch_action
@@ -562,6 +605,9 @@ func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, erro
 		buf = make([]byte, int(a.len))
 		r = C.afwd_prefetch_poll(p.ptr, e.ptr, C.uint64_t(now), bytesPtr(buf), C.size_t(len(buf)), &a)
 	}
+	e.mu.RUnlock()
+	// A poll ends prefetch rounds, and publishes what they found.
+	e.refreshFilter()
 	if err := resultErr("afwd_prefetch_poll", r); err != nil {
 		return prefetchAction{}, err
 	}
@@ -582,12 +628,13 @@ func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, erro
 // was not used (the prefetch has moved on either way).
 func (p *prefetch) reply(e *Engine, reply []byte, now uint64) error {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
 	if e.ptr == nil {
+		e.mu.RUnlock()
 		return errClosed("afwd_prefetch_reply")
 	}
 	err := resultErr("afwd_prefetch_reply",
 		C.afwd_prefetch_reply(p.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
+	e.mu.RUnlock()
 	// What the prefetch publishes expires by the clock: Classify must read it.
 	e.mayHaveLearned.Store(true)
 	return err

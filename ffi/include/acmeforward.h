@@ -450,6 +450,56 @@ typedef struct afwd_exchange afwd_exchange;
 typedef struct afwd_prefetch afwd_prefetch;
 
 /**
+ * A copy of an engine's pass filter (`afwd_engine_pass_filter`): enough to answer most of a
+ * cluster's questions `AFWD_VERDICT_PASS` without calling `afwd_engine_classify`. A question
+ * (name in presentation format, as for classify) is ruled out, i.e. passes for sure, by these
+ * steps in order:
+ *
+ * 1. class other than 1 (IN): ruled out;
+ * 2. empty name, or first byte `_` or `\`: NOT ruled out (may be a challenge name);
+ * 3. type 256 or above: NOT ruled out; bit `qtype` of `types` clear (word `qtype / 64`, bit
+ *    `qtype % 64`): ruled out;
+ * 4. the last label, the bytes after the last `.` once one trailing `.` is dropped: NOT ruled
+ *    out when it is empty, longer than 63 bytes, contains `\`, or the byte two before it is
+ *    `\` (an escaped dot); else ruled out when its label bit is clear in `labels`;
+ * 5. a type other than A (1) and AAAA (28): NOT ruled out. For A and AAAA: NOT ruled out when
+ *    the label bit is set in `hairpin_labels`, or when the name contains `\`, an empty label,
+ *    a label over 63 bytes, or is over 255 bytes in wire form; else ruled out when the name
+ *    bit of its wire form is clear in `names`. The wire form: each label (split on `.`, one
+ *    trailing `.` dropped) as its length byte then its bytes, ASCII lower-cased, then a zero
+ *    byte; its name bit is the hash below over those bytes.
+ *
+ * The label bit of a label: lower-case its ASCII letters, then with K = 0xf1357aea2e62a9c5 and
+ * wrapping 64-bit arithmetic: h = len * K; for each 8-byte chunk (the last one zero-padded),
+ * read as a little-endian word w: h = (rotl(h, 26) ^ w) * K; then h ^= h >> 29; h *= K; the
+ * bit is h >> 52 (0 ..= 4095: word `bit / 64`, bit `bit % 64`).
+ *
+ * The engine's state grows only inside `afwd_exchange_reply` and `afwd_prefetch_poll`: take a
+ * fresh copy after those (and after `afwd_engine_new`). A copy taken earlier only rules out
+ * less than it could after entries expire, never more.
+ */
+typedef struct afwd_pass_filter {
+  /**
+   * The types some rule other than the challenge rule may take, as 256 bits.
+   */
+  uint64_t types[4];
+  /**
+   * The label bits of the last labels of the names some rule other than the challenge rule
+   * may take, as 4096 bits.
+   */
+  uint64_t labels[64];
+  /**
+   * The label bits of the last labels of the hairpin names and wildcard zones.
+   */
+  uint64_t hairpin_labels[64];
+  /**
+   * The name bits of the wire forms of the learned and prefetched names (the nameserver
+   * hosts among them).
+   */
+  uint64_t names[64];
+} afwd_pass_filter;
+
+/**
  * The next action of an exchange, filled in by `afwd_exchange_poll`.
  */
 typedef struct afwd_action {
@@ -904,6 +954,20 @@ void afwd_engine_free(struct afwd_engine *engine);
  * `engine` is NULL or a live engine.
  */
 size_t afwd_engine_learned_len(const struct afwd_engine *engine);
+
+/**
+ * Writes the engine's current pass filter to `*out` (see `afwd_pass_filter`).
+ *
+ * Returns `AFWD_OK`, or `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `out` (then `*out`, when not
+ * NULL, rules nothing out: every type and label bit set). No allocation, no lock; thread-safe
+ * on a shared engine.
+ *
+ * # Safety
+ *
+ * `e` is NULL or a live engine. `out` is NULL or points to writable storage for one
+ * `afwd_pass_filter` (it need not be initialised).
+ */
+enum afwd_result afwd_engine_pass_filter(const struct afwd_engine *e, struct afwd_pass_filter *out);
 
 /**
  * Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward forwards it (an ACME

@@ -103,6 +103,95 @@ pub unsafe extern "C" fn afwd_engine_learned_len(engine: *const afwd_engine) -> 
     })
 }
 
+/// A copy of an engine's pass filter (`afwd_engine_pass_filter`): enough to answer most of a
+/// cluster's questions `AFWD_VERDICT_PASS` without calling `afwd_engine_classify`. A question
+/// (name in presentation format, as for classify) is ruled out, i.e. passes for sure, by these
+/// steps in order:
+///
+/// 1. class other than 1 (IN): ruled out;
+/// 2. empty name, or first byte `_` or `\`: NOT ruled out (may be a challenge name);
+/// 3. type 256 or above: NOT ruled out; bit `qtype` of `types` clear (word `qtype / 64`, bit
+///    `qtype % 64`): ruled out;
+/// 4. the last label, the bytes after the last `.` once one trailing `.` is dropped: NOT ruled
+///    out when it is empty, longer than 63 bytes, contains `\`, or the byte two before it is
+///    `\` (an escaped dot); else ruled out when its label bit is clear in `labels`;
+/// 5. a type other than A (1) and AAAA (28): NOT ruled out. For A and AAAA: NOT ruled out when
+///    the label bit is set in `hairpin_labels`, or when the name contains `\`, an empty label,
+///    a label over 63 bytes, or is over 255 bytes in wire form; else ruled out when the name
+///    bit of its wire form is clear in `names`. The wire form: each label (split on `.`, one
+///    trailing `.` dropped) as its length byte then its bytes, ASCII lower-cased, then a zero
+///    byte; its name bit is the hash below over those bytes.
+///
+/// The label bit of a label: lower-case its ASCII letters, then with K = 0xf1357aea2e62a9c5 and
+/// wrapping 64-bit arithmetic: h = len * K; for each 8-byte chunk (the last one zero-padded),
+/// read as a little-endian word w: h = (rotl(h, 26) ^ w) * K; then h ^= h >> 29; h *= K; the
+/// bit is h >> 52 (0 ..= 4095: word `bit / 64`, bit `bit % 64`).
+///
+/// The engine's state grows only inside `afwd_exchange_reply` and `afwd_prefetch_poll`: take a
+/// fresh copy after those (and after `afwd_engine_new`). A copy taken earlier only rules out
+/// less than it could after entries expire, never more.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct afwd_pass_filter {
+    /// The types some rule other than the challenge rule may take, as 256 bits.
+    pub types: [u64; 4],
+    /// The label bits of the last labels of the names some rule other than the challenge rule
+    /// may take, as 4096 bits.
+    pub labels: [u64; 64],
+    /// The label bits of the last labels of the hairpin names and wildcard zones.
+    pub hairpin_labels: [u64; 64],
+    /// The name bits of the wire forms of the learned and prefetched names (the nameserver
+    /// hosts among them).
+    pub names: [u64; 64],
+}
+
+/// Writes the engine's current pass filter to `*out` (see `afwd_pass_filter`).
+///
+/// Returns `AFWD_OK`, or `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `out` (then `*out`, when not
+/// NULL, rules nothing out: every type and label bit set). No allocation, no lock; thread-safe
+/// on a shared engine.
+///
+/// # Safety
+///
+/// `e` is NULL or a live engine. `out` is NULL or points to writable storage for one
+/// `afwd_pass_filter` (it need not be initialised).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_engine_pass_filter(
+    e: *const afwd_engine,
+    out: *mut afwd_pass_filter,
+) -> afwd_result {
+    ffi_boundary!({
+        if out.is_null() {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        }
+        // SAFETY: the caller passes NULL or a live engine.
+        let (filter, r) = match unsafe { e.as_ref() } {
+            Some(engine) => {
+                let f = engine.inner.pass_filter();
+                let filter = afwd_pass_filter {
+                    types: f.types,
+                    labels: f.labels,
+                    hairpin_labels: f.hairpin_labels,
+                    names: f.names,
+                };
+                (filter, afwd_result::AFWD_OK)
+            }
+            None => (
+                afwd_pass_filter {
+                    types: [u64::MAX; 4],
+                    labels: [u64::MAX; 64],
+                    hairpin_labels: [u64::MAX; 64],
+                    names: [u64::MAX; 64],
+                },
+                afwd_result::AFWD_ERR_NULL_ARGUMENT,
+            ),
+        };
+        // SAFETY: non-null, and the caller passes writable, aligned storage for one filter.
+        unsafe { std::ptr::write(out, filter) };
+        r
+    })
+}
+
 /// Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward forwards it (an ACME
 /// challenge lookup in a configured zone; with discovery on, the SOA/NS/A/AAAA questions of the
 /// propagation check; a name in a delegated zone or a learned CNAME target);

@@ -41,6 +41,8 @@ mod prefetch;
 mod slice;
 
 #[cfg(test)]
+mod filter_tests;
+#[cfg(test)]
 mod prefetch_tests;
 #[cfg(test)]
 mod share_tests;
@@ -60,8 +62,8 @@ pub use config::{
 };
 pub use engine::{
     AFWD_REFUSAL_COUNT, afwd_engine, afwd_engine_classify, afwd_engine_free,
-    afwd_engine_learned_len, afwd_engine_new, afwd_engine_refused, afwd_refusal,
-    afwd_refusal_label,
+    afwd_engine_learned_len, afwd_engine_new, afwd_engine_pass_filter, afwd_engine_refused,
+    afwd_pass_filter, afwd_refusal, afwd_refusal_label,
 };
 pub use exchange::{
     afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_answer_for, afwd_exchange_failed,

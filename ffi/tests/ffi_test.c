@@ -849,6 +849,44 @@ static void test_exchange(const afwd_engine *e, bool edns, bool over_tcp) {
     afwd_exchange_free(x);
 }
 
+/* The label bit of afwd_pass_filter, written from the header's description alone. */
+static unsigned label_bit(const char *label) {
+    const uint64_t K = 0xf1357aea2e62a9c5ULL;
+    size_t n = strlen(label);
+    uint64_t h = (uint64_t)n * K;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = 0;
+        for (size_t j = 0; j < 8 && i + j < n; j++) {
+            unsigned char c = (unsigned char)label[i + j];
+            if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+            w |= (uint64_t)c << (8 * j);
+        }
+        h = (((h << 26) | (h >> 38)) ^ w) * K;
+    }
+    h ^= h >> 29;
+    h *= K;
+    return (unsigned)(h >> 52);
+}
+
+static bool filter_has_label(const afwd_pass_filter *f, const char *label) {
+    unsigned bit = label_bit(label);
+    return (f->labels[bit / 64] >> (bit % 64)) & 1;
+}
+
+/* The pass filter: the zone's last label is in it, a cluster's is not; TXT may be forwarded. */
+static void test_pass_filter(const afwd_engine *e) {
+    afwd_pass_filter f;
+    memset(&f, 0, sizeof f);
+    CHECK_RESULT(afwd_engine_pass_filter(e, &f), AFWD_OK);
+    CHECK((f.types[0] >> TYPE_TXT) & 1);
+    CHECK(filter_has_label(&f, "com"));
+    CHECK(filter_has_label(&f, "COM"));
+    CHECK(!filter_has_label(&f, "local"));
+    CHECK_RESULT(afwd_engine_pass_filter(e, NULL), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_engine_pass_filter(NULL, &f), AFWD_ERR_NULL_ARGUMENT);
+    CHECK(f.types[0] == UINT64_MAX && f.labels[63] == UINT64_MAX);
+}
+
 /* Identical questions in flight share one exchange: once it is answered, each other client with
    the same question gets its own answer (its ID, its letter case, its OPT), and nobody else. */
 static void test_shared_answer(const afwd_engine *e) {
@@ -1532,6 +1570,7 @@ int main(void) {
         test_exchange(e, true, false);
         test_exchange(e, false, true);
         test_exchange(e, true, true);
+        test_pass_filter(e);
         test_shared_answer(e);
         test_bad_replies(e);
         test_all_fail(e);

@@ -7,9 +7,10 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Try
 
 use crate::classify::{self, CLASS_IN};
 use crate::config::{Config, Verdict, Zone};
+use crate::filter::{self, PassFilter};
 use crate::learned::{
-    FILTER_WORDS, Fact, Facts, Learned, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, filter_bit,
-    is_check_type,
+    FILTER_WORDS, Fact, Facts, Learned, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT,
+    filter_bit, is_check_type,
 };
 use crate::name;
 use crate::policy::{Refusal, RefusalCounts};
@@ -58,6 +59,11 @@ pub struct Engine {
     /// (bit `filter_bit(name)` set for every entry's lower-cased wire name, and only those).
     /// A clear bit means "not learned"; a set bit means "look it up".
     filter: [AtomicU64; FILTER_WORDS],
+    /// The pass filter's part that the configuration fixes: its types, and the last labels of
+    /// the zones, delegated zones and hairpin names.
+    pass_base: PassFilter,
+    /// `pass_base.labels | learned.label_words()`, readable without the lock.
+    pass_labels: [AtomicU64; FILTER_WORDS],
     /// `learned.next_expiry()` plus [`EXPIRY_GRACE_MS`], readable without the lock: when the
     /// earliest entry may be purged (`u64::MAX` with no entries). A classify at or after it
     /// purges (if the lock is free).
@@ -73,6 +79,59 @@ pub struct Engine {
 /// clock less than a second behind. (Learning and [`Engine::purge`] purge exactly.)
 pub(crate) const EXPIRY_GRACE_MS: u64 = 1_000;
 
+/// The pass filter's part that the configuration fixes. Types: TXT, CNAME, SOA and NS (learned
+/// CNAME targets and ancestors, delegated zones, discovery), plus A and AAAA with discovery
+/// (nameserver hosts) or hairpin lines. Labels: those of the zones listed for discovery, the
+/// delegated zones and their ancestors, and the hairpin names; the learned and prefetched names
+/// add theirs as they come.
+fn pass_base(config: &Config) -> PassFilter {
+    let mut f = PassFilter {
+        types: [0; 4],
+        labels: [0; FILTER_WORDS],
+        hairpin_labels: [0; FILTER_WORDS],
+        names: [0; FILTER_WORDS],
+    };
+    for t in [TYPE_TXT, TYPE_CNAME, TYPE_SOA, TYPE_NS] {
+        f.add_type(t);
+    }
+    if config.discovery() || !config.hairpin().is_empty() {
+        f.add_type(TYPE_A);
+        f.add_type(TYPE_AAAA);
+    }
+    let zones = config
+        .discovery_zones()
+        .iter()
+        .chain(config.delegated())
+        .chain(config.delegated_ancestors());
+    for z in zones {
+        f.add_name(z.wire());
+    }
+    for top in config.hairpin().top_labels() {
+        f.add_hairpin_label(top);
+    }
+    f
+}
+
+/// The pass filter's bits as the engine holds them: the static hairpin labels, the rest in
+/// atomics (one word loaded per question).
+impl filter::Bits for Engine {
+    fn label(&self, bit: usize) -> bool {
+        atomic_bit(&self.pass_labels, bit)
+    }
+    fn hairpin_label(&self, bit: usize) -> bool {
+        self.pass_base.hairpin_label(bit)
+    }
+    fn name(&self, bit: usize) -> bool {
+        atomic_bit(&self.filter, bit)
+    }
+}
+
+fn atomic_bit(words: &[AtomicU64], bit: usize) -> bool {
+    words
+        .get(bit / 64)
+        .is_some_and(|w| w.load(Ordering::Acquire) & (1 << (bit % 64)) != 0)
+}
+
 fn in_any(wire: &[u8], zones: &[Zone]) -> bool {
     zones.iter().any(|z| name::is_at_or_below(wire, z.wire()))
 }
@@ -85,7 +144,10 @@ impl Engine {
     /// An engine with nothing learned yet.
     pub fn new(config: Config) -> Engine {
         let learned = Learned::new(config.max_learned());
+        let pass_base = pass_base(&config);
         Engine {
+            pass_labels: pass_base.labels.map(AtomicU64::new),
+            pass_base,
             config,
             learned: RwLock::new(learned),
             learned_len: AtomicUsize::new(0),
@@ -122,6 +184,9 @@ impl Engine {
     /// itself never purges.
     pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16, now_ms: u64) -> Verdict {
         self.expire(now_ms);
+        if self.pass_filter_passes(qname, qtype, qclass) {
+            return Verdict::Pass;
+        }
         // Hairpin (hairpin.rs): A/AAAA of class IN, only when a table is configured.
         if qclass == CLASS_IN
             && matches!(qtype, TYPE_A | TYPE_AAAA)
@@ -156,6 +221,25 @@ impl Engine {
         }
         let wire = name::scan(qname).ok()?;
         self.rule_wire(wire.as_bytes(), qtype, now_ms)
+    }
+
+    /// The pass filter as of now (see [`PassFilter`]): a question it rules out gets
+    /// [`Verdict::Pass`] from [`Engine::classify`] whatever happens until the engine next learns
+    /// or prefetches something (a reply handed to an [`crate::Exchange`], a
+    /// [`crate::Prefetch::poll`] that ends a round). No lock, no allocation.
+    pub fn pass_filter(&self) -> PassFilter {
+        let load = |w: &AtomicU64| w.load(Ordering::Acquire);
+        PassFilter {
+            labels: self.pass_labels.each_ref().map(load),
+            names: self.filter.each_ref().map(load),
+            ..self.pass_base
+        }
+    }
+
+    /// [`PassFilter::passes`] on the current filter, reading only the one label word it needs.
+    #[inline]
+    fn pass_filter_passes(&self, qname: &[u8], qtype: u16, qclass: u16) -> bool {
+        filter::passes(&self.pass_base.types, self, qname, qtype, qclass)
     }
 
     /// Purges the entries expired at least [`EXPIRY_GRACE_MS`] ago when there are any, if the
@@ -330,6 +414,12 @@ impl Engine {
         for (word, &bits) in self.filter.iter().zip(learned.filter_words()) {
             if word.load(Ordering::Relaxed) != bits {
                 word.store(bits, Ordering::Release);
+            }
+        }
+        let labels = self.pass_base.labels.iter().zip(learned.label_words());
+        for (word, (&base, &bits)) in self.pass_labels.iter().zip(labels) {
+            if word.load(Ordering::Relaxed) != base | bits {
+                word.store(base | bits, Ordering::Release);
             }
         }
         let next = learned.next_expiry();
@@ -598,6 +688,8 @@ mod prefilter_tests {
     }
 
     /// The first name `{prefix}{i}.example.net` whose bit `want` says.
+    /// A name under `.net` whose prefilter bit passes `want` (the same last label as the learned
+    /// names of the tests that look for a twin, which the pass filter then does not rule out).
     fn find(prefix: &str, want: impl Fn(usize) -> bool) -> String {
         (0..100_000)
             .map(|i| format!("{prefix}{i}.example.net."))
@@ -650,7 +742,7 @@ mod prefilter_tests {
     #[test]
     fn false_positive_costs_only_a_lookup() {
         let e = engine();
-        let learned = "t.acme.example.org.";
+        let learned = "t.acme.example.net.";
         assert!(e.learn(&wire_name(learned), Fact::CnameTarget, 300, 0));
         let twin = find("twin", |b| b == bit(learned));
         assert_ne!(twin, "", "a name sharing the bit");
@@ -663,7 +755,7 @@ mod prefilter_tests {
     #[test]
     fn purge_clears_the_bit_unless_another_name_shares_it() {
         let e = engine();
-        let short = "short.example.org.";
+        let short = "short.example.net.";
         let twin = find("twin", |b| b == bit(short));
         assert_ne!(twin, "", "a name sharing the bit");
         let t0 = 10_000;

@@ -130,6 +130,11 @@ impl HairpinTable {
         self.targets.is_empty()
     }
 
+    /// The last label (lower case) of every name and wildcard zone.
+    pub(crate) fn top_labels(&self) -> &[Box<[u8]>] {
+        &self.top_labels
+    }
+
     /// The number of names and wildcards.
     pub(crate) fn len(&self) -> usize {
         self.exact.len() + self.wildcard.len()

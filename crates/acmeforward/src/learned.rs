@@ -64,26 +64,23 @@ pub(crate) fn filter_bit(key: &[u8]) -> usize {
     (h >> (64 - FILTER_BITS.trailing_zeros())) as usize
 }
 
-/// A counting filter over the entries' names: for each of [`FILTER_BITS`] bits, how many entries
-/// map to it, and the bits with a non-zero count as words. Exact: a bit is set if and only if
-/// some entry's name maps to it.
+/// Counts per bit of [`FILTER_BITS`], and the bits with a non-zero count as words. Exact: a bit
+/// is set if and only if its count is not zero.
 #[derive(Clone)]
-struct Filter {
+struct Counts {
     counts: Box<[u32]>,
     words: [u64; FILTER_WORDS],
 }
 
-impl Filter {
-    fn new() -> Filter {
-        Filter {
+impl Counts {
+    fn new() -> Counts {
+        Counts {
             counts: vec![0; FILTER_BITS].into_boxed_slice(),
             words: [0; FILTER_WORDS],
         }
     }
 
-    /// An entry named `key` came.
-    fn add(&mut self, key: &[u8]) {
-        let bit = filter_bit(key);
+    fn add(&mut self, bit: usize) {
         if let Some(c) = self.counts.get_mut(bit) {
             // At most MAX_MAX_LEARNED entries: never saturates.
             *c = c.saturating_add(1);
@@ -93,9 +90,7 @@ impl Filter {
         }
     }
 
-    /// An entry named `key` went.
-    fn remove(&mut self, key: &[u8]) {
-        let bit = filter_bit(key);
+    fn remove(&mut self, bit: usize) {
         let Some(c) = self.counts.get_mut(bit) else {
             return;
         };
@@ -108,9 +103,42 @@ impl Filter {
     }
 }
 
+/// A counting filter over the entries' names (bit [`filter_bit`] of each name) and over their
+/// last labels (bit [`filter_bit`] of the label's bytes: the pass filter's label bits).
+#[derive(Clone)]
+struct Filter {
+    names: Counts,
+    labels: Counts,
+}
+
+impl Filter {
+    fn new() -> Filter {
+        Filter {
+            names: Counts::new(),
+            labels: Counts::new(),
+        }
+    }
+
+    /// An entry named `key` came.
+    fn add(&mut self, key: &[u8]) {
+        self.names.add(filter_bit(key));
+        if let Some(top) = name::labels(key).last() {
+            self.labels.add(filter_bit(top));
+        }
+    }
+
+    /// An entry named `key` went.
+    fn remove(&mut self, key: &[u8]) {
+        self.names.remove(filter_bit(key));
+        if let Some(top) = name::labels(key).last() {
+            self.labels.remove(filter_bit(top));
+        }
+    }
+}
+
 impl std::fmt::Debug for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let set: u32 = self.words.iter().map(|w| w.count_ones()).sum();
+        let set: u32 = self.names.words.iter().map(|w| w.count_ones()).sum();
         f.debug_struct("Filter").field("bits_set", &set).finish()
     }
 }
@@ -321,7 +349,13 @@ impl Learned {
     /// The prefilter: bit [`filter_bit`] of every entry's name (lower-cased wire form) is set,
     /// and no other bit.
     pub(crate) fn filter_words(&self) -> &[u64; FILTER_WORDS] {
-        &self.filter.words
+        &self.filter.names.words
+    }
+
+    /// The last labels of the entries' names (and of the prefetched names), by their
+    /// [`filter_bit`]: the learned share of the pass filter's label bits.
+    pub(crate) fn label_words(&self) -> &[u64; FILTER_WORDS] {
+        &self.filter.labels.words
     }
 
     /// When the next entry expires (all its facts), `None` with no entries. Drops the heap's

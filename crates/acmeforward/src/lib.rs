@@ -61,6 +61,9 @@ mod config;
 mod config_tests;
 mod engine;
 mod exchange;
+mod filter;
+#[cfg(test)]
+mod filter_tests;
 #[cfg(test)]
 mod forgery_tests;
 mod hairpin;
@@ -95,6 +98,7 @@ pub use exchange::{
     MAX_NS_HOSTS, MAX_SENDS, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, QueryError, ReplyError, Transport,
     UPSTREAM_UDP_PAYLOAD,
 };
+pub use filter::{PassFilter, label_bit};
 pub use learned::{Fact, Facts, LEARN_MAX_TTL, LEARN_MIN_TTL, Learned};
 pub use name::NameError;
 pub use policy::Refusal;

@@ -219,6 +219,11 @@ proptest! {
             prop_assert_eq!(got, engine_model(&name, &used_zones, qtype, qclass),
                 "engine: name {:?} zones {:?} type {}",
                 String::from_utf8_lossy(&name.presentation()), texts, qtype);
+            // What the pass filter rules out, the engine passes.
+            let ruled_out = engine.pass_filter().passes(&name.presentation(), qtype, qclass);
+            prop_assert!(!ruled_out || got == Verdict::Pass,
+                "pass filter: name {:?} zones {:?} type {} ruled out, engine says {:?}",
+                String::from_utf8_lossy(&name.presentation()), texts, qtype, got);
         }
     }
 }
