@@ -243,3 +243,74 @@ func TestPassPathAllocations(t *testing.T) {
 	}
 	check("learned engine")
 }
+
+// BenchmarkOrdinary is the plugin's cost per ordinary question, side by side
+// with its baseline: ServeDNS (classify, then the next plugin) against
+// plugin.NextOrFailure to the same next plugin alone, for three names (a
+// cluster Service, a public name under a configured zone, another public
+// name), with nothing learned and with the state a live server has
+// (prefetched nameservers, a learned CNAME'd challenge).
+func BenchmarkOrdinary(b *testing.B) {
+	names := []struct{ label, name string }{
+		{"cluster", "api.payments.svc.cluster.local."},
+		{"zone", "www.internal.example.com."},
+		{"public", "www.google.com."},
+	}
+	states := []struct {
+		label string
+		setup func(b *testing.B) *AcmeForward
+	}{
+		{"empty", func(b *testing.B) *AcmeForward { a, _ := benchPlugin(b); return a }},
+		{"live", livePlugin},
+	}
+	for _, s := range states {
+		a := s.setup(b)
+		for _, n := range names {
+			r := new(dns.Msg)
+			r.SetQuestion(n.name, dns.TypeA)
+			ctx, w := context.Background(), &test.ResponseWriter{}
+			b.Run(s.label+"/"+n.label+"/acmeforward", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if rc, err := a.ServeDNS(ctx, w, r); rc != dns.RcodeSuccess || err != nil {
+						b.Fatalf("ServeDNS = %d, %v", rc, err)
+					}
+				}
+			})
+			b.Run(s.label+"/"+n.label+"/baseline", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if rc, err := plugin.NextOrFailure(pluginName, a.Next, ctx, w, r); rc != dns.RcodeSuccess || err != nil {
+						b.Fatalf("NextOrFailure = %d, %v", rc, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// livePlugin is benchPlugin in the state of a server that has run a while:
+// the prefetch found example.com's nameserver, and one challenge answered
+// with a CNAME taught its target.
+func livePlugin(b *testing.B) *AcmeForward {
+	b.Helper()
+	up := startUpstream(b, zoneData(b, false, exampleSOA,
+		"example.com. 3600 IN NS ns1.example.com.",
+		"ns1.example.com. 3600 IN A 192.0.2.53",
+		"_acme-challenge.www.example.com. 3600 IN CNAME x.auth.example.org.",
+		"x.auth.example.org. 3600 IN TXT \"token\"",
+	))
+	a, _ := benchPluginTo(b, up.addr)
+	if err := a.OnStartup(); err != nil {
+		b.Fatal(err)
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("_acme-challenge.www.example.com.", dns.TypeTXT)
+	if rc, err := a.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), q); rc != dns.RcodeSuccess || err != nil {
+		b.Fatalf("teaching ServeDNS = %d, %v", rc, err)
+	}
+	if a.engine.LearnedLen() == 0 || a.engine.Classify("ns1.example.com.", dns.TypeA, dns.ClassINET) != VerdictForward {
+		b.Fatal("not in the live state: nothing learned, or the nameserver not prefetched")
+	}
+	return a
+}
