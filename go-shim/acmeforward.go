@@ -39,7 +39,7 @@ type AcmeForward struct {
 	engine   *Engine     // owned; closed by the OnShutdown registered in setup
 	prefetch *prefetcher // started by OnStartup, stopped by OnShutdown
 	server   string      // metrics label of what is not tied to a query
-	tls      *tlsUpstreams
+	up       *upstreams  // how tries reach the servers; idle sockets closed by OnShutdown
 	// maxConcurrent bounds the exchanges in flight (inflight); past it the
 	// client gets REFUSED at once.
 	maxConcurrent int64
@@ -349,7 +349,7 @@ func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, 
 		delivered, replyErr = true, err
 		return true
 	}
-	err := a.tls.roundTrip(ctx, act.proto, act.server, deadlineTime(act.deadline), act.data, replyBuf, deliver, dropped)
+	err := a.up.roundTrip(ctx, act.proto, act.server, deadlineTime(act.deadline), act.data, replyBuf, deliver, dropped)
 	switch {
 	case err == nil && delivered:
 		err = replyErr

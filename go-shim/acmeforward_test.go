@@ -643,7 +643,7 @@ func TestUpstreamTCPFraming(t *testing.T) {
 	query := []byte("0123456789")
 	var got []byte
 	server := netip.MustParseAddrPort(ln.Addr().String())
-	err = roundTrip(context.Background(), protoTCP, server, time.Now().Add(time.Second), query, make([]byte, 4),
+	err = newUpstreams(nil, nil).roundTrip(context.Background(), protoTCP, server, time.Now().Add(time.Second), query, make([]byte, 4),
 		func(reply []byte) bool { got = append([]byte(nil), reply...); return true }, func(string) {})
 	if err != nil {
 		t.Fatal(err)

@@ -295,7 +295,8 @@ type Engine struct {
 	mayHaveLearned atomic.Bool
 	// filter is the core's pass filter as of the last time the state may
 	// have grown (refreshFilter); nil until the engine is built.
-	filter atomic.Pointer[passFilter]
+	filter   atomic.Pointer[passFilter]
+	filterMu sync.Mutex // serialises refreshFilter
 }
 
 // errClosed is what calls on a closed engine give.
@@ -357,6 +358,9 @@ func (e *Engine) classifyCore(name string, qtype, qclass uint16) Verdict {
 // grows in the calls after which this runs (Build, exchange replies,
 // prefetch polls), so the copy never rules out what the core would take.
 func (e *Engine) refreshFilter() {
+	// One refresh at a time, so that an older copy never replaces a newer one.
+	e.filterMu.Lock()
+	defer e.filterMu.Unlock()
 	var f C.afwd_pass_filter
 	e.mu.RLock()
 	r := C.afwd_engine_pass_filter(e.ptr, &f)
@@ -364,7 +368,7 @@ func (e *Engine) refreshFilter() {
 	if Result(r) != resultOK {
 		return // closed: Classify answers VerdictError past the filter's passes anyway
 	}
-	pf := &passFilter{}
+	var pf passFilter
 	for i := range pf.types {
 		pf.types[i] = uint64(f.types[i])
 	}
@@ -373,7 +377,10 @@ func (e *Engine) refreshFilter() {
 		pf.hairpinLabels[i] = uint64(f.hairpin_labels[i])
 		pf.names[i] = uint64(f.names[i])
 	}
-	e.filter.Store(pf)
+	// Most replies teach nothing new: keep the copy, allocate nothing.
+	if cur := e.filter.Load(); cur == nil || *cur != pf {
+		e.filter.Store(&pf)
+	}
 }
 
 // refusalReasons are the core's labels of afwd_refusal, in code order.

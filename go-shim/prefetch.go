@@ -23,7 +23,7 @@ const prefetchWait = 5 * time.Second
 type prefetcher struct {
 	engine *Engine
 	server string // metrics label
-	tls    *tlsUpstreams
+	up     *upstreams
 	stop   chan struct{}
 	done   chan struct{}
 	ready  chan struct{} // closed once the first round is done
@@ -33,11 +33,11 @@ type prefetcher struct {
 
 // startPrefetch starts the engine's prefetch. With nothing to prefetch the
 // goroutine ends at once and the prefetcher is ready.
-func startPrefetch(e *Engine, server string, tlsUp *tlsUpstreams) *prefetcher {
+func startPrefetch(e *Engine, server string, up *upstreams) *prefetcher {
 	p := &prefetcher{
 		engine: e,
 		server: server,
-		tls:    tlsUp,
+		up:     up,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		ready:  make(chan struct{}),
@@ -132,7 +132,7 @@ func (p *prefetcher) run() {
 			delivered, replyErr = true, err
 			return true
 		}
-		err = p.tls.roundTrip(ctx, act.proto, act.server, deadlineTime(act.until), act.query, replyBuf, deliver, func(string) {})
+		err = p.up.roundTrip(ctx, act.proto, act.server, deadlineTime(act.until), act.query, replyBuf, deliver, func(string) {})
 		if ctx.Err() != nil {
 			return
 		}

@@ -117,7 +117,7 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 	maxConcurrent := int64(defaultMaxConcurrent)
 	// The tls:// upstreams, and the options that set them up: applied once
 	// the whole block is read, as `tls` may come after `to`.
-	var tlsAddrs []netip.AddrPort
+	var tlsAddrs, plainAddrs []netip.AddrPort
 	var tlsBase *tls.Config
 	var tlsServerName string
 	seen := map[string]bool{}
@@ -165,6 +165,8 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 					isTLS[key] = u.tls
 					if u.tls {
 						tlsAddrs = append(tlsAddrs, key)
+					} else {
+						plainAddrs = append(plainAddrs, key)
 					}
 				}
 			}
@@ -318,13 +320,13 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 		}
 		return nil, c.Errf("invalid configuration: %s", reason(err))
 	}
-	return &AcmeForward{engine: engine, maxConcurrent: maxConcurrent, tls: tlsUp}, nil
+	return &AcmeForward{engine: engine, maxConcurrent: maxConcurrent, up: newUpstreams(plainAddrs, tlsUp)}, nil
 }
 
 // OnStartup starts the prefetch and waits for its first round, at most
 // prefetchWait.
 func (a *AcmeForward) OnStartup() error {
-	a.prefetch = startPrefetch(a.engine, a.server, a.tls)
+	a.prefetch = startPrefetch(a.engine, a.server, a.up)
 	refused.add(a.engine, a.server)
 	if !a.prefetch.waitReady(prefetchWait) {
 		log.Warningf("the first prefetch of the listed and delegated zones' nameservers is not done after %s; starting anyway", prefetchWait)
@@ -348,6 +350,9 @@ func (a *AcmeForward) OnShutdown() error {
 	}
 	refused.retire(a.engine)
 	a.engine.Close()
+	if a.up != nil {
+		a.up.Close()
+	}
 	return nil
 }
 

@@ -106,11 +106,11 @@ func writeFile(t *testing.T, dir, name, text string) string {
 
 // tlsAddrs lists the tls:// upstreams of a, sorted.
 func tlsAddrs(a *AcmeForward) []string {
-	if a.tls == nil {
+	if a.up.tls == nil {
 		return nil
 	}
 	var out []string
-	for ap := range a.tls.addrs {
+	for ap := range a.up.tls.addrs {
 		out = append(out, ap.String())
 	}
 	slices.Sort(out)
@@ -220,10 +220,10 @@ func TestSetupToForms(t *testing.T) {
 			if got := tlsAddrs(a); !slices.Equal(got, tc.tls) {
 				t.Errorf("tls:// upstreams = %q, want %q", got, tc.tls)
 			}
-			if a.tls == nil {
+			if a.up.tls == nil {
 				return
 			}
-			cfg := a.tls.config
+			cfg := a.up.tls.config
 			if cfg.ServerName != tc.serverName {
 				t.Errorf("ServerName = %q, want %q", cfg.ServerName, tc.serverName)
 			}
@@ -251,7 +251,7 @@ func TestSetupTLSRelativeToRoot(t *testing.T) {
 		t.Fatalf("parse: %v", err)
 	}
 	defer a.OnShutdown()
-	if a.tls == nil || a.tls.config.RootCAs == nil {
+	if a.up.tls == nil || a.up.tls.config.RootCAs == nil {
 		t.Fatal("the CA under the root was not loaded")
 	}
 }

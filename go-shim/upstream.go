@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -46,29 +47,79 @@ const udpReadSize = 4096 + 1
 // query). dropped counts what never reached the core, by reason.
 type deliverFunc func(reply []byte) (done bool)
 
+// upstreams is how one acmeforward block reaches its servers. Its tls://
+// upstreams: over TLS, whatever the core's transport (tls). Its plain `to`
+// resolvers over UDP: with a socket from a small pool (as forward reuses its
+// connections), each socket used for at most maxSocketUses tries, and only
+// after a try that ended with a reply (after a timeout a late reply may still
+// come). Any other server over UDP (a zone's nameserver found by discovery,
+// whose operator sees the source port): a socket of its own with a fresh
+// port. TCP: a new connection per try. (The core asks a tls:// upstream over
+// TCP only, so that it never expects a datagram from it; the core's deadline
+// bounds the dial, the handshake and the exchange.)
+type upstreams struct {
+	tls       *tlsUpstreams // nil: none
+	resolvers map[netip.AddrPort]struct{}
+	pool      udpPool
+}
+
+// newUpstreams makes the upstreams of one block.
+func newUpstreams(resolvers []netip.AddrPort, tls *tlsUpstreams) *upstreams {
+	u := &upstreams{tls: tls, resolvers: make(map[netip.AddrPort]struct{}, len(resolvers))}
+	for _, r := range resolvers {
+		u.resolvers[r] = struct{}{}
+	}
+	return u
+}
+
+// Close closes the idle pooled sockets; a try in flight closes its own.
+func (u *upstreams) Close() { u.pool.close() }
+
 // roundTrip sends query to server over p and hands what comes back to
 // deliver, until deliver says the try is over, deadline passes (the core's:
 // the shim has no timeout of its own) or ctx ends. Over UDP the socket is not
 // connected, so a datagram from another address or port is seen, counted in
 // dropped as source_mismatch, and ignored; the try keeps reading. buf is used
 // for replies when it is large enough.
-func roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline time.Time, query, buf []byte, deliver deliverFunc, dropped func(reason string)) error {
+func (u *upstreams) roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline time.Time, query, buf []byte, deliver deliverFunc, dropped func(reason string)) error {
+	if u.tls != nil {
+		if _, ok := u.tls.addrs[server]; ok {
+			return roundTripStream(ctx, u.tls.config, server, deadline, query, buf, deliver)
+		}
+	}
 	if p == protoTCP {
 		return roundTripStream(ctx, nil, server, deadline, query, buf, deliver)
 	}
-	conn, err := net.ListenUDP("udp", nil)
-	if err != nil {
-		return err
+	_, pooled := u.resolvers[server]
+	var conn *pooledConn
+	if pooled {
+		conn = u.pool.get()
 	}
-	defer conn.Close()
+	if conn == nil {
+		c, err := net.ListenUDP("udp", nil)
+		if err != nil {
+			return err
+		}
+		conn = &pooledConn{UDPConn: c}
+	}
+	answered, err := roundTripUDP(ctx, conn.UDPConn, server, deadline, query, buf, deliver, dropped)
+	conn.uses++
+	if !pooled || !answered || !u.pool.put(conn) {
+		_ = conn.Close()
+	}
+	return err
+}
+
+// roundTripUDP is one UDP try on conn; answered is true when deliver ended it.
+func roundTripUDP(ctx context.Context, conn *net.UDPConn, server netip.AddrPort, deadline time.Time, query, buf []byte, deliver deliverFunc, dropped func(reason string)) (answered bool, err error) {
 	if err := conn.SetDeadline(deadline); err != nil {
-		return err
+		return false, err
 	}
 	// Cancellation of ctx unblocks the read or write in progress at once.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if _, err := conn.WriteToUDPAddrPort(query, server); err != nil {
-		return withContext(ctx, err)
+		return false, withContext(ctx, err)
 	}
 	if len(buf) < udpReadSize {
 		buf = make([]byte, udpReadSize)
@@ -77,15 +128,73 @@ func roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline tim
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf[:udpReadSize])
 		if err != nil {
-			return withContext(ctx, err)
+			return false, withContext(ctx, err)
 		}
 		if netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != want {
 			dropped(dropSourceMismatch)
 			continue
 		}
 		if deliver(buf[:n]) {
-			return nil
+			return true, nil
 		}
+	}
+}
+
+// maxIdleSockets bounds the idle sockets of one block's pool; maxSocketUses
+// is how many tries one socket serves before it is closed (and its port with
+// it).
+const (
+	maxIdleSockets = 64
+	maxSocketUses  = 100
+)
+
+// pooledConn is a UDP socket and the number of tries it served.
+type pooledConn struct {
+	*net.UDPConn
+	uses int
+}
+
+// udpPool holds idle UDP sockets toward the `to` resolvers.
+type udpPool struct {
+	mu     sync.Mutex
+	idle   []*pooledConn
+	closed bool
+}
+
+// get returns an idle socket, or nil when there is none.
+func (p *udpPool) get() *pooledConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.idle); n > 0 {
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		return c
+	}
+	return nil
+}
+
+// put keeps c for a later try; false when the caller must close it (used up,
+// pool full or closed).
+func (p *udpPool) put(c *pooledConn) bool {
+	if c.uses >= maxSocketUses {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.idle) >= maxIdleSockets {
+		return false
+	}
+	p.idle = append(p.idle, c)
+	return true
+}
+
+func (p *udpPool) close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, c := range idle {
+		_ = c.Close()
 	}
 }
 
@@ -95,20 +204,6 @@ func roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline tim
 type tlsUpstreams struct {
 	config *tls.Config
 	addrs  map[netip.AddrPort]struct{}
-}
-
-// roundTrip is the package's roundTrip, but a try to a tls:// upstream goes
-// over TLS whatever p says (the core asks such an upstream over TCP only, so
-// that it never expects a datagram from it): one new connection per try,
-// closed after its reply. The core's deadline bounds the dial, the handshake
-// and the exchange.
-func (t *tlsUpstreams) roundTrip(ctx context.Context, p proto, server netip.AddrPort, deadline time.Time, query, buf []byte, deliver deliverFunc, dropped func(reason string)) error {
-	if t != nil {
-		if _, ok := t.addrs[server]; ok {
-			return roundTripStream(ctx, t.config, server, deadline, query, buf, deliver)
-		}
-	}
-	return roundTrip(ctx, p, server, deadline, query, buf, deliver, dropped)
 }
 
 // roundTripStream is one query and its reply over a new TCP connection, in
