@@ -24,6 +24,7 @@ package acmeforward
 #cgo nocallback afwd_engine_classify
 #cgo noescape afwd_engine_pass_filter
 #cgo nocallback afwd_engine_pass_filter
+#cgo nocallback afwd_engine_pass_filter_generation
 #include "acmeforward.h"
 */
 import "C"
@@ -363,12 +364,23 @@ func (e *Engine) refreshFilter() {
 	defer e.filterMu.Unlock()
 	var f C.afwd_pass_filter
 	e.mu.RLock()
+	if e.ptr == nil {
+		e.mu.RUnlock()
+		return // closed: Classify answers VerdictError past the filter's passes anyway
+	}
+	// Most replies teach nothing new: then the copy is current, and nothing
+	// is copied or allocated.
+	generation := uint64(C.afwd_engine_pass_filter_generation(e.ptr))
+	if cur := e.filter.Load(); cur != nil && cur.generation == generation {
+		e.mu.RUnlock()
+		return
+	}
 	r := C.afwd_engine_pass_filter(e.ptr, &f)
 	e.mu.RUnlock()
 	if Result(r) != resultOK {
-		return // closed: Classify answers VerdictError past the filter's passes anyway
+		return
 	}
-	var pf passFilter
+	pf := &passFilter{generation: generation}
 	for i := range pf.types {
 		pf.types[i] = uint64(f.types[i])
 	}
@@ -377,10 +389,7 @@ func (e *Engine) refreshFilter() {
 		pf.hairpinLabels[i] = uint64(f.hairpin_labels[i])
 		pf.names[i] = uint64(f.names[i])
 	}
-	// Most replies teach nothing new: keep the copy, allocate nothing.
-	if cur := e.filter.Load(); cur == nil || *cur != pf {
-		e.filter.Store(&pf)
-	}
+	e.filter.Store(pf)
 }
 
 // refusalReasons are the core's labels of afwd_refusal, in code order.

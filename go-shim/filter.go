@@ -16,6 +16,7 @@ type passFilter struct {
 	labels        [64]uint64 // hashBits of the last label of every name such a rule may take
 	hairpinLabels [64]uint64 // hashBits of the last label of every hairpin name
 	names         [64]uint64 // hashBits of the wire form of every learned and prefetched name
+	generation    uint64     // the core's afwd_engine_pass_filter_generation of this copy
 }
 
 // passes reports whether the question is ruled out (passes for sure).

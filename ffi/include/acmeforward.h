@@ -970,6 +970,17 @@ size_t afwd_engine_learned_len(const struct afwd_engine *engine);
 enum afwd_result afwd_engine_pass_filter(const struct afwd_engine *e, struct afwd_pass_filter *out);
 
 /**
+ * A number that changes after every change of the engine's pass filter: a copy taken (with
+ * `afwd_engine_pass_filter`) when it was `g` is current as long as this still returns `g`.
+ * Read it before taking the copy. 0 for a NULL `e` (or a caught panic). No lock; thread-safe.
+ *
+ * # Safety
+ *
+ * `e` is NULL or a live engine.
+ */
+uint64_t afwd_engine_pass_filter_generation(const struct afwd_engine *e);
+
+/**
  * Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward forwards it (an ACME
  * challenge lookup in a configured zone; with discovery on, the SOA/NS/A/AAAA questions of the
  * propagation check; a name in a delegated zone or a learned CNAME target);

@@ -192,6 +192,24 @@ pub unsafe extern "C" fn afwd_engine_pass_filter(
     })
 }
 
+/// A number that changes after every change of the engine's pass filter: a copy taken (with
+/// `afwd_engine_pass_filter`) when it was `g` is current as long as this still returns `g`.
+/// Read it before taking the copy. 0 for a NULL `e` (or a caught panic). No lock; thread-safe.
+///
+/// # Safety
+///
+/// `e` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_engine_pass_filter_generation(e: *const afwd_engine) -> u64 {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live engine.
+        match unsafe { e.as_ref() } {
+            Some(engine) => engine.inner.pass_filter_generation(),
+            None => 0,
+        }
+    })
+}
+
 /// Classifies one question: `AFWD_VERDICT_FORWARD` when acmeforward forwards it (an ACME
 /// challenge lookup in a configured zone; with discovery on, the SOA/NS/A/AAAA questions of the
 /// propagation check; a name in a delegated zone or a learned CNAME target);

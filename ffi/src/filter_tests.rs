@@ -61,6 +61,15 @@ fn null_arguments_and_panics_are_reported() {
             AFWD_ERR_PANIC
         );
         assert_eq!(f, filled(7), "nothing written on a panic");
+        assert_eq!(afwd_engine_pass_filter_generation(null()), 0);
+        assert_eq!(
+            with_injected_panic(|| afwd_engine_pass_filter_generation(e)),
+            0
+        );
+        assert_eq!(
+            afwd_engine_pass_filter_generation(e),
+            (*e).core().pass_filter_generation()
+        );
         afwd_engine_free(e);
     }
 }

@@ -62,8 +62,9 @@ pub use config::{
 };
 pub use engine::{
     AFWD_REFUSAL_COUNT, afwd_engine, afwd_engine_classify, afwd_engine_free,
-    afwd_engine_learned_len, afwd_engine_new, afwd_engine_pass_filter, afwd_engine_refused,
-    afwd_pass_filter, afwd_refusal, afwd_refusal_label,
+    afwd_engine_learned_len, afwd_engine_new, afwd_engine_pass_filter,
+    afwd_engine_pass_filter_generation, afwd_engine_refused, afwd_pass_filter, afwd_refusal,
+    afwd_refusal_label,
 };
 pub use exchange::{
     afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_answer_for, afwd_exchange_failed,

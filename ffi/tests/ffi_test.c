@@ -882,6 +882,8 @@ static void test_pass_filter(const afwd_engine *e) {
     CHECK(filter_has_label(&f, "com"));
     CHECK(filter_has_label(&f, "COM"));
     CHECK(!filter_has_label(&f, "local"));
+    CHECK_EQ(afwd_engine_pass_filter_generation(NULL), 0);
+    CHECK_EQ(afwd_engine_pass_filter_generation(e), afwd_engine_pass_filter_generation(e));
     CHECK_RESULT(afwd_engine_pass_filter(e, NULL), AFWD_ERR_NULL_ARGUMENT);
     CHECK_RESULT(afwd_engine_pass_filter(NULL, &f), AFWD_ERR_NULL_ARGUMENT);
     CHECK(f.types[0] == UINT64_MAX && f.labels[63] == UINT64_MAX);

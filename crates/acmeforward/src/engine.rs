@@ -64,6 +64,8 @@ pub struct Engine {
     pass_base: PassFilter,
     /// `pass_base.labels | learned.label_words()`, readable without the lock.
     pass_labels: [AtomicU64; FILTER_WORDS],
+    /// Bumped after every change of `filter` or `pass_labels`.
+    pass_generation: AtomicU64,
     /// `learned.next_expiry()` plus [`EXPIRY_GRACE_MS`], readable without the lock: when the
     /// earliest entry may be purged (`u64::MAX` with no entries). A classify at or after it
     /// purges (if the lock is free).
@@ -147,6 +149,7 @@ impl Engine {
         let pass_base = pass_base(&config);
         Engine {
             pass_labels: pass_base.labels.map(AtomicU64::new),
+            pass_generation: AtomicU64::new(0),
             pass_base,
             config,
             learned: RwLock::new(learned),
@@ -234,6 +237,12 @@ impl Engine {
             names: self.filter.each_ref().map(load),
             ..self.pass_base
         }
+    }
+
+    /// A number that changes after every change of the pass filter: a copy taken when it was
+    /// `g` is current as long as this is still `g`. Read it before the filter.
+    pub fn pass_filter_generation(&self) -> u64 {
+        self.pass_generation.load(Ordering::Acquire)
     }
 
     /// [`PassFilter::passes`] on the current filter, reading only the one label word it needs.
@@ -411,16 +420,22 @@ impl Engine {
         self.learned_len.store(learned.len(), Ordering::Release);
         self.pinned_len
             .store(learned.pinned_len(), Ordering::Release);
+        let mut changed = false;
         for (word, &bits) in self.filter.iter().zip(learned.filter_words()) {
             if word.load(Ordering::Relaxed) != bits {
                 word.store(bits, Ordering::Release);
+                changed = true;
             }
         }
         let labels = self.pass_base.labels.iter().zip(learned.label_words());
         for (word, (&base, &bits)) in self.pass_labels.iter().zip(labels) {
             if word.load(Ordering::Relaxed) != base | bits {
                 word.store(base | bits, Ordering::Release);
+                changed = true;
             }
+        }
+        if changed {
+            self.pass_generation.fetch_add(1, Ordering::Release);
         }
         let next = learned.next_expiry();
         self.next_expiry_ms.store(

@@ -193,6 +193,11 @@ fn learning_a_name_under_a_new_label_updates_the_filter() {
     assert!(e.learn(&wire_name("token.acme-dns.dev"), Fact::CnameTarget, 60, NOW));
     let after = e.pass_filter();
     assert!(!after.passes(b"token.acme-dns.dev.", TYPE_TXT, CLASS_IN));
+    let generation = e.pass_filter_generation();
+    assert_ne!(generation, 0, "a change bumps the generation");
+    // Learning again what is known changes nothing.
+    assert!(e.learn(&wire_name("token.acme-dns.dev"), Fact::CnameTarget, 60, NOW));
+    assert_eq!(e.pass_filter_generation(), generation);
     assert_eq!(
         e.classify(b"token.acme-dns.dev.", TYPE_TXT, CLASS_IN, NOW),
         Verdict::Forward
