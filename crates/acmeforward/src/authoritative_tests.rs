@@ -6,9 +6,10 @@ use hickory_proto::rr::{RData, RecordType};
 
 use crate::config::{UpstreamMode, Verdict};
 use crate::engine::{Engine, Rule};
-use crate::exchange::{Action, Exchange, FailReason, MAX_SENDS, ReplyError, Transport};
+use crate::exchange::{Action, Exchange, FailReason, MAX_SENDS, ReplyError};
 use crate::learned::{Fact, Learned};
 use crate::testutil::*;
+use crate::wire::Transport;
 
 const CHALLENGE: &str = "_acme-challenge.example.com";
 

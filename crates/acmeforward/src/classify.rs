@@ -5,12 +5,7 @@
 
 use crate::config::{Verdict, Zone};
 use crate::name;
-
-/// The label that marks an ACME DNS-01 challenge name (RFC 8555 §8.4), lower case.
-pub(crate) const ACME_LABEL: &[u8] = b"_acme-challenge";
-
-/// DNS class IN.
-pub(crate) const CLASS_IN: u16 = 1;
+use crate::wire::{ACME_LABEL, CLASS_IN};
 
 /// Whether a presentation-format name can be a challenge name at all, judged without scanning
 /// it: it has to start with `_` or with an escape that may decode to `_` (`\095`, `\_`), and

@@ -7,11 +7,11 @@ use core::fmt;
 use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
-use crate::exchange::{
-    Exchange, FLAG_QR, HEADER_LEN, MAX_CLIENT_UDP_PAYLOAD, MIN_UDP_PAYLOAD, OPCODE_MASK,
-    QueryError, Transport, name_wire,
-};
+use crate::exchange::{Exchange, QueryError, name_wire};
 use crate::rewrite;
+use crate::wire::{
+    FLAG_QR, HEADER_LEN, MAX_CLIENT_UDP_PAYLOAD, MIN_UDP_PAYLOAD, OPCODE_MASK, Transport,
+};
 
 /// What an exchange keeps of the client's query.
 #[derive(Debug, Clone)]

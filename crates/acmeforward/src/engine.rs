@@ -5,14 +5,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
-use crate::classify::{self, CLASS_IN};
+use crate::classify;
 use crate::config::{Config, Verdict, Zone};
-use crate::learned::{
-    FILTER_WORDS, Fact, Facts, Learned, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, filter_bit,
-    is_check_type,
-};
+use crate::learned::{FILTER_WORDS, Fact, Facts, Learned, filter_bit, is_check_type};
 use crate::name;
 use crate::policy::{Refusal, RefusalCounts};
+use crate::wire::{CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA};
 
 /// Which forwarding rule matched a question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -379,12 +377,10 @@ mod tests {
         e.rule(name.as_bytes(), qtype, 1, 1000)
     }
 
-    const A: u16 = 1;
-    const NS: u16 = 2;
-    const CNAME: u16 = 5;
-    const SOA: u16 = 6;
-    const TXT: u16 = 16;
-    const AAAA: u16 = 28;
+    use crate::wire::{
+        TYPE_A as A, TYPE_AAAA as AAAA, TYPE_CNAME as CNAME, TYPE_NS as NS, TYPE_SOA as SOA,
+        TYPE_TXT as TXT,
+    };
 
     #[test]
     fn rule1_challenge_any_type() {
@@ -568,8 +564,7 @@ mod prefilter_tests {
     use crate::learned::LEARN_MIN_TTL;
     use crate::testutil::wire_name;
 
-    const A: u16 = 1;
-    const TXT: u16 = 16;
+    use crate::wire::{TYPE_A as A, TYPE_TXT as TXT};
     const MIN_MS: u64 = LEARN_MIN_TTL as u64 * 1000;
 
     fn engine() -> Engine {

@@ -24,18 +24,10 @@ use crate::learned::Fact;
 use crate::name;
 use crate::policy::{self, Refusal, RefusalCounts};
 use crate::rewrite;
-
-/// The EDNS0 UDP payload size advertised upstream and to clients (DNS flag day 2020).
-pub const UPSTREAM_UDP_PAYLOAD: u16 = 1232;
-
-/// A DNS message's limit over UDP without EDNS0, and the smallest EDNS0 size honoured (RFC 6891).
-pub const MIN_UDP_PAYLOAD: u16 = 512;
-
-/// The largest client EDNS0 UDP size honoured; a bigger advertised size is clamped to this.
-pub const MAX_CLIENT_UDP_PAYLOAD: u16 = 4096;
-
-/// A DNS message's limit over TCP.
-pub const MAX_TCP_MESSAGE: u16 = 65535;
+use crate::wire::{
+    FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_LEN, MAX_CLIENT_UDP_PAYLOAD, MAX_LABEL_LEN,
+    MAX_WIRE_LEN, OPCODE_MASK, OPT_FLAG_DO, TYPE_DNAME, TYPE_OPT, Transport, UPSTREAM_UDP_PAYLOAD,
+};
 
 /// Longest CNAME chain followed in a reply (links, not counting the question name).
 pub const MAX_CNAME_CHAIN: usize = 32;
@@ -52,27 +44,6 @@ pub const MAX_NS_ADDRS: usize = 32;
 /// The most names of one reply (CNAME targets, nameserver hosts) that the internal view is
 /// asked about, and so may be learned; the rest are not learned.
 pub const MAX_PROBES: usize = 8;
-
-pub(crate) const HEADER_LEN: usize = 12;
-
-// Header flag bits, first flags octet.
-pub(crate) const FLAG_QR: u8 = 0x80;
-pub(crate) const FLAG_TC: u8 = 0x02;
-const FLAG_RD: u8 = 0x01;
-pub(crate) const OPCODE_MASK: u8 = 0x78;
-// Second flags octet.
-const FLAG_AD: u8 = 0x20;
-const FLAG_CD: u8 = 0x10;
-
-/// How a message travels: how the client's query arrived (and so how big its answer may be), or
-/// how to send a query upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// UDP: the reply must fit the client's EDNS0 size, or 512 without EDNS0.
-    Udp,
-    /// TCP (2-byte length framing): the reply must fit 65535 octets.
-    Tcp,
-}
 
 /// What the caller does next for an [`Exchange`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,7 +268,7 @@ impl SplitMix64 {
 fn push_name(out: &mut Vec<u8>, n: &Name, mut octet: impl FnMut(u8) -> u8) {
     for label in n.iter() {
         // Hickory only holds labels of 1 ..= 63 octets.
-        let label = label.get(..label.len().min(63)).unwrap_or(&[]);
+        let label = label.get(..label.len().min(MAX_LABEL_LEN)).unwrap_or(&[]);
         out.push(label.len() as u8);
         out.extend(label.iter().map(|&b| octet(b)));
     }
@@ -1210,7 +1181,7 @@ fn build_query(
     } = flags;
     // The ID takes the low 16 bits of one word; the case bits start on a fresh word.
     let id = rng.next_u64() as u16;
-    let mut q = Vec::with_capacity(HEADER_LEN + 255 + 4 + 11);
+    let mut q = Vec::with_capacity(HEADER_LEN + MAX_WIRE_LEN + 4 + 11);
     // Header: ID, flags, QD=1, AN=0, NS=0, AR=1.
     q.extend_from_slice(&id.to_be_bytes());
     q.push(if rd { FLAG_RD } else { 0 });
@@ -1238,9 +1209,9 @@ fn build_query(
 
     // OPT: root owner, type 41, class = payload, TTL = ext-rcode 0, version 0, DO, no options.
     q.push(0);
-    q.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
+    q.extend_from_slice(&TYPE_OPT.to_be_bytes());
     q.extend_from_slice(&UPSTREAM_UDP_PAYLOAD.to_be_bytes());
-    let do_bit = if dnssec_ok { 0x80 } else { 0 };
+    let do_bit = if dnssec_ok { OPT_FLAG_DO } else { 0 };
     q.extend_from_slice(&[0, 0, do_bit, 0, 0, 0]);
     (q, id, question_len)
 }
@@ -1340,7 +1311,7 @@ fn opaque_name_count(rtype: u16) -> Option<usize> {
     match rtype {
         3 | 4 | 7 | 8 | 9 => Some(1), // MD, MF, MB, MG, MR
         14 => Some(2),                // MINFO
-        39 => Some(1),                // DNAME
+        TYPE_DNAME => Some(1),
         _ => None,
     }
 }
@@ -1363,7 +1334,7 @@ fn names_in_rdata_uncompressed(record: &Record) -> bool {
                 rest = tail;
                 break;
             }
-            if len > 63 {
+            if usize::from(len) > MAX_LABEL_LEN {
                 return false;
             }
             let Some(after) = tail.get(usize::from(len)..) else {

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::exchange::{Action, FailReason, ReplyError, Transport};
+use crate::exchange::{Action, FailReason, ReplyError};
 use crate::testutil::*;
+use crate::wire::Transport;
 
 const CHALLENGE: &str = "_acme-challenge.example.com";
 

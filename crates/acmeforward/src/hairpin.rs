@@ -24,8 +24,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use crate::config::{ConfigError, Verdict};
 use crate::engine::Engine;
 use crate::exchange::{Exchange, Validated};
-use crate::learned::{TYPE_A, TYPE_AAAA};
 use crate::name;
+use crate::wire::{MAX_WIRE_LEN, TYPE_A, TYPE_AAAA};
 
 /// Where a hairpin name points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ impl Lengths {
     }
 
     fn contains(&self, len: usize) -> bool {
-        len <= name::MAX_WIRE_LEN
+        len <= MAX_WIRE_LEN
             && self
                 .0
                 .get((len >> 6) & 3)

@@ -9,12 +9,11 @@ use hickory_proto::rr::{RData, RecordType};
 
 use crate::config::{ConfigBuilder, Verdict};
 use crate::engine::{Engine, Rule};
-use crate::exchange::{Action, Exchange, FLAG_TC, FailReason, ReplyError, Transport};
+use crate::exchange::{Action, Exchange, FailReason, ReplyError};
 use crate::learned::Fact;
 use crate::testutil::*;
+use crate::wire::{FLAG_TC, TYPE_MX, Transport};
 
-const TYPE_AAAA: u16 = 28;
-const TYPE_MX: u16 = 15;
 const INGRESS: &str = "ingress-nginx-controller.ingress-nginx.svc.cluster.local";
 
 fn engine_with(max_ttl: u32, setup: impl FnOnce(&mut ConfigBuilder)) -> Engine {

@@ -27,6 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::name;
+use crate::wire::{TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT};
 
 /// The shortest time a fact is kept, in seconds, whatever the record's TTL: a follow-up lookup
 /// right after a TTL-0 answer must still go out.
@@ -114,14 +115,6 @@ impl std::fmt::Debug for Filter {
         f.debug_struct("Filter").field("bits_set", &set).finish()
     }
 }
-
-/// DNS type numbers the rules look at.
-pub(crate) const TYPE_A: u16 = 1;
-pub(crate) const TYPE_NS: u16 = 2;
-pub(crate) const TYPE_CNAME: u16 = 5;
-pub(crate) const TYPE_SOA: u16 = 6;
-pub(crate) const TYPE_TXT: u16 = 16;
-pub(crate) const TYPE_AAAA: u16 = 28;
 
 /// The types a propagation check asks about a challenge's CNAME target or a name in a
 /// delegated zone: TXT, CNAME, SOA and NS. Never A or AAAA (an application's types).

@@ -81,6 +81,7 @@ mod rewrite;
 mod share_tests;
 #[cfg(test)]
 mod testutil;
+mod wire;
 
 pub use client::ShareError;
 pub use config::{
@@ -91,9 +92,8 @@ pub use config::{
 };
 pub use engine::{Engine, Rule};
 pub use exchange::{
-    Action, Exchange, FailReason, MAX_CLIENT_UDP_PAYLOAD, MAX_CNAME_CHAIN, MAX_NS_ADDRS,
-    MAX_NS_HOSTS, MAX_SENDS, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, QueryError, ReplyError, Transport,
-    UPSTREAM_UDP_PAYLOAD,
+    Action, Exchange, FailReason, MAX_CNAME_CHAIN, MAX_NS_ADDRS, MAX_NS_HOSTS, MAX_SENDS,
+    QueryError, ReplyError,
 };
 pub use learned::{Fact, Facts, LEARN_MAX_TTL, LEARN_MIN_TTL, Learned};
 pub use name::NameError;
@@ -101,4 +101,7 @@ pub use policy::Refusal;
 pub use prefetch::{
     PREFETCH_MAX_INTERVAL_MS, PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MAX_MS,
     PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
+};
+pub use wire::{
+    MAX_CLIENT_UDP_PAYLOAD, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, Transport, UPSTREAM_UDP_PAYLOAD,
 };

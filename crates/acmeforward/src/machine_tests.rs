@@ -6,9 +6,10 @@ use hickory_proto::rr::{RData, RecordType};
 
 use crate::config::Verdict;
 use crate::engine::Rule;
-use crate::exchange::{Action, FLAG_TC, FailReason, MAX_SENDS, ReplyError, Transport};
+use crate::exchange::{Action, FailReason, MAX_SENDS, ReplyError};
 use crate::learned::LEARN_MIN_TTL;
 use crate::testutil::*;
+use crate::wire::{FLAG_TC, Transport};
 
 const CHALLENGE: &str = "_acme-challenge.example.com";
 

@@ -12,11 +12,7 @@
 
 use core::fmt;
 
-/// The longest a name can be in wire form, root label included (RFC 1035 §2.3.4).
-pub(crate) const MAX_WIRE_LEN: usize = 255;
-
-/// The longest a single label can be (RFC 1035 §2.3.4).
-pub(crate) const MAX_LABEL_LEN: usize = 63;
+use crate::wire::{ACME_LABEL, MAX_LABEL_LEN, MAX_WIRE_LEN};
 
 /// Why a presentation-format name was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -228,7 +224,7 @@ pub(crate) fn is_at_or_below(name: &[u8], zone: &[u8]) -> bool {
 pub(crate) fn is_challenge(wire: &[u8]) -> bool {
     labels(wire)
         .next()
-        .is_some_and(|l| l.eq_ignore_ascii_case(crate::classify::ACME_LABEL))
+        .is_some_and(|l| l.eq_ignore_ascii_case(ACME_LABEL))
 }
 
 /// The strict ancestors of a well-formed wire-form name, nearest first, without the root.

@@ -22,12 +22,12 @@ use hickory_proto::rr::{RData, RecordType};
 use crate::config::{DEFAULT_PORT, UpstreamMode};
 use crate::engine::Engine;
 use crate::exchange::{
-    Action, Exchange, MAX_NS_ADDRS, MAX_NS_HOSTS, ReplyError, SplitMix64, Transport, Validated,
-    name_wire,
+    Action, Exchange, MAX_NS_ADDRS, MAX_NS_HOSTS, ReplyError, SplitMix64, Validated, name_wire,
 };
 use crate::learned::PrefetchedZone;
 use crate::name;
 use crate::policy::{self, Refusal};
+use crate::wire::Transport;
 
 /// The shortest time between two refreshes of a zone, in milliseconds.
 pub const PREFETCH_MIN_INTERVAL_MS: u64 = 30_000;

@@ -6,8 +6,9 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::client::ShareError;
-use crate::exchange::{Action, Exchange, QueryError, Transport};
+use crate::exchange::{Action, Exchange, QueryError};
 use crate::testutil::*;
+use crate::wire::Transport;
 
 const CHALLENGE: &str = "_acme-challenge.www.example.com";
 
