@@ -4,7 +4,8 @@
 
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::config::{UpstreamMode, Verdict};
+use crate::classify::Verdict;
+use crate::config::UpstreamMode;
 use crate::engine::{Engine, Rule};
 use crate::exchange::{Action, Exchange, FailReason, MAX_SENDS, ReplyError};
 use crate::learned::{Fact, Learned};

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::*;
+use crate::config_error::ConfigError;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse()

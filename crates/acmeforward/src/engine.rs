@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
-use crate::classify;
-use crate::config::{Config, Verdict, Zone};
+use crate::classify::{self, Verdict};
+use crate::config::{Config, Zone};
 use crate::learned::{FILTER_WORDS, Fact, Facts, Learned, filter_bit, is_check_type};
 use crate::name;
 use crate::policy::{Refusal, RefusalCounts};
@@ -120,7 +120,7 @@ impl Engine {
     /// itself never purges.
     pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16, now_ms: u64) -> Verdict {
         self.expire(now_ms);
-        // Hairpin (hairpin.rs): A/AAAA of class IN, only when a table is configured.
+        // Hairpin (classify_hairpin below): A/AAAA of class IN, only when a table is configured.
         if qclass == CLASS_IN
             && matches!(qtype, TYPE_A | TYPE_AAAA)
             && !self.config.hairpin().is_empty()
@@ -354,6 +354,25 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn locks_taken(&self) -> usize {
         self.locks_taken.load(Ordering::Relaxed)
+    }
+}
+
+impl Engine {
+    /// The classifier for an A or AAAA question of class IN when the hairpin table is not
+    /// empty: one scan of the name, every forwarding rule first ([`Verdict::Forward`]), then
+    /// the table ([`Verdict::Hairpin`]). No allocation.
+    pub(crate) fn classify_hairpin(&self, qname: &[u8], qtype: u16, now_ms: u64) -> Verdict {
+        let Ok(wire) = name::scan(qname) else {
+            return Verdict::Pass;
+        };
+        let wire = wire.as_bytes();
+        if self.rule_wire(wire, qtype, now_ms).is_some() {
+            Verdict::Forward
+        } else if self.config().hairpin().target(wire, qtype).is_some() {
+            Verdict::Hairpin
+        } else {
+            Verdict::Pass
+        }
     }
 }
 

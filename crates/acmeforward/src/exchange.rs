@@ -3,7 +3,7 @@
 //! the rest of the plugin chain, answer the client, or fail); the caller does the I/O and
 //! reports back with [`Exchange::on_reply`] or [`Exchange::on_failure`]. Retries, failover,
 //! TC→TCP and the authoritative discovery steps are all decided here. Validation is below; the
-//! rewriting for the client is in `rewrite.rs`; the hairpin answers in `hairpin.rs`.
+//! rewriting for the client is in `rewrite.rs`; the hairpin answers in `hairpin_answer.rs`.
 //!
 //! The only randomness is the `random` argument of [`Exchange::new`], expanded with splitmix64:
 //! every send gets a fresh ID and a fresh 0x20 letter case.
@@ -19,7 +19,8 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use crate::client::Client;
 use crate::config::{DEFAULT_PORT, UpstreamMode};
 use crate::engine::{Engine, Rule};
-use crate::hairpin::{self, Target};
+use crate::hairpin_answer;
+use crate::hairpin_table::Target;
 use crate::learned::Fact;
 use crate::name;
 use crate::policy::{self, Refusal, RefusalCounts};
@@ -647,7 +648,7 @@ impl Exchange {
     fn start_hairpin(&mut self, target: Target) {
         match target {
             Target::Addrs(addrs) => {
-                let answer = hairpin::static_answer(self, &addrs);
+                let answer = hairpin_answer::static_answer(self, &addrs);
                 let _ = self.answer_hairpin(answer);
             }
             Target::Name(target) => {
@@ -789,7 +790,7 @@ impl Exchange {
                     self.fail(FailReason::HairpinTarget);
                     return Ok(());
                 }
-                let answer = hairpin::internal_answer(self, &valid);
+                let answer = hairpin_answer::internal_answer(self, &valid);
                 self.answer_hairpin(answer)?;
             }
             Ask::Soa(asked) => match soa_apex(&valid, &asked) {

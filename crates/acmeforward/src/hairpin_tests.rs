@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::config::{ConfigBuilder, Verdict};
+use crate::classify::Verdict;
+use crate::config::ConfigBuilder;
 use crate::engine::{Engine, Rule};
 use crate::exchange::{Action, Exchange, FailReason, ReplyError};
 use crate::learned::Fact;

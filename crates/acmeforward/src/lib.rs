@@ -57,13 +57,15 @@ mod authoritative_tests;
 mod classify;
 mod client;
 mod config;
+mod config_error;
 #[cfg(test)]
 mod config_tests;
 mod engine;
 mod exchange;
 #[cfg(test)]
 mod forgery_tests;
-mod hairpin;
+mod hairpin_answer;
+mod hairpin_table;
 #[cfg(test)]
 mod hairpin_tests;
 mod learned;
@@ -83,13 +85,15 @@ mod share_tests;
 mod testutil;
 mod wire;
 
+pub use classify::Verdict;
 pub use client::ShareError;
 pub use config::{
-    Config, ConfigBuilder, ConfigError, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED,
-    DEFAULT_MAX_TIME, DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT,
-    MAX_MAX_CONCURRENT, MAX_MAX_LEARNED, MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED,
-    MIN_MAX_TIME, MIN_TIMEOUT, Net, UpstreamMode, Verdict, Zone,
+    Config, ConfigBuilder, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TIME,
+    DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_CONCURRENT,
+    MAX_MAX_LEARNED, MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED, MIN_MAX_TIME,
+    MIN_TIMEOUT, Net, UpstreamMode, Zone,
 };
+pub use config_error::ConfigError;
 pub use engine::{Engine, Rule};
 pub use exchange::{
     Action, Exchange, FailReason, MAX_CNAME_CHAIN, MAX_NS_ADDRS, MAX_NS_HOSTS, MAX_SENDS,

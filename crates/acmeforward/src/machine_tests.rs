@@ -4,7 +4,7 @@
 
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::config::Verdict;
+use crate::classify::Verdict;
 use crate::engine::Rule;
 use crate::exchange::{Action, FailReason, MAX_SENDS, ReplyError};
 use crate::learned::LEARN_MIN_TTL;

@@ -4,7 +4,9 @@
 
 use hickory_proto::rr::RecordType;
 
-use crate::config::{ConfigBuilder, ConfigError, UpstreamMode, Verdict};
+use crate::classify::Verdict;
+use crate::config::{ConfigBuilder, UpstreamMode};
+use crate::config_error::ConfigError;
 use crate::engine::{Engine, Rule};
 use crate::exchange::{Action, FailReason};
 use crate::policy::Refusal;

@@ -4,7 +4,8 @@
 
 use std::net::SocketAddr;
 
-use crate::config::{ConfigBuilder, UpstreamMode, Verdict};
+use crate::classify::Verdict;
+use crate::config::{ConfigBuilder, UpstreamMode};
 use crate::engine::{Engine, Rule};
 use crate::learned::Fact;
 use crate::policy::Refusal;

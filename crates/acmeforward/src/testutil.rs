@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use crate::config::{Config, ConfigBuilder, Verdict};
+use crate::classify::Verdict;
+use crate::config::{Config, ConfigBuilder};
 use crate::engine::Engine;
 use crate::exchange::{Action, Exchange, ReplyError};
 use crate::wire::{FLAG_AA, FLAG_QR, FLAG_RA, FLAG_RD, Transport};
