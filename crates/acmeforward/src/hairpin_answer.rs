@@ -13,22 +13,23 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 
-use crate::exchange::{Exchange, Validated};
+use crate::client::Client;
+use crate::validate::Validated;
 
 /// The reply parts of a hairpin answer: the addresses of the asked family (A for an A question,
 /// AAAA for AAAA) as records under the client's name (exact case), each with its TTL, nothing
 /// else; NOERROR, AA clear, RA set (what a client of the cluster's resolver sees for a public
 /// name), AD clear. No address of the asked family: NODATA.
-fn answer(ex: &Exchange, addrs: impl IntoIterator<Item = (IpAddr, u32)>) -> Validated {
+fn answer(client: &Client, addrs: impl IntoIterator<Item = (IpAddr, u32)>) -> Validated {
     let answers = addrs
         .into_iter()
         .filter_map(|(ip, ttl)| {
-            let data = match (ip, ex.client.qtype) {
+            let data = match (ip, client.qtype) {
                 (IpAddr::V4(v4), RecordType::A) => RData::A(A(v4)),
                 (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(AAAA(v6)),
                 _ => return None,
             };
-            Some(Record::from_rdata(ex.client.name.clone(), ttl, data))
+            Some(Record::from_rdata(client.name.clone(), ttl, data))
         })
         .collect();
     Validated {
@@ -43,15 +44,15 @@ fn answer(ex: &Exchange, addrs: impl IntoIterator<Item = (IpAddr, u32)>) -> Vali
 }
 
 /// The answer for IP targets: their addresses of the asked family, each with TTL max_ttl.
-pub(crate) fn static_answer(ex: &Exchange, addrs: &[IpAddr]) -> Validated {
-    answer(ex, addrs.iter().map(|ip| (*ip, ex.max_ttl)))
+pub(crate) fn static_answer(client: &Client, max_ttl: u32, addrs: &[IpAddr]) -> Validated {
+    answer(client, addrs.iter().map(|ip| (*ip, max_ttl)))
 }
 
 /// The answer for a name target from its validated internal reply (every answer record is on
 /// the target name or its CNAME chain): the addresses of the asked family, each with its own
 /// TTL (capped by max_ttl when the reply is built), duplicates dropped. No CNAME: the addresses
 /// go under the client's name.
-pub(crate) fn internal_answer(ex: &Exchange, valid: &Validated) -> Validated {
+pub(crate) fn internal_answer(client: &Client, valid: &Validated) -> Validated {
     let mut addrs: Vec<(IpAddr, u32)> = Vec::new();
     for r in &valid.answers {
         let ip = match &r.data {
@@ -63,5 +64,5 @@ pub(crate) fn internal_answer(ex: &Exchange, valid: &Validated) -> Validated {
             addrs.push((ip, r.ttl));
         }
     }
-    answer(ex, addrs)
+    answer(client, addrs)
 }

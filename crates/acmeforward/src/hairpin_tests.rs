@@ -10,9 +10,10 @@ use hickory_proto::rr::{RData, RecordType};
 use crate::classify::Verdict;
 use crate::config::ConfigBuilder;
 use crate::engine::{Engine, Rule};
-use crate::exchange::{Action, Exchange, FailReason, ReplyError};
+use crate::exchange::{Action, Exchange, FailReason};
 use crate::learned::Fact;
 use crate::testutil::*;
+use crate::validate::ReplyError;
 use crate::wire::{FLAG_TC, TYPE_MX, Transport};
 
 const INGRESS: &str = "ingress-nginx-controller.ingress-nginx.svc.cluster.local";

@@ -56,10 +56,13 @@
 mod authoritative_tests;
 mod classify;
 mod client;
+#[cfg(test)]
+mod client_tests;
 mod config;
 mod config_error;
 #[cfg(test)]
 mod config_tests;
+mod discovery;
 mod engine;
 mod exchange;
 #[cfg(test)]
@@ -78,15 +81,23 @@ mod policy_tests;
 mod prefetch;
 #[cfg(test)]
 mod prefetch_tests;
+mod probes;
+mod query;
+#[cfg(test)]
+mod query_tests;
 mod rewrite;
+mod share;
 #[cfg(test)]
 mod share_tests;
 #[cfg(test)]
 mod testutil;
+mod validate;
+#[cfg(test)]
+mod validate_tests;
 mod wire;
 
 pub use classify::Verdict;
-pub use client::ShareError;
+pub use client::QueryError;
 pub use config::{
     Config, ConfigBuilder, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TIME,
     DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_CONCURRENT,
@@ -94,11 +105,9 @@ pub use config::{
     MIN_TIMEOUT, Net, UpstreamMode, Zone,
 };
 pub use config_error::ConfigError;
+pub use discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
 pub use engine::{Engine, Rule};
-pub use exchange::{
-    Action, Exchange, FailReason, MAX_CNAME_CHAIN, MAX_NS_ADDRS, MAX_NS_HOSTS, MAX_SENDS,
-    QueryError, ReplyError,
-};
+pub use exchange::{Action, Exchange, FailReason, MAX_SENDS};
 pub use learned::{Fact, Facts, LEARN_MAX_TTL, LEARN_MIN_TTL, Learned};
 pub use name::NameError;
 pub use policy::Refusal;
@@ -106,6 +115,8 @@ pub use prefetch::{
     PREFETCH_MAX_INTERVAL_MS, PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MAX_MS,
     PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
 };
+pub use share::ShareError;
+pub use validate::{MAX_CNAME_CHAIN, ReplyError};
 pub use wire::{
     MAX_CLIENT_UDP_PAYLOAD, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, Transport, UPSTREAM_UDP_PAYLOAD,
 };

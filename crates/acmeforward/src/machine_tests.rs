@@ -6,9 +6,10 @@ use hickory_proto::rr::{RData, RecordType};
 
 use crate::classify::Verdict;
 use crate::engine::Rule;
-use crate::exchange::{Action, FailReason, MAX_SENDS, ReplyError};
+use crate::exchange::{Action, FailReason, MAX_SENDS};
 use crate::learned::LEARN_MIN_TTL;
 use crate::testutil::*;
+use crate::validate::ReplyError;
 use crate::wire::{FLAG_TC, Transport};
 
 const CHALLENGE: &str = "_acme-challenge.example.com";
@@ -468,4 +469,11 @@ fn glue_dropped_before_truncating() {
     assert!(!m.metadata.truncation);
     assert_eq!(m.answers.len(), 12);
     assert!(m.additionals.is_empty());
+}
+
+#[test]
+fn config_and_exchange_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<crate::Config>();
+    send_sync::<crate::Exchange>();
 }

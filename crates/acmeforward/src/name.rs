@@ -12,6 +12,8 @@
 
 use core::fmt;
 
+use hickory_proto::rr::Name;
+
 use crate::wire::{ACME_LABEL, MAX_LABEL_LEN, MAX_WIRE_LEN};
 
 /// Why a presentation-format name was rejected.
@@ -306,6 +308,24 @@ pub(crate) fn write_presentation(wire: &[u8], f: &mut impl fmt::Write) -> fmt::R
         f.write_char('.')?;
     }
     Ok(())
+}
+
+/// Appends the wire form of a parsed name, each octet passed through `octet`.
+pub(crate) fn push_name(out: &mut Vec<u8>, n: &Name, mut octet: impl FnMut(u8) -> u8) {
+    for label in n.iter() {
+        // Hickory only holds labels of 1 ..= 63 octets.
+        let label = label.get(..label.len().min(MAX_LABEL_LEN)).unwrap_or(&[]);
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(|&b| octet(b)));
+    }
+    out.push(0);
+}
+
+/// Lower-cased wire form of a parsed name.
+pub(crate) fn name_wire(n: &Name) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    push_name(&mut out, n, |b| b.to_ascii_lowercase());
+    out
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use hickory_proto::rr::{RData, Record};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use crate::client::Client;
-use crate::exchange::{ReplyError, Validated};
+use crate::validate::{ReplyError, Validated};
 use crate::wire::{FLAG_TC, MAX_TCP_MESSAGE, Transport, UPSTREAM_UDP_PAYLOAD};
 
 /// Builds the client's reply into `out` (which the caller has cleared).

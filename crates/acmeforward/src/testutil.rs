@@ -8,7 +8,8 @@ use hickory_proto::rr::RecordType;
 use crate::classify::Verdict;
 use crate::config::{Config, ConfigBuilder};
 use crate::engine::Engine;
-use crate::exchange::{Action, Exchange, ReplyError};
+use crate::exchange::{Action, Exchange};
+use crate::validate::ReplyError;
 use crate::wire::{FLAG_AA, FLAG_QR, FLAG_RA, FLAG_RD, Transport};
 
 pub(crate) use crate::wire::{
