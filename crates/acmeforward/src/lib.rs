@@ -71,6 +71,8 @@ mod hairpin_answer;
 mod hairpin_table;
 #[cfg(test)]
 mod hairpin_tests;
+#[cfg(test)]
+mod layers_tests;
 mod learned;
 #[cfg(test)]
 mod machine_tests;
