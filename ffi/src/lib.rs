@@ -49,6 +49,8 @@ mod exchange_tests;
 #[cfg(test)]
 mod hairpin_tests;
 #[cfg(test)]
+mod layers_tests;
+#[cfg(test)]
 mod null_tests;
 #[cfg(test)]
 mod panic_tests;
