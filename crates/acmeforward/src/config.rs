@@ -261,7 +261,7 @@ impl ConfigBuilder {
     /// `zone`. The IP literals at the end of the line are the targets; with no IP literal at the
     /// end, the last argument is the target, a domain name looked up through the rest of the
     /// plugin chain. A and AAAA questions (class IN) for the names that no forwarding rule takes
-    /// are then answered with the targets' addresses ([`Verdict::Hairpin`]).
+    /// are then answered with the targets' addresses ([`crate::Verdict::Hairpin`]).
     ///
     /// Errors: [`ConfigError::HairpinMissingTarget`] (fewer than one NAME and one TARGET),
     /// [`ConfigError::HairpinNameIsAddress`], [`ConfigError::HairpinBadWildcard`],

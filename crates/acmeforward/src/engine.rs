@@ -7,7 +7,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Try
 
 use crate::classify::{self, Verdict};
 use crate::config::{Config, Zone};
-use crate::learned::{FILTER_WORDS, Fact, Facts, Learned, filter_bit, is_check_type};
+#[cfg(any(test, feature = "internals"))]
+use crate::learned::Fact;
+use crate::learned::{FILTER_WORDS, Facts, Learned, filter_bit, is_check_type};
 use crate::name;
 use crate::policy::{Refusal, RefusalCounts};
 use crate::wire::{CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA};
@@ -272,6 +274,7 @@ impl Engine {
     }
 
     /// The unexpired facts learned about `name` (wire form, any case).
+    #[cfg(any(test, feature = "internals"))]
     pub fn learned_facts(&self, name: &[u8], now_ms: u64) -> Facts {
         if self.learned_len() == 0 {
             return Facts::default();
@@ -281,7 +284,11 @@ impl Engine {
 
     /// The nameserver addresses, prefetched or learned, of the closest enclosing zone of `name`
     /// (wire form, any case): the apex (lower-cased wire form) and the addresses.
-    pub fn learned_servers(&self, name: &[u8], now_ms: u64) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
+    pub(crate) fn learned_servers(
+        &self,
+        name: &[u8],
+        now_ms: u64,
+    ) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
         if self.learned_len() == 0 && self.pinned_len.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -291,13 +298,15 @@ impl Engine {
     }
 
     /// Learns `fact` about `name` (wire form, any case) as a forwarded reply would (see
-    /// [`Learned::learn`]). Exchanges do this themselves; this is for tests, benchmarks and
-    /// warm starts. Returns false for a malformed name.
+    /// [`Learned::learn`]). Exchanges do this themselves; this is for tests, benchmarks and the
+    /// fuzz targets. Returns false for a malformed name.
+    #[cfg(any(test, feature = "internals"))]
     pub fn learn(&self, name: &[u8], fact: Fact, ttl: u32, now_ms: u64) -> bool {
         self.update(|l| l.learn(name, fact, ttl, now_ms))
     }
 
     /// A copy of the learned state.
+    #[cfg(any(test, feature = "internals"))]
     pub fn learned_snapshot(&self) -> Learned {
         self.read().clone()
     }

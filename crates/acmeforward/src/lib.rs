@@ -5,7 +5,8 @@
 //! * [`ConfigBuilder`] / [`Config`]: the validated configuration (zones, upstreams, timeout,
 //!   max_ttl, discovery, delegated zones, upstream mode, max_learned), built from the Corefile one
 //!   setting at a time.
-//! * [`Engine`]: a configuration plus the [`Learned`] state shared by every query.
+//! * [`Engine`]: a configuration plus the state learned from forwarded replies, shared by every
+//!   query.
 //!   [`Engine::classify`] is the per-query hot path, allocation-free: [`Verdict::Forward`] when a
 //!   forwarding rule matches ([`Rule`]: challenge names; SOA/NS discovery; learned nameserver
 //!   hosts; delegated zones and learned CNAME targets; the learned SOA walk), class IN only;
@@ -20,6 +21,12 @@
 //!
 //! No sockets, threads, clock or randomness of its own: the caller does the I/O, passes a random
 //! word to [`Exchange::new`] and its monotonic clock as `now_ms`.
+//!
+//! Names: every name the API takes is in presentation format, the text form that miekg/dns and a
+//! Corefile use (`\.` and `\DDD` escapes, trailing dot optional, any case), as bytes or `&str`;
+//! only DNS messages (queries and replies) are in wire format. The `internals` cargo feature
+//! (for the benchmarks and fuzz targets, not a stable API) exposes the learned state, which is
+//! keyed by wire-form names.
 //!
 //! ```
 //! use acmeforward::{Action, ConfigBuilder, Engine, Exchange, Transport, Verdict};
@@ -110,7 +117,9 @@ pub use config_error::ConfigError;
 pub use discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
 pub use engine::{Engine, Rule};
 pub use exchange::{Action, Exchange, FailReason, MAX_SENDS};
-pub use learned::{Fact, Facts, LEARN_MAX_TTL, LEARN_MIN_TTL, Learned};
+#[cfg(feature = "internals")]
+pub use learned::{Fact, Facts, Learned};
+pub use learned::{LEARN_MAX_TTL, LEARN_MIN_TTL};
 pub use name::NameError;
 pub use policy::Refusal;
 pub use prefetch::{
