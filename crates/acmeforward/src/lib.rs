@@ -26,7 +26,7 @@
 //! Corefile use (`\.` and `\DDD` escapes, trailing dot optional, any case), as bytes or `&str`;
 //! only DNS messages (queries and replies) are in wire format. The `internals` cargo feature
 //! (for the benchmarks and fuzz targets, not a stable API) exposes the learned state, which is
-//! keyed by wire-form names.
+//! keyed by wire-form names. `examples/udp_forwarder.rs` drives an [`Exchange`] over std::net.
 //!
 //! ```
 //! use acmeforward::{Action, ConfigBuilder, Engine, Exchange, Transport, Verdict};
