@@ -233,7 +233,7 @@ fn build(setup: impl FnOnce(&mut ConfigBuilder) -> Result<(), ConfigError>) -> C
 }
 
 #[test]
-fn issue4_defaults() {
+fn discovery_delegation_and_learning_defaults() {
     let c = build(|_| Ok(()));
     assert!(c.discovery());
     assert!(c.delegated().is_empty());

@@ -191,7 +191,7 @@ fn classify_other_types_classes_and_names_pass() {
 }
 
 #[test]
-fn classify_challenge_and_issue4_rules_win() {
+fn classify_challenge_and_delegation_rules_win() {
     let e = engine_with(30, |b| {
         assert!(b.zone("example.com").is_ok());
         assert!(b.delegated("auth.example.com").is_ok());
