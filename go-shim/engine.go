@@ -247,38 +247,13 @@ func (b *configBuilder) Build() (*Engine, error) {
 		return nil, err
 	}
 	defer C.afwd_config_free(config)
-	ups, err := readUpstreams(config)
-	if err != nil {
-		return nil, err
-	}
 	var ptr *C.afwd_engine
 	if err := resultErr("afwd_engine_new", C.afwd_engine_new(config, &ptr)); err != nil {
 		return nil, err
 	}
-	e := &Engine{ptr: ptr, upstreams: ups}
+	e := &Engine{ptr: ptr}
 	e.refreshFilter()
 	return e, nil
-}
-
-// readUpstreams returns the config's normalised upstream addresses.
-func readUpstreams(config *C.afwd_config) ([]string, error) {
-	var ups []string
-	buf := make([]byte, 64)
-	for i := 0; ; i++ {
-		var n C.size_t
-		r := C.afwd_config_upstream(config, C.size_t(i), bytesPtr(buf), C.size_t(len(buf)), &n)
-		if Result(r) == resultBufferTooShort {
-			buf = make([]byte, int(n))
-			r = C.afwd_config_upstream(config, C.size_t(i), bytesPtr(buf), C.size_t(len(buf)), &n)
-		}
-		if r == C.AFWD_ERR_INDEX_OUT_OF_RANGE {
-			return ups, nil
-		}
-		if err := resultErr("afwd_config_upstream", r); err != nil {
-			return nil, err
-		}
-		ups = append(ups, string(buf[:int(n)]))
-	}
 }
 
 // Engine wraps an afwd_engine: the configuration plus the state learned from
@@ -288,9 +263,8 @@ func readUpstreams(config *C.afwd_config) ([]string, error) {
 // VerdictError, LearnedLen 0, and newExchange and exchange replies fail, so a
 // query still running on a server being reloaded never touches freed memory.
 type Engine struct {
-	mu        sync.RWMutex // guards ptr against Close; read-locked around each C call
-	ptr       *C.afwd_engine
-	upstreams []string // normalised "IP:PORT" / "[IPv6]:PORT", in configuration order
+	mu  sync.RWMutex // guards ptr against Close; read-locked around each C call
+	ptr *C.afwd_engine
 	// mayHaveLearned is set once a reply was accepted (the only way the
 	// learned state grows); until then Classify does not read the clock.
 	mayHaveLearned atomic.Bool
@@ -317,10 +291,6 @@ func (e *Engine) Close() {
 	e.ptr = nil
 	e.mu.Unlock()
 }
-
-// Upstreams returns the normalised `to` addresses in configuration order.
-// The slice must not be modified.
-func (e *Engine) Upstreams() []string { return e.upstreams }
 
 // Classify is the hot path: one C call, no allocation, no copy. name is the
 // question name as miekg/dns gives it (presentation format); its bytes are

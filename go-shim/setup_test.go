@@ -191,7 +191,7 @@ func TestSetupValid(t *testing.T) {
 				t.Fatalf("parse: unexpected error: %v", err)
 			}
 			defer a.OnShutdown()
-			if got := a.engine.Upstreams(); !slices.Equal(got, tc.upstreams) {
+			if got := failoverOrder(t, a.engine); !slices.Equal(got, tc.upstreams) {
 				t.Errorf("upstreams = %q, want %q", got, tc.upstreams)
 			}
 			for _, q := range tc.forward {
@@ -213,6 +213,38 @@ func TestSetupValid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failoverOrder returns the servers an exchange of e tries in turn when each fails:
+// the normalised `to` addresses, in configuration order.
+func failoverOrder(t *testing.T, e *Engine) []string {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("_acme-challenge.upstreams.test.", dns.TypeTXT)
+	query, err := m.Pack()
+	if err != nil {
+		t.Fatalf("pack: %v", err)
+	}
+	x, err := e.newExchange(query, false, 1, 0)
+	if err != nil {
+		t.Fatalf("newExchange: %v", err)
+	}
+	defer x.Close()
+	var servers []string
+	buf := make([]byte, 512)
+	for {
+		a, err := x.poll(buf)
+		if err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		if a.kind != actionSend {
+			return servers
+		}
+		servers = append(servers, a.server.String())
+		if err := x.failed(0); err != nil {
+			t.Fatalf("failed: %v", err)
+		}
 	}
 }
 

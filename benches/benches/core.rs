@@ -124,7 +124,7 @@ fn exchange(c: &mut Criterion) {
             }
         })
     });
-    // Issue 5: an A question for a `hairpin` name with an IP target, answered at once.
+    // The HTTP-01 hairpin: an A question for a `hairpin` name with an IP target, answered at once.
     let mut builder = ConfigBuilder::new();
     builder.upstream("127.0.0.1:5300").expect("upstream");
     builder

@@ -4,25 +4,10 @@
 //! toolchain). Every `extern "C"` function runs its body inside [`ffi_boundary!`], which catches
 //! the panic and returns the type's [`PanicValue`] instead.
 
-use std::ffi::c_char;
-
-use crate::result::{afwd_result, afwd_verdict};
-
-/// What an entry point returns when its body panicked.
+/// What an entry point returns when its body panicked. The result codes, the verdict and the
+/// result text implement it in result.rs, so that this module, the lowest, imports nothing.
 pub(crate) trait PanicValue {
     fn panic_value() -> Self;
-}
-
-impl PanicValue for afwd_result {
-    fn panic_value() -> Self {
-        afwd_result::AFWD_ERR_PANIC
-    }
-}
-
-impl PanicValue for afwd_verdict {
-    fn panic_value() -> Self {
-        afwd_verdict::AFWD_VERDICT_ERROR
-    }
 }
 
 /// `afwd_engine_learned_len`: 0.
@@ -53,13 +38,6 @@ impl PanicValue for () {
 impl<T> PanicValue for *mut T {
     fn panic_value() -> Self {
         std::ptr::null_mut()
-    }
-}
-
-/// `afwd_result_text` never returns NULL, not even after a panic.
-impl PanicValue for *const c_char {
-    fn panic_value() -> Self {
-        crate::result::PANIC_TEXT.as_ptr()
     }
 }
 

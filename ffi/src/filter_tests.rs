@@ -2,7 +2,7 @@
 
 use std::ptr::{null, null_mut};
 
-use crate::tests::{engine, with_injected_panic};
+use crate::testutil::{engine, with_injected_panic};
 use crate::*;
 
 use afwd_result::*;

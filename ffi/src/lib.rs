@@ -41,13 +41,29 @@ mod prefetch;
 mod slice;
 
 #[cfg(test)]
+mod classify_tests;
+#[cfg(test)]
+mod config_tests;
+#[cfg(test)]
+mod exchange_tests;
+#[cfg(test)]
 mod filter_tests;
+#[cfg(test)]
+mod hairpin_tests;
+#[cfg(test)]
+mod layers_tests;
+#[cfg(test)]
+mod null_tests;
+#[cfg(test)]
+mod panic_tests;
 #[cfg(test)]
 mod prefetch_tests;
 #[cfg(test)]
+mod result_tests;
+#[cfg(test)]
 mod share_tests;
 #[cfg(test)]
-mod tests;
+mod testutil;
 
 pub use config::{
     UpstreamModeCode, afwd_config, afwd_config_builder, afwd_config_builder_add_allow_ns,

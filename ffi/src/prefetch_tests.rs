@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 use std::ptr::{self, null, null_mut};
 
-use crate::tests::{builder, query, question_end, wire_name, with_injected_panic};
+use crate::testutil::{builder, query, question_end, wire_name, with_injected_panic};
 use crate::*;
 
 use afwd_prefetch_action_kind::*;

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use acmeforward::{ConfigError, FailReason, QueryError, ReplyError, ShareError, Verdict};
 
-use crate::boundary::ffi_boundary;
+use crate::boundary::{PanicValue, ffi_boundary};
 
 /// The result of an `afwd_*` call: `AFWD_OK`, `AFWD_TRUNCATED`, or an error.
 ///
@@ -405,6 +405,25 @@ impl From<afwd_result> for ResultCode {
 }
 
 const PANIC_MESSAGE: &str = "internal error: a panic was caught at the C boundary";
+
+impl PanicValue for afwd_result {
+    fn panic_value() -> Self {
+        afwd_result::AFWD_ERR_PANIC
+    }
+}
+
+impl PanicValue for afwd_verdict {
+    fn panic_value() -> Self {
+        afwd_verdict::AFWD_VERDICT_ERROR
+    }
+}
+
+/// `afwd_result_text` never returns NULL, not even after a panic.
+impl PanicValue for *const c_char {
+    fn panic_value() -> Self {
+        PANIC_TEXT.as_ptr()
+    }
+}
 
 /// `afwd_result_text`'s answer when it panics itself.
 pub(crate) const PANIC_TEXT: &CStr = c"internal error: a panic was caught at the C boundary";

@@ -4,7 +4,7 @@
 
 use std::ptr::{null, null_mut};
 
-use crate::tests::{
+use crate::testutil::{
     NOW, QNAME, TXT, check_out_buffer, engine, exchange, poll, query, reply_to, sent_query,
     with_injected_panic,
 };

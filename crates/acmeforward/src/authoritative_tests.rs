@@ -4,11 +4,14 @@
 
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::config::{UpstreamMode, Verdict};
+use crate::classify::Verdict;
+use crate::config::UpstreamMode;
 use crate::engine::{Engine, Rule};
-use crate::exchange::{Action, Exchange, FailReason, MAX_SENDS, ReplyError, Transport};
+use crate::exchange::{Action, Exchange, FailReason, MAX_SENDS};
 use crate::learned::{Fact, Learned};
 use crate::testutil::*;
+use crate::validate::ReplyError;
+use crate::wire::Transport;
 
 const CHALLENGE: &str = "_acme-challenge.example.com";
 

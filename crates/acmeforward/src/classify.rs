@@ -3,14 +3,22 @@
 //! Runs for every query in the cluster, so it allocates nothing and rejects most names on their
 //! first byte.
 
-use crate::config::{Verdict, Zone};
+use crate::config::{Config, Zone};
 use crate::name;
+use crate::wire::{ACME_LABEL, CLASS_IN};
 
-/// The label that marks an ACME DNS-01 challenge name (RFC 8555 §8.4), lower case.
-pub(crate) const ACME_LABEL: &[u8] = b"_acme-challenge";
-
-/// DNS class IN.
-pub(crate) const CLASS_IN: u16 = 1;
+/// What to do with a query.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// Not ours: hand the query to the next plugin.
+    Pass = 0,
+    /// A question a forwarding rule takes (see [`crate::Rule`]): forward it to the upstreams.
+    Forward = 1,
+    /// An A or AAAA question for a `hairpin` name that no forwarding rule takes: answer it
+    /// with the hairpin target's addresses (an [`crate::Exchange`], like a forwarded question).
+    Hairpin = 2,
+}
 
 /// Whether a presentation-format name can be a challenge name at all, judged without scanning
 /// it: it has to start with `_` or with an escape that may decode to `_` (`\095`, `\_`), and
@@ -26,14 +34,37 @@ pub(crate) fn is_challenge_in(wire: &[u8], zones: &[Zone]) -> bool {
     name::is_challenge(wire) && zones.iter().any(|z| name::is_at_or_below(wire, z.wire()))
 }
 
-/// Rule 1 alone on a presentation-format name (see [`crate::Config::classify`]).
-pub(crate) fn classify(zones: &[Zone], qname: &[u8], qclass: u16) -> Verdict {
+/// Rule 1 alone on a presentation-format name (see [`Config::classify`]).
+fn challenge_verdict(zones: &[Zone], qname: &[u8], qclass: u16) -> Verdict {
     if qclass != CLASS_IN || !may_be_challenge(qname) {
         return Verdict::Pass;
     }
     match name::scan(qname) {
         Ok(wire) if is_challenge_in(wire.as_bytes(), zones) => Verdict::Forward,
         _ => Verdict::Pass,
+    }
+}
+
+impl Config {
+    /// The challenge rule (rule 1) alone, on the configuration: no allocation. `qname` is in
+    /// presentation format (as miekg/dns gives it: trailing dot optional, `\.` and `\DDD`
+    /// escapes). [`crate::Engine::classify`] applies every rule.
+    ///
+    /// [`Verdict::Forward`] iff `qclass` is IN, the first label is `_acme-challenge` (ASCII
+    /// case-insensitive, after unescaping) and the name is at or below one of the zones. Any
+    /// `qtype`. Malformed names pass.
+    pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16) -> Verdict {
+        // Rule 1 takes any type.
+        let _ = qtype;
+        match challenge_verdict(self.zones(), qname, qclass) {
+            // The cluster's own names never get an answer from outside.
+            Verdict::Forward
+                if name::scan(qname).is_ok_and(|w| self.is_protected(w.as_bytes())) =>
+            {
+                Verdict::Pass
+            }
+            v => v,
+        }
     }
 }
 

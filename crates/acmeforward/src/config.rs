@@ -4,8 +4,9 @@ use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::hairpin::HairpinTable;
-use crate::name::{self, NameError};
+use crate::config_error::ConfigError;
+use crate::hairpin_table::HairpinTable;
+use crate::name;
 
 /// Default per-try upstream timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -280,7 +281,7 @@ impl ConfigBuilder {
     /// `zone`. The IP literals at the end of the line are the targets; with no IP literal at the
     /// end, the last argument is the target, a domain name looked up through the rest of the
     /// plugin chain. A and AAAA questions (class IN) for the names that no forwarding rule takes
-    /// are then answered with the targets' addresses ([`Verdict::Hairpin`]).
+    /// are then answered with the targets' addresses ([`crate::Verdict::Hairpin`]).
     ///
     /// Errors: [`ConfigError::HairpinMissingTarget`] (fewer than one NAME and one TARGET),
     /// [`ConfigError::HairpinNameIsAddress`], [`ConfigError::HairpinBadWildcard`],
@@ -620,175 +621,5 @@ impl Config {
     /// The number of hairpin names and wildcards configured.
     pub fn hairpin_len(&self) -> usize {
         self.hairpin.len()
-    }
-
-    /// The challenge rule (rule 1) alone, on the configuration: no allocation. `qname` is in
-    /// presentation format (as miekg/dns gives it: trailing dot optional, `\.` and `\DDD`
-    /// escapes). [`crate::Engine::classify`] applies every rule.
-    ///
-    /// [`Verdict::Forward`] iff `qclass` is IN, the first label is `_acme-challenge` (ASCII
-    /// case-insensitive, after unescaping) and the name is at or below one of the zones. Any
-    /// `qtype`. Malformed names pass.
-    pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16) -> Verdict {
-        // Rule 1 takes any type.
-        let _ = qtype;
-        match crate::classify::classify(&self.zones, qname, qclass) {
-            // The cluster's own names never get an answer from outside.
-            Verdict::Forward
-                if name::scan(qname).is_ok_and(|w| self.is_protected(w.as_bytes())) =>
-            {
-                Verdict::Pass
-            }
-            v => v,
-        }
-    }
-}
-
-/// What to do with a query.
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    /// Not ours: hand the query to the next plugin.
-    Pass = 0,
-    /// A question a forwarding rule takes (see [`crate::Rule`]): forward it to the upstreams.
-    Forward = 1,
-    /// An A or AAAA question for a `hairpin` name that no forwarding rule takes: answer it
-    /// with the hairpin target's addresses (an [`crate::Exchange`], like a forwarded question).
-    Hairpin = 2,
-}
-
-/// A configuration value that was rejected. Fieldless: each is one C result code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The zone name is empty.
-    NameEmpty,
-    /// The zone name has an empty label.
-    NameEmptyLabel,
-    /// A label of the zone name is longer than 63 octets.
-    NameLabelTooLong,
-    /// The zone name is longer than 255 octets.
-    NameTooLong,
-    /// The zone name has a bad `\` escape.
-    NameBadEscape,
-    /// The upstream is not an IP address (or `[IPv6]`), optionally with a port.
-    AddressInvalid,
-    /// The upstream's port is not a number from 1 to 65535.
-    PortInvalid,
-    /// The timeout is not within 1ms ..= 60s.
-    TimeoutOutOfRange,
-    /// max_ttl is above 604800.
-    MaxTtlOutOfRange,
-    /// No upstream was given.
-    NoUpstream,
-    /// max_learned is not within 16 ..= 1048576.
-    MaxLearnedOutOfRange,
-    /// `delegated .`: the root would forward every question of every type.
-    DelegatedRoot,
-    /// A hairpin NAME is an IP literal (the IP literals go last, as targets).
-    HairpinNameIsAddress,
-    /// A hairpin line without at least one NAME and one TARGET.
-    HairpinMissingTarget,
-    /// A `*` in a hairpin NAME other than a leading `*.` (or a wildcard of the root).
-    HairpinBadWildcard,
-    /// The hairpin target name is not a valid domain name.
-    HairpinTargetInvalid,
-    /// A hairpin NAME given twice (in one line or in two).
-    HairpinDuplicateName,
-    /// `protect .`: nothing could be forwarded.
-    ProtectedRoot,
-    /// A listed zone is at or below a protected zone.
-    ZoneProtected,
-    /// A delegated zone is at or below a protected zone.
-    DelegatedProtected,
-    /// An `allow_ns` network is not `IP/PREFIX` or `IP`.
-    NetInvalid,
-    /// max_time is not within 10ms ..= 300s.
-    MaxTimeOutOfRange,
-    /// max_concurrent is not within 1 ..= 1000000.
-    MaxConcurrentOutOfRange,
-    /// A hairpin NAME is the root.
-    HairpinRootName,
-}
-
-impl ConfigError {
-    /// A static, operator-readable description (the FFI hands it out as is).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ConfigError::NameEmpty => NameError::Empty.as_str(),
-            ConfigError::NameEmptyLabel => NameError::EmptyLabel.as_str(),
-            ConfigError::NameLabelTooLong => NameError::LabelTooLong.as_str(),
-            ConfigError::NameTooLong => NameError::TooLong.as_str(),
-            ConfigError::NameBadEscape => NameError::BadEscape.as_str(),
-            ConfigError::AddressInvalid => {
-                "not an IP address: expected IP or IP:PORT, e.g. 192.0.2.53 or [2001:db8::53]:53"
-            }
-            ConfigError::PortInvalid => "port must be a number from 1 to 65535",
-            ConfigError::TimeoutOutOfRange => "timeout out of range: must be from 1ms to 60s",
-            ConfigError::MaxTtlOutOfRange => {
-                "max_ttl out of range: must be from 0 to 604800 seconds (one week)"
-            }
-            ConfigError::NoUpstream => "no upstream: add `to ADDRESS`",
-            ConfigError::MaxLearnedOutOfRange => {
-                "max_learned out of range: must be from 16 to 1048576 entries"
-            }
-            ConfigError::DelegatedRoot => {
-                "delegated zone cannot be the root: it would forward every question"
-            }
-            ConfigError::HairpinNameIsAddress => {
-                "hairpin NAME is an IP address: the NAMEs come first and must be domain names (or *.zone); the IP addresses go last, as the targets"
-            }
-            ConfigError::HairpinMissingTarget => {
-                "hairpin needs at least one NAME and one TARGET: hairpin NAME... TARGET... (TARGET: IP addresses, or one domain name)"
-            }
-            ConfigError::HairpinBadWildcard => {
-                "bad hairpin wildcard: `*` is only allowed as the whole first label, as in *.example.com (and not *. for the root)"
-            }
-            ConfigError::HairpinTargetInvalid => {
-                "hairpin target is not a valid domain name: the target is the trailing IP addresses, or else the last argument, one domain name (no wildcard, not the root)"
-            }
-            ConfigError::HairpinDuplicateName => {
-                "hairpin NAME given twice: each name (and each *.zone) may appear only once, in one hairpin line"
-            }
-            ConfigError::ProtectedRoot => {
-                "protected zone cannot be the root: nothing could be forwarded"
-            }
-            ConfigError::ZoneProtected => {
-                "a listed zone is inside a protected zone (cluster.local, in-addr.arpa, ip6.arpa, localhost, or one given with `protect`): its names are never answered from outside"
-            }
-            ConfigError::DelegatedProtected => {
-                "a delegated zone is inside a protected zone (cluster.local, in-addr.arpa, ip6.arpa, localhost, or one given with `protect`): its names are never answered from outside"
-            }
-            ConfigError::NetInvalid => {
-                "not a network: expected IP/PREFIX or IP, e.g. 127.0.0.0/8 or 2001:db8::/32"
-            }
-            ConfigError::MaxTimeOutOfRange => "max_time out of range: must be from 10ms to 300s",
-            ConfigError::HairpinRootName => {
-                "hairpin NAME cannot be the root: name the public names the ingress serves"
-            }
-            ConfigError::MaxConcurrentOutOfRange => {
-                "max_concurrent out of range: must be from 1 to 1000000"
-            }
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl From<NameError> for ConfigError {
-    fn from(e: NameError) -> Self {
-        match e {
-            NameError::Empty => ConfigError::NameEmpty,
-            NameError::EmptyLabel => ConfigError::NameEmptyLabel,
-            NameError::LabelTooLong => ConfigError::NameLabelTooLong,
-            NameError::TooLong => ConfigError::NameTooLong,
-            NameError::BadEscape => ConfigError::NameBadEscape,
-        }
     }
 }

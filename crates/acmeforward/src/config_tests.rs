@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::*;
+use crate::config_error::ConfigError;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse()
@@ -297,7 +298,7 @@ fn build(setup: impl FnOnce(&mut ConfigBuilder) -> Result<(), ConfigError>) -> C
 }
 
 #[test]
-fn issue4_defaults() {
+fn discovery_delegation_and_learning_defaults() {
     let c = build(|_| Ok(()));
     assert!(c.discovery());
     assert!(c.delegated().is_empty());

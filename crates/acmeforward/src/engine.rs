@@ -5,15 +5,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
-use crate::classify::{self, CLASS_IN};
-use crate::config::{Config, Verdict, Zone};
+use crate::classify::{self, Verdict};
+use crate::config::{Config, Zone};
 use crate::filter::{self, PassFilter};
-use crate::learned::{
-    FILTER_WORDS, Fact, Facts, Learned, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT,
-    filter_bit, is_check_type,
-};
+#[cfg(any(test, feature = "internals"))]
+use crate::learned::Fact;
+use crate::learned::{FILTER_WORDS, Facts, Learned, filter_bit, is_check_type};
 use crate::name;
 use crate::policy::{Refusal, RefusalCounts};
+use crate::wire::{CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT};
 
 /// Which forwarding rule matched a question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,7 +190,7 @@ impl Engine {
         if self.pass_filter_passes(qname, qtype, qclass) {
             return Verdict::Pass;
         }
-        // Hairpin (hairpin.rs): A/AAAA of class IN, only when a table is configured.
+        // Hairpin (classify_hairpin below): A/AAAA of class IN, only when a table is configured.
         if qclass == CLASS_IN
             && matches!(qtype, TYPE_A | TYPE_AAAA)
             && !self.config.hairpin().is_empty()
@@ -367,6 +367,7 @@ impl Engine {
     }
 
     /// The unexpired facts learned about `name` (wire form, any case).
+    #[cfg(any(test, feature = "internals"))]
     pub fn learned_facts(&self, name: &[u8], now_ms: u64) -> Facts {
         if self.learned_len() == 0 {
             return Facts::default();
@@ -376,7 +377,11 @@ impl Engine {
 
     /// The nameserver addresses, prefetched or learned, of the closest enclosing zone of `name`
     /// (wire form, any case): the apex (lower-cased wire form) and the addresses.
-    pub fn learned_servers(&self, name: &[u8], now_ms: u64) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
+    pub(crate) fn learned_servers(
+        &self,
+        name: &[u8],
+        now_ms: u64,
+    ) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
         if self.learned_len() == 0 && self.pinned_len.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -386,13 +391,15 @@ impl Engine {
     }
 
     /// Learns `fact` about `name` (wire form, any case) as a forwarded reply would (see
-    /// [`Learned::learn`]). Exchanges do this themselves; this is for tests, benchmarks and
-    /// warm starts. Returns false for a malformed name.
+    /// [`Learned::learn`]). Exchanges do this themselves; this is for tests, benchmarks and the
+    /// fuzz targets. Returns false for a malformed name.
+    #[cfg(any(test, feature = "internals"))]
     pub fn learn(&self, name: &[u8], fact: Fact, ttl: u32, now_ms: u64) -> bool {
         self.update(|l| l.learn(name, fact, ttl, now_ms))
     }
 
     /// A copy of the learned state.
+    #[cfg(any(test, feature = "internals"))]
     pub fn learned_snapshot(&self) -> Learned {
         self.read().clone()
     }
@@ -464,6 +471,25 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The classifier for an A or AAAA question of class IN when the hairpin table is not
+    /// empty: one scan of the name, every forwarding rule first ([`Verdict::Forward`]), then
+    /// the table ([`Verdict::Hairpin`]). No allocation.
+    pub(crate) fn classify_hairpin(&self, qname: &[u8], qtype: u16, now_ms: u64) -> Verdict {
+        let Ok(wire) = name::scan(qname) else {
+            return Verdict::Pass;
+        };
+        let wire = wire.as_bytes();
+        if self.rule_wire(wire, qtype, now_ms).is_some() {
+            Verdict::Forward
+        } else if self.config().hairpin().target(wire, qtype).is_some() {
+            Verdict::Hairpin
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,12 +510,10 @@ mod tests {
         e.rule(name.as_bytes(), qtype, 1, 1000)
     }
 
-    const A: u16 = 1;
-    const NS: u16 = 2;
-    const CNAME: u16 = 5;
-    const SOA: u16 = 6;
-    const TXT: u16 = 16;
-    const AAAA: u16 = 28;
+    use crate::wire::{
+        TYPE_A as A, TYPE_AAAA as AAAA, TYPE_CNAME as CNAME, TYPE_NS as NS, TYPE_SOA as SOA,
+        TYPE_TXT as TXT,
+    };
 
     #[test]
     fn rule1_challenge_any_type() {
@@ -673,8 +697,7 @@ mod prefilter_tests {
     use crate::learned::LEARN_MIN_TTL;
     use crate::testutil::wire_name;
 
-    const A: u16 = 1;
-    const TXT: u16 = 16;
+    use crate::wire::{TYPE_A as A, TYPE_TXT as TXT};
     const MIN_MS: u64 = LEARN_MIN_TTL as u64 * 1000;
 
     fn engine() -> Engine {

@@ -10,10 +10,8 @@
 //! (replies handed to exchanges, prefetch polls), after which it takes a fresh copy; a shrinking
 //! state leaves the copy conservative.
 
-use crate::classify::CLASS_IN;
 use crate::learned::{FILTER_BITS, FILTER_WORDS, filter_bit};
-use crate::learned::{TYPE_A, TYPE_AAAA};
-use crate::name::{MAX_LABEL_LEN, MAX_WIRE_LEN};
+use crate::wire::{CLASS_IN, MAX_LABEL_LEN, MAX_WIRE_LEN, TYPE_A, TYPE_AAAA};
 
 /// The pass filter. Plain data: copy it freely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

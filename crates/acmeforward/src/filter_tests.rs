@@ -1,7 +1,8 @@
 //! The pass filter: whatever the configuration and state, a question it rules out is one the
 //! engine passes; and it does rule out the bulk of a cluster's questions.
 
-use crate::config::{ConfigBuilder, Verdict};
+use crate::classify::Verdict;
+use crate::config::ConfigBuilder;
 use crate::engine::Engine;
 use crate::filter::PassFilter;
 use crate::learned::{Fact, PrefetchedZone};

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use crate::exchange::{Action, FailReason, ReplyError, Transport};
+use crate::exchange::{Action, FailReason};
 use crate::testutil::*;
+use crate::validate::ReplyError;
+use crate::wire::Transport;
 
 const CHALLENGE: &str = "_acme-challenge.example.com";
 

@@ -7,14 +7,15 @@ use std::net::IpAddr;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::config::{ConfigBuilder, Verdict};
+use crate::classify::Verdict;
+use crate::config::ConfigBuilder;
 use crate::engine::{Engine, Rule};
-use crate::exchange::{Action, Exchange, FLAG_TC, FailReason, ReplyError, Transport};
+use crate::exchange::{Action, Exchange, FailReason};
 use crate::learned::Fact;
 use crate::testutil::*;
+use crate::validate::ReplyError;
+use crate::wire::{FLAG_TC, TYPE_MX, Transport};
 
-const TYPE_AAAA: u16 = 28;
-const TYPE_MX: u16 = 15;
 const INGRESS: &str = "ingress-nginx-controller.ingress-nginx.svc.cluster.local";
 
 fn engine_with(max_ttl: u32, setup: impl FnOnce(&mut ConfigBuilder)) -> Engine {
@@ -190,7 +191,7 @@ fn classify_other_types_classes_and_names_pass() {
 }
 
 #[test]
-fn classify_challenge_and_issue4_rules_win() {
+fn classify_challenge_and_delegation_rules_win() {
     let e = engine_with(30, |b| {
         assert!(b.zone("example.com").is_ok());
         assert!(b.delegated("auth.example.com").is_ok());

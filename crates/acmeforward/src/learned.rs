@@ -27,6 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::name;
+use crate::wire::{TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT};
 
 /// The shortest time a fact is kept, in seconds, whatever the record's TTL: a follow-up lookup
 /// right after a TTL-0 answer must still go out.
@@ -143,14 +144,6 @@ impl std::fmt::Debug for Filter {
     }
 }
 
-/// DNS type numbers the rules look at.
-pub(crate) const TYPE_A: u16 = 1;
-pub(crate) const TYPE_NS: u16 = 2;
-pub(crate) const TYPE_CNAME: u16 = 5;
-pub(crate) const TYPE_SOA: u16 = 6;
-pub(crate) const TYPE_TXT: u16 = 16;
-pub(crate) const TYPE_AAAA: u16 = 28;
-
 /// The types a propagation check asks about a challenge's CNAME target or a name in a
 /// delegated zone: TXT, CNAME, SOA and NS. Never A or AAAA (an application's types).
 pub(crate) fn is_check_type(qtype: u16) -> bool {
@@ -190,13 +183,16 @@ pub struct Facts {
 impl Facts {
     /// Whether a question of type `qtype` for the name is forwarded by these facts (with the
     /// discovery rules 3 and 5 on).
+    #[cfg(any(test, feature = "internals"))]
     pub fn forwards(&self, qtype: u16) -> bool {
         (self.cname_target && is_check_type(qtype))
-            || ((self.ns_host || self.prefetched_host) && matches!(qtype, TYPE_A | TYPE_AAAA))
+            || ((self.ns_host || self.prefetched_host)
+                && matches!(qtype, crate::wire::TYPE_A | crate::wire::TYPE_AAAA))
             || ((self.ancestor || self.prefetched_apex) && matches!(qtype, TYPE_SOA | TYPE_NS))
     }
 
     /// No fact at all.
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         !(self.ns_host
             || self.cname_target
@@ -327,6 +323,7 @@ impl Learned {
     }
 
     /// The bound on the number of entries.
+    #[cfg(any(test, feature = "internals"))]
     pub fn max_entries(&self) -> usize {
         self.max_entries
     }
@@ -337,6 +334,7 @@ impl Learned {
     }
 
     /// No entries.
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -375,6 +373,7 @@ impl Learned {
     }
 
     /// The unexpired facts about `name` (wire form, any case). No allocation.
+    #[cfg(any(test, feature = "internals"))]
     pub fn lookup(&self, name: &[u8], now_ms: u64) -> Facts {
         let Some(key) = name::normalize_wire(name) else {
             return Facts::default();
@@ -861,5 +860,31 @@ mod tests {
         l.learn(&w("b.example"), Fact::NsHost, 60, 0);
         assert_eq!(l.len(), 1);
         assert!(l.lookup(&w("b.example"), 1).ns_host);
+    }
+
+    // Any names, TTLs and clocks: nothing panics, and the bound holds.
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+    fn learned_never_panics(
+        names in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..20),
+        ttls in proptest::collection::vec(any::<u32>(), 1..20),
+        nows in proptest::collection::vec(any::<u64>(), 1..20),
+    ) {
+        let mut l = Learned::new(16);
+        for (i, name) in names.iter().enumerate() {
+            let ttl = ttls[i % ttls.len()];
+            let now = nows[i % nows.len()];
+            let fact = [Fact::NsHost, Fact::CnameTarget, Fact::Ancestor][i % 3];
+            let _ = l.learn(name, fact, ttl, now);
+            let _ = l.learn_servers(name, &["192.0.2.1:53".parse().expect("addr")], ttl, now);
+            let _ = l.lookup(name, now);
+            let _ = l.servers(name, now);
+            prop_assert!(l.len() <= 16);
+        }
+        let _ = l.purge(u64::MAX);
+        prop_assert!(l.is_empty());
+    }
     }
 }

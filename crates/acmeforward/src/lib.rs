@@ -5,7 +5,8 @@
 //! * [`ConfigBuilder`] / [`Config`]: the validated configuration (zones, upstreams, timeout,
 //!   max_ttl, discovery, delegated zones, upstream mode, max_learned), built from the Corefile one
 //!   setting at a time.
-//! * [`Engine`]: a configuration plus the [`Learned`] state shared by every query.
+//! * [`Engine`]: a configuration plus the state learned from forwarded replies, shared by every
+//!   query.
 //!   [`Engine::classify`] is the per-query hot path, allocation-free: [`Verdict::Forward`] when a
 //!   forwarding rule matches ([`Rule`]: challenge names; SOA/NS discovery; learned nameserver
 //!   hosts; delegated zones and learned CNAME targets; the learned SOA walk), class IN only;
@@ -20,6 +21,12 @@
 //!
 //! No sockets, threads, clock or randomness of its own: the caller does the I/O, passes a random
 //! word to [`Exchange::new`] and its monotonic clock as `now_ms`.
+//!
+//! Names: every name the API takes is in presentation format, the text form that miekg/dns and a
+//! Corefile use (`\.` and `\DDD` escapes, trailing dot optional, any case), as bytes or `&str`;
+//! only DNS messages (queries and replies) are in wire format. The `internals` cargo feature
+//! (for the benchmarks and fuzz targets, not a stable API) exposes the learned state, which is
+//! keyed by wire-form names. `examples/udp_forwarder.rs` drives an [`Exchange`] over std::net.
 //!
 //! ```
 //! use acmeforward::{Action, ConfigBuilder, Engine, Exchange, Transport, Verdict};
@@ -56,9 +63,13 @@
 mod authoritative_tests;
 mod classify;
 mod client;
+#[cfg(test)]
+mod client_tests;
 mod config;
+mod config_error;
 #[cfg(test)]
 mod config_tests;
+mod discovery;
 mod engine;
 mod exchange;
 mod filter;
@@ -66,9 +77,12 @@ mod filter;
 mod filter_tests;
 #[cfg(test)]
 mod forgery_tests;
-mod hairpin;
+mod hairpin_answer;
+mod hairpin_table;
 #[cfg(test)]
 mod hairpin_tests;
+#[cfg(test)]
+mod layers_tests;
 mod learned;
 #[cfg(test)]
 mod machine_tests;
@@ -79,30 +93,45 @@ mod policy_tests;
 mod prefetch;
 #[cfg(test)]
 mod prefetch_tests;
+mod probes;
+mod query;
+#[cfg(test)]
+mod query_tests;
 mod rewrite;
+mod share;
 #[cfg(test)]
 mod share_tests;
 #[cfg(test)]
 mod testutil;
+mod validate;
+#[cfg(test)]
+mod validate_tests;
+mod wire;
 
-pub use client::ShareError;
+pub use classify::Verdict;
+pub use client::QueryError;
 pub use config::{
-    Config, ConfigBuilder, ConfigError, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED,
-    DEFAULT_MAX_TIME, DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT,
-    MAX_MAX_CONCURRENT, MAX_MAX_LEARNED, MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED,
-    MIN_MAX_TIME, MIN_TIMEOUT, Net, UpstreamMode, Verdict, Zone,
+    Config, ConfigBuilder, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TIME,
+    DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_CONCURRENT,
+    MAX_MAX_LEARNED, MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED, MIN_MAX_TIME,
+    MIN_TIMEOUT, Net, UpstreamMode, Zone,
 };
+pub use config_error::ConfigError;
+pub use discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
 pub use engine::{Engine, Rule};
-pub use exchange::{
-    Action, Exchange, FailReason, MAX_CLIENT_UDP_PAYLOAD, MAX_CNAME_CHAIN, MAX_NS_ADDRS,
-    MAX_NS_HOSTS, MAX_SENDS, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, QueryError, ReplyError, Transport,
-    UPSTREAM_UDP_PAYLOAD,
-};
+pub use exchange::{Action, Exchange, FailReason, MAX_SENDS};
 pub use filter::{PassFilter, label_bit};
-pub use learned::{Fact, Facts, LEARN_MAX_TTL, LEARN_MIN_TTL, Learned};
+#[cfg(feature = "internals")]
+pub use learned::{Fact, Facts, Learned};
+pub use learned::{LEARN_MAX_TTL, LEARN_MIN_TTL};
 pub use name::NameError;
 pub use policy::Refusal;
 pub use prefetch::{
     PREFETCH_MAX_INTERVAL_MS, PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MAX_MS,
     PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
+};
+pub use share::ShareError;
+pub use validate::{MAX_CNAME_CHAIN, ReplyError};
+pub use wire::{
+    MAX_CLIENT_UDP_PAYLOAD, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, Transport, UPSTREAM_UDP_PAYLOAD,
 };

@@ -4,11 +4,13 @@
 
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::config::Verdict;
+use crate::classify::Verdict;
 use crate::engine::Rule;
-use crate::exchange::{Action, FLAG_TC, FailReason, MAX_SENDS, ReplyError, Transport};
+use crate::exchange::{Action, FailReason, MAX_SENDS};
 use crate::learned::LEARN_MIN_TTL;
 use crate::testutil::*;
+use crate::validate::ReplyError;
+use crate::wire::{FLAG_TC, Transport};
 
 const CHALLENGE: &str = "_acme-challenge.example.com";
 
@@ -508,4 +510,11 @@ fn glue_dropped_before_truncating() {
     assert!(!m.metadata.truncation);
     assert_eq!(m.answers.len(), 12);
     assert!(m.additionals.is_empty());
+}
+
+#[test]
+fn config_and_exchange_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<crate::Config>();
+    send_sync::<crate::Exchange>();
 }

@@ -12,11 +12,9 @@
 
 use core::fmt;
 
-/// The longest a name can be in wire form, root label included (RFC 1035 §2.3.4).
-pub(crate) const MAX_WIRE_LEN: usize = 255;
+use hickory_proto::rr::Name;
 
-/// The longest a single label can be (RFC 1035 §2.3.4).
-pub(crate) const MAX_LABEL_LEN: usize = 63;
+use crate::wire::{ACME_LABEL, MAX_LABEL_LEN, MAX_WIRE_LEN};
 
 /// Why a presentation-format name was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -228,7 +226,7 @@ pub(crate) fn is_at_or_below(name: &[u8], zone: &[u8]) -> bool {
 pub(crate) fn is_challenge(wire: &[u8]) -> bool {
     labels(wire)
         .next()
-        .is_some_and(|l| l.eq_ignore_ascii_case(crate::classify::ACME_LABEL))
+        .is_some_and(|l| l.eq_ignore_ascii_case(ACME_LABEL))
 }
 
 /// The strict ancestors of a well-formed wire-form name, nearest first, without the root.
@@ -310,6 +308,24 @@ pub(crate) fn write_presentation(wire: &[u8], f: &mut impl fmt::Write) -> fmt::R
         f.write_char('.')?;
     }
     Ok(())
+}
+
+/// Appends the wire form of a parsed name, each octet passed through `octet`.
+pub(crate) fn push_name(out: &mut Vec<u8>, n: &Name, mut octet: impl FnMut(u8) -> u8) {
+    for label in n.iter() {
+        // Hickory only holds labels of 1 ..= 63 octets.
+        let label = label.get(..label.len().min(MAX_LABEL_LEN)).unwrap_or(&[]);
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(|&b| octet(b)));
+    }
+    out.push(0);
+}
+
+/// Lower-cased wire form of a parsed name.
+pub(crate) fn name_wire(n: &Name) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    push_name(&mut out, n, |b| b.to_ascii_lowercase());
+    out
 }
 
 #[cfg(test)]

@@ -4,13 +4,16 @@
 
 use hickory_proto::rr::RecordType;
 
-use crate::config::{ConfigBuilder, ConfigError, UpstreamMode, Verdict};
+use crate::classify::Verdict;
+use crate::config::{ConfigBuilder, UpstreamMode};
+use crate::config_error::ConfigError;
 use crate::engine::{Engine, Rule};
-use crate::exchange::{Action, FailReason, Transport};
+use crate::exchange::{Action, FailReason};
 use crate::policy::Refusal;
 use crate::testutil::*;
+use crate::wire::RCODE_NXDOMAIN as NXDOMAIN;
+use crate::wire::Transport;
 
-const NXDOMAIN: u16 = 3;
 const NOERROR: u16 = 0;
 const SERVFAIL: u16 = 2;
 

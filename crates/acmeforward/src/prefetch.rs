@@ -20,14 +20,15 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::config::{DEFAULT_PORT, UpstreamMode};
+use crate::discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
 use crate::engine::Engine;
-use crate::exchange::{
-    Action, Exchange, MAX_NS_ADDRS, MAX_NS_HOSTS, ReplyError, SplitMix64, Transport, Validated,
-    name_wire,
-};
+use crate::exchange::{Action, Exchange};
 use crate::learned::PrefetchedZone;
-use crate::name;
+use crate::name::{self, name_wire};
 use crate::policy::{self, Refusal};
+use crate::query::SplitMix64;
+use crate::validate::{ReplyError, Validated};
+use crate::wire::Transport;
 
 /// The shortest time between two refreshes of a zone, in milliseconds.
 pub const PREFETCH_MIN_INTERVAL_MS: u64 = 30_000;

@@ -4,15 +4,16 @@
 
 use std::net::SocketAddr;
 
-use crate::config::{ConfigBuilder, UpstreamMode, Verdict};
+use crate::classify::Verdict;
+use crate::config::{ConfigBuilder, UpstreamMode};
 use crate::engine::{Engine, Rule};
-use crate::exchange::Transport;
 use crate::learned::Fact;
 use crate::policy::Refusal;
 use crate::prefetch::{
     PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
 };
 use crate::testutil::*;
+use crate::wire::Transport;
 
 const TIMEOUT_MS: u64 = 2_000;
 

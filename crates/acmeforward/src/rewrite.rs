@@ -9,9 +9,8 @@ use hickory_proto::rr::{RData, Record};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use crate::client::Client;
-use crate::exchange::{
-    FLAG_TC, MAX_TCP_MESSAGE, ReplyError, Transport, UPSTREAM_UDP_PAYLOAD, Validated,
-};
+use crate::validate::{ReplyError, Validated};
+use crate::wire::{FLAG_TC, MAX_TCP_MESSAGE, Transport, UPSTREAM_UDP_PAYLOAD};
 
 /// Builds the client's reply into `out` (which the caller has cleared).
 pub(crate) fn client_reply(

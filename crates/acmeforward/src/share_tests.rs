@@ -5,9 +5,11 @@
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::client::ShareError;
-use crate::exchange::{Action, Exchange, QueryError, Transport};
+use crate::client::QueryError;
+use crate::exchange::{Action, Exchange};
+use crate::share::ShareError;
 use crate::testutil::*;
+use crate::wire::Transport;
 
 const CHALLENGE: &str = "_acme-challenge.www.example.com";
 

@@ -5,25 +5,22 @@ use std::net::SocketAddr;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use crate::config::{Config, ConfigBuilder, Verdict};
+use crate::classify::Verdict;
+use crate::config::{Config, ConfigBuilder};
 use crate::engine::Engine;
-use crate::exchange::{Action, Exchange, ReplyError, Transport};
+use crate::exchange::{Action, Exchange};
+use crate::validate::ReplyError;
+use crate::wire::{FLAG_AA, FLAG_QR, FLAG_RA, FLAG_RD, Transport};
 
-pub(crate) const TYPE_A: u16 = 1;
-pub(crate) const TYPE_AAAA: u16 = 28;
+pub(crate) use crate::wire::{
+    CLASS_CH, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_DNAME, TYPE_NS, TYPE_NSEC, TYPE_OPT,
+    TYPE_SOA, TYPE_TXT,
+};
+
 /// QR | AA (RD clear, RA clear), as an authoritative server answers.
-pub(crate) const AA: u16 = 0x8400;
+pub(crate) const AA: u16 = u16::from_be_bytes([FLAG_QR | FLAG_AA, 0]);
 /// QR | RD | RA, as a resolver answers.
-pub(crate) const RA: u16 = 0x8180;
-pub(crate) const TYPE_NS: u16 = 2;
-pub(crate) const TYPE_CNAME: u16 = 5;
-pub(crate) const TYPE_SOA: u16 = 6;
-pub(crate) const TYPE_TXT: u16 = 16;
-pub(crate) const TYPE_DNAME: u16 = 39;
-pub(crate) const TYPE_OPT: u16 = 41;
-pub(crate) const TYPE_NSEC: u16 = 47;
-pub(crate) const CLASS_IN: u16 = 1;
-pub(crate) const CLASS_CH: u16 = 3;
+pub(crate) const RA: u16 = u16::from_be_bytes([FLAG_QR | FLAG_RD, FLAG_RA]);
 
 /// A compression pointer to offset 12: the question name.
 pub(crate) const QNAME_PTR: [u8; 2] = [0xc0, 0x0c];

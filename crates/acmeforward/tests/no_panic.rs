@@ -1,5 +1,5 @@
 //! Properties: arbitrary bytes given to `Exchange::new`, `Exchange::on_reply`,
-//! `Engine::classify`, `Config::classify`, `ConfigBuilder::hairpin` and `Learned` never panic
+//! `Engine::classify`, `Config::classify` and `ConfigBuilder::hairpin` never panic
 //! (every outcome is a value or a typed error), a state machine fed arbitrary replies always ends
 //! within MAX_SENDS sends, and a hairpin exchange (IP or name target) always ends after at most
 //! one internal lookup.
@@ -7,8 +7,7 @@
 mod common;
 
 use acmeforward::{
-    Action, ConfigBuilder, Engine, Exchange, Fact, Learned, MAX_SENDS, ReplyError, Transport,
-    UpstreamMode,
+    Action, ConfigBuilder, Engine, Exchange, MAX_SENDS, ReplyError, Transport, UpstreamMode,
 };
 use common::*;
 use proptest::prelude::*;
@@ -229,27 +228,6 @@ proptest! {
                 let _ = e.classify(name, qtype, 1, now);
             }
         }
-    }
-
-    #[test]
-    fn learned_never_panics(
-        names in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..20),
-        ttls in proptest::collection::vec(any::<u32>(), 1..20),
-        nows in proptest::collection::vec(any::<u64>(), 1..20),
-    ) {
-        let mut l = Learned::new(16);
-        for (i, name) in names.iter().enumerate() {
-            let ttl = ttls[i % ttls.len()];
-            let now = nows[i % nows.len()];
-            let fact = [Fact::NsHost, Fact::CnameTarget, Fact::Ancestor][i % 3];
-            let _ = l.learn(name, fact, ttl, now);
-            let _ = l.learn_servers(name, &["192.0.2.1:53".parse().expect("addr")], ttl, now);
-            let _ = l.lookup(name, now);
-            let _ = l.servers(name, now);
-            prop_assert!(l.len() <= 16);
-        }
-        let _ = l.purge(u64::MAX);
-        prop_assert!(l.is_empty());
     }
 
     #[test]

@@ -1,31 +1,22 @@
-//! The HTTP-01 hairpin: A and AAAA questions for configured names are answered with an
+//! The HTTP-01 hairpin table: A and AAAA questions for configured names are answered with an
 //! in-cluster address (the ingress controller's), because a cluster without hairpin NAT cannot
 //! reach its own load balancer VIP, and an ACME client's HTTP-01 self check would time out.
 //!
 //! * [`HairpinTable::add_line`] parses one Corefile line, `hairpin NAME... TARGET...`;
 //! * [`HairpinTable::lookup`] finds the target of a (lower-cased wire form) name: exact names
-//!   first, then the longest `*.zone` wildcard; no allocation;
-//! * [`Engine::classify_hairpin`] is the classifier's hairpin step, after every forwarding rule;
-//! * [`static_answer`] and [`internal_answer`] make the records of the client's answer, which
-//!   [`crate::rewrite::client_reply`] turns into the reply (the client's ID, name and flags,
-//!   TTLs capped by max_ttl), as for a forwarded answer.
+//!   first, then the longest `*.zone` wildcard; no allocation.
 //!
-//! A name target costs one internal lookup ([`crate::Action::Internal`]): the caller runs the
-//! query through the rest of its plugin chain and hands the reply to
-//! [`crate::Exchange::on_reply`], where it is validated like an upstream reply.
+//! Part of the configuration; the classifier's hairpin step is `Engine::classify_hairpin`
+//! (engine.rs), the answers are made in hairpin_answer.rs.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::Name;
 
-use crate::config::{ConfigError, Verdict};
-use crate::engine::Engine;
-use crate::exchange::{Exchange, Validated};
-use crate::learned::{TYPE_A, TYPE_AAAA};
+use crate::config_error::ConfigError;
 use crate::name;
+use crate::wire::{MAX_WIRE_LEN, TYPE_A, TYPE_AAAA};
 
 /// Where a hairpin name points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +59,7 @@ impl Lengths {
     }
 
     fn contains(&self, len: usize) -> bool {
-        len <= name::MAX_WIRE_LEN
+        len <= MAX_WIRE_LEN
             && self
                 .0
                 .get((len >> 6) & 3)
@@ -260,80 +251,12 @@ impl HairpinTable {
     }
 }
 
-impl Engine {
-    /// The classifier for an A or AAAA question of class IN when the hairpin table is not
-    /// empty: one scan of the name, every forwarding rule first ([`Verdict::Forward`]), then
-    /// the table ([`Verdict::Hairpin`]). No allocation.
-    pub(crate) fn classify_hairpin(&self, qname: &[u8], qtype: u16, now_ms: u64) -> Verdict {
-        let Ok(wire) = name::scan(qname) else {
-            return Verdict::Pass;
-        };
-        let wire = wire.as_bytes();
-        if self.rule_wire(wire, qtype, now_ms).is_some() {
-            Verdict::Forward
-        } else if self.config().hairpin().target(wire, qtype).is_some() {
-            Verdict::Hairpin
-        } else {
-            Verdict::Pass
-        }
-    }
-}
-
-/// The reply parts of a hairpin answer: the addresses of the asked family (A for an A question,
-/// AAAA for AAAA) as records under the client's name (exact case), each with its TTL, nothing
-/// else; NOERROR, AA clear, RA set (what a client of the cluster's resolver sees for a public
-/// name), AD clear. No address of the asked family: NODATA.
-fn answer(ex: &Exchange, addrs: impl IntoIterator<Item = (IpAddr, u32)>) -> Validated {
-    let answers = addrs
-        .into_iter()
-        .filter_map(|(ip, ttl)| {
-            let data = match (ip, ex.client.qtype) {
-                (IpAddr::V4(v4), RecordType::A) => RData::A(A(v4)),
-                (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(AAAA(v6)),
-                _ => return None,
-            };
-            Some(Record::from_rdata(ex.client.name.clone(), ttl, data))
-        })
-        .collect();
-    Validated {
-        authoritative: false,
-        recursion_available: true,
-        authentic_data: false,
-        response_code: ResponseCode::NoError,
-        answers,
-        authorities: Vec::new(),
-        additionals: Vec::new(),
-    }
-}
-
-/// The answer for IP targets: their addresses of the asked family, each with TTL max_ttl.
-pub(crate) fn static_answer(ex: &Exchange, addrs: &[IpAddr]) -> Validated {
-    answer(ex, addrs.iter().map(|ip| (*ip, ex.max_ttl)))
-}
-
-/// The answer for a name target from its validated internal reply (every answer record is on
-/// the target name or its CNAME chain): the addresses of the asked family, each with its own
-/// TTL (capped by max_ttl when the reply is built), duplicates dropped. No CNAME: the addresses
-/// go under the client's name.
-pub(crate) fn internal_answer(ex: &Exchange, valid: &Validated) -> Validated {
-    let mut addrs: Vec<(IpAddr, u32)> = Vec::new();
-    for r in &valid.answers {
-        let ip = match &r.data {
-            RData::A(a) => IpAddr::V4(a.0),
-            RData::AAAA(a) => IpAddr::V6(a.0),
-            _ => continue,
-        };
-        if !addrs.iter().any(|(have, _)| *have == ip) {
-            addrs.push((ip, r.ttl));
-        }
-    }
-    answer(ex, addrs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::Verdict;
     use crate::config::ConfigBuilder;
+    use crate::engine::Engine;
     use crate::testutil::wire_name;
 
     fn table(lines: &[&str]) -> HairpinTable {
