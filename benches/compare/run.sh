@@ -267,7 +267,7 @@ env_used=""
 for v in COMPARE_NET COMPARE_LATENCY_QPS; do [[ -n ${!v:-} ]] && env_used+="$v=${!v} "; done
 
 echo
-echo "Command: \`${env_used}benches/compare/run.sh $seconds $rounds\` (\`make bench-compare\` runs it with 5 2), commit $gitrev, $started"
+echo "Command: \`${env_used}benches/compare/run.sh $seconds $rounds\` (\`make bench-compare\` runs it with COMPARE_SECONDS=5 COMPARE_ROUNDS=2 unless given), commit $gitrev, $started"
 echo
 echo "- dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}'): throughput runs \`dnsperf -s $ip -p PORT -d FILE -l $seconds ${perf_flags[*]}\`;" \
   "latency runs (forward rows) the same with \`-Q $lat_qps -v\`, p50/p99 by nearest rank over every answered query's own latency, all rounds pooled"
