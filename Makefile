@@ -7,12 +7,14 @@ COREDNS := $(ROOT)/build/bin/coredns
 FFI_LIB := $(ROOT)/target/release/libacmeforward_ffi.a
 FUZZ_SECONDS ?= 60
 DNSPERF_SECONDS ?= 10
+COMPARE_SECONDS ?= 5
+COMPARE_ROUNDS ?= 2
 export GOFLAGS := -buildvcs=false
 # Go's build cache does not hash the Rust static library that cgo links: a flag that carries the
 # library's hash makes every link that uses it redo itself when the library changes.
 LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
 
-.PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf fuzz clean
+.PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf bench-compare fuzz clean
 
 all: build
 
@@ -65,6 +67,11 @@ bench: ffi
 # dnsperf against the built CoreDNS, with and without acmeforward side by side (loopback only).
 bench-dnsperf: build
 	benches/dnsperf/run.sh $(DNSPERF_SECONDS)
+
+# acmeforward against CoreDNS baselines (no plugin, view, forward, hosts), alternated in one run,
+# printed as the markdown table for benches/RESULTS.md (loopback only; about 5 min by default).
+bench-compare: build
+	benches/compare/run.sh $(COMPARE_SECONDS) $(COMPARE_ROUNDS)
 
 # Needs the nightly toolchain (rustup) and cargo-fuzz; FUZZ_SECONDS per target.
 fuzz:
