@@ -94,6 +94,10 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	q := client{query: query, hairpin: hairpin}
 	_, q.tcp = w.RemoteAddr().(*net.TCPAddr)
+	if hairpin {
+		// Answered from the table (or the rest of the chain): no upstream to share.
+		return a.lead(ctx, w, q, flightKey{}, nil)
+	}
 	key := keyOf(r)
 	for {
 		f, leader := a.flights.join(key)

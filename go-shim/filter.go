@@ -46,33 +46,32 @@ func (f *passFilter) passes(name string, qtype, qclass uint16) bool {
 	if (qtype != typeA && qtype != typeAAAA) || f.hairpinLabels[bit/64]&(1<<(bit%64)) != 0 {
 		return false
 	}
-	// A and AAAA beside a nameserver host: its exact name decides.
-	var wire [255]byte
-	at := 0
+	// A and AAAA beside a nameserver host: its exact name decides, by the hash
+	// of its wire form (labels with their length bytes, then the root),
+	// streamed without building it.
+	if len(n)+2 > 255 {
+		return false
+	}
+	h := newFxHasher(len(n) + 2)
 	for rest := n; ; {
 		l := strings.IndexByte(rest, '.')
 		if l < 0 {
 			l = len(rest)
 		}
-		if l == 0 || l > 63 || at+1+l >= len(wire) || strings.IndexByte(rest[:l], '\\') >= 0 {
+		if l == 0 || l > 63 || strings.IndexByte(rest[:l], '\\') >= 0 {
 			return false
 		}
-		wire[at] = byte(l)
+		h.add(byte(l))
 		for i := range l {
-			c := rest[i]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			wire[at+1+i] = c
+			h.add(lower(rest[i]))
 		}
-		at += 1 + l
 		if l == len(rest) {
 			break
 		}
 		rest = rest[l+1:]
 	}
-	// wire[at] is the root label, already zero.
-	bit = hashBits(wire[:at+1])
+	h.add(0)
+	bit = h.sum()
 	return f.names[bit/64]&(1<<(bit%64)) == 0
 }
 
@@ -84,21 +83,46 @@ const (
 
 // hashBits is the header's hash: FxHash-style over the bytes, ASCII
 // lower-cased, as 8-byte little-endian words; the 12 top bits.
-func hashBits[T string | []byte](label T) uint {
-	const k = 0xf1357aea2e62a9c5
-	h := uint64(len(label)) * k
-	for i := 0; i < len(label); i += 8 {
-		var w uint64
-		for j := 0; j < 8 && i+j < len(label); j++ {
-			c := label[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			w |= uint64(c) << (8 * j)
-		}
-		h = (bits.RotateLeft64(h, 26) ^ w) * k
+func hashBits[T string | []byte](b T) uint {
+	h := newFxHasher(len(b))
+	for i := range len(b) {
+		h.add(lower(b[i]))
+	}
+	return h.sum()
+}
+
+const fxK = 0xf1357aea2e62a9c5
+
+// fxHasher computes hashBits a byte at a time.
+type fxHasher struct {
+	h, word uint64
+	n       uint // bytes in word
+}
+
+func newFxHasher(length int) fxHasher { return fxHasher{h: uint64(length) * fxK} }
+
+func (x *fxHasher) add(c byte) {
+	x.word |= uint64(c) << (8 * x.n)
+	x.n++
+	if x.n == 8 {
+		x.h = (bits.RotateLeft64(x.h, 26) ^ x.word) * fxK
+		x.word, x.n = 0, 0
+	}
+}
+
+func (x *fxHasher) sum() uint {
+	h := x.h
+	if x.n > 0 {
+		h = (bits.RotateLeft64(h, 26) ^ x.word) * fxK
 	}
 	h ^= h >> 29
-	h *= k
+	h *= fxK
 	return uint(h >> 52)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

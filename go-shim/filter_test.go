@@ -126,3 +126,22 @@ func TestPassFilterHashIsTheCores(t *testing.T) {
 		t.Error("A ns1.example.com must go to the core, A db.example.com must not")
 	}
 }
+
+// BenchmarkPassFilter is the shim's filter alone, in a live server's state,
+// for a cluster name (ruled out by its last label) and a public name under a
+// listed zone (ruled out by the hash of its whole name).
+func BenchmarkPassFilter(b *testing.B) {
+	a := livePlugin(b)
+	f := a.engine.filter.Load()
+	for _, name := range []string{"api.payments.svc.cluster.local.", "www.internal.example.com."} {
+		b.Run(strings.Split(name, ".")[len(strings.Split(name, "."))-2], func(b *testing.B) {
+			if !f.passes(name, dns.TypeA, dns.ClassINET) {
+				b.Fatalf("%s is not ruled out", name)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				f.passes(name, dns.TypeA, dns.ClassINET)
+			}
+		})
+	}
+}
