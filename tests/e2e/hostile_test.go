@@ -85,9 +85,15 @@ var hostileKinds = []hostileKind{
 
 // hostileRow is what one kind did.
 type hostileRow struct {
-	udp, tcp, moved, want string
-	ok                    bool
+	udp, tcp, moved, want, raced string
+	ok                           bool
 }
+
+// racing are the kinds where a bad datagram races the true reply: each is
+// asked raceAsks more times over UDP, and every one must get the true answer.
+var racing = []world.FakeMode{world.FakeForgedIDFirst, world.FakeForgedCaseFirst, world.FakeOtherPort, world.FakeOtherAddr}
+
+const raceAsks = 10
 
 func TestHostileUpstream(t *testing.T) {
 	t.Parallel()
@@ -145,6 +151,19 @@ func TestHostileUpstream(t *testing.T) {
 					t.Errorf("none of %s moved (moved: %s)", strings.Join(k.counted, ", "), row.moved)
 				}
 
+				if slices.Contains(racing, k.mode) {
+					good := 0
+					for i := range raceAsks {
+						if outcome(hostileAsk(t, s, fmt.Sprintf("_acme-challenge.race%d.%s.example.com", i, k.mode), false)) == "good" {
+							good++
+						}
+					}
+					row.raced = fmt.Sprintf("%d/%d", good, raceAsks)
+					if good != raceAsks {
+						t.Errorf("with the bad datagram racing the true reply, %d of %d lookups got the true answer, want all", good, raceAsks)
+					}
+				}
+
 				r = hostileAsk(t, s, name, true)
 				row.tcp = outcome(r)
 				if !slices.Contains(k.tcp, row.tcp) {
@@ -158,7 +177,7 @@ func TestHostileUpstream(t *testing.T) {
 
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "kind\tclient (UDP)\tclient (TCP)\tcounted (UDP question)\twant (UDP; counters)\tresult")
+	fmt.Fprintln(tw, "kind\tclient (UDP)\tclient (TCP)\tcounted (UDP question)\twant (UDP; counters)\traced (true answers)\tresult")
 	for _, k := range hostileKinds {
 		r, ok := rows[k.mode]
 		if !ok {
@@ -168,7 +187,11 @@ func TestHostileUpstream(t *testing.T) {
 		if !r.ok {
 			res = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.mode, r.udp, r.tcp, r.moved, r.want, res)
+		raced := r.raced
+		if raced == "" {
+			raced = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.mode, r.udp, r.tcp, r.moved, r.want, raced, res)
 	}
 	tw.Flush()
 	t.Logf("hostile upstream, one CoreDNS per kind (timeout %v, late replies %v after the query):\n%s", hostileTimeout, hostileLate, b.String())
