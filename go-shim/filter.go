@@ -1,6 +1,7 @@
 package acmeforward
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"strings"
 )
@@ -47,32 +48,55 @@ func (f *passFilter) passes(name string, qtype, qclass uint16) bool {
 		return false
 	}
 	// A and AAAA beside a nameserver host: its exact name decides, by the hash
-	// of its wire form (labels with their length bytes, then the root),
-	// streamed without building it.
-	if len(n)+2 > 255 {
+	// of its wire form (labels with their length bytes, then the root).
+	if len(n)+2 > 255 || strings.IndexByte(n, '\\') >= 0 {
 		return false
 	}
-	h := newFxHasher(len(n) + 2)
+	var wire [256]byte // a byte to spare: the hash reads whole 8-byte words
+	at := 0
 	for rest := n; ; {
 		l := strings.IndexByte(rest, '.')
 		if l < 0 {
 			l = len(rest)
 		}
-		if l == 0 || l > 63 || strings.IndexByte(rest[:l], '\\') >= 0 {
+		if l == 0 || l > 63 {
 			return false
 		}
-		h.add(byte(l))
-		for i := range l {
-			h.add(lower(rest[i]))
-		}
+		wire[at] = byte(l)
+		copy(wire[at+1:], rest[:l])
+		at += 1 + l
 		if l == len(rest) {
 			break
 		}
 		rest = rest[l+1:]
 	}
-	h.add(0)
-	bit = h.sum()
+	// wire[at] is the root label, already zero.
+	bit = wireBits(&wire, at+1)
 	return f.names[bit/64]&(1<<(bit%64)) == 0
+}
+
+// wireBits is hashBits of wire[:n], 8 bytes at a time (the bytes past n are
+// zero, as the hash pads the last word).
+func wireBits(wire *[256]byte, n int) uint {
+	h := uint64(n) * fxK
+	for i := 0; i < n; i += 8 {
+		w := binary.LittleEndian.Uint64(wire[i : i+8])
+		h = (bits.RotateLeft64(h, 26) ^ lower8(w)) * fxK
+	}
+	h ^= h >> 29
+	h *= fxK
+	return uint(h >> 52)
+}
+
+// lower8 lower-cases the ASCII letters among the 8 bytes of w, all at once;
+// other bytes (digits, '-', length bytes, bytes above 0x7f) stay.
+func lower8(w uint64) uint64 {
+	const ones = 0x0101010101010101
+	low7 := w & (0x7f * ones)
+	atLeastA := low7 + (0x80-'A')*ones
+	aboveZ := low7 + (0x80-'Z'-1)*ones
+	upper := atLeastA &^ aboveZ &^ w & (0x80 * ones)
+	return w | upper>>2
 }
 
 const (

@@ -145,3 +145,14 @@ func BenchmarkPassFilter(b *testing.B) {
 		})
 	}
 }
+
+// lower8 agrees with a byte-at-a-time lower-casing on every byte value.
+func TestLower8(t *testing.T) {
+	for b := range 256 {
+		w := uint64(b) * 0x0101010101010101
+		want := uint64(lower(byte(b))) * 0x0101010101010101
+		if got := lower8(w); got != want {
+			t.Fatalf("lower8(%#x) = %#x, want %#x", w, got, want)
+		}
+	}
+}
