@@ -226,6 +226,13 @@ func (b *configBuilder) AddHairpin(line string) error {
 		C.afwd_config_builder_add_hairpin(b.ptr, stringPtr(line), C.size_t(len(line))))
 }
 
+// AddLabel adds a challenge label: the first call replaces the default set
+// (_acme-challenge and _validation-persist).
+func (b *configBuilder) AddLabel(label string) error {
+	return resultErr("afwd_config_builder_add_label",
+		C.afwd_config_builder_add_label(b.ptr, stringPtr(label), C.size_t(len(label))))
+}
+
 // SetUpstreamMode sets the upstream mode.
 func (b *configBuilder) SetUpstreamMode(m UpstreamMode) error {
 	return resultErr("afwd_config_builder_set_upstream_mode",

@@ -66,6 +66,7 @@ func setup(c *caddy.Controller) error {
 //	    allow_ns NET...
 //	    max_time DURATION
 //	    max_concurrent N
+//	    labels LABEL...
 //	}
 //
 // TO is what forward's TO takes but for the transports the shim lacks:
@@ -80,7 +81,8 @@ func setup(c *caddy.Controller) error {
 // words and numbers into their C form); its result text becomes the reason in
 // the error, which carries the Corefile's file and line. `delegated`,
 // `hairpin`, `protect` and `allow_ns` may be repeated; every other option may
-// appear once. A hairpin
+// appear once (`labels` too: it replaces the default challenge labels, so
+// one line lists the whole set). A hairpin
 // line's arguments go to the core joined with spaces: it parses them (names,
 // wildcards, IP or name targets) and reports what is wrong.
 func parse(c *caddy.Controller) (*AcmeForward, error) {
@@ -124,7 +126,7 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 	for c.NextBlock() {
 		option := c.Val()
 		switch option {
-		case "to", "timeout", "max_ttl", "discovery", "upstream_mode", "max_learned", "max_time", "max_concurrent", "tls", "tls_servername":
+		case "to", "timeout", "max_ttl", "discovery", "upstream_mode", "max_learned", "max_time", "max_concurrent", "tls", "tls_servername", "labels":
 			if seen[option] {
 				return nil, c.Errf("duplicate option %q", option)
 			}
@@ -269,6 +271,15 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 			for _, n := range args {
 				if err := b.AddAllowNS(n); err != nil {
 					return nil, c.Errf("invalid allow_ns network %q: %s", n, reason(err))
+				}
+			}
+		case "labels":
+			if len(args) == 0 {
+				return nil, c.ArgErr()
+			}
+			for _, label := range args {
+				if err := b.AddLabel(label); err != nil {
+					return nil, c.Errf("invalid label %q: %s", label, reason(err))
 				}
 			}
 		case "hairpin":

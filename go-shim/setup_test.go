@@ -125,6 +125,41 @@ func TestSetupValid(t *testing.T) {
 			pass:      []string{"example.net. SOA"},
 		},
 		{
+			name:      "default labels: dns-01, dns-persist-01, dns-account-01",
+			input:     "acmeforward example.com {\n to 127.0.0.1\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward: []string{
+				"_acme-challenge.www.example.com.", "_validation-persist.www.example.com.",
+				"_ujmmovf2vn55tgye._acme-challenge.www.example.com.",
+				"_UJMMOVF2VN55TGYE._acme-challenge.www.example.com.",
+			},
+			pass: []string{
+				"foo._acme-challenge.www.example.com.", "_validation-persist.example.org.",
+				"_ujmmovf2vn55tgy1._acme-challenge.www.example.com.",
+			},
+		},
+		{
+			name:      "labels replace the defaults",
+			input:     "acmeforward example.com {\n to 127.0.0.1\n labels _Custom-1 _validation-persist\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward:   []string{"_custom-1.www.example.com.", "_validation-persist.example.com."},
+			pass: []string{
+				"_acme-challenge.www.example.com.",
+				"_ujmmovf2vn55tgye._acme-challenge.www.example.com.",
+				"_custom-1.example.org.",
+			},
+		},
+		{
+			name:      "labels with _acme-challenge keep dns-account-01",
+			input:     "acmeforward {\n to 127.0.0.1\n labels _acme-challenge\n}",
+			upstreams: []string{"127.0.0.1:53"},
+			timeout:   2 * time.Second,
+			forward:   []string{"_acme-challenge.example.com.", "_ujmmovf2vn55tgye._acme-challenge.example.com."},
+			pass:      []string{"_validation-persist.example.com."},
+		},
+		{
 			name:      "upstream_mode recursive",
 			input:     "acmeforward example.com {\n to 127.0.0.1:5300\n upstream_mode recursive\n}",
 			upstreams: []string{"127.0.0.1:5300"},
@@ -345,6 +380,16 @@ func TestSetupInvalid(t *testing.T) {
 		{"hairpin duplicate in two lines", "acmeforward {\n to 127.0.0.1\n hairpin *.example.com 127.0.0.1\n hairpin *.Example.COM svc.cluster.local\n}", []string{"Testfile:4", "twice"}},
 		{"hairpin bad line after good ones", "acmeforward {\n to 127.0.0.1\n hairpin a.example.com 127.0.0.1\n max_ttl 5\n hairpin b.example.com\n}", []string{"Testfile:5", "invalid hairpin \"b.example.com\""}},
 		{"twice in a server block", "acmeforward {\n to 127.0.0.1\n}\nacmeforward {\n to 127.0.0.2\n}", []string{"Testfile:4", "only be used once"}},
+		{"labels without label", "acmeforward {\n to 127.0.0.1\n labels\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"labels without underscore", "acmeforward {\n to 127.0.0.1\n labels acme-challenge\n}", []string{"Testfile:3", "invalid label \"acme-challenge\"", "start with `_`"}},
+		{"labels empty", "acmeforward {\n to 127.0.0.1\n labels _ok \"\"\n}", []string{"Testfile:3", "invalid label \"\"", "empty"}},
+		{"labels too long", "acmeforward {\n to 127.0.0.1\n labels _" + strings.Repeat("a", 63) + "\n}", []string{"Testfile:3", "invalid label", "longer than 63"}},
+		{"labels with a dot", "acmeforward {\n to 127.0.0.1\n labels _acme-challenge.x\n}", []string{"Testfile:3", "invalid label \"_acme-challenge.x\"", "letters, digits"}},
+		{"labels with an escape", "acmeforward {\n to 127.0.0.1\n labels \\095acme\n}", []string{"Testfile:3", "invalid label", "start with `_`"}},
+		{"labels bad character", "acmeforward {\n to 127.0.0.1\n labels _a*b\n}", []string{"Testfile:3", "invalid label \"_a*b\"", "letters, digits"}},
+		{"labels duplicate", "acmeforward {\n to 127.0.0.1\n labels _acme-challenge _ACME-Challenge\n}", []string{"Testfile:3", "invalid label \"_ACME-Challenge\"", "twice"}},
+		{"labels too many", "acmeforward {\n to 127.0.0.1\n labels _1 _2 _3 _4 _5 _6 _7 _8 _9 _10 _11 _12 _13 _14 _15 _16 _17\n}", []string{"Testfile:3", "invalid label \"_17\"", "at most 16"}},
+		{"duplicate labels", "acmeforward {\n to 127.0.0.1\n labels _a\n max_ttl 5\n labels _b\n}", []string{"Testfile:5", "duplicate option \"labels\""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

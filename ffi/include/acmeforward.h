@@ -188,6 +188,30 @@ typedef enum afwd_result {
    */
   AFWD_ERR_HAIRPIN_ROOT_NAME = 224,
   /**
+   * Challenge label: empty.
+   */
+  AFWD_ERR_LABEL_EMPTY = 225,
+  /**
+   * Challenge label: does not start with `_`.
+   */
+  AFWD_ERR_LABEL_NO_UNDERSCORE = 226,
+  /**
+   * Challenge label: longer than 63 characters.
+   */
+  AFWD_ERR_LABEL_TOO_LONG = 227,
+  /**
+   * Challenge label: a character other than ASCII letters, digits, `-` and `_`.
+   */
+  AFWD_ERR_LABEL_BAD_CHARACTER = 228,
+  /**
+   * Challenge label: already added (case-insensitively).
+   */
+  AFWD_ERR_LABEL_DUPLICATE = 229,
+  /**
+   * Challenge label: more than 16.
+   */
+  AFWD_ERR_TOO_MANY_LABELS = 230,
+  /**
    * A configuration error that this version of the C ABI has no own code for (a newer core).
    */
   AFWD_ERR_CONFIG_INVALID = 299,
@@ -804,6 +828,33 @@ enum afwd_result afwd_config_builder_add_protected(struct afwd_config_builder *b
 enum afwd_result afwd_config_builder_add_allow_ns(struct afwd_config_builder *b,
                                                   const uint8_t *net,
                                                   size_t net_len);
+
+/**
+ * Adds a challenge label, as in the Corefile's `labels LABEL...`: a name whose first label is
+ * one of them, at or below a zone, is a challenge name (forwarded, any type). The first call
+ * replaces the default set (`_acme-challenge` and `_validation-persist`); later calls add to
+ * it. While `_acme-challenge` is in the set, dns-account-01 names
+ * (`_<16 base32 characters>._acme-challenge.<name>`) are challenge names too.
+ *
+ * A label is `_` followed by ASCII letters, digits, `-` and `_`, at most 63 characters in all,
+ * compared case-insensitively; no dots, no escapes. At most 16.
+ *
+ * `label` is `label_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `label` with a non-zero
+ * length: NULL with length 0 is the empty label); `AFWD_ERR_INVALID_UTF8`;
+ * `AFWD_ERR_LABEL_EMPTY`, `AFWD_ERR_LABEL_NO_UNDERSCORE`, `AFWD_ERR_LABEL_TOO_LONG`,
+ * `AFWD_ERR_LABEL_BAD_CHARACTER`, `AFWD_ERR_LABEL_DUPLICATE` (added before),
+ * `AFWD_ERR_TOO_MANY_LABELS`. On an error the builder is unchanged.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call. `label` is
+ * NULL or points to `label_len` readable bytes.
+ */
+enum afwd_result afwd_config_builder_add_label(struct afwd_config_builder *b,
+                                               const uint8_t *label,
+                                               size_t label_len);
 
 /**
  * Adds a hairpin line (the HTTP-01 hairpin), as in the Corefile's `hairpin NAME... TARGET...`:

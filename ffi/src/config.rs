@@ -399,6 +399,39 @@ pub unsafe extern "C" fn afwd_config_builder_add_allow_ns(
     })
 }
 
+/// Adds a challenge label, as in the Corefile's `labels LABEL...`: a name whose first label is
+/// one of them, at or below a zone, is a challenge name (forwarded, any type). The first call
+/// replaces the default set (`_acme-challenge` and `_validation-persist`); later calls add to
+/// it. While `_acme-challenge` is in the set, dns-account-01 names
+/// (`_<16 base32 characters>._acme-challenge.<name>`) are challenge names too.
+///
+/// A label is `_` followed by ASCII letters, digits, `-` and `_`, at most 63 characters in all,
+/// compared case-insensitively; no dots, no escapes. At most 16.
+///
+/// `label` is `label_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `label` with a non-zero
+/// length: NULL with length 0 is the empty label); `AFWD_ERR_INVALID_UTF8`;
+/// `AFWD_ERR_LABEL_EMPTY`, `AFWD_ERR_LABEL_NO_UNDERSCORE`, `AFWD_ERR_LABEL_TOO_LONG`,
+/// `AFWD_ERR_LABEL_BAD_CHARACTER`, `AFWD_ERR_LABEL_DUPLICATE` (added before),
+/// `AFWD_ERR_TOO_MANY_LABELS`. On an error the builder is unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `label` is
+/// NULL or points to `label_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_label(
+    b: *mut afwd_config_builder,
+    label: *const u8,
+    label_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, label, label_len, |b, label| status(b.label(label))) }
+    })
+}
+
 /// Adds a hairpin line (the HTTP-01 hairpin), as in the Corefile's `hairpin NAME... TARGET...`:
 /// the line's arguments separated by ASCII whitespace (e.g. the Corefile arguments joined with
 /// spaces). A and AAAA questions for the NAMEs are then answered with the TARGET's addresses

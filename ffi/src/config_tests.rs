@@ -92,3 +92,106 @@ fn upstream_getter_normalises_and_handles_short_buffers() {
         afwd_config_free(c);
     }
 }
+
+// ---- challenge labels -----------------------------------------------------------------------
+
+/// An engine for the whole tree (no zone), with the `labels` given (none: the defaults).
+fn engine_with_labels(labels: &[&[u8]]) -> *mut afwd_engine {
+    let b = builder();
+    let mut c = null_mut();
+    let mut e = null_mut();
+    // SAFETY: `b` and `c` are live; the slices and the out-pointers are valid for the calls.
+    unsafe {
+        for l in labels {
+            assert_eq!(
+                afwd_config_builder_add_label(b, l.as_ptr(), l.len()),
+                AFWD_OK
+            );
+        }
+        assert_eq!(
+            afwd_config_builder_add_upstream(b, UPSTREAM.as_ptr(), UPSTREAM.len()),
+            AFWD_OK
+        );
+        assert_eq!(afwd_config_new(b, &mut c), AFWD_OK);
+        afwd_config_builder_free(b);
+        assert_eq!(afwd_engine_new(c, &mut e), AFWD_OK);
+        afwd_config_free(c);
+    }
+    e
+}
+
+fn verdict(e: *const afwd_engine, name: &[u8]) -> afwd_verdict {
+    // SAFETY: `e` is live; `name` is valid for its length.
+    unsafe { afwd_engine_classify(e, name.as_ptr(), name.len(), TXT, IN, NOW) }
+}
+
+#[test]
+fn labels_replace_the_defaults() {
+    use afwd_verdict::*;
+    let persist: &[u8] = b"_validation-persist.www.example.com.";
+    let account: &[u8] = b"_UJMMOVF2VN55TGYE._acme-challenge.www.example.com.";
+    let custom: &[u8] = b"_custom.www.example.com.";
+    let e = engine_with_labels(&[]);
+    for (name, want) in [
+        (QNAME, AFWD_VERDICT_FORWARD),
+        (persist, AFWD_VERDICT_FORWARD),
+        (account, AFWD_VERDICT_FORWARD),
+        (
+            &b"foo._acme-challenge.www.example.com."[..],
+            AFWD_VERDICT_PASS,
+        ),
+        (custom, AFWD_VERDICT_PASS),
+    ] {
+        assert_eq!(verdict(e, name), want, "{}", String::from_utf8_lossy(name));
+    }
+    let e2 = engine_with_labels(&[b"_Custom"]);
+    for (name, want) in [
+        (QNAME, AFWD_VERDICT_PASS),
+        (persist, AFWD_VERDICT_PASS),
+        (account, AFWD_VERDICT_PASS),
+        (custom, AFWD_VERDICT_FORWARD),
+    ] {
+        assert_eq!(verdict(e2, name), want, "{}", String::from_utf8_lossy(name));
+    }
+    // SAFETY: both engines are live and freed once.
+    unsafe {
+        afwd_engine_free(e);
+        afwd_engine_free(e2);
+    }
+}
+
+#[test]
+fn labels_are_validated() {
+    let b = builder();
+    let long = [b"_".as_slice(), &[b'a'; 63]].concat();
+    // SAFETY: live builder; the slices are valid for their lengths.
+    unsafe {
+        for (arg, want) in [
+            (&b"_custom"[..], AFWD_OK),
+            (b"", AFWD_ERR_LABEL_EMPTY),
+            (b"custom", AFWD_ERR_LABEL_NO_UNDERSCORE),
+            (&long, AFWD_ERR_LABEL_TOO_LONG),
+            (b"_a.example", AFWD_ERR_LABEL_BAD_CHARACTER),
+            (b"_CUSTOM", AFWD_ERR_LABEL_DUPLICATE),
+        ] {
+            assert_eq!(
+                afwd_config_builder_add_label(b, arg.as_ptr(), arg.len()),
+                want,
+                "{}",
+                String::from_utf8_lossy(arg)
+            );
+        }
+        for i in 1..16 {
+            let l = format!("_l{i}");
+            assert_eq!(
+                afwd_config_builder_add_label(b, l.as_ptr(), l.len()),
+                AFWD_OK
+            );
+        }
+        assert_eq!(
+            afwd_config_builder_add_label(b, b"_x".as_ptr(), 2),
+            AFWD_ERR_TOO_MANY_LABELS
+        );
+        afwd_config_builder_free(b);
+    }
+}

@@ -91,6 +91,14 @@ fn null_handles_and_pointers_are_rejected() {
             afwd_config_builder_add_hairpin(b, null(), 3),
             AFWD_ERR_NULL_ARGUMENT
         );
+        assert_eq!(
+            afwd_config_builder_add_label(null_mut(), LABEL.as_ptr(), LABEL.len()),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_config_builder_add_label(b, null(), 3),
+            AFWD_ERR_NULL_ARGUMENT
+        );
         // Config.
         assert_eq!(afwd_config_new(null(), &mut c_out), AFWD_ERR_NULL_ARGUMENT);
         assert!(c_out.is_null(), "config_out is cleared on error");
@@ -212,6 +220,10 @@ fn null_with_zero_length_is_an_empty_input() {
             AFWD_ERR_HAIRPIN_MISSING_TARGET
         );
         assert_eq!(
+            afwd_config_builder_add_label(b, null(), 0),
+            AFWD_ERR_LABEL_EMPTY
+        );
+        assert_eq!(
             afwd_engine_classify(e, null(), 0, TXT, IN, NOW),
             AFWD_VERDICT_PASS
         );
@@ -250,6 +262,11 @@ fn text_arguments_must_be_utf8() {
         );
         assert_eq!(
             afwd_config_builder_add_upstream_tls(b, bad.as_ptr(), bad.len()),
+            AFWD_ERR_INVALID_UTF8
+        );
+        let bad_label = b"_acme\xff";
+        assert_eq!(
+            afwd_config_builder_add_label(b, bad_label.as_ptr(), bad_label.len()),
             AFWD_ERR_INVALID_UTF8
         );
         let bad = b"www.example.com 10.0.0.\xff";

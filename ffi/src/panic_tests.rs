@@ -130,6 +130,10 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
             AFWD_ERR_PANIC
         );
         assert_eq!(
+            with_injected_panic(|| afwd_config_builder_add_label(b, LABEL.as_ptr(), LABEL.len())),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
             with_injected_panic(|| afwd_config_new(b, &mut c_out)),
             AFWD_ERR_PANIC
         );
@@ -192,10 +196,14 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
         assert_eq!(n, 7);
         assert_eq!(action, untouched);
         // The handles are intact after the caught panics: the exchange still waits for the
-        // reply to its first send; the hairpin line was not added.
+        // reply to its first send; the hairpin line and the label were not added.
         assert_eq!(afwd_config_builder_set_max_ttl(b, 10), AFWD_OK);
         assert_eq!(
             afwd_config_builder_add_hairpin(b, HAIRPIN_IP.as_ptr(), HAIRPIN_IP.len()),
+            AFWD_OK
+        );
+        assert_eq!(
+            afwd_config_builder_add_label(b, LABEL.as_ptr(), LABEL.len()),
             AFWD_OK
         );
         assert_eq!(afwd_engine_learned_len(e), 0);

@@ -90,6 +90,18 @@ pub enum afwd_result {
     AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE = 223,
     /// Hairpin: a NAME is the root.
     AFWD_ERR_HAIRPIN_ROOT_NAME = 224,
+    /// Challenge label: empty.
+    AFWD_ERR_LABEL_EMPTY = 225,
+    /// Challenge label: does not start with `_`.
+    AFWD_ERR_LABEL_NO_UNDERSCORE = 226,
+    /// Challenge label: longer than 63 characters.
+    AFWD_ERR_LABEL_TOO_LONG = 227,
+    /// Challenge label: a character other than ASCII letters, digits, `-` and `_`.
+    AFWD_ERR_LABEL_BAD_CHARACTER = 228,
+    /// Challenge label: already added (case-insensitively).
+    AFWD_ERR_LABEL_DUPLICATE = 229,
+    /// Challenge label: more than 16.
+    AFWD_ERR_TOO_MANY_LABELS = 230,
     /// A configuration error that this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_CONFIG_INVALID = 299,
     /// The client query does not parse (also the code for a query error without an own code).
@@ -138,7 +150,7 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 55] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 61] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -175,6 +187,12 @@ pub(crate) const ALL_RESULTS: [afwd_result; 55] = {
         AFWD_ERR_MAX_TIME_OUT_OF_RANGE,
         AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE,
         AFWD_ERR_HAIRPIN_ROOT_NAME,
+        AFWD_ERR_LABEL_EMPTY,
+        AFWD_ERR_LABEL_NO_UNDERSCORE,
+        AFWD_ERR_LABEL_TOO_LONG,
+        AFWD_ERR_LABEL_BAD_CHARACTER,
+        AFWD_ERR_LABEL_DUPLICATE,
+        AFWD_ERR_TOO_MANY_LABELS,
         AFWD_ERR_CONFIG_INVALID,
         AFWD_ERR_QUERY_MALFORMED,
         AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -227,6 +245,12 @@ impl From<ConfigError> for afwd_result {
             ConfigError::MaxTimeOutOfRange => AFWD_ERR_MAX_TIME_OUT_OF_RANGE,
             ConfigError::MaxConcurrentOutOfRange => AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE,
             ConfigError::HairpinRootName => AFWD_ERR_HAIRPIN_ROOT_NAME,
+            ConfigError::LabelEmpty => AFWD_ERR_LABEL_EMPTY,
+            ConfigError::LabelNoUnderscore => AFWD_ERR_LABEL_NO_UNDERSCORE,
+            ConfigError::LabelTooLong => AFWD_ERR_LABEL_TOO_LONG,
+            ConfigError::LabelBadCharacter => AFWD_ERR_LABEL_BAD_CHARACTER,
+            ConfigError::LabelDuplicate => AFWD_ERR_LABEL_DUPLICATE,
+            ConfigError::TooManyLabels => AFWD_ERR_TOO_MANY_LABELS,
             // #[non_exhaustive]: a variant added to the core after this ABI was written.
             _ => AFWD_ERR_CONFIG_INVALID,
         }
@@ -338,6 +362,12 @@ impl afwd_result {
             AFWD_ERR_MAX_TIME_OUT_OF_RANGE => ConfigError::MaxTimeOutOfRange.as_str(),
             AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE => ConfigError::MaxConcurrentOutOfRange.as_str(),
             AFWD_ERR_HAIRPIN_ROOT_NAME => ConfigError::HairpinRootName.as_str(),
+            AFWD_ERR_LABEL_EMPTY => ConfigError::LabelEmpty.as_str(),
+            AFWD_ERR_LABEL_NO_UNDERSCORE => ConfigError::LabelNoUnderscore.as_str(),
+            AFWD_ERR_LABEL_TOO_LONG => ConfigError::LabelTooLong.as_str(),
+            AFWD_ERR_LABEL_BAD_CHARACTER => ConfigError::LabelBadCharacter.as_str(),
+            AFWD_ERR_LABEL_DUPLICATE => ConfigError::LabelDuplicate.as_str(),
+            AFWD_ERR_TOO_MANY_LABELS => ConfigError::TooManyLabels.as_str(),
             AFWD_ERR_CONFIG_INVALID => "invalid configuration",
             AFWD_ERR_QUERY_MALFORMED => QueryError::Malformed.as_str(),
             AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),

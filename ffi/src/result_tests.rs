@@ -52,6 +52,12 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_MAX_TIME_OUT_OF_RANGE, 222),
         (AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE, 223),
         (AFWD_ERR_HAIRPIN_ROOT_NAME, 224),
+        (AFWD_ERR_LABEL_EMPTY, 225),
+        (AFWD_ERR_LABEL_NO_UNDERSCORE, 226),
+        (AFWD_ERR_LABEL_TOO_LONG, 227),
+        (AFWD_ERR_LABEL_BAD_CHARACTER, 228),
+        (AFWD_ERR_LABEL_DUPLICATE, 229),
+        (AFWD_ERR_TOO_MANY_LABELS, 230),
         (AFWD_ERR_CONFIG_INVALID, 299),
         (AFWD_ERR_QUERY_MALFORMED, 300),
         (AFWD_ERR_QUERY_NOT_A_QUERY, 301),
@@ -105,7 +111,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [2, 99, 107, 225, 298, 305, 409, 505, 598, 600, c_uint::MAX] {
+    for unknown in [2, 99, 107, 231, 298, 305, 409, 505, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -167,6 +173,12 @@ fn core_errors_map_to_their_own_codes_and_messages() {
             AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE,
         ),
         (ConfigError::HairpinRootName, AFWD_ERR_HAIRPIN_ROOT_NAME),
+        (ConfigError::LabelEmpty, AFWD_ERR_LABEL_EMPTY),
+        (ConfigError::LabelNoUnderscore, AFWD_ERR_LABEL_NO_UNDERSCORE),
+        (ConfigError::LabelTooLong, AFWD_ERR_LABEL_TOO_LONG),
+        (ConfigError::LabelBadCharacter, AFWD_ERR_LABEL_BAD_CHARACTER),
+        (ConfigError::LabelDuplicate, AFWD_ERR_LABEL_DUPLICATE),
+        (ConfigError::TooManyLabels, AFWD_ERR_TOO_MANY_LABELS),
     ];
     for (e, code) in config {
         assert_eq!(afwd_result::from(e), code);

@@ -21,6 +21,7 @@ pub(crate) const UPSTREAM: &[u8] = b"127.0.0.1:5353";
 pub(crate) const UPSTREAM2: &[u8] = b"127.0.0.2";
 pub(crate) const QNAME: &[u8] = b"_acme-challenge.www.example.com.";
 pub(crate) const TARGET: &[u8] = b"x.auth.example.org.";
+pub(crate) const LABEL: &[u8] = b"_validation-persist";
 pub(crate) const HAIRPIN_IP: &[u8] = b"www.example.com *.apps.example.com 10.96.0.80 fd00::80";
 pub(crate) const HAIRPIN_NAME: &[u8] =
     b"svc.example.com ingress-nginx-controller.ingress-nginx.svc.cluster.local";

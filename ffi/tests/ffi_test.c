@@ -92,6 +92,12 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_MAX_TIME_OUT_OF_RANGE,
     AFWD_ERR_MAX_CONCURRENT_OUT_OF_RANGE,
     AFWD_ERR_HAIRPIN_ROOT_NAME,
+    AFWD_ERR_LABEL_EMPTY,
+    AFWD_ERR_LABEL_NO_UNDERSCORE,
+    AFWD_ERR_LABEL_TOO_LONG,
+    AFWD_ERR_LABEL_BAD_CHARACTER,
+    AFWD_ERR_LABEL_DUPLICATE,
+    AFWD_ERR_TOO_MANY_LABELS,
     AFWD_ERR_CONFIG_INVALID,
     AFWD_ERR_QUERY_MALFORMED,
     AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -383,6 +389,14 @@ static void test_result_texts(void) {
     CHECK_EQ(AFWD_ERR_HAIRPIN_TARGET_INVALID, 215);
     CHECK_EQ(AFWD_ERR_HAIRPIN_DUPLICATE_NAME, 216);
     CHECK_EQ(AFWD_ERR_DELEGATED_ROOT, 217);
+    CHECK_EQ(AFWD_ERR_HAIRPIN_ROOT_NAME, 224);
+    CHECK_EQ(AFWD_ERR_LABEL_EMPTY, 225);
+    CHECK_EQ(AFWD_ERR_LABEL_NO_UNDERSCORE, 226);
+    CHECK_EQ(AFWD_ERR_LABEL_TOO_LONG, 227);
+    CHECK_EQ(AFWD_ERR_LABEL_BAD_CHARACTER, 228);
+    CHECK_EQ(AFWD_ERR_LABEL_DUPLICATE, 229);
+    CHECK_EQ(AFWD_ERR_TOO_MANY_LABELS, 230);
+    CHECK(strcmp(afwd_result_text((afwd_result)231), unknown) == 0);
     CHECK_EQ(AFWD_ERR_CONFIG_INVALID, 299);
     CHECK_EQ(AFWD_ERR_HAIRPIN_TARGET_FAILED, 503);
     CHECK_EQ(AFWD_ERR_QUERY_MALFORMED, 300);
@@ -615,6 +629,14 @@ static void test_classify(const afwd_engine *e) {
     CHECK_EQ(CLASSIFY(e, "www.example.com.", TYPE_A), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "_acme-challenge.example.org.", TYPE_TXT), AFWD_VERDICT_PASS);
+    /* dns-persist-01 and dns-account-01 by default; not any name below _acme-challenge. */
+    CHECK_EQ(CLASSIFY(e, "_validation-persist.www.example.com.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "\\095validation-persist.example.com", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "_ujmmovf2vn55tgye._acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "_UJMMOVF2VN55TGYE._acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "foo._acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "_ujmmovf2vn55tgy1._acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "_validation-persist.example.org.", TYPE_TXT), AFWD_VERDICT_PASS);
     CHECK_EQ(afwd_engine_classify(e, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_CH, NOW), AFWD_VERDICT_PASS);
     CHECK_EQ(afwd_engine_classify(e, NULL, 0, TYPE_TXT, CLASS_IN, NOW), AFWD_VERDICT_PASS);
     /* Rule 2: SOA and NS inside the listed zones, and above the delegated zone (not the root). */
@@ -1550,6 +1572,47 @@ static void test_prefetch(void) {
     afwd_engine_free(e);
 }
 
+static void test_labels(void) {
+    afwd_config_builder *b = afwd_config_builder_new();
+    CHECK(b != NULL);
+    char label[80];
+    /* The first label replaces the defaults. */
+    CHECK_RESULT(afwd_config_builder_add_label(b, S("_Custom")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_label(b, S("")), AFWD_ERR_LABEL_EMPTY);
+    CHECK_RESULT(afwd_config_builder_add_label(b, NULL, 0), AFWD_ERR_LABEL_EMPTY);
+    CHECK_RESULT(afwd_config_builder_add_label(b, S("custom")), AFWD_ERR_LABEL_NO_UNDERSCORE);
+    label[0] = '_';
+    memset(label + 1, 'a', 63);
+    label[64] = '\0';
+    CHECK_RESULT(afwd_config_builder_add_label(b, S(label)), AFWD_ERR_LABEL_TOO_LONG);
+    label[63] = '\0';
+    CHECK_RESULT(afwd_config_builder_add_label(b, S(label)), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_label(b, S("_a.example")), AFWD_ERR_LABEL_BAD_CHARACTER);
+    CHECK_RESULT(afwd_config_builder_add_label(b, S("_a\\046b")), AFWD_ERR_LABEL_BAD_CHARACTER);
+    CHECK_RESULT(afwd_config_builder_add_label(b, S("_CUSTOM")), AFWD_ERR_LABEL_DUPLICATE);
+    CHECK_RESULT(afwd_config_builder_add_label(b, S("_x\xff")), AFWD_ERR_INVALID_UTF8);
+    CHECK_RESULT(afwd_config_builder_add_label(b, NULL, 3), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_config_builder_add_label(NULL, S("_x")), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_config_builder_add_upstream(b, S("127.0.0.1:5353")), AFWD_OK);
+    afwd_config *c = NULL;
+    CHECK_RESULT(afwd_config_new(b, &c), AFWD_OK);
+    afwd_engine *e = NULL;
+    CHECK_RESULT(afwd_engine_new(c, &e), AFWD_OK);
+    afwd_config_free(c);
+    CHECK_EQ(CLASSIFY(e, "_custom.www.example.com.", TYPE_TXT), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(CLASSIFY(e, "_acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "_validation-persist.www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
+    CHECK_EQ(CLASSIFY(e, "_ujmmovf2vn55tgye._acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
+    afwd_engine_free(e);
+    /* At most 16: two so far. */
+    for (int i = 0; i < 14; i++) {
+        snprintf(label, sizeof label, "_l%d", i);
+        CHECK_RESULT(afwd_config_builder_add_label(b, S(label)), AFWD_OK);
+    }
+    CHECK_RESULT(afwd_config_builder_add_label(b, S("_one-more")), AFWD_ERR_TOO_MANY_LABELS);
+    afwd_config_builder_free(b);
+}
+
 static void test_free_null(void) {
     /* No-ops: a crash, or an invalid free under valgrind, fails the run. */
     afwd_config_builder_free(NULL);
@@ -1587,6 +1650,7 @@ int main(void) {
     test_hairpin();
     test_public_data_rules();
     test_prefetch();
+    test_labels();
     test_free_null();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -189,7 +189,13 @@ fn classify_seeds() {
 }
 
 fn names_seeds() {
-    let seeds: [(&str, &str); 6] = [
+    let seeds: [(&str, &str); 7] = [
+        (
+            "labels",
+            "z example.com\nl _Custom-1\nl _acme-challenge\nl _custom-1\nl bad\nl _a.b\n\
+             q _custom-1.www.example.com\nq _ujmmovf2vn55tgye._acme-challenge.example.com\n\
+             q _validation-persist.example.com\nq \\095custom-1.svc.cluster.local\n",
+        ),
         (
             "listed",
             "z example.com\nz sub.example.org.\nd auth.example.net\n\

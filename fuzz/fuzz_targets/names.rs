@@ -1,14 +1,16 @@
 //! Names in presentation format through the public API that parses them: a small Corefile-like
 //! script, one setting per line, `<op> <argument>`:
 //!
-//! * `z` zone, `d` delegated, `p` protect, `h` hairpin line (ConfigBuilder);
+//! * `z` zone, `d` delegated, `p` protect, `h` hairpin line, `l` challenge label
+//!   (ConfigBuilder);
 //! * `a` authoritative mode, `o` discovery off;
 //! * `q` a question name, classified (Engine::classify) once the script is built.
 //!
 //! Invariants: no panic; Zone::parse agrees with the setters and round-trips through its
 //! Display; a listed or delegated zone and a protected zone exclude each other whichever comes
-//! second; the built configuration is always valid; `_acme-challenge.<zone>` is forwarded for
-//! a listed zone unless protected; nothing at or below a protected zone (cluster.local and the
+//! second; a refused label leaves the builder unchanged; the built configuration is always
+//! valid; `<label>.<zone>` is forwarded for every challenge label and listed zone unless
+//! protected; nothing at or below a protected zone (cluster.local and the
 //! other defaults included) is ever forwarded; the first name of a hairpin line is hairpinned
 //! unless a forwarding rule takes it.
 #![no_main]
@@ -30,12 +32,12 @@ fn parse(text: &str) -> Result<Zone, ConfigError> {
     Ok(zone)
 }
 
-/// The challenge name of a zone in presentation format.
-fn challenge_of(zone: &str) -> String {
+/// The challenge name of a zone in presentation format, with the challenge label `label`.
+fn challenge_of(label: &str, zone: &str) -> String {
     if zone == "." {
-        "_acme-challenge.".to_string()
+        format!("{label}.")
     } else {
-        format!("_acme-challenge.{zone}")
+        format!("{label}.{zone}")
     }
 }
 
@@ -59,8 +61,9 @@ fn check_name(engine: &Engine, name: &[u8]) {
             assert_ne!(verdict, Verdict::Forward, "protected name forwarded");
             continue;
         }
-        // Rule 1: the first label `_acme-challenge`, at or below a zone: every type.
-        let challenge = wire.get(1..16).is_some_and(|l| l == b"_acme-challenge") && wire[0] == 15;
+        // Rule 1: the first label a challenge label, at or below a zone: every type.
+        let first = wire.get(1..1 + usize::from(wire[0]));
+        let challenge = config.labels().any(|l| first == Some(l.as_bytes()));
         if challenge
             && config
                 .zones()
@@ -154,6 +157,12 @@ fuzz_target!(|data: &[u8]| {
                     );
                 }
             }
+            b'l' => {
+                let before = builder.clone();
+                if builder.label(text).is_err() {
+                    assert_eq!(builder, before, "a refused label changed the builder");
+                }
+            }
             b'a' => {
                 builder.upstream_mode(UpstreamMode::Authoritative);
             }
@@ -169,21 +178,26 @@ fuzz_target!(|data: &[u8]| {
         .expect("the setters took a configuration that does not build");
     let engine = Engine::new(config);
 
+    let labels: Vec<String> = engine.config().labels().map(str::to_owned).collect();
     for zone in &zones {
-        let name = challenge_of(zone);
-        if let Ok(wire) = Zone::parse(&name)
-            && !common::is_protected(engine.config(), wire.wire())
-        {
-            assert_eq!(
-                engine.classify(name.as_bytes(), TYPE_TXT, CLASS_IN, 0),
-                Verdict::Forward,
-                "challenge name {name:?} of a listed zone"
-            );
+        for label in &labels {
+            let name = challenge_of(label, zone);
+            if let Ok(wire) = Zone::parse(&name)
+                && !common::is_protected(engine.config(), wire.wire())
+            {
+                assert_eq!(
+                    engine.classify(name.as_bytes(), TYPE_TXT, CLASS_IN, 0),
+                    Verdict::Forward,
+                    "challenge name {name:?} of a listed zone"
+                );
+            }
         }
     }
     for zone in &protected {
         check_name(&engine, zone.as_bytes());
-        check_name(&engine, challenge_of(zone).as_bytes());
+        for label in &labels {
+            check_name(&engine, challenge_of(label, zone).as_bytes());
+        }
     }
     for name in &hairpin_names {
         for qtype in [TYPE_A, TYPE_AAAA] {

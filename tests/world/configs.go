@@ -289,6 +289,8 @@ type Acme struct {
 	MaxConcurrent int
 	// MaxTime is the overall limit of one exchange ("4s", ...; "": the default).
 	MaxTime string
+	// Labels replace the default challenge labels (nil: the defaults).
+	Labels []string
 }
 
 // String is the block, indented for a server block.
@@ -335,6 +337,9 @@ func (a Acme) String() string {
 	}
 	if len(a.AllowNS) > 0 {
 		fmt.Fprintf(&b, "        allow_ns %s\n", strings.Join(a.AllowNS, " "))
+	}
+	if len(a.Labels) > 0 {
+		fmt.Fprintf(&b, "        labels %s\n", strings.Join(a.Labels, " "))
 	}
 	fmt.Fprintf(&b, "    }\n")
 	return b.String()

@@ -3,9 +3,10 @@
 //! Runs for every query in the cluster, so it allocates nothing and rejects most names on their
 //! first byte.
 
+use crate::challenge_labels::ChallengeLabels;
 use crate::config::{Config, Zone};
 use crate::name;
-use crate::wire::{ACME_LABEL, CLASS_IN};
+use crate::wire::CLASS_IN;
 
 /// What to do with a query.
 #[repr(u8)]
@@ -20,27 +21,20 @@ pub enum Verdict {
     Hairpin = 2,
 }
 
-/// Whether a presentation-format name can be a challenge name at all, judged without scanning
-/// it: it has to start with `_` or with an escape that may decode to `_` (`\095`, `\_`), and
-/// have room for the label. Most names of a cluster are rejected here, on their first byte.
-#[inline]
-pub(crate) fn may_be_challenge(qname: &[u8]) -> bool {
-    matches!(qname.first(), Some(b'_' | b'\\')) && qname.len() >= ACME_LABEL.len()
-}
-
-/// Rule 1 on a lower-cased wire-form name: the first label is `_acme-challenge` and the name is
-/// at or below one of `zones`.
-pub(crate) fn is_challenge_in(wire: &[u8], zones: &[Zone]) -> bool {
-    name::is_challenge(wire) && zones.iter().any(|z| name::is_at_or_below(wire, z.wire()))
+/// Rule 1 on a lower-cased wire-form name: the first label is a challenge label (or the name
+/// is of the dns-account-01 shape) and the name is at or below one of `zones`.
+pub(crate) fn is_challenge_in(labels: &ChallengeLabels, wire: &[u8], zones: &[Zone]) -> bool {
+    labels.matches(wire) && zones.iter().any(|z| name::is_at_or_below(wire, z.wire()))
 }
 
 /// Rule 1 alone on a presentation-format name (see [`Config::classify`]).
-fn challenge_verdict(zones: &[Zone], qname: &[u8], qclass: u16) -> Verdict {
-    if qclass != CLASS_IN || !may_be_challenge(qname) {
+fn challenge_verdict(config: &Config, qname: &[u8], qclass: u16) -> Verdict {
+    let labels = config.challenge_labels();
+    if qclass != CLASS_IN || !labels.may_match(qname) {
         return Verdict::Pass;
     }
     match name::scan(qname) {
-        Ok(wire) if is_challenge_in(wire.as_bytes(), zones) => Verdict::Forward,
+        Ok(wire) if is_challenge_in(labels, wire.as_bytes(), config.zones()) => Verdict::Forward,
         _ => Verdict::Pass,
     }
 }
@@ -50,13 +44,16 @@ impl Config {
     /// presentation format (as miekg/dns gives it: trailing dot optional, `\.` and `\DDD`
     /// escapes). [`crate::Engine::classify`] applies every rule.
     ///
-    /// [`Verdict::Forward`] iff `qclass` is IN, the first label is `_acme-challenge` (ASCII
-    /// case-insensitive, after unescaping) and the name is at or below one of the zones. Any
-    /// `qtype`. Malformed names pass.
+    /// [`Verdict::Forward`] iff `qclass` is IN, the first label is a challenge label
+    /// ([`Config::labels`]: by default `_acme-challenge` and `_validation-persist`), or, while
+    /// `_acme-challenge` is one, the first label is `_` and 16 base32 characters (a-z, 2-7) and
+    /// the second `_acme-challenge` (dns-account-01), all ASCII case-insensitive after
+    /// unescaping, and the name is at or below one of the zones. Any `qtype`. Malformed names
+    /// pass.
     pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16) -> Verdict {
         // Rule 1 takes any type.
         let _ = qtype;
-        match challenge_verdict(self.zones(), qname, qclass) {
+        match challenge_verdict(self, qname, qclass) {
             // The cluster's own names never get an answer from outside.
             Verdict::Forward
                 if name::scan(qname).is_ok_and(|w| self.is_protected(w.as_bytes())) =>
@@ -104,6 +101,125 @@ mod tests {
         ] {
             assert_eq!(verdict(&c, name), Verdict::Forward, "{name}");
         }
+    }
+
+    #[test]
+    fn forwards_dns_persist_01_names_in_zone() {
+        let c = config(&["example.com"]);
+        for name in [
+            "_validation-persist.example.com",
+            "_validation-persist.www.example.com.",
+            "_Validation-PERSIST.Example.COM.",
+            r"\095validation-persist.example.com.",
+            r"\_validation-persist.www.example.com",
+            r"_validation\-persist.example.com.",
+        ] {
+            assert_eq!(verdict(&c, name), Verdict::Forward, "{name}");
+        }
+        for name in [
+            "_validation-persist.example.org.",
+            "_validation-persistx.example.com.",
+            "_validation.example.com.",
+            "x._validation-persist.example.com.",
+            r"_validation-persist\.example.com.",
+        ] {
+            assert_eq!(verdict(&c, name), Verdict::Pass, "{name}");
+        }
+        let c = config(&[]);
+        assert_eq!(
+            verdict(&c, "_validation-persist.any.example."),
+            Verdict::Forward
+        );
+        assert_eq!(
+            verdict(&c, "_validation-persist.x.svc.cluster.local."),
+            Verdict::Pass,
+            "protected"
+        );
+    }
+
+    #[test]
+    fn forwards_dns_account_01_names_in_zone() {
+        let c = config(&["example.com"]);
+        for name in [
+            "_ujmmovf2vn55tgye._acme-challenge.example.com",
+            "_ujmmovf2vn55tgye._acme-challenge.www.example.com.",
+            "_abcdefghijklmnop._acme-challenge.example.com.",
+            "_qrstuvwxyz234567._acme-challenge.example.com.",
+            // DNS compares names ASCII case-insensitively: an upper-case account label matches.
+            "_UJMMOVF2VN55TGYE._ACME-Challenge.example.com.",
+            r"\095ujmmovf2vn55tgye._acme-challenge.example.com.",
+            r"_ujmmovf2vn55tgy\101._acme-challenge.example.com.",
+        ] {
+            assert_eq!(verdict(&c, name), Verdict::Forward, "{name}");
+        }
+        for name in [
+            // Not the account shape: the rule-1 exception for deeper names stays.
+            "foo._acme-challenge.example.com.",
+            "_foo._acme-challenge.example.com.",
+            "_ujmmovf2vn55tgy._acme-challenge.example.com.",
+            "_ujmmovf2vn55tgyee._acme-challenge.example.com.",
+            "_ujmmovf2vn55tgy1._acme-challenge.example.com.",
+            "_ujmmovf2vn55tgy8._acme-challenge.example.com.",
+            "_ujmmovf2vn55tgy-._acme-challenge.example.com.",
+            "ujmmovf2vn55tgyea._acme-challenge.example.com.",
+            "_ujmmovf2vn55tgye._validation-persist.example.com.",
+            "_ujmmovf2vn55tgye.x._acme-challenge.example.com.",
+            "_ujmmovf2vn55tgye.example.com.",
+            r"_ujmmovf2vn55tgye\._acme-challenge.example.com.",
+            "_ujmmovf2vn55tgye._acme-challenge.example.org.",
+            "x._ujmmovf2vn55tgye._acme-challenge.example.com.",
+        ] {
+            assert_eq!(verdict(&c, name), Verdict::Pass, "{name}");
+        }
+    }
+
+    fn config_labels(zones: &[&str], labels: &[&str]) -> Config {
+        let mut b = ConfigBuilder::new();
+        for z in zones {
+            assert!(b.zone(z).is_ok(), "{z}");
+        }
+        for l in labels {
+            assert!(b.label(l).is_ok(), "{l}");
+        }
+        assert!(b.upstream("192.0.2.53").is_ok());
+        match b.build() {
+            Ok(c) => c,
+            Err(e) => panic!("config: {e}"),
+        }
+    }
+
+    #[test]
+    fn labels_replace_the_defaults() {
+        let c = config_labels(&["example.com"], &["_Custom-1"]);
+        assert_eq!(c.labels().collect::<Vec<_>>(), ["_custom-1"]);
+        assert_eq!(verdict(&c, "_custom-1.example.com."), Verdict::Forward);
+        assert_eq!(verdict(&c, "_CUSTOM-1.www.example.com."), Verdict::Forward);
+        assert_eq!(verdict(&c, r"\095custom-1.example.com."), Verdict::Forward);
+        assert_eq!(verdict(&c, "_custom-1.example.org."), Verdict::Pass);
+        for name in [
+            "_acme-challenge.example.com.",
+            "_validation-persist.example.com.",
+            // dns-account-01 follows `_acme-challenge`.
+            "_ujmmovf2vn55tgye._acme-challenge.example.com.",
+        ] {
+            assert_eq!(verdict(&c, name), Verdict::Pass, "{name}");
+        }
+
+        let c = config_labels(&[], &["_acme-challenge"]);
+        assert_eq!(verdict(&c, "_acme-challenge.x."), Verdict::Forward);
+        assert_eq!(
+            verdict(&c, "_ujmmovf2vn55tgye._acme-challenge.x."),
+            Verdict::Forward
+        );
+        assert_eq!(verdict(&c, "_validation-persist.x."), Verdict::Pass);
+
+        // Short labels: the length pre-check follows the shortest.
+        let c = config_labels(&[], &["_a", "_validation-persist"]);
+        assert_eq!(verdict(&c, "_a"), Verdict::Forward);
+        assert_eq!(verdict(&c, "_a.b"), Verdict::Forward);
+        assert_eq!(verdict(&c, "_validation-persist.b"), Verdict::Forward);
+        assert_eq!(verdict(&c, "_b.b"), Verdict::Pass);
+        assert_eq!(verdict(&c, "_acme-challenge.b"), Verdict::Pass);
     }
 
     #[test]

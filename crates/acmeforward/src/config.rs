@@ -4,6 +4,7 @@ use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::challenge_labels::ChallengeLabels;
 use crate::config_error::ConfigError;
 use crate::hairpin_table::HairpinTable;
 use crate::name;
@@ -121,6 +122,9 @@ pub struct ConfigBuilder {
     allow_ns: Vec<Net>,
     max_time: Duration,
     max_concurrent: usize,
+    labels: ChallengeLabels,
+    /// Whether `labels` was called: its first call replaces the defaults.
+    labels_given: bool,
 }
 
 impl Default for ConfigBuilder {
@@ -143,6 +147,8 @@ impl Default for ConfigBuilder {
             allow_ns: Vec::new(),
             max_time: DEFAULT_MAX_TIME,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
+            labels: ChallengeLabels::default(),
+            labels_given: false,
         }
     }
 }
@@ -150,7 +156,8 @@ impl Default for ConfigBuilder {
 impl ConfigBuilder {
     /// A builder with no zones (meaning: the root), no upstreams, timeout 2s, max_ttl 30,
     /// discovery on, no delegated zones, recursive upstream mode, max_learned 4096, the
-    /// [`DEFAULT_PROTECTED`] zones and no `allow_ns` networks.
+    /// [`DEFAULT_PROTECTED`] zones, no `allow_ns` networks and the
+    /// [`DEFAULT_CHALLENGE_LABELS`](crate::DEFAULT_CHALLENGE_LABELS).
     pub fn new() -> Self {
         Self::default()
     }
@@ -337,6 +344,29 @@ impl ConfigBuilder {
         Ok(self)
     }
 
+    /// Adds a challenge label (rule 1): a name whose first label is one of them, at or below a
+    /// zone, is a challenge name. The first call replaces the defaults (`_acme-challenge` and
+    /// `_validation-persist`); later calls add to the set. While `_acme-challenge` is in the
+    /// set, dns-account-01 names (`_<16 base32 characters>._acme-challenge.<name>`) are
+    /// challenge names too.
+    ///
+    /// The label is one plain label: `_` first, then ASCII letters, digits, `-` and `_`, at
+    /// most 63 characters, compared case-insensitively. Errors: [`ConfigError::LabelEmpty`],
+    /// [`ConfigError::LabelNoUnderscore`], [`ConfigError::LabelTooLong`],
+    /// [`ConfigError::LabelBadCharacter`], [`ConfigError::LabelDuplicate`] (already in the set
+    /// this call adds to) and [`ConfigError::TooManyLabels`] (more than
+    /// [`MAX_CHALLENGE_LABELS`](crate::MAX_CHALLENGE_LABELS)). On an error the builder is
+    /// unchanged.
+    pub fn label(&mut self, label: &str) -> Result<&mut Self, ConfigError> {
+        if self.labels_given {
+            self.labels.add(label)?;
+        } else {
+            self.labels = ChallengeLabels::only(label)?;
+            self.labels_given = true;
+        }
+        Ok(self)
+    }
+
     /// Builds the configuration. Fails with [`ConfigError::NoUpstream`] when no upstream was
     /// added, and with [`ConfigError::ZoneProtected`] / [`ConfigError::DelegatedProtected`] when
     /// a listed or delegated zone is at or below a protected zone. With no zone added, the root
@@ -394,6 +424,7 @@ impl ConfigBuilder {
             allow_ns: self.allow_ns.clone(),
             max_time: self.max_time,
             max_concurrent: self.max_concurrent,
+            labels: self.labels.clone(),
         })
     }
 }
@@ -510,6 +541,7 @@ pub struct Config {
     allow_ns: Vec<Net>,
     max_time: Duration,
     max_concurrent: usize,
+    labels: ChallengeLabels,
 }
 
 impl Config {
@@ -611,6 +643,21 @@ impl Config {
     /// The `allow_ns` networks.
     pub fn allow_ns(&self) -> &[Net] {
         &self.allow_ns
+    }
+
+    /// The challenge labels (rule 1).
+    pub(crate) fn challenge_labels(&self) -> &ChallengeLabels {
+        &self.labels
+    }
+
+    /// The challenge labels (rule 1), lower case: the defaults or those given with
+    /// [`ConfigBuilder::label`]. While `_acme-challenge` is among them, dns-account-01 names
+    /// are challenge names too.
+    pub fn labels(&self) -> impl Iterator<Item = &str> {
+        // Every label was checked to be ASCII.
+        self.labels
+            .iter()
+            .map(|l| core::str::from_utf8(l).unwrap_or_default())
     }
 
     /// The hairpin table (names and `*.zone` wildcards → targets).

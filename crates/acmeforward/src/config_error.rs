@@ -57,6 +57,18 @@ pub enum ConfigError {
     MaxConcurrentOutOfRange,
     /// A hairpin NAME is the root.
     HairpinRootName,
+    /// A challenge label (`labels`) is empty.
+    LabelEmpty,
+    /// A challenge label does not start with `_`.
+    LabelNoUnderscore,
+    /// A challenge label is longer than 63 characters.
+    LabelTooLong,
+    /// A challenge label has a character other than letters, digits, `-` and `_`.
+    LabelBadCharacter,
+    /// A challenge label given twice (letter case aside).
+    LabelDuplicate,
+    /// More than 16 challenge labels.
+    TooManyLabels,
 }
 
 impl ConfigError {
@@ -117,6 +129,18 @@ impl ConfigError {
             ConfigError::MaxConcurrentOutOfRange => {
                 "max_concurrent out of range: must be from 1 to 1000000"
             }
+            ConfigError::LabelEmpty => "challenge label is empty: e.g. _acme-challenge",
+            ConfigError::LabelNoUnderscore => {
+                "challenge label must start with `_`, e.g. _acme-challenge"
+            }
+            ConfigError::LabelTooLong => "challenge label longer than 63 characters",
+            ConfigError::LabelBadCharacter => {
+                "challenge label may only hold letters, digits, `-` and `_`: one label, no dots or escapes"
+            }
+            ConfigError::LabelDuplicate => {
+                "challenge label given twice (labels compare case-insensitively)"
+            }
+            ConfigError::TooManyLabels => "too many challenge labels: at most 16",
         }
     }
 }

@@ -393,6 +393,19 @@ fn every_error_has_a_distinct_message() {
         ConfigError::HairpinBadWildcard,
         ConfigError::HairpinTargetInvalid,
         ConfigError::HairpinDuplicateName,
+        ConfigError::ProtectedRoot,
+        ConfigError::ZoneProtected,
+        ConfigError::DelegatedProtected,
+        ConfigError::NetInvalid,
+        ConfigError::MaxTimeOutOfRange,
+        ConfigError::MaxConcurrentOutOfRange,
+        ConfigError::HairpinRootName,
+        ConfigError::LabelEmpty,
+        ConfigError::LabelNoUnderscore,
+        ConfigError::LabelTooLong,
+        ConfigError::LabelBadCharacter,
+        ConfigError::LabelDuplicate,
+        ConfigError::TooManyLabels,
     ];
     let mut msgs: Vec<&str> = all.iter().map(ConfigError::as_str).collect();
     msgs.sort_unstable();
@@ -411,4 +424,58 @@ fn zone_display() {
         Zone::parse(r"A\.b.Example.com").map(|z| z.to_string()),
         Ok(r"a\.b.example.com.".to_string())
     );
+}
+
+#[test]
+fn labels_default_then_replaced() {
+    let mut b = ConfigBuilder::new();
+    let c = b.upstream("192.0.2.53").and_then(|b| b.build()).ok();
+    assert_eq!(
+        c.map(|c| c.labels().map(str::to_owned).collect::<Vec<_>>()),
+        Some(vec![
+            "_acme-challenge".to_owned(),
+            "_validation-persist".to_owned()
+        ])
+    );
+    // The first `label` replaces the defaults, so a default label may be given again once.
+    let c = b
+        .label("_Validation-Persist")
+        .and_then(|b| b.label("_acme-challenge"))
+        .and_then(|b| b.build())
+        .ok();
+    assert_eq!(
+        c.map(|c| c.labels().map(str::to_owned).collect::<Vec<_>>()),
+        Some(vec![
+            "_validation-persist".to_owned(),
+            "_acme-challenge".to_owned()
+        ])
+    );
+    assert_eq!(
+        b.label("_ACME-challenge").err(),
+        Some(ConfigError::LabelDuplicate)
+    );
+}
+
+#[test]
+fn label_errors_leave_the_builder_unchanged() {
+    let long = format!("_{}", "x".repeat(63));
+    for (label, err) in [
+        ("", ConfigError::LabelEmpty),
+        ("acme", ConfigError::LabelNoUnderscore),
+        (long.as_str(), ConfigError::LabelTooLong),
+        ("_a.example", ConfigError::LabelBadCharacter),
+        (r"_a\095", ConfigError::LabelBadCharacter),
+    ] {
+        let mut b = ConfigBuilder::new();
+        assert_eq!(b.label(label).err(), Some(err), "{label:?}");
+        assert_eq!(b, ConfigBuilder::new(), "{label:?}");
+    }
+    let mut b = ConfigBuilder::new();
+    for i in 0..crate::MAX_CHALLENGE_LABELS {
+        assert!(b.label(&format!("_l{i}")).is_ok());
+    }
+    let full = b.clone();
+    assert_eq!(b.label("_one-more").err(), Some(ConfigError::TooManyLabels));
+    assert_eq!(b.label("_l3").err(), Some(ConfigError::LabelDuplicate));
+    assert_eq!(b, full);
 }

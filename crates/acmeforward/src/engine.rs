@@ -18,7 +18,8 @@ use crate::wire::{CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_NS, TYPE_SOA, TY
 /// Which forwarding rule matched a question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
-    /// Rule 1: an `_acme-challenge` name at or below a configured zone; any type.
+    /// Rule 1: a challenge name (`_acme-challenge`, `_validation-persist`, dns-account-01, or
+    /// the `labels` given) at or below a configured zone; any type.
     Challenge,
     /// Rule 2: SOA or NS at or below a zone listed explicitly, for an ancestor of a delegated
     /// zone, or for the apex the prefetch found above a listed or delegated zone.
@@ -212,7 +213,7 @@ impl Engine {
         }
         let c = &self.config;
         // Cheap checks first: most names need no scan at all.
-        let maybe_challenge = classify::may_be_challenge(qname);
+        let maybe_challenge = c.challenge_labels().may_match(qname);
         let soa_ns = matches!(qtype, TYPE_SOA | TYPE_NS);
         let static_discovery = c.discovery()
             && soa_ns
@@ -303,7 +304,7 @@ impl Engine {
         if c.is_protected(wire) {
             return None;
         }
-        if classify::is_challenge_in(wire, c.zones()) {
+        if classify::is_challenge_in(c.challenge_labels(), wire, c.zones()) {
             return Some(Rule::Challenge);
         }
         let check_type = is_check_type(qtype);

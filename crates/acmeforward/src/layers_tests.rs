@@ -10,7 +10,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("wire and name primitives", &["wire", "name"]),
     (
         "configuration",
-        &["config_error", "hairpin_table", "config"],
+        &[
+            "config_error",
+            "challenge_labels",
+            "hairpin_table",
+            "config",
+        ],
     ),
     ("rules and the classifier", &["policy", "classify"]),
     (

@@ -61,6 +61,7 @@
 
 #[cfg(test)]
 mod authoritative_tests;
+mod challenge_labels;
 mod classify;
 mod client;
 #[cfg(test)]
@@ -108,6 +109,7 @@ mod validate;
 mod validate_tests;
 mod wire;
 
+pub use challenge_labels::{DEFAULT_CHALLENGE_LABELS, MAX_CHALLENGE_LABELS};
 pub use classify::Verdict;
 pub use client::QueryError;
 pub use config::{

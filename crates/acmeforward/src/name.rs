@@ -14,7 +14,7 @@ use core::fmt;
 
 use hickory_proto::rr::Name;
 
-use crate::wire::{ACME_LABEL, MAX_LABEL_LEN, MAX_WIRE_LEN};
+use crate::wire::{MAX_LABEL_LEN, MAX_WIRE_LEN};
 
 /// Why a presentation-format name was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -220,13 +220,6 @@ pub(crate) fn is_at_or_below(name: &[u8], zone: &[u8]) -> bool {
             _ => return false,
         }
     }
-}
-
-/// Whether the first label of the wire-form `name` is `_acme-challenge` (ASCII case-insensitive).
-pub(crate) fn is_challenge(wire: &[u8]) -> bool {
-    labels(wire)
-        .next()
-        .is_some_and(|l| l.eq_ignore_ascii_case(ACME_LABEL))
 }
 
 /// The strict ancestors of a well-formed wire-form name, nearest first, without the root.
@@ -481,9 +474,6 @@ mod tests {
         long0.push(0);
         assert_eq!(n(&long0), None, "256 octets");
         assert_eq!(n(&long0[2..]).map(|w| w.len()), Some(255));
-        assert!(is_challenge(&wire("_ACME-challenge.x")));
-        assert!(!is_challenge(&wire("_acme-challengex.x")));
-        assert!(!is_challenge(&[0]));
     }
 
     #[test]

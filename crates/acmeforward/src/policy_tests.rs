@@ -31,9 +31,13 @@ fn no_zones() -> Engine {
 /// Forwards `_acme-challenge.<owner>` TXT and answers it with a CNAME to `target`, plus the
 /// `authority` records; returns the exchange after the reply.
 fn cname_reply(e: &Engine, owner: &str, target: &str) -> crate::exchange::Exchange {
-    let name = format!("_acme-challenge.{owner}");
-    assert_eq!(classify(e, &name, TYPE_TXT, 0), Verdict::Forward, "{name}");
-    let mut ex = new_ex(e, &name, TYPE_TXT, Transport::Udp, 0);
+    cname_reply_to(e, &format!("_acme-challenge.{owner}"), target)
+}
+
+/// [`cname_reply`] for the challenge name `name` itself.
+fn cname_reply_to(e: &Engine, name: &str, target: &str) -> crate::exchange::Exchange {
+    assert_eq!(classify(e, name, TYPE_TXT, 0), Verdict::Forward, "{name}");
+    let mut ex = new_ex(e, name, TYPE_TXT, Transport::Udp, 0);
     let r = reply(
         &ex,
         0,
@@ -104,6 +108,42 @@ fn cname_target_unknown_inside_is_learned_for_the_check_types_only() {
         );
     }
     assert_eq!(e.refused(Refusal::InternalName), 0);
+}
+
+#[test]
+fn persist_and_account_names_learn_like_acme_challenge() {
+    for name in [
+        "_validation-persist.www.example.com",
+        "_UJMMOVF2VN55TGYE._acme-challenge.www.example.com",
+    ] {
+        // Learned: an unknown target, and (no zone listed) the challenge name's ancestors.
+        for e in [listed(), no_zones()] {
+            assert_eq!(
+                e.rule(name.as_bytes(), TYPE_CNAME, 1, 0),
+                Some(Rule::Challenge)
+            );
+            let mut ex = cname_reply_to(&e, name, "challenges.example.org");
+            internal_says(&mut ex, &e, NXDOMAIN, 0);
+            assert!(matches!(ex.poll(), Action::Answer(_)));
+            assert_eq!(
+                e.rule(b"challenges.example.org", TYPE_TXT, 1, 1_000),
+                Some(Rule::CnameTarget),
+                "{name}"
+            );
+            let ancestor = e.rule(b"www.example.com", TYPE_SOA, 1, 1_000);
+            if e.config().zones_listed() {
+                assert_eq!(ancestor, Some(Rule::Discovery), "{name}");
+            } else {
+                assert_eq!(ancestor, Some(Rule::Ancestor), "{name}");
+            }
+        }
+        // Refused: a target the internal view knows.
+        let e = listed();
+        let mut ex = cname_reply_to(&e, name, "intranet.example.org");
+        internal_says(&mut ex, &e, NOERROR, 0);
+        keeps_internal_answer(&e, "intranet.example.org");
+        assert_eq!(e.refused(Refusal::InternalName), 1);
+    }
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 /// The label that marks an ACME DNS-01 challenge name (RFC 8555 §8.4), lower case.
 pub(crate) const ACME_LABEL: &[u8] = b"_acme-challenge";
+/// The label of a dns-persist-01 record (`_validation-persist.<name>`), lower case.
+pub(crate) const PERSIST_LABEL: &[u8] = b"_validation-persist";
 
 // Record types (RFC 1035 and later), as they appear on the wire and in the C ABI's `qtype`.
 pub(crate) const TYPE_A: u16 = 1;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use acmeforward::{Engine, Verdict};
+use acmeforward::{ConfigBuilder, Engine, Verdict};
 use proptest::prelude::*;
 
 /// How one label octet is written in presentation format.
@@ -43,6 +43,20 @@ fn interesting_label() -> impl Strategy<Value = Vec<u8>> {
         1 => Just(b"_ACME-challenge".to_vec()),
         1 => Just(b"_acme-challenge.x".to_vec()),
         1 => Just(b"x_acme-challenge".to_vec()),
+        2 => Just(b"_validation-persist".to_vec()),
+        1 => Just(b"_Validation-PERSIST".to_vec()),
+        1 => Just(b"_validation-persis".to_vec()),
+        // dns-account-01 account labels, and near misses (0, 1, 8, 9 are not base32; 15 and
+        // 17 characters).
+        2 => Just(b"_ujmmovf2vn55tgye".to_vec()),
+        1 => Just(b"_UJMMOVF2VN55TGYE".to_vec()),
+        1 => proptest::collection::vec(
+            prop::sample::select(b"abcdefghijklmnopqrstuvwxyz234567ABZ0189-_".to_vec()),
+            15..=17,
+        )
+        .prop_map(|chars| [b"_".to_vec(), chars].concat()),
+        1 => Just(b"_x".to_vec()),
+        1 => Just(b"_Custom-1".to_vec()),
         2 => Just(b"example".to_vec()),
         2 => Just(b"com".to_vec()),
         1 => Just(b"foo.example".to_vec()),
@@ -115,19 +129,45 @@ impl Name {
     }
 }
 
-/// The reference: forward iff class IN, the name is valid, its first label is `_acme-challenge`
-/// and one of the zones' label lists is a suffix of its label list (no zones: the root).
-fn model(name: &Name, zones: &[Name], qclass: u16) -> Verdict {
+/// The default challenge labels.
+const DEFAULT_LABELS: &[&str] = &["_acme-challenge", "_validation-persist"];
+
+/// dns-account-01's account label: `_` and 16 characters of a-z, 2-7 (lower-cased already).
+fn is_account_label(label: &[u8]) -> bool {
+    label.len() == 17
+        && label[0] == b'_'
+        && label[1..]
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(c))
+}
+
+/// The reference: forward iff class IN, the name is valid, its first label is one of
+/// `challenge` (compared lower-cased), or `_acme-challenge` is one and the first two labels are
+/// an account label and `_acme-challenge`, and one of the zones' label lists is a suffix of its
+/// label list (no zones: the root).
+fn model_with(name: &Name, zones: &[Name], qclass: u16, challenge: &[&str]) -> Verdict {
     let labels = name.lower_labels();
+    let first = labels.first().map(Vec::as_slice);
+    let listed = challenge
+        .iter()
+        .any(|c| first == Some(c.to_ascii_lowercase().as_bytes()));
+    let account = challenge.contains(&"_acme-challenge")
+        && first.is_some_and(is_account_label)
+        && labels.get(1).map(Vec::as_slice) == Some(b"_acme-challenge".as_slice());
     let forward = qclass == 1
         && name.valid()
-        && labels.first().map(Vec::as_slice) == Some(b"_acme-challenge".as_slice())
+        && (listed || account)
         && (zones.is_empty() || zones.iter().any(|z| labels.ends_with(&z.lower_labels())));
     if forward {
         Verdict::Forward
     } else {
         Verdict::Pass
     }
+}
+
+/// [`model_with`] the default labels.
+fn model(name: &Name, zones: &[Name], qclass: u16) -> Verdict {
+    model_with(name, zones, qclass, DEFAULT_LABELS)
 }
 
 /// The reference for `Engine::classify` with nothing learned and discovery on: rule 1 as above,
@@ -228,6 +268,46 @@ proptest! {
     }
 }
 
+/// Label sets for `labels`: each a non-empty choice from a pool with labels of equal length.
+fn label_set() -> impl Strategy<Value = Vec<&'static str>> {
+    prop::sample::subsequence(
+        vec![
+            "_acme-challenge",
+            "_validation-persist",
+            "_x",
+            "_y",
+            "_Custom-1",
+            "_custom-2",
+        ],
+        1..=6,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 500,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn labels_option_matches_reference_model(
+        name in name_strategy(4),
+        labels in label_set(),
+        qclass in prop_oneof![8 => Just(1u16), 1 => Just(3u16)],
+    ) {
+        let mut b = ConfigBuilder::new();
+        for l in &labels {
+            prop_assert!(b.label(l).is_ok(), "{}", l);
+        }
+        prop_assert!(b.upstream("192.0.2.53").is_ok());
+        let config = b.build().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let got = config.classify(&name.presentation(), 16, qclass);
+        prop_assert_eq!(got, model_with(&name, &[], qclass, &labels), "name {:?} labels {:?}",
+            String::from_utf8_lossy(&name.presentation()), labels);
+    }
+}
+
 #[test]
 fn model_sanity() {
     // The generator and the model agree with hand-written cases.
@@ -265,4 +345,33 @@ fn model_sanity() {
         config.classify(&acme.presentation(), 16, 1),
         Verdict::Forward
     );
+}
+
+#[test]
+fn account_model_sanity() {
+    let plain = |labels: &[&[u8]]| Name {
+        labels: labels.iter().map(|l| l.to_vec()).collect(),
+        spelling: vec![vec![Spelling::Plain; 64]; labels.len()],
+        upper: vec![vec![false; 64]; labels.len()],
+        trailing_dot: true,
+    };
+    let account = plain(&[b"_UJMMOVF2VN55TGYE", b"_acme-challenge", b"example"]);
+    assert_eq!(model(&account, &[], 1), Verdict::Forward);
+    let foo = plain(&[b"foo", b"_acme-challenge", b"example"]);
+    assert_eq!(model(&foo, &[], 1), Verdict::Pass);
+    let persist = plain(&[b"_validation-persist", b"example"]);
+    assert_eq!(model(&persist, &[], 1), Verdict::Forward);
+    assert_eq!(
+        model_with(&account, &[], 1, &["_validation-persist"]),
+        Verdict::Pass
+    );
+    let config = common::config(&[], 30);
+    for n in [&account, &foo, &persist] {
+        assert_eq!(
+            config.classify(&n.presentation(), 16, 1),
+            model(n, &[], 1),
+            "{:?}",
+            String::from_utf8_lossy(&n.presentation())
+        );
+    }
 }
