@@ -364,7 +364,7 @@ func (e *Engine) refreshFilter() {
 	for i := range pf.labels {
 		pf.labels[i] = uint64(f.labels[i])
 		pf.hairpinLabels[i] = uint64(f.hairpin_labels[i])
-		pf.names[i] = uint64(f.names[i])
+		pf.pairs[i] = uint64(f.pairs[i])
 	}
 	e.filter.Store(pf)
 }

@@ -1,7 +1,6 @@
 package acmeforward
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"strings"
 )
@@ -16,7 +15,7 @@ type passFilter struct {
 	types         [4]uint64  // bit qtype: a rule other than the challenge rule may take the type
 	labels        [64]uint64 // hashBits of the last label of every name such a rule may take
 	hairpinLabels [64]uint64 // hashBits of the last label of every hairpin name
-	names         [64]uint64 // hashBits of the wire form of every learned and prefetched name
+	pairs         [64]uint64 // (31*hashBits(first label) + hashBits(last label)) % 4096 of every learned and prefetched name
 	generation    uint64     // the core's afwd_engine_pass_filter_generation of this copy
 }
 
@@ -47,56 +46,16 @@ func (f *passFilter) passes(name string, qtype, qclass uint16) bool {
 	if (qtype != typeA && qtype != typeAAAA) || f.hairpinLabels[bit/64]&(1<<(bit%64)) != 0 {
 		return false
 	}
-	// A and AAAA beside a nameserver host: its exact name decides, by the hash
-	// of its wire form (labels with their length bytes, then the root).
-	if len(n)+2 > 255 || strings.IndexByte(n, '\\') >= 0 {
+	// A and AAAA beside a nameserver host: its first label decides.
+	first := n
+	if dot := strings.IndexByte(n, '.'); dot >= 0 {
+		first = n[:dot]
+	}
+	if first == "" || len(first) > 63 || strings.IndexByte(first, '\\') >= 0 {
 		return false
 	}
-	var wire [256]byte // a byte to spare: the hash reads whole 8-byte words
-	at := 0
-	for rest := n; ; {
-		l := strings.IndexByte(rest, '.')
-		if l < 0 {
-			l = len(rest)
-		}
-		if l == 0 || l > 63 {
-			return false
-		}
-		wire[at] = byte(l)
-		copy(wire[at+1:], rest[:l])
-		at += 1 + l
-		if l == len(rest) {
-			break
-		}
-		rest = rest[l+1:]
-	}
-	// wire[at] is the root label, already zero.
-	bit = wireBits(&wire, at+1)
-	return f.names[bit/64]&(1<<(bit%64)) == 0
-}
-
-// wireBits is hashBits of wire[:n], 8 bytes at a time (the bytes past n are
-// zero, as the hash pads the last word).
-func wireBits(wire *[256]byte, n int) uint {
-	h := uint64(n) * fxK
-	for i := 0; i < n; i += 8 {
-		w := binary.LittleEndian.Uint64(wire[i : i+8])
-		h = (bits.RotateLeft64(h, 26) ^ lower8(w)) * fxK
-	}
-	h ^= h >> 29
-	h *= fxK
-	return uint(h >> 52)
-}
-
-// lower8 lower-cases the ASCII letters among the 8 bytes of w, all at once;
-// other bytes (digits, '-', length bytes, bytes above 0x7f) stay.
-func lower8(w uint64) uint64 {
-	const ones = 0x0101010101010101
-	low7 := w & (0x7f * ones)
-	atLeastA := low7 + (0x80-'A')*ones
-	aboveZ := low7 + (0x80-'Z'-1)*ones
-	upper := atLeastA &^ aboveZ &^ w & (0x80 * ones)
-	return w | upper>>2
+	pair := (31*hashBits(first) + bit) % 4096
+	return f.pairs[pair/64]&(1<<(pair%64)) == 0
 }
 
 const (
@@ -107,7 +66,7 @@ const (
 
 // hashBits is the header's hash: FxHash-style over the bytes, ASCII
 // lower-cased, as 8-byte little-endian words; the 12 top bits.
-func hashBits[T string | []byte](b T) uint {
+func hashBits(b string) uint {
 	h := newFxHasher(len(b))
 	for i := range len(b) {
 		h.add(lower(b[i]))

@@ -487,11 +487,11 @@ typedef struct afwd_prefetch afwd_prefetch;
  *    out when it is empty, longer than 63 bytes, contains `\`, or the byte two before it is
  *    `\` (an escaped dot); else ruled out when its label bit is clear in `labels`;
  * 5. a type other than A (1) and AAAA (28): NOT ruled out. For A and AAAA: NOT ruled out when
- *    the label bit is set in `hairpin_labels`, or when the name contains `\`, an empty label,
- *    a label over 63 bytes, or is over 255 bytes in wire form; else ruled out when the name
- *    bit of its wire form is clear in `names`. The wire form: each label (split on `.`, one
- *    trailing `.` dropped) as its length byte then its bytes, ASCII lower-cased, then a zero
- *    byte; its name bit is the hash below over those bytes.
+ *    the label bit is set in `hairpin_labels`; then the first label, the bytes before the
+ *    first `.` (of the name without its trailing `.`): NOT ruled out when it is empty, longer
+ *    than 63 bytes or contains `\`; else ruled out when the pair bit
+ *    `(31 * label bit of the first label + label bit of the last label) % 4096` is clear in
+ *    `pairs`.
  *
  * The label bit of a label: lower-case its ASCII letters, then with K = 0xf1357aea2e62a9c5 and
  * wrapping 64-bit arithmetic: h = len * K; for each 8-byte chunk (the last one zero-padded),
@@ -517,10 +517,10 @@ typedef struct afwd_pass_filter {
    */
   uint64_t hairpin_labels[64];
   /**
-   * The name bits of the wire forms of the learned and prefetched names (the nameserver
-   * hosts among them).
+   * The pair bits of the first and last labels of the learned and prefetched names (the
+   * nameserver hosts among them).
    */
-  uint64_t names[64];
+  uint64_t pairs[64];
 } afwd_pass_filter;
 
 /**

@@ -116,11 +116,11 @@ pub unsafe extern "C" fn afwd_engine_learned_len(engine: *const afwd_engine) -> 
 ///    out when it is empty, longer than 63 bytes, contains `\`, or the byte two before it is
 ///    `\` (an escaped dot); else ruled out when its label bit is clear in `labels`;
 /// 5. a type other than A (1) and AAAA (28): NOT ruled out. For A and AAAA: NOT ruled out when
-///    the label bit is set in `hairpin_labels`, or when the name contains `\`, an empty label,
-///    a label over 63 bytes, or is over 255 bytes in wire form; else ruled out when the name
-///    bit of its wire form is clear in `names`. The wire form: each label (split on `.`, one
-///    trailing `.` dropped) as its length byte then its bytes, ASCII lower-cased, then a zero
-///    byte; its name bit is the hash below over those bytes.
+///    the label bit is set in `hairpin_labels`; then the first label, the bytes before the
+///    first `.` (of the name without its trailing `.`): NOT ruled out when it is empty, longer
+///    than 63 bytes or contains `\`; else ruled out when the pair bit
+///    `(31 * label bit of the first label + label bit of the last label) % 4096` is clear in
+///    `pairs`.
 ///
 /// The label bit of a label: lower-case its ASCII letters, then with K = 0xf1357aea2e62a9c5 and
 /// wrapping 64-bit arithmetic: h = len * K; for each 8-byte chunk (the last one zero-padded),
@@ -140,9 +140,9 @@ pub struct afwd_pass_filter {
     pub labels: [u64; 64],
     /// The label bits of the last labels of the hairpin names and wildcard zones.
     pub hairpin_labels: [u64; 64],
-    /// The name bits of the wire forms of the learned and prefetched names (the nameserver
-    /// hosts among them).
-    pub names: [u64; 64],
+    /// The pair bits of the first and last labels of the learned and prefetched names (the
+    /// nameserver hosts among them).
+    pub pairs: [u64; 64],
 }
 
 /// Writes the engine's current pass filter to `*out` (see `afwd_pass_filter`).
@@ -172,7 +172,7 @@ pub unsafe extern "C" fn afwd_engine_pass_filter(
                     types: f.types,
                     labels: f.labels,
                     hairpin_labels: f.hairpin_labels,
-                    names: f.names,
+                    pairs: f.pairs,
                 };
                 (filter, afwd_result::AFWD_OK)
             }
@@ -181,7 +181,7 @@ pub unsafe extern "C" fn afwd_engine_pass_filter(
                     types: [u64::MAX; 4],
                     labels: [u64::MAX; 64],
                     hairpin_labels: [u64::MAX; 64],
-                    names: [u64::MAX; 64],
+                    pairs: [u64::MAX; 64],
                 },
                 afwd_result::AFWD_ERR_NULL_ARGUMENT,
             ),

@@ -12,7 +12,7 @@ fn filled(v: u64) -> afwd_pass_filter {
         types: [v; 4],
         labels: [v; 64],
         hairpin_labels: [v; 64],
-        names: [v; 64],
+        pairs: [v; 64],
     }
 }
 
@@ -25,8 +25,8 @@ fn the_filter_is_the_engines() {
     // SAFETY: `e` is live.
     let core = unsafe { &*e }.core().pass_filter();
     assert_eq!(
-        (f.types, f.labels, f.hairpin_labels, f.names),
-        (core.types, core.labels, core.hairpin_labels, core.names)
+        (f.types, f.labels, f.hairpin_labels, f.pairs),
+        (core.types, core.labels, core.hairpin_labels, core.pairs)
     );
     // TXT (16) may be forwarded for names under the zone's last label; A for cluster names not.
     assert_ne!(f.types[0] & (1 << 16), 0);

@@ -65,7 +65,9 @@ pub struct Engine {
     pass_base: PassFilter,
     /// `pass_base.labels | learned.label_words()`, readable without the lock.
     pass_labels: [AtomicU64; FILTER_WORDS],
-    /// Bumped after every change of `filter` or `pass_labels`.
+    /// `learned.pair_words()`, readable without the lock.
+    pass_pairs: [AtomicU64; FILTER_WORDS],
+    /// Bumped after every change of `pass_labels` or `pass_pairs`.
     pass_generation: AtomicU64,
     /// `learned.next_expiry()` plus [`EXPIRY_GRACE_MS`], readable without the lock: when the
     /// earliest entry may be purged (`u64::MAX` with no entries). A classify at or after it
@@ -92,7 +94,7 @@ fn pass_base(config: &Config) -> PassFilter {
         types: [0; 4],
         labels: [0; FILTER_WORDS],
         hairpin_labels: [0; FILTER_WORDS],
-        names: [0; FILTER_WORDS],
+        pairs: [0; FILTER_WORDS],
     };
     for t in [TYPE_TXT, TYPE_CNAME, TYPE_SOA, TYPE_NS] {
         f.add_type(t);
@@ -124,8 +126,8 @@ impl filter::Bits for Engine {
     fn hairpin_label(&self, bit: usize) -> bool {
         self.pass_base.hairpin_label(bit)
     }
-    fn name(&self, bit: usize) -> bool {
-        atomic_bit(&self.filter, bit)
+    fn pair(&self, bit: usize) -> bool {
+        atomic_bit(&self.pass_pairs, bit)
     }
 }
 
@@ -150,6 +152,7 @@ impl Engine {
         let pass_base = pass_base(&config);
         Engine {
             pass_labels: pass_base.labels.map(AtomicU64::new),
+            pass_pairs: [const { AtomicU64::new(0) }; FILTER_WORDS],
             pass_generation: AtomicU64::new(0),
             pass_base,
             config,
@@ -235,7 +238,7 @@ impl Engine {
         let load = |w: &AtomicU64| w.load(Ordering::Acquire);
         PassFilter {
             labels: self.pass_labels.each_ref().map(load),
-            names: self.filter.each_ref().map(load),
+            pairs: self.pass_pairs.each_ref().map(load),
             ..self.pass_base
         }
     }
@@ -428,17 +431,22 @@ impl Engine {
         self.learned_len.store(learned.len(), Ordering::Release);
         self.pinned_len
             .store(learned.pinned_len(), Ordering::Release);
-        let mut changed = false;
         for (word, &bits) in self.filter.iter().zip(learned.filter_words()) {
             if word.load(Ordering::Relaxed) != bits {
                 word.store(bits, Ordering::Release);
-                changed = true;
             }
         }
+        let mut changed = false;
         let labels = self.pass_base.labels.iter().zip(learned.label_words());
         for (word, (&base, &bits)) in self.pass_labels.iter().zip(labels) {
             if word.load(Ordering::Relaxed) != base | bits {
                 word.store(base | bits, Ordering::Release);
+                changed = true;
+            }
+        }
+        for (word, &bits) in self.pass_pairs.iter().zip(learned.pair_words()) {
+            if word.load(Ordering::Relaxed) != bits {
+                word.store(bits, Ordering::Release);
                 changed = true;
             }
         }

@@ -10,8 +10,8 @@
 //! (replies handed to exchanges, prefetch polls), after which it takes a fresh copy; a shrinking
 //! state leaves the copy conservative.
 
-use crate::learned::{FILTER_BITS, FILTER_WORDS, filter_bit};
-use crate::wire::{CLASS_IN, MAX_LABEL_LEN, MAX_WIRE_LEN, TYPE_A, TYPE_AAAA};
+use crate::learned::{FILTER_BITS, FILTER_WORDS, filter_bit, pair_bit};
+use crate::wire::{CLASS_IN, MAX_LABEL_LEN, TYPE_A, TYPE_AAAA};
 
 /// The pass filter. Plain data: copy it freely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +24,10 @@ pub struct PassFilter {
     pub labels: [u64; FILTER_WORDS],
     /// Bit [`label_bit`] of the last label of every hairpin name and wildcard zone.
     pub hairpin_labels: [u64; FILTER_WORDS],
-    /// Bit [`filter_bit`] of the lower-cased wire form of every learned and prefetched name
+    /// Bit [`pair_bit`] of the first and last labels of every learned and prefetched name
     /// (among them the nameserver hosts, the only names whose A and AAAA questions a rule
     /// other than hairpin takes).
-    pub names: [u64; FILTER_WORDS],
+    pub pairs: [u64; FILTER_WORDS],
 }
 
 /// The bit sets of a [`PassFilter`], read one bit at a time (so that the engine can read the
@@ -35,7 +35,7 @@ pub struct PassFilter {
 pub(crate) trait Bits {
     fn label(&self, bit: usize) -> bool;
     fn hairpin_label(&self, bit: usize) -> bool;
-    fn name(&self, bit: usize) -> bool;
+    fn pair(&self, bit: usize) -> bool;
 }
 
 impl Bits for PassFilter {
@@ -45,8 +45,8 @@ impl Bits for PassFilter {
     fn hairpin_label(&self, bit: usize) -> bool {
         bit_set(&self.hairpin_labels, bit)
     }
-    fn name(&self, bit: usize) -> bool {
-        bit_set(&self.names, bit)
+    fn pair(&self, bit: usize) -> bool {
+        bit_set(&self.pairs, bit)
     }
 }
 
@@ -61,9 +61,9 @@ impl PassFilter {
     ///    not ruled out when it is empty, longer than 63 bytes, holds a `\`, or follows a `\`
     ///    (an escaped dot); else passes when its [`label_bit`] is clear in `labels`;
     /// 5. types A (1) and AAAA (28) only, else not ruled out: not ruled out when the label bit
-    ///    is set in `hairpin_labels`, or when the name holds a `\`, an empty label, a label
-    ///    over 63 bytes or is over 255 bytes in wire form; else passes when the [`filter_bit`]
-    ///    of its lower-cased wire form (root label included) is clear in `names`.
+    ///    is set in `hairpin_labels`; the first label (the bytes before the first `.`): not
+    ///    ruled out when it is empty, longer than 63 bytes or holds a `\`; else passes when
+    ///    [`pair_bit`]`(label_bit(first label), label_bit(last label))` is clear in `pairs`.
     pub fn passes(&self, qname: &[u8], qtype: u16, qclass: u16) -> bool {
         passes(&self.types, self, qname, qtype, qclass)
     }
@@ -120,34 +120,15 @@ pub(crate) fn passes(
     if !matches!(qtype, TYPE_A | TYPE_AAAA) || bits.hairpin_label(label) {
         return false;
     }
-    match wire_bit(qname) {
-        Some(bit) => !bits.name(bit),
-        None => false,
-    }
-}
-
-/// The [`filter_bit`] of the lower-cased wire form of a presentation-format name without
-/// escapes (see [`PassFilter::passes`], step 5).
-fn wire_bit(qname: &[u8]) -> Option<usize> {
     let name = qname.strip_suffix(b".").unwrap_or(qname);
-    let mut wire = [0u8; MAX_WIRE_LEN];
-    let mut at = 0;
-    for label in name.split(|&b| b == b'.') {
-        if label.is_empty() || label.len() > MAX_LABEL_LEN || label.contains(&b'\\') {
-            return None;
-        }
-        let end = at + 1 + label.len();
-        let dst = wire.get_mut(at..end)?;
-        if let Some((len, rest)) = dst.split_first_mut() {
-            *len = u8::try_from(label.len()).ok()?;
-            for (d, s) in rest.iter_mut().zip(label) {
-                *d = s.to_ascii_lowercase();
-            }
-        }
-        at = end;
+    let first = match name.iter().position(|&b| b == b'.') {
+        Some(dot) => name.get(..dot).unwrap_or(&[]),
+        None => name,
+    };
+    if first.is_empty() || first.len() > MAX_LABEL_LEN || first.contains(&b'\\') {
+        return false;
     }
-    // The root label (already zero).
-    Some(filter_bit(wire.get(..=at)?))
+    !bits.pair(pair_bit(label_bit(first), label))
 }
 
 /// The label bit of a label as it appears in a presentation-format name (no escapes): the

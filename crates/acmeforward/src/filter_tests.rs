@@ -219,14 +219,14 @@ fn the_label_bit_ignores_letter_case() {
         types: [u64::MAX; 4],
         labels: [0; 64],
         hairpin_labels: [0; 64],
-        names: [0; 64],
+        pairs: [0; 64],
     };
     f.add_name(&wire);
     assert!(!f.passes(b"www.Example.COM.", TYPE_TXT, CLASS_IN));
     assert!(f.passes(b"www.example.net.", TYPE_TXT, CLASS_IN));
-    // A and AAAA also need the whole name: a nameserver host, or a hairpin label.
+    // A and AAAA also need the first label: a nameserver host's, or a hairpin label.
     assert!(f.passes(b"www.Example.COM.", TYPE_A, CLASS_IN));
-    f.names = [u64::MAX; 64];
+    f.pairs = [u64::MAX; 64];
     assert!(!f.passes(b"www.Example.COM.", TYPE_A, CLASS_IN));
 }
 
@@ -235,7 +235,7 @@ fn addresses_of_public_names_beside_the_nameservers_are_ruled_out() {
     for (state, e) in engines() {
         let f = e.pass_filter();
         let rules_out = f.passes(b"db.internal.example.com.", TYPE_A, CLASS_IN);
-        // Only a hairpin name under .com keeps them; the nameserver hosts are exact names.
+        // Only a hairpin name under .com keeps them; no nameserver host starts with `db`.
         assert_eq!(rules_out, state != "hairpin", "{state}");
     }
 }

@@ -104,12 +104,20 @@ impl Counts {
     }
 }
 
-/// A counting filter over the entries' names (bit [`filter_bit`] of each name) and over their
-/// last labels (bit [`filter_bit`] of the label's bytes: the pass filter's label bits).
+/// The pass filter's bit of a name's first and last labels, from their [`filter_bit`]s:
+/// `(31 * first + last) mod FILTER_BITS`.
+pub(crate) fn pair_bit(first: usize, last: usize) -> usize {
+    first.wrapping_mul(31).wrapping_add(last) % FILTER_BITS
+}
+
+/// A counting filter over the entries' names (bit [`filter_bit`] of each name), over their last
+/// labels (bit [`filter_bit`] of the label's bytes: the pass filter's label bits), and over their
+/// first and last labels together ([`pair_bit`]: the pass filter's pair bits).
 #[derive(Clone)]
 struct Filter {
     names: Counts,
     labels: Counts,
+    pairs: Counts,
 }
 
 impl Filter {
@@ -117,22 +125,32 @@ impl Filter {
         Filter {
             names: Counts::new(),
             labels: Counts::new(),
+            pairs: Counts::new(),
         }
+    }
+
+    /// The label and pair bits of `key`, when it has a label.
+    fn label_bits(key: &[u8]) -> Option<(usize, usize)> {
+        let first = filter_bit(name::labels(key).next()?);
+        let last = filter_bit(name::labels(key).last()?);
+        Some((last, pair_bit(first, last)))
     }
 
     /// An entry named `key` came.
     fn add(&mut self, key: &[u8]) {
         self.names.add(filter_bit(key));
-        if let Some(top) = name::labels(key).last() {
-            self.labels.add(filter_bit(top));
+        if let Some((label, pair)) = Filter::label_bits(key) {
+            self.labels.add(label);
+            self.pairs.add(pair);
         }
     }
 
     /// An entry named `key` went.
     fn remove(&mut self, key: &[u8]) {
         self.names.remove(filter_bit(key));
-        if let Some(top) = name::labels(key).last() {
-            self.labels.remove(filter_bit(top));
+        if let Some((label, pair)) = Filter::label_bits(key) {
+            self.labels.remove(label);
+            self.pairs.remove(pair);
         }
     }
 }
@@ -354,6 +372,12 @@ impl Learned {
     /// [`filter_bit`]: the learned share of the pass filter's label bits.
     pub(crate) fn label_words(&self) -> &[u64; FILTER_WORDS] {
         &self.filter.labels.words
+    }
+
+    /// The first and last labels of the entries' names (and of the prefetched names), by their
+    /// [`pair_bit`]: the pass filter's pair bits.
+    pub(crate) fn pair_words(&self) -> &[u64; FILTER_WORDS] {
+        &self.filter.pairs.words
     }
 
     /// When the next entry expires (all its facts), `None` with no entries. Drops the heap's
