@@ -22,6 +22,8 @@
 //!   Failover, TC→TCP and the authoritative-mode discovery steps are the core's decisions.
 //! - Identical questions in flight at once can share one exchange: once it is answered,
 //!   `afwd_exchange_answer_for` gives each other client its own answer (ID, case, size).
+//! - `afwd_engine_pass_filter` hands out a copy of the engine's pass filter, which rules out most
+//!   questions without a call; `afwd_engine_pass_filter_generation` says when to take a new one.
 
 // The exported names are the C names of the contract.
 #![allow(non_camel_case_types)]
