@@ -182,9 +182,8 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 		if f != nil {
 			a.flights.land(key, f, o, ex, reason)
 			a.flights.release(f)
-			f = nil
+			f, shared = nil, ex
 		}
-		shared = ex
 	}
 	defer land(abandoned, nil, "")
 
