@@ -104,14 +104,3 @@ func (fs *flights) release(f *flight) {
 		f.ex.Close()
 	}
 }
-
-// waiting is how many queries hold the flight for key (0 when none is in
-// flight); for tests.
-func (fs *flights) waiting(key flightKey) int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if f, ok := fs.m[key]; ok {
-		return f.refs
-	}
-	return 0
-}

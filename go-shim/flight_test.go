@@ -160,3 +160,14 @@ func TestFollowersShareAFailure(t *testing.T) {
 		t.Errorf("the upstream got %d queries, want 1", n)
 	}
 }
+
+// waiting is how many queries hold the flight for key (0 when none is in
+// flight).
+func (fs *flights) waiting(key flightKey) int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.m[key]; ok {
+		return f.refs
+	}
+	return 0
+}
