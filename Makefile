@@ -4,6 +4,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 ROOT := $(abspath .)
 COREDNS := $(ROOT)/build/bin/coredns
+CHECK_BIN := $(ROOT)/build/bin/acmeforward
 FFI_LIB := $(ROOT)/target/release/libacmeforward_ffi.a
 FUZZ_SECONDS ?= 60
 DNSPERF_SECONDS ?= 10
@@ -14,7 +15,7 @@ export GOFLAGS := -buildvcs=false
 # library's hash makes every link that uses it redo itself when the library changes.
 LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
 
-.PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf bench-compare fuzz clean
+.PHONY: all deps build ffi coredns cli run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf bench-compare fuzz clean
 
 all: build
 
@@ -27,7 +28,12 @@ ffi:
 coredns: ffi
 	cd go-shim && go build $(LINK_FFI) -o $(COREDNS) ./cmd/coredns
 
-build: deps coredns
+build: deps coredns cli
+
+# `acmeforward check` (docs/CHECK.md).
+cli:
+	cargo build --release -p acmeforward-check
+	install -D target/release/acmeforward $(CHECK_BIN)
 
 run: build
 	cd tests && go build -o $(ROOT)/build/bin/demo ./cmd/demo
@@ -56,8 +62,8 @@ test-go: ffi
 
 # End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
 # pebble). Needs root: servers on port 53 and clients in a private mount namespace (unshare -m).
-test-e2e: coredns
-	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 ./...
+test-e2e: coredns cli
+	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) ACMEFORWARD_CHECK=$(CHECK_BIN) go test -count=1 ./...
 	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 .
 
 bench: ffi

@@ -108,6 +108,25 @@ impl Record {
     }
 }
 
+impl Record {
+    /// What the comparison looks at: owner, type and data, except that an SOA's data is cut to
+    /// MNAME and RNAME. Its serial and timers change with every update and every cache (and
+    /// acmeforward caps the MINIMUM at `max_ttl`); the clients' walk uses only the owner.
+    pub fn compared(&self) -> (&str, &str, &str) {
+        let data = match self.rtype.as_str() {
+            "SOA" => {
+                let mut end = 0;
+                for (i, word) in self.data.split(' ').take(2).enumerate() {
+                    end += word.len() + usize::from(i > 0);
+                }
+                &self.data[..end.min(self.data.len())]
+            }
+            _ => self.data.as_str(),
+        };
+        (&self.owner, &self.rtype, data)
+    }
+}
+
 /// What one view gave for one question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -201,8 +220,8 @@ impl Reply {
         }
     }
 
-    fn record_set(&self) -> Vec<&Record> {
-        let mut set: Vec<&Record> = self.answer().iter().collect();
+    fn record_set(&self) -> Vec<(&str, &str, &str)> {
+        let mut set: Vec<_> = self.answer().iter().map(Record::compared).collect();
         set.sort();
         set.dedup();
         set
@@ -309,6 +328,27 @@ mod tests {
         assert!(!Reply::NoReply("t".into()).same_as(&Reply::NoReply("t".into())));
         let cname = Reply::records(vec![Record::new("a.example.com", "CNAME", "B.Example.net")]);
         assert_eq!(cname.answer()[0].data, "b.example.net.");
+    }
+
+    #[test]
+    fn soa_compares_by_zone_mname_and_rname() {
+        let soa = |data: &str| Reply::records(vec![Record::new("example.com", "SOA", data)]);
+        let public = soa("ns1.example.com. hostmaster.example.com. 1 3600 900 604800 300");
+        assert!(public.same_as(&soa(
+            "NS1.example.com. hostmaster.example.com. 2 3600 900 604800 30"
+        )));
+        assert!(!public.same_as(&soa(
+            "ns.internal. hostmaster.example.com. 1 3600 900 604800 300"
+        )));
+        assert!(!public.same_as(&soa(
+            "ns1.example.com. root.example.com. 1 3600 900 604800 300"
+        )));
+        let other_zone = Reply::records(vec![Record::new(
+            "www.example.com",
+            "SOA",
+            "ns1.example.com. hostmaster.example.com. 1 3600 900 604800 300",
+        )]);
+        assert!(!public.same_as(&other_zone));
     }
 
     #[test]

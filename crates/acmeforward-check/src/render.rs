@@ -6,7 +6,8 @@ use crate::compare::Comparison;
 use crate::model::{Record, Reply, rcode_name, relative};
 use crate::verdict::Report;
 
-/// The plain-text report: verdict, what differs, the fix, hints, then every lookup.
+/// The plain-text report: verdict, what differs, the fix, hints, then every lookup (DIFF marks
+/// those that differ; the JSON report lists them as sentences too).
 pub fn text(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -21,12 +22,6 @@ pub fn text(r: &Report) -> String {
     let _ = writeln!(out, "fix: {}", r.fix);
     for h in &r.hints {
         let _ = writeln!(out, "hint: {h}");
-    }
-    if r.differences.len() > 1 {
-        let _ = writeln!(out, "every lookup that differs:");
-        for d in &r.differences {
-            let _ = writeln!(out, "  {d}");
-        }
     }
     let _ = writeln!(
         out,

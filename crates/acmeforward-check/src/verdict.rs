@@ -189,6 +189,18 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
                     c.public
                 )
             }
+            Verdict::SoaWalkDiffers
+                if comparisons.resolver_walk.soa == comparisons.public_walk.soa =>
+            {
+                format!(
+                    "the SOA walk for {} finds the same zone, but the cluster resolver answers {} \
+                     for {}, the public view {}",
+                    relative(&comparisons.public_walk.target),
+                    c.resolver,
+                    c.question,
+                    c.public
+                )
+            }
             Verdict::SoaWalkDiffers => format!(
                 "the SOA walk for {} {} through the cluster resolver, the public view {}: \
                  the clients would look for the zone's nameservers in the wrong place",
@@ -207,7 +219,7 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
                  dns-persist-01 record is hidden",
                 c.resolver, c.question, c.public
             ),
-            _ => unreachable_summary(c),
+            _ => plain_summary(c),
         };
         let fix = match verdict {
             Verdict::CnameTargetHidden => {
@@ -280,7 +292,7 @@ fn classify(c: &Comparison, rows: &[Comparison]) -> Verdict {
     }
 }
 
-fn unreachable_summary(c: &Comparison) -> String {
+fn plain_summary(c: &Comparison) -> String {
     format!(
         "the cluster resolver answers {} for {}, the public view {}",
         c.resolver, c.question, c.public
@@ -289,12 +301,20 @@ fn unreachable_summary(c: &Comparison) -> String {
 
 fn difference(c: &Comparison) -> String {
     format!(
-        "{} ({}): the cluster resolver answers {}, the public view {}",
+        "{} ({}): the cluster resolver {}, the public view {}",
         c.question,
         c.step.as_str(),
-        c.resolver,
-        c.public
+        says(&c.resolver),
+        says(&c.public)
     )
+}
+
+/// "answers NXDOMAIN", "gives no reply (timeout ...)".
+fn says(r: &Reply) -> String {
+    match r {
+        Reply::Answer { .. } => format!("answers {r}"),
+        Reply::NoReply(_) => format!("gives {r}"),
+    }
 }
 
 fn has_cname(r: &Reply) -> bool {
