@@ -89,10 +89,20 @@ func (c checkResult) wantAllEqual(t *testing.T) {
 
 func publicOnly(s *world.Server) []netip.AddrPort { return []netip.AddrPort{s.Addr} }
 
+// indentBlock is the acmeforward block a check printed (JSON "corefile"),
+// indented for a server block.
+func indentBlock(t *testing.T, block string) string {
+	t.Helper()
+	if !strings.HasPrefix(block, "acmeforward ") {
+		t.Fatalf("no acmeforward block from the check: %q", block)
+	}
+	return "    " + strings.ReplaceAll(strings.TrimSuffix(block, "\n"), "\n", "\n    ") + "\n"
+}
+
 // The user's story: the internal server hides example.com, so the challenge
-// is NXDOMAIN through the cluster's CoreDNS; with acmeforward every lookup
-// of the checks is the public one, and only the hairpin hint remains (www
-// has an inside address).
+// is NXDOMAIN through the cluster's CoreDNS; with the acmeforward block the
+// check prints, every lookup of the checks is the public one, and only the
+// hairpin hint remains (www has an inside address).
 func TestCheckSplitHorizon(t *testing.T) {
 	t.Parallel()
 	world.CoreDNSBinary(t)
@@ -101,13 +111,15 @@ func TestCheckSplitHorizon(t *testing.T) {
 	public := w.UnboundT(t, true)
 	com := world.ExampleCom
 	without := startCoreDNS(t, w, "coredns-without-acmeforward", "")
-	with := startCoreDNS(t, w, "coredns", world.Acme{Zones: []string{"example.com"}, To: publicOnly(public), MaxTTL: -1}.String())
 
+	var fixBlock string
 	t.Run("without acmeforward", func(t *testing.T) {
 		c := runCheck(t, without.Addr, publicOnly(public), "www.example.com")
+		fixBlock = c.report.Corefile
 		c.want(t, "challenge-hidden", 1,
 			"the cluster resolver answers NXDOMAIN for _acme-challenge.www.example.com TXT, the public view has NOERROR: _acme-challenge.www.example.com TXT \""+com.WWWToken+"\": split horizon",
-			"fix: add `acmeforward example.com { to "+public.Addr.String()+" }` to the cluster's Corefile",
+			"fix: add the acmeforward block for example.com below (to "+public.Addr.String()+") to the cluster's Corefile",
+			"\n    acmeforward example.com {\n        to "+public.Addr.String()+"\n    }\n",
 			"hint: www.example.com A: the cluster resolver answers NOERROR: www.example.com A "+world.InternalWWW.Addr)
 		l := c.lookup(t, com.WWWChallenge(), "TXT")
 		if l.Equal || l.Resolver.Rcode != "NXDOMAIN" || !slices.Equal(l.Public.Values("TXT"), []string{com.WWWToken}) {
@@ -115,7 +127,8 @@ func TestCheckSplitHorizon(t *testing.T) {
 		}
 	})
 
-	t.Run("with acmeforward", func(t *testing.T) {
+	t.Run("with the block the check printed", func(t *testing.T) {
+		with := startCoreDNS(t, w, "coredns", indentBlock(t, fixBlock))
 		c := runCheck(t, with.Addr, publicOnly(public), "www.example.com")
 		c.want(t, "ok", 0, "nothing to fix", "hairpin www.example.com TARGET")
 		c.wantAllEqual(t)
@@ -155,19 +168,23 @@ func TestCheckCNAMETarget(t *testing.T) {
 	w := world.New(t, world.Options{Zones: []world.Zone{com, exampleNet}, Hidden: []string{"example.net"}, InternalRecursion: true})
 	public := w.UnboundT(t, true)
 	without := startCoreDNS(t, w, "coredns-without-acmeforward", "")
-	fixed := startCoreDNS(t, w, "coredns", world.Acme{Zones: []string{"www.example.com"}, To: publicOnly(public), Delegated: []string{"example.net"}, MaxTTL: -1}.String())
 
+	var fixBlock string
 	t.Run("without acmeforward", func(t *testing.T) {
 		c := runCheck(t, without.Addr, publicOnly(public), "www.example.com")
+		fixBlock = c.report.Corefile
 		c.want(t, "cname-target-hidden", 1,
 			"the CNAME target x.auth.example.net of _acme-challenge.www.example.com is hidden: the cluster resolver answers NXDOMAIN for x.auth.example.net CNAME",
-			"fix: add `delegated example.net` to the acmeforward block: `acmeforward www.example.com { to "+public.Addr.String()+"; delegated example.net }`")
+			"fix: add `delegated example.net` to the acmeforward block for www.example.com",
+			"\n    acmeforward www.example.com {\n        to "+public.Addr.String()+"\n        delegated example.net\n    }\n")
 		if l := c.lookup(t, com.WWWChallenge(), "CNAME"); !l.Equal || !slices.Equal(l.Resolver.Values("CNAME"), []string{target + "."}) {
 			t.Fatalf("the CNAME itself should be visible inside: %+v\n%s", l, c.plain)
 		}
 	})
 
 	t.Run("with the fix the check gave", func(t *testing.T) {
+		// The block exactly as the check printed it, in the cluster's server block.
+		fixed := startCoreDNS(t, w, "coredns", indentBlock(t, fixBlock))
 		c := runCheck(t, fixed.Addr, publicOnly(public), "www.example.com")
 		c.want(t, "ok", 0, "nothing to fix")
 		c.wantAllEqual(t)

@@ -96,6 +96,7 @@ type CheckReport struct {
 	Public      []string      `json:"public"`
 	Summary     string        `json:"summary"`
 	Fix         string        `json:"fix"`
+	Corefile    string        `json:"corefile"`
 	Differences []string      `json:"differences"`
 	Hints       []string      `json:"hints"`
 	Lookups     []CheckLookup `json:"lookups"`

@@ -20,6 +20,9 @@ pub fn text(r: &Report) -> String {
     let _ = writeln!(out, "verdict: {}", r.verdict);
     let _ = writeln!(out, "{}", r.summary);
     let _ = writeln!(out, "fix: {}", r.fix);
+    for line in r.corefile.lines() {
+        let _ = writeln!(out, "    {line}");
+    }
     for h in &r.hints {
         let _ = writeln!(out, "hint: {h}");
     }
@@ -50,6 +53,7 @@ pub fn json(r: &Report) -> String {
     let _ = write!(out, ",\"public\":{}", strings(&r.servers.public));
     let _ = write!(out, ",\"summary\":{}", string(&r.summary));
     let _ = write!(out, ",\"fix\":{}", string(&r.fix));
+    let _ = write!(out, ",\"corefile\":{}", string(&r.corefile));
     let _ = write!(out, ",\"differences\":{}", strings(&r.differences));
     let _ = write!(out, ",\"hints\":{}", strings(&r.hints));
     out.push_str(",\"lookups\":[");

@@ -101,6 +101,8 @@ pub struct Report {
     pub summary: String,
     /// The one-line fix.
     pub fix: String,
+    /// The acmeforward block the fix adds, as Corefile lines ("" when the fix is not one).
+    pub corefile: String,
     /// Every lookup that differs (hints left out), one sentence each.
     pub differences: Vec<String>,
     /// Hints that do not change the verdict (the HTTP-01 hairpin).
@@ -115,7 +117,10 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
     let zone = fix_zone(name, &comparisons.public_walk);
     let to = servers.public.join(" ");
     let resolver = servers.resolver.clone();
-    let add_block = format!("add `acmeforward {zone} {{ to {to} }}` to the cluster's Corefile");
+    let add_block = format!(
+        "add the acmeforward block for {zone} below (to {to}) to the cluster's Corefile, in the \
+         server block that answers the cluster"
+    );
 
     let differences = rows
         .iter()
@@ -146,7 +151,7 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
         .find(|c| !c.step.is_hint() && matches!(c.resolver, Reply::NoReply(_)));
     let first_difference = rows.iter().find(|c| !c.equal && !c.step.is_hint());
 
-    let (verdict, summary, fix) = if let Some(c) = public_failure {
+    let (verdict, summary, fix, corefile) = if let Some(c) = public_failure {
         (
             Verdict::PublicUnreachable,
             format!(
@@ -156,6 +161,7 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
             "pass --public resolvers that answer from here (e.g. --public 1.1.1.1 --public 8.8.8.8), \
              and check that the name is right"
                 .to_string(),
+            String::new(),
         )
     } else if let Some(c) = resolver_failure {
         (
@@ -169,6 +175,7 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
                  nameserver of /etc/resolv.conf), that CoreDNS runs, and the network policy \
                  between here and {resolver}"
             ),
+            String::new(),
         )
     } else if let Some(c) = first_difference {
         let verdict = classify(c, rows);
@@ -221,15 +228,17 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
             ),
             _ => plain_summary(c),
         };
+        let mut extra = Vec::new();
         let fix = match verdict {
             Verdict::CnameTargetHidden => {
                 let target_zone = match &comparisons.public_walk.soa {
                     SoaEnd::Zone(z) => relative(z).to_string(),
                     _ => parent(&comparisons.public_walk.target),
                 };
+                extra.push(format!("delegated {target_zone}"));
                 format!(
-                    "add `delegated {target_zone}` to the acmeforward block: \
-                     `acmeforward {zone} {{ to {to}; delegated {target_zone} }}`"
+                    "add `delegated {target_zone}` to the acmeforward block for {zone} (below; \
+                     the zone the CNAME points into)"
                 )
             }
             Verdict::SoaWalkDiffers => format!(
@@ -246,7 +255,8 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
             ),
             _ => add_block.clone(),
         };
-        (verdict, summary, fix)
+        let corefile = corefile_block(&zone, &servers.public, &extra);
+        (verdict, summary, fix, corefile)
     } else {
         (
             Verdict::Ok,
@@ -254,6 +264,7 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
              public view gives"
                 .to_string(),
             "nothing to fix".to_string(),
+            String::new(),
         )
     };
     Report {
@@ -262,10 +273,21 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
         verdict,
         summary,
         fix,
+        corefile,
         differences,
         hints,
         comparisons,
     }
+}
+
+/// The acmeforward block of a fix, as Corefile lines (a block cannot be written on one line).
+fn corefile_block(zone: &str, to: &[String], extra: &[String]) -> String {
+    let mut out = format!("acmeforward {zone} {{\n    to {}\n", to.join(" "));
+    for line in extra {
+        out.push_str(&format!("    {line}\n"));
+    }
+    out.push_str("}\n");
+    out
 }
 
 /// The verdict of the first differing lookup.

@@ -43,6 +43,7 @@ fn same_views_are_ok() {
     assert_eq!(r.verdict.exit_code(), EXIT_OK);
     assert!(r.differences.is_empty() && r.hints.is_empty());
     assert_eq!(r.fix, "nothing to fix");
+    assert_eq!(r.corefile, "");
 }
 
 #[test]
@@ -61,8 +62,14 @@ fn hidden_challenge_is_split_horizon() {
     );
     assert_eq!(
         r.fix,
-        "add `acmeforward example.com { to 192.0.2.1:53 }` to the cluster's Corefile"
+        "add the acmeforward block for example.com below (to 192.0.2.1:53) to the cluster's \
+         Corefile, in the server block that answers the cluster"
     );
+    assert_eq!(
+        r.corefile,
+        "acmeforward example.com {\n    to 192.0.2.1:53\n}\n"
+    );
+    assert!(text(&r).contains("\n    acmeforward example.com {\n        to 192.0.2.1:53\n    }\n"));
     // The inside www differs from the public one: a hint, not a difference.
     assert_eq!(r.hints.len(), 1, "{:?}", r.hints);
     assert!(
@@ -123,8 +130,12 @@ fn hidden_cname_target_asks_for_delegated() {
     );
     assert_eq!(
         r.fix,
-        "add `delegated example.net` to the acmeforward block: `acmeforward www.example.com { to \
-         192.0.2.1:53; delegated example.net }`"
+        "add `delegated example.net` to the acmeforward block for www.example.com (below; the \
+         zone the CNAME points into)"
+    );
+    assert_eq!(
+        r.corefile,
+        "acmeforward www.example.com {\n    to 192.0.2.1:53\n    delegated example.net\n}\n"
     );
 }
 
@@ -284,7 +295,7 @@ fn json_has_the_contract_fields() {
         "{\"verdict\":\"challenge-hidden\",\"exit_code\":1,\"name\":\"www.example.com\"",
         "\"resolver\":\"10.96.0.10:53\"",
         "\"public\":[\"192.0.2.1:53\"]",
-        "\"fix\":\"add `acmeforward example.com { to 192.0.2.1:53 }` to the cluster's Corefile\"",
+        "\"corefile\":\"acmeforward example.com {\\n    to 192.0.2.1:53\\n}\\n\"",
         "{\"step\":\"challenge-txt\",\"hint\":false,\"question\":{\"name\":\"_acme-challenge.www.example.com\",\"type\":\"TXT\"},\"resolver\":{\"rcode\":\"NXDOMAIN\",\"records\":[]},\"public\":{\"rcode\":\"NOERROR\",\"records\":[{\"name\":\"_acme-challenge.www.example.com\",\"type\":\"TXT\",\"data\":\"token-www\"}]},\"equal\":false}",
     ] {
         assert!(j.contains(field), "{field}\nin\n{j}");
