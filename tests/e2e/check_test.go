@@ -9,6 +9,7 @@ package e2e_test
 
 import (
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -269,11 +270,12 @@ func TestCheckPersist(t *testing.T) {
 }
 
 // Nothing listens at the resolver, or at the public address; a resolver
-// that never answers; and the client's own I/O against a fake resolver: a
+// that never answers; the client's own I/O against a fake resolver (a
 // truncated UDP reply is retried over TCP, a forged reply under another ID
-// is skipped.
+// is skipped); the default resolver from /etc/resolv.conf; usage errors.
 func TestCheckUnreachableAndTransport(t *testing.T) {
 	t.Parallel()
+	world.CoreDNSBinary(t)
 	world.CheckCLI(t)
 	w := world.New(t, world.Standard())
 	public := w.UnboundT(t, true)
@@ -309,6 +311,25 @@ func TestCheckUnreachableAndTransport(t *testing.T) {
 		l := c.lookup(t, "_acme-challenge.example.com", "TXT")
 		if !slices.Equal(l.Resolver.Values("TXT"), []string{world.FakeGoodToken}) || strings.Contains(c.plain.Stdout, world.FakeGarbageToken) {
 			t.Fatalf("want the fake's true answer only: %+v\n%s", l, c.plain)
+		}
+	})
+	t.Run("default resolver from /etc/resolv.conf", func(t *testing.T) {
+		// A resolv.conf has no port: the resolver listens on 53, and the
+		// check runs as in a pod, with that resolv.conf bind-mounted.
+		addr := world.AddrPort(t, 53)
+		coredns := w.CoreDNST(t, world.CoreDNS{Name: "coredns-port53", Binary: world.CoreDNSBinary(t), Corefile: world.ClusterCorefile(addr, w.Dnsmasq.Addr, ""), Addr: addr})
+		resolvConf := filepath.Join(t.TempDir(), "resolv.conf")
+		if err := world.WriteResolvConf(resolvConf, coredns.Addr); err != nil {
+			t.Fatal(err)
+		}
+		argv := world.PodArgv(resolvConf, world.CheckCLI(t), "check", "--public", public.Addr.String(), "example.com")
+		r, err := world.RunCheck(argv[0], argv[1:]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s", r)
+		if r.Exit != 1 || !strings.Contains(r.Stdout, "cluster resolver "+coredns.Addr.String()+",") || !strings.Contains(r.Stdout, "verdict: challenge-hidden\n") {
+			t.Fatalf("want the resolv.conf nameserver asked, challenge-hidden\n%s", r)
 		}
 	})
 	t.Run("usage errors", func(t *testing.T) {
