@@ -129,7 +129,7 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
         .collect();
     let hints = rows
         .iter()
-        .filter(|c| !c.equal && c.step.is_hint() && both_answered(c))
+        .filter(|c| !c.equal && c.step.is_hint() && both_answered(c) && has_address(&c.public))
         .map(|c| {
             format!(
                 "{}: the cluster resolver answers {}, the public view {}: HTTP-01 self checks \
@@ -341,6 +341,14 @@ fn says(r: &Reply) -> String {
 
 fn has_cname(r: &Reply) -> bool {
     r.answer().iter().any(|r| r.rtype == "CNAME")
+}
+
+/// The public view gives NAME an address: without one, HTTP-01 cannot validate at all, and an
+/// inside answer that differs says nothing about the hairpin.
+fn has_address(r: &Reply) -> bool {
+    r.answer()
+        .iter()
+        .any(|r| r.rtype == "A" || r.rtype == "AAAA")
 }
 
 fn both_answered(c: &Comparison) -> bool {

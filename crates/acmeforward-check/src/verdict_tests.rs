@@ -98,6 +98,25 @@ fn hairpin_alone_leaves_the_verdict_ok() {
     ));
 }
 
+#[test]
+fn no_hairpin_hint_without_a_public_address() {
+    let mut resolver = View::public_example_com();
+    resolver.add("example.com", "A", "10.0.0.1");
+    let r = run(
+        "example.com",
+        &mut resolver,
+        &mut View::public_example_com(),
+    );
+    assert_eq!(r.verdict, Verdict::Ok);
+    assert!(r.hints.is_empty(), "{:?}", r.hints);
+    assert!(
+        r.comparisons
+            .rows
+            .iter()
+            .any(|c| c.step.is_hint() && !c.equal)
+    );
+}
+
 fn cnamed(v: &mut View) {
     v.hide("_acme-challenge.www.example.com");
     v.cname("_acme-challenge.www.example.com", "x.auth.example.net");
