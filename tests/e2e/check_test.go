@@ -175,7 +175,7 @@ func TestCheckCNAMETarget(t *testing.T) {
 		c := runCheck(t, without.Addr, publicOnly(public), "www.example.com")
 		fixBlock = c.report.Corefile
 		c.want(t, "cname-target-hidden", 1,
-			"the CNAME target x.auth.example.net of _acme-challenge.www.example.com is hidden: the cluster resolver answers NXDOMAIN for x.auth.example.net CNAME",
+			"the CNAME target x.auth.example.net of _acme-challenge.www.example.com is hidden: the cluster resolver answers NXDOMAIN for x.auth.example.net TXT, the public view NOERROR: x.auth.example.net TXT \""+token+"\"",
 			"fix: add `delegated example.net` to the acmeforward block for www.example.com",
 			"\n    acmeforward www.example.com {\n        to "+public.Addr.String()+"\n        delegated example.net\n    }\n")
 		if l := c.lookup(t, com.WWWChallenge(), "CNAME"); !l.Equal || !slices.Equal(l.Resolver.Values("CNAME"), []string{target + "."}) {

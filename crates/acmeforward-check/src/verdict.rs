@@ -186,6 +186,11 @@ pub fn judge(name: &str, servers: Servers, comparisons: Comparisons) -> Report {
             ),
             Verdict::CnameTargetHidden => {
                 let target = &comparisons.public_walk.target;
+                // The target's TXT, when it differs, says most: it is the token.
+                let c = rows
+                    .iter()
+                    .find(|r| r.step == Step::TargetTxt && !r.equal)
+                    .unwrap_or(c);
                 format!(
                     "the CNAME target {} of {} is hidden: the cluster resolver answers {} for {}, \
                      the public view {}",
