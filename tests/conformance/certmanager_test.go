@@ -28,9 +28,16 @@ func runCheck(t *testing.T, c *coreDNS, domain, key string, m cmMode) podResult 
 	t.Helper()
 	argv := append([]string{checker(t), "-domain", domain, "-key", key, "-dns-timeout", "1s", "-timeout", "15s", "-v"}, m.flags...)
 	r := runInPod(t, c.resolvConf, nil, 30*time.Second, argv...)
-	// The check read the pod's resolv.conf: its nameservers are c's.
-	if want := fmt.Sprintf("nameservers %s (from /etc/resolv.conf)", c.Addr); !strings.Contains(r.output, want) {
-		t.Fatalf("the checker did not use the pod's resolv.conf (want %q):\n%s", want, r)
+	// The check read the pod's resolv.conf: its nameservers are c's (unless
+	// the mode names its own, as --dns01-recursive-nameservers does).
+	want := fmt.Sprintf("nameservers %s (from /etc/resolv.conf)", c.Addr)
+	for i, f := range m.flags {
+		if f == "-nameservers" && i+1 < len(m.flags) {
+			want = fmt.Sprintf("nameservers %s (from -nameservers)", m.flags[i+1])
+		}
+	}
+	if !strings.Contains(r.output, want) {
+		t.Fatalf("the checker did not use the nameservers it was given (want %q):\n%s", want, r)
 	}
 	if r.code != 0 && r.code != 1 {
 		t.Fatalf("the checker did not run to a verdict:\n%s", r)

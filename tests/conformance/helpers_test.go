@@ -130,13 +130,24 @@ type coreDNS struct {
 // dnsmasq through a cache) with block ("" for none: the negative control).
 func startCoreDNS(t *testing.T, w *world.World, name, label, block string) *coreDNS {
 	t.Helper()
+	c := startCustomCoreDNS(t, w, name, func(addr netip.AddrPort) string {
+		return world.ClusterCorefile(addr, w.Dnsmasq.Addr, block)
+	})
+	c.label = label
+	return c
+}
+
+// startCustomCoreDNS starts a CoreDNS on port 53 with the Corefile that
+// corefile gives for its address, and a resolv.conf that names it.
+func startCustomCoreDNS(t *testing.T, w *world.World, name string, corefile func(netip.AddrPort) string) *coreDNS {
+	t.Helper()
 	addr := world.AddrPort(t, 53)
-	s := w.CoreDNST(t, world.CoreDNS{Name: name, Binary: world.CoreDNSBinary(t), Corefile: world.ClusterCorefile(addr, w.Dnsmasq.Addr, block), Addr: addr})
+	s := w.CoreDNST(t, world.CoreDNS{Name: name, Binary: world.CoreDNSBinary(t), Corefile: corefile(addr), Addr: addr})
 	rc := filepath.Join(w.Dir, name+".resolv.conf")
 	if err := world.WriteResolvConf(rc, addr); err != nil {
 		t.Fatal(err)
 	}
-	return &coreDNS{Server: s, label: label, resolvConf: rc}
+	return &coreDNS{Server: s, label: name, resolvConf: rc}
 }
 
 // startNodeCache starts a caching CoreDNS in front of upstream, as
