@@ -85,3 +85,45 @@ fn learned_entries_expire_with_the_clock() {
         afwd_engine_free(e);
     }
 }
+
+#[test]
+fn rule_names_the_rule_that_forwards() {
+    use afwd_rule::*;
+    let e = engine();
+    let rule = |name: &[u8], qtype| {
+        // SAFETY: `e` is live; the slice is valid for its length.
+        unsafe { afwd_engine_rule(e, name.as_ptr(), name.len(), qtype, IN, NOW) }
+    };
+    assert_eq!(rule(QNAME, TXT), AFWD_RULE_CHALLENGE);
+    assert_eq!(rule(b"_ACME-Challenge.Example.COM", A), AFWD_RULE_CHALLENGE);
+    assert_eq!(rule(b"www.example.com.", TXT), AFWD_RULE_NONE);
+    assert_eq!(rule(TARGET, TXT), AFWD_RULE_NONE);
+    // SAFETY: a NULL engine, and a NULL name with a non-zero length, are refused.
+    unsafe {
+        assert_eq!(
+            afwd_engine_rule(std::ptr::null(), QNAME.as_ptr(), QNAME.len(), TXT, IN, NOW),
+            AFWD_RULE_NONE
+        );
+        assert_eq!(
+            afwd_engine_rule(e, std::ptr::null(), 3, TXT, IN, NOW),
+            AFWD_RULE_NONE
+        );
+    }
+
+    // A learned CNAME target is forwarded by rule 4, its ancestors' SOA by rule 5.
+    let x = exchange(e, 0x0303);
+    let reply = reply_with(&sent_query(x), &[(CNAME, 300, wire_name(TARGET))]);
+    // SAFETY: live handles; the slice is valid for its length.
+    unsafe {
+        assert_eq!(
+            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            AFWD_OK
+        );
+        internal_nxdomain(x, e);
+        afwd_exchange_free(x);
+    }
+    assert_eq!(rule(TARGET, TXT), AFWD_RULE_CNAME_TARGET);
+    assert_eq!(rule(b"auth.example.org.", 6), AFWD_RULE_ANCESTOR);
+    // SAFETY: no longer used.
+    unsafe { afwd_engine_free(e) };
+}

@@ -40,6 +40,7 @@ mod config;
 mod engine;
 mod exchange;
 mod prefetch;
+mod rule;
 mod slice;
 
 #[cfg(test)]
@@ -95,3 +96,4 @@ pub use prefetch::{
     afwd_prefetch_reply,
 };
 pub use result::{ResultCode, afwd_result, afwd_result_text, afwd_verdict};
+pub use rule::{afwd_engine_rule, afwd_rule};
