@@ -211,6 +211,9 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 		defer a.updateLearned(server)
 	}
 
+	// Its sends to the `to` resolvers are discovery lookups.
+	authoritative := ex.isAuthoritative()
+
 	pollBuf, replyBuf := getBuf(), getBuf()
 	defer putBuf(pollBuf)
 	defer putBuf(replyBuf)
@@ -247,6 +250,9 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 		// actionSend: one try, then tell the core how it went.
 		label := a.up.label(act.server)
 		q.trace.upstream = label
+		if authoritative && label != toAuthoritative {
+			discoveryLookupCount.WithLabelValues(server).Inc()
+		}
 		err = a.try(ctx, ex, server, label, act, *replyBuf)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s over %s: %w", act.server, act.proto, err))

@@ -172,7 +172,8 @@ func TestAuthoritativeMode(t *testing.T) {
 
 	authTries := upstreamRequestCount.WithLabelValues("", toAuthoritative, "udp")
 	resolverTries := upstreamRequestCount.WithLabelValues("", resolver.addr, "udp")
-	triesBefore, resolverBefore := testutil.ToFloat64(authTries), testutil.ToFloat64(resolverTries)
+	lookups := discoveryLookupCount.WithLabelValues("")
+	triesBefore, resolverBefore, lookupsBefore := testutil.ToFloat64(authTries), testutil.ToFloat64(resolverTries), testutil.ToFloat64(lookups)
 	logs := captureLog(t)
 	q := challengeQuery("_acme-challenge.WWW.example.com.")
 	rc, err, cw, _ := serve(t, a, q, false)
@@ -213,6 +214,9 @@ func TestAuthoritativeMode(t *testing.T) {
 	if got := testutil.ToFloat64(resolverTries) - resolverBefore; got != 3 {
 		t.Errorf("upstream_requests_total{to=%s,proto=udp} grew by %v, want 3 (SOA, NS, A)", resolver.addr, got)
 	}
+	if got := testutil.ToFloat64(lookups) - lookupsBefore; got != 3 {
+		t.Errorf("discovery_lookups_total grew by %v, want 3 (SOA, NS, A)", got)
+	}
 	for to := range labelValues(t, "to") {
 		if strings.Contains(to, authIP) {
 			t.Errorf("a metric has to=%q: the nameserver's address", to)
@@ -248,6 +252,11 @@ func TestAuthoritativeMode(t *testing.T) {
 	}
 	if n := len(auth.received()); n != 2 {
 		t.Errorf("nameserver got %d queries, want 2", n)
+	}
+	// Neither the second challenge nor the client's own SOA question made a
+	// discovery lookup.
+	if got := testutil.ToFloat64(lookups) - lookupsBefore; got != 3 {
+		t.Errorf("discovery_lookups_total grew by %v in all, want 3", got)
 	}
 }
 

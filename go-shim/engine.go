@@ -463,6 +463,13 @@ func (x *exchange) Close() {
 	x.ptr = nil
 }
 
+// isAuthoritative reports whether the exchange asks the zone's nameservers
+// the client's question (authoritative mode): then its sends to the `to`
+// resolvers are discovery lookups. Fixed when the exchange is made.
+func (x *exchange) isAuthoritative() bool {
+	return bool(C.afwd_exchange_is_authoritative(x.ptr))
+}
+
 // actionKind is afwd_action_kind.
 type actionKind uint32
 

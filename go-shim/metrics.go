@@ -63,6 +63,13 @@ var (
 		Help:      "Counter of the upstream replies that validation rejected (the invalid_reply failures), by the core's reason (malformed, foreign_record, id_mismatch, question_mismatch, not_a_response, late, other).",
 	}, []string{"server", "to", "reason"})
 
+	discoveryLookupCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "discovery_lookups_total",
+		Help:      "Counter of the lookups (SOA, NS, nameserver addresses) sent to the to resolvers in authoritative mode to find a zone's nameservers; each is also a try in upstream_requests_total.",
+	}, []string{"server"})
+
 	servfailCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",

@@ -1258,6 +1258,20 @@ enum afwd_result afwd_exchange_answer_for(const struct afwd_exchange *x,
                                           size_t *len_out);
 
 /**
+ * Whether the exchange asks the zone's nameservers the client's question (authoritative mode:
+ * a challenge or delegation question other than SOA and NS). Then each SEND to a `to` resolver
+ * is a discovery lookup (the SOA of the name, the NS of the apex, a nameserver's address) and
+ * each SEND elsewhere is the question to a nameserver; otherwise every SEND is the client's
+ * question to a `to` resolver. Fixed when the exchange is made. For metrics and logs only.
+ * False for a NULL `x` (or a caught panic).
+ *
+ * # Safety
+ *
+ * `x` is NULL or a live exchange, used by no other thread during the call.
+ */
+bool afwd_exchange_is_authoritative(const struct afwd_exchange *x);
+
+/**
  * Makes the prefetch of engine `e`: one job for each listed and delegated zone (none with
  * discovery off, or no zone listed: then every poll says SLEEP until `UINT64_MAX`). `random`
  * seeds the lookups' IDs and letter case. On `AFWD_OK`, `*prefetch_out` is a new prefetch the
