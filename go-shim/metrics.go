@@ -35,11 +35,12 @@ var (
 	}, []string{"server", "decision", "rcode"})
 
 	requestDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: "acmeforward",
-		Name:      "request_duration_seconds",
-		Buckets:   plugin.TimeBuckets,
-		Help:      "Histogram of the time acmeforward took to answer a question, every try and lookup included, by decision.",
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   "acmeforward",
+		Name:                        "request_duration_seconds",
+		Buckets:                     plugin.TimeBuckets,
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+		Help:                        "Histogram of the time acmeforward took to answer a question, every try and lookup included, by decision.",
 	}, []string{"server", "decision"})
 
 	upstreamRequestCount = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -120,11 +121,12 @@ var (
 	}, []string{"server", "result"})
 
 	upstreamDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: "acmeforward",
-		Name:      "upstream_duration_seconds",
-		Buckets:   plugin.TimeBuckets,
-		Help:      "Histogram of the time each upstream try took, from sending the query to its outcome.",
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   "acmeforward",
+		Name:                        "upstream_duration_seconds",
+		Buckets:                     plugin.TimeBuckets,
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+		Help:                        "Histogram of the time each upstream try took, from sending the query to its outcome.",
 	}, []string{"server", "to"})
 )
 
