@@ -211,7 +211,8 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 		defer a.updateLearned(server)
 	}
 
-	// Its sends to the `to` resolvers are discovery lookups.
+	// In authoritative mode its sends to the `to` resolvers are the
+	// discovery lookups, its other sends the question to a nameserver.
 	authoritative := ex.isAuthoritative()
 
 	pollBuf, replyBuf := getBuf(), getBuf()
@@ -346,9 +347,9 @@ func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *ex
 	return nil
 }
 
-// try is one upstream round trip, with its metrics (to is the "to" label), and the report of its
-// outcome to the core: the reply (which the core validates, learns from or
-// rejects) or the I/O failure. The error says why the try did not produce a
+// try is one upstream round trip, with its metrics (to is their "to" label),
+// and the report of its outcome to the core: the reply (which the core
+// validates, learns from or rejects) or the I/O failure. The error says why the try did not produce a
 // usable reply; either way the core has moved on and is polled next.
 func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, act action, replyBuf []byte) error {
 	upstreamRequestCount.WithLabelValues(server, to, act.proto.String()).Inc()

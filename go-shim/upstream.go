@@ -82,8 +82,8 @@ func newUpstreams(resolvers []netip.AddrPort, tls *tlsUpstreams) *upstreams {
 	return u
 }
 
-// label is the "to" label of a try to server: the configured upstream as the
-// core normalised it (IP:PORT, [IPv6]:PORT), or toAuthoritative for any other
+// label is the "to" label of a try to server: the configured upstream in its
+// normal form (IP:PORT, [IPv6]:PORT), or toAuthoritative for any other
 // server (a zone's nameserver, found in DNS): the label's values stay as
 // few as the Corefile's upstreams. No allocation.
 func (u *upstreams) label(server netip.AddrPort) string {
