@@ -138,8 +138,8 @@ const (
 	decisionDelegated = "delegated" // rule 4: a delegated zone or a learned CNAME target
 	decisionHairpin   = "hairpin"
 	// decisionOther: classified as forwarded, but the learned entry that made
-	// it so was evicted before the rule was read. Rare; the question is still
-	// forwarded.
+	// it so expired or was evicted before the rule was read. Rare; the
+	// question is still forwarded.
 	decisionOther = "other"
 )
 
