@@ -62,9 +62,9 @@ func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns
 	q := &r.Question[0]
 	switch a.engine.Classify(q.Name, q.Qtype, q.Qclass) {
 	case VerdictForward:
-		return a.forward(ctx, w, r, false)
+		return a.forward(ctx, w, r, decisionOf(a.engine.Rule(q.Name, q.Qtype, q.Qclass)))
 	case VerdictHairpin:
-		return a.forward(ctx, w, r, true)
+		return a.forward(ctx, w, r, decisionHairpin)
 	}
 	// VerdictError (e.g. the engine was freed by a reload) also passes: the
 	// internal answer is the safe fallback.
@@ -74,9 +74,15 @@ func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns
 // forward answers a question the core forwards (or answers as a hairpin),
 // within max_concurrent: it leads the flight of its question (lead), or
 // follows the identical question already in flight (follow).
-// hairpin is the classifier's VerdictHairpin: it only picks the metrics.
-func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, hairpin bool) (int, error) {
+// decision is the metrics' label of the classifier's decision
+// (decisionHairpin: VerdictHairpin).
+func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, decision string) (rc int, err error) {
 	server := metrics.WithServer(ctx)
+	hairpin := decision == decisionHairpin
+	requestCount.WithLabelValues(server, decision).Inc()
+	tr := &trace{upstream: "-"}
+	start := time.Now()
+	defer func() { report(server, decision, &r.Question[0], rc, tr.upstream, start) }()
 	if a.inflight.Add(1) > a.maxConcurrent {
 		a.inflight.Add(-1)
 		maxConcurrentRejectCount.WithLabelValues(server).Inc()
@@ -84,15 +90,12 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return dns.RcodeRefused, nil
 	}
 	defer a.inflight.Add(-1)
-	if !hairpin {
-		requestCount.WithLabelValues(server).Inc()
-	}
 
 	query, err := r.Pack()
 	if err != nil {
 		return a.servfail(server, fmt.Errorf("packing client query: %w", err))
 	}
-	q := client{query: query, hairpin: hairpin}
+	q := client{query: query, hairpin: hairpin, trace: tr}
 	_, q.tcp = w.RemoteAddr().(*net.TCPAddr)
 	if hairpin {
 		// Answered from the table (or the rest of the chain): no upstream to share.
@@ -116,6 +119,12 @@ type client struct {
 	query   []byte // packed
 	tcp     bool   // the query came over TCP
 	hairpin bool   // VerdictHairpin
+	trace   *trace // what the report of the reply says
+}
+
+// trace is what lead and follow tell the report of a reply (report).
+type trace struct {
+	upstream string // "to" label of the last try, "shared" or "-"
 }
 
 // follow waits for the flight's outcome and answers from it: the core's
@@ -149,6 +158,7 @@ func (a *AcmeForward) follow(ctx context.Context, w dns.ResponseWriter, q client
 			return rc, true, err
 		}
 		sharedAnswerCount.WithLabelValues(server).Inc()
+		q.trace.upstream = "shared"
 		rc, err = a.write(server, w, reply)
 		if q.hairpin && err == nil {
 			hairpinAnswerCount.WithLabelValues(server).Inc()
@@ -201,6 +211,10 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 		defer a.updateLearned(server)
 	}
 
+	// In authoritative mode its sends to the `to` resolvers are the
+	// discovery lookups, its other sends the question to a nameserver.
+	authoritative := ex.isAuthoritative()
+
 	pollBuf, replyBuf := getBuf(), getBuf()
 	defer putBuf(pollBuf)
 	defer putBuf(replyBuf)
@@ -235,10 +249,14 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 			continue
 		}
 		// actionSend: one try, then tell the core how it went.
-		to := act.server.String()
-		err = a.try(ctx, ex, server, to, act, *replyBuf)
+		label := a.up.label(act.server)
+		q.trace.upstream = label
+		if authoritative && label != toAuthoritative {
+			discoveryLookupCount.WithLabelValues(server).Inc()
+		}
+		err = a.try(ctx, ex, server, label, act, *replyBuf)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s over %s: %w", to, act.proto, err))
+			errs = append(errs, fmt.Errorf("%s over %s: %w", act.server, act.proto, err))
 		}
 		if ctx.Err() != nil {
 			return a.servfail(server, allFailed("request ended", append(errs, ctx.Err())))
@@ -329,9 +347,9 @@ func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *ex
 	return nil
 }
 
-// try is one upstream round trip, with its metrics, and the report of its
-// outcome to the core: the reply (which the core validates, learns from or
-// rejects) or the I/O failure. The error says why the try did not produce a
+// try is one upstream round trip, with its metrics (to is their "to" label),
+// and the report of its outcome to the core: the reply (which the core
+// validates, learns from or rejects) or the I/O failure. The error says why the try did not produce a
 // usable reply; either way the core has moved on and is polled next.
 func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, act action, replyBuf []byte) error {
 	upstreamRequestCount.WithLabelValues(server, to, act.proto.String()).Inc()
@@ -373,7 +391,11 @@ func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, 
 	}
 	upstreamDuration.WithLabelValues(server, to).Observe(time.Since(start).Seconds())
 	if err != nil {
-		upstreamFailureCount.WithLabelValues(server, to, failureReason(err)).Inc()
+		reason := failureReason(err)
+		upstreamFailureCount.WithLabelValues(server, to, reason).Inc()
+		if reason == reasonInvalidReply {
+			invalidReplyCount.WithLabelValues(server, to, invalidReason(err)).Inc()
+		}
 	}
 	return err
 }

@@ -26,7 +26,7 @@ func TestForwardChallenge(t *testing.T) {
 	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+up.addr+"\n max_ttl 60\n}")
 
 	q := challengeQuery("_ACME-Challenge.WwW.Example.COM.")
-	before := testutil.ToFloat64(requestCount.WithLabelValues(""))
+	before := testutil.ToFloat64(requestCount.WithLabelValues("", decisionChallenge))
 	rc, err, cw, rec := serve(t, a, q, false)
 	if err != nil || rc != dns.RcodeSuccess {
 		t.Fatalf("ServeDNS = %d, %v; want %d, nil", rc, err, dns.RcodeSuccess)
@@ -57,7 +57,7 @@ func TestForwardChallenge(t *testing.T) {
 	if !strings.EqualFold(uq.Question[0].Name, q.Question[0].Name) {
 		t.Errorf("upstream question = %q, want %q in any case", uq.Question[0].Name, q.Question[0].Name)
 	}
-	if got := testutil.ToFloat64(requestCount.WithLabelValues("")) - before; got != 1 {
+	if got := testutil.ToFloat64(requestCount.WithLabelValues("", decisionChallenge)) - before; got != 1 {
 		t.Errorf("requests_total grew by %v, want 1", got)
 	}
 }

@@ -170,8 +170,11 @@ func TestAuthoritativeMode(t *testing.T) {
 	))
 	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+resolver.addr+"\n timeout 1s\n upstream_mode authoritative\n allow_ns 127.0.0.0/8\n}")
 
-	authTries := upstreamRequestCount.WithLabelValues("", net.JoinHostPort(authIP, "53"), "udp")
-	triesBefore := testutil.ToFloat64(authTries)
+	authTries := upstreamRequestCount.WithLabelValues("", toAuthoritative, "udp")
+	resolverTries := upstreamRequestCount.WithLabelValues("", resolver.addr, "udp")
+	lookups := discoveryLookupCount.WithLabelValues("")
+	triesBefore, resolverBefore, lookupsBefore := testutil.ToFloat64(authTries), testutil.ToFloat64(resolverTries), testutil.ToFloat64(lookups)
+	logs := captureLog(t)
 	q := challengeQuery("_acme-challenge.WWW.example.com.")
 	rc, err, cw, _ := serve(t, a, q, false)
 	if err != nil || rc != dns.RcodeSuccess {
@@ -203,9 +206,25 @@ func TestAuthoritativeMode(t *testing.T) {
 	if authRD.Load() != 0 || auth.udp.Load() != 1 {
 		t.Errorf("nameserver got %d queries with RD set, %d over UDP; want RD clear, UDP", authRD.Load(), auth.udp.Load())
 	}
-	// The "to" label of the nameserver try is its address on port 53.
+	// The "to" label of the nameserver try is "authoritative", never the
+	// address DNS gave; the discovery lookups carry the resolver's.
 	if got := testutil.ToFloat64(authTries) - triesBefore; got != 1 {
-		t.Errorf("upstream_requests_total{to=%s:53,proto=udp} grew by %v, want 1", authIP, got)
+		t.Errorf("upstream_requests_total{to=authoritative,proto=udp} grew by %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(resolverTries) - resolverBefore; got != 3 {
+		t.Errorf("upstream_requests_total{to=%s,proto=udp} grew by %v, want 3 (SOA, NS, A)", resolver.addr, got)
+	}
+	if got := testutil.ToFloat64(lookups) - lookupsBefore; got != 3 {
+		t.Errorf("discovery_lookups_total grew by %v, want 3 (SOA, NS, A)", got)
+	}
+	for to := range labelValues(t, "to") {
+		if strings.Contains(to, authIP) {
+			t.Errorf("a metric has to=%q: the nameserver's address", to)
+		}
+	}
+	wantLog := "[INFO] plugin/acmeforward: _acme-challenge.WWW.example.com. TXT to=authoritative rcode=NOERROR duration="
+	if !strings.Contains(logs.String(), wantLog) {
+		t.Errorf("log %q has no line %q", logs.String(), wantLog)
 	}
 	if got := testutil.ToFloat64(learnedEntries.WithLabelValues("")); got < 1 {
 		t.Errorf("learned_entries = %v, want the zone's nameservers at least", got)
@@ -234,6 +253,11 @@ func TestAuthoritativeMode(t *testing.T) {
 	if n := len(auth.received()); n != 2 {
 		t.Errorf("nameserver got %d queries, want 2", n)
 	}
+	// Neither the second challenge nor the client's own SOA question made a
+	// discovery lookup.
+	if got := testutil.ToFloat64(lookups) - lookupsBefore; got != 3 {
+		t.Errorf("discovery_lookups_total grew by %v in all, want 3", got)
+	}
 }
 
 func TestAuthoritativeModeNeedsAA(t *testing.T) {
@@ -247,7 +271,7 @@ func TestAuthoritativeModeNeedsAA(t *testing.T) {
 		"ns1.example.com. 3600 IN A "+authIP,
 	))
 	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+resolver.addr+"\n timeout 1s\n upstream_mode authoritative\n allow_ns 127.0.0.0/8\n}")
-	notAuth := upstreamFailureCount.WithLabelValues("", net.JoinHostPort(authIP, "53"), reasonNotAuth)
+	notAuth := upstreamFailureCount.WithLabelValues("", toAuthoritative, reasonNotAuth)
 	before := testutil.ToFloat64(notAuth)
 	rc, err, cw, _ := serve(t, a, challengeQuery(challenge), false)
 	if rc != dns.RcodeServerFailure || err == nil {

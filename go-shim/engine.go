@@ -53,6 +53,8 @@ const (
 	resultNoUpstream       Result = C.AFWD_ERR_NO_UPSTREAM
 	resultUpstreamFailure  Result = C.AFWD_ERR_REPLY_UPSTREAM_FAILURE
 	resultNotAuthoritative Result = C.AFWD_ERR_REPLY_NOT_AUTHORITATIVE
+	resultMalformed        Result = C.AFWD_ERR_REPLY_MALFORMED
+	resultForeignRecord    Result = C.AFWD_ERR_REPLY_FOREIGN_RECORD
 	resultNotAResponse     Result = C.AFWD_ERR_REPLY_NOT_A_RESPONSE
 	resultIDMismatch       Result = C.AFWD_ERR_REPLY_ID_MISMATCH
 	resultOpcodeMismatch   Result = C.AFWD_ERR_REPLY_OPCODE_MISMATCH
@@ -393,6 +395,33 @@ func (e *Engine) Refused() []uint64 {
 	return out
 }
 
+// Rule is afwd_rule: the forwarding rule that takes a question.
+type Rule uint32
+
+// Rules, as afwd_rule.
+const (
+	RuleNone        Rule = C.AFWD_RULE_NONE
+	RuleChallenge   Rule = C.AFWD_RULE_CHALLENGE
+	RuleDiscovery   Rule = C.AFWD_RULE_DISCOVERY
+	RuleNSHost      Rule = C.AFWD_RULE_NS_HOST
+	RuleDelegated   Rule = C.AFWD_RULE_DELEGATED
+	RuleCNAMETarget Rule = C.AFWD_RULE_CNAME_TARGET
+	RuleAncestor    Rule = C.AFWD_RULE_ANCESTOR
+)
+
+// Rule says which forwarding rule takes a question that Classify said to
+// forward, for the metrics and the log only (the exchange decides for
+// itself). One C call, no allocation; RuleNone once closed.
+func (e *Engine) Rule(name string, qtype, qclass uint16) Rule {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ptr == nil {
+		return RuleNone
+	}
+	return Rule(C.afwd_engine_rule(e.ptr, stringPtr(name), C.size_t(len(name)),
+		C.uint16_t(qtype), C.uint16_t(qclass), C.uint64_t(nowMs())))
+}
+
 // LearnedLen is the number of entries in the learned state (0 once closed).
 func (e *Engine) LearnedLen() int {
 	e.mu.RLock()
@@ -432,6 +461,13 @@ func (e *Engine) newExchange(query []byte, clientTCP bool, random, now uint64) (
 func (x *exchange) Close() {
 	C.afwd_exchange_free(x.ptr)
 	x.ptr = nil
+}
+
+// isAuthoritative reports whether the exchange asks the zone's nameservers
+// the client's question (authoritative mode): then its sends to the `to`
+// resolvers are discovery lookups. Fixed when the exchange is made.
+func (x *exchange) isAuthoritative() bool {
+	return bool(C.afwd_exchange_is_authoritative(x.ptr))
 }
 
 // actionKind is afwd_action_kind.

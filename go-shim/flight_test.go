@@ -2,6 +2,7 @@ package acmeforward
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,6 +53,7 @@ func TestIdenticalQuestionsShareOneExchange(t *testing.T) {
 	a, _ := newTestPlugin(t, block("example.com", "5s", up.addr))
 	shared := sharedAnswerCount.WithLabelValues("")
 	before := testutil.ToFloat64(shared)
+	logs := captureLog(t)
 
 	// The same question from eight clients, in their own letter case and ID;
 	// half over TCP, one with EDNS0 (its size is its own).
@@ -89,6 +91,13 @@ func TestIdenticalQuestionsShareOneExchange(t *testing.T) {
 	}
 	if d := testutil.ToFloat64(shared) - before; d != float64(len(qs)-1) {
 		t.Errorf("shared_answers_total grew by %v, want %d", d, len(qs)-1)
+	}
+	// Each client's lookup is logged: the one that asked, with the upstream.
+	if n := strings.Count(logs.String(), " TXT to="+up.addr+" rcode=NOERROR "); n != 1 {
+		t.Errorf("%d log lines name the upstream, want 1: %q", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), " TXT to=shared rcode=NOERROR "); n != len(qs)-1 {
+		t.Errorf("%d log lines say shared, want %d: %q", n, len(qs)-1, logs.String())
 	}
 	if n := a.flights.waiting(key); n != 0 {
 		t.Errorf("%d queries still hold the flight", n)

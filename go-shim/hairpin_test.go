@@ -171,7 +171,10 @@ func wantAddrs(t *testing.T, reply, q *dns.Msg, ttl uint32, addrs ...string) {
 func TestHairpinStaticTarget(t *testing.T) {
 	a, chain := hairpinPlugin(t, "127.0.0.1:5300") // never contacted here
 	answers := hairpinAnswerCount.WithLabelValues("")
-	before, requests := testutil.ToFloat64(answers), testutil.ToFloat64(requestCount.WithLabelValues(""))
+	forwarded := requestCount.WithLabelValues("", decisionChallenge)
+	before, requests := testutil.ToFloat64(answers), testutil.ToFloat64(forwarded)
+	hairpinRequests := requestCount.WithLabelValues("", decisionHairpin)
+	hairpinBefore := testutil.ToFloat64(hairpinRequests)
 	for _, tcp := range []bool{false, true} {
 		for _, tc := range []struct {
 			name string
@@ -197,8 +200,11 @@ func TestHairpinStaticTarget(t *testing.T) {
 	if got := testutil.ToFloat64(answers) - before; got != 11 {
 		t.Errorf("hairpin_answers_total grew by %v, want 11", got)
 	}
-	if got := testutil.ToFloat64(requestCount.WithLabelValues("")) - requests; got != 0 {
-		t.Errorf("requests_total (forwarded queries) grew by %v for hairpin answers", got)
+	if got := testutil.ToFloat64(forwarded) - requests; got != 0 {
+		t.Errorf("requests_total{decision=challenge} grew by %v for hairpin answers", got)
+	}
+	if got := testutil.ToFloat64(hairpinRequests) - hairpinBefore; got != 11 {
+		t.Errorf("requests_total{decision=hairpin} grew by %v, want 11", got)
 	}
 }
 

@@ -3,28 +3,51 @@ package acmeforward
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/rcode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/miekg/dns"
 )
 
 // Metrics, registered the way CoreDNS v1.15's forward and cache plugins do
-// (promauto into the default registry, which the prometheus plugin serves).
+// (promauto into the default registry, which the prometheus plugin serves;
+// durations in plugin.TimeBuckets). Every label takes a bounded set of
+// values: "to" is a configured upstream or "authoritative" (upstreams.label),
+// never an address found in DNS.
 var (
 	requestCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",
 		Name:      "requests_total",
-		Help:      "Counter of ACME challenge queries forwarded to the external nameservers.",
-	}, []string{"server"})
+		Help:      "Counter of the questions acmeforward takes, by decision (challenge, discovery, delegated, hairpin, other).",
+	}, []string{"server", "decision"})
+
+	responseCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "responses_total",
+		Help:      "Counter of the replies acmeforward gave, by decision and rcode (SERVFAIL and REFUSED included).",
+	}, []string{"server", "decision", "rcode"})
+
+	requestDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   "acmeforward",
+		Name:                        "request_duration_seconds",
+		Buckets:                     plugin.TimeBuckets,
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+		Help:                        "Histogram of the time acmeforward took to answer a question, every try and lookup included, by decision.",
+	}, []string{"server", "decision"})
 
 	upstreamRequestCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",
 		Name:      "upstream_requests_total",
-		Help:      "Counter of queries sent to each upstream, per transport (udp or tcp).",
+		Help:      "Counter of queries sent to each upstream (or to the zones' nameservers: authoritative), per transport (udp or tcp).",
 	}, []string{"server", "to", "proto"})
 
 	upstreamFailureCount = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -33,6 +56,20 @@ var (
 		Name:      "upstream_failures_total",
 		Help:      "Counter of failed upstream tries, by reason (timeout, network, truncated, invalid_reply, upstream_error, not_authoritative).",
 	}, []string{"server", "to", "reason"})
+
+	invalidReplyCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "invalid_replies_total",
+		Help:      "Counter of the upstream replies that validation rejected (the invalid_reply failures), by the core's reason (malformed, foreign_record, id_mismatch, question_mismatch, not_a_response, late, other).",
+	}, []string{"server", "to", "reason"})
+
+	discoveryLookupCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "discovery_lookups_total",
+		Help:      "Counter of the lookups (SOA, NS, nameserver addresses) sent to the to resolvers in authoritative mode to find a zone's nameservers; each is also a try in upstream_requests_total.",
+	}, []string{"server"})
 
 	servfailCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -84,13 +121,60 @@ var (
 	}, []string{"server", "result"})
 
 	upstreamDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: "acmeforward",
-		Name:      "upstream_duration_seconds",
-		Help:      "Histogram of the time each upstream try took, from sending the query to its outcome.",
-		Buckets:   prometheus.ExponentialBuckets(0.00025, 2, 16), // 0.25ms .. ~8s
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   "acmeforward",
+		Name:                        "upstream_duration_seconds",
+		Buckets:                     plugin.TimeBuckets,
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+		Help:                        "Histogram of the time each upstream try took, from sending the query to its outcome.",
 	}, []string{"server", "to"})
 )
+
+// Decisions, the values of the "decision" label: which rule took the
+// question, in the README's terms.
+const (
+	decisionChallenge = "challenge" // rule 1
+	decisionDiscovery = "discovery" // rules 2, 3 and 5: the propagation check's SOA, NS, A and AAAA
+	decisionDelegated = "delegated" // rule 4: a delegated zone or a learned CNAME target
+	decisionHairpin   = "hairpin"
+	// decisionOther: classified as forwarded, but the learned entry that made
+	// it so expired or was evicted before the rule was read. Rare; the
+	// question is still forwarded.
+	decisionOther = "other"
+)
+
+// decisionOf is the decision label of a forwarding rule.
+func decisionOf(r Rule) string {
+	switch r {
+	case RuleChallenge:
+		return decisionChallenge
+	case RuleDiscovery, RuleNSHost, RuleAncestor:
+		return decisionDiscovery
+	case RuleDelegated, RuleCNAMETarget:
+		return decisionDelegated
+	}
+	return decisionOther
+}
+
+// toAuthoritative is the "to" label of every server that is not a
+// configured upstream: a zone's nameserver found by discovery (authoritative
+// mode), whose address DNS data chose.
+const toAuthoritative = "authoritative"
+
+// report counts the reply the client got (rc, as ServeDNS returns it) and how
+// long it took, and logs a challenge lookup at info level: the check an
+// operator wants to see. upstream is the "to" label of the try that gave
+// the answer (of the last try when none did), "shared" for an answer from an
+// identical question's exchange, "-" when nothing was sent.
+func report(server, decision string, q *dns.Question, rc int, upstream string, start time.Time) {
+	d := time.Since(start)
+	rcodeName := rcode.ToString(rc)
+	responseCount.WithLabelValues(server, decision, rcodeName).Inc()
+	requestDuration.WithLabelValues(server, decision).Observe(d.Seconds())
+	if decision == decisionChallenge {
+		log.Infof("%s %s to=%s rcode=%s duration=%s", q.Name, dns.TypeToString[q.Qtype], upstream, rcodeName, d)
+	}
+}
 
 // Drop reasons, the values of dropped_replies_total's "reason" label.
 const (
@@ -160,6 +244,36 @@ func failureReason(err error) string {
 		return reasonTimeout
 	}
 	return reasonNetwork
+}
+
+// Reasons of invalid_replies_total besides those shared with dropped replies
+// (id_mismatch, question_mismatch, not_a_response, late).
+const (
+	invalidMalformed     = "malformed"
+	invalidForeignRecord = "foreign_record"
+	invalidOther         = "other"
+)
+
+// invalidReason is the core's reason for an invalid_reply failure: the
+// afwd_result of the reply's rejection, bounded.
+func invalidReason(err error) string {
+	var ce *Error
+	if !errors.As(err, &ce) {
+		return invalidOther
+	}
+	switch ce.Code {
+	case resultMalformed:
+		return invalidMalformed
+	case resultForeignRecord:
+		return invalidForeignRecord
+	case resultReplyLate:
+		return dropLate
+	}
+	if reason, ok := unsolicited(err); ok {
+		// Over TCP (a stream holds no other reply) these end the try.
+		return reason
+	}
+	return invalidOther
 }
 
 // refusedDesc is the counter of facts from upstream replies that the core's

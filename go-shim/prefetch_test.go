@@ -102,7 +102,8 @@ func TestMaxConcurrent(t *testing.T) {
 	silent := rawUpstream(t, func([]byte) []byte { return nil })
 	a, next := newTestPlugin(t, "acmeforward example.com {\n to "+silent+"\n timeout 1s\n max_concurrent 1\n}")
 	rejects := maxConcurrentRejectCount.WithLabelValues("")
-	before := testutil.ToFloat64(rejects)
+	refused := responseCount.WithLabelValues("", decisionChallenge, "REFUSED")
+	before, refusedBefore := testutil.ToFloat64(rejects), testutil.ToFloat64(refused)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -121,6 +122,9 @@ func TestMaxConcurrent(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(rejects) - before; got != 1 {
 		t.Errorf("max_concurrent_rejects_total grew by %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(refused) - refusedBefore; got != 1 {
+		t.Errorf("responses_total{rcode=REFUSED} grew by %v, want 1", got)
 	}
 	passed(t, a, next, query("www.example.com.", dns.TypeA))
 	<-done

@@ -61,15 +61,36 @@ type upstreams struct {
 	tls       *tlsUpstreams // nil: none
 	resolvers map[netip.AddrPort]struct{}
 	pool      udpPool
+	// labels are the metrics' "to" label of each configured upstream,
+	// plain or TLS (label).
+	labels map[netip.AddrPort]string
 }
 
 // newUpstreams makes the upstreams of one block.
 func newUpstreams(resolvers []netip.AddrPort, tls *tlsUpstreams) *upstreams {
-	u := &upstreams{tls: tls, resolvers: make(map[netip.AddrPort]struct{}, len(resolvers))}
+	u := &upstreams{tls: tls, resolvers: make(map[netip.AddrPort]struct{}, len(resolvers)),
+		labels: make(map[netip.AddrPort]string, len(resolvers))}
 	for _, r := range resolvers {
 		u.resolvers[r] = struct{}{}
+		u.labels[r] = r.String()
+	}
+	if tls != nil {
+		for a := range tls.addrs {
+			u.labels[a] = a.String()
+		}
 	}
 	return u
+}
+
+// label is the "to" label of a try to server: the configured upstream in its
+// normal form (IP:PORT, [IPv6]:PORT), or toAuthoritative for any other
+// server (a zone's nameserver, found in DNS): the label's values stay as
+// few as the Corefile's upstreams. No allocation.
+func (u *upstreams) label(server netip.AddrPort) string {
+	if l, ok := u.labels[server]; ok {
+		return l
+	}
+	return toAuthoritative
 }
 
 // Close closes the idle pooled sockets; a try in flight closes its own.

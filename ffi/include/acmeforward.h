@@ -376,6 +376,42 @@ typedef enum afwd_prefetch_action_kind {
 } afwd_prefetch_action_kind;
 
 /**
+ * The forwarding rule that takes a question (`afwd_engine_rule`), numbered as in the plugin's
+ * README.
+ */
+typedef enum afwd_rule {
+  /**
+   * No forwarding rule takes the question (or a NULL argument, or a caught panic).
+   */
+  AFWD_RULE_NONE = 0,
+  /**
+   * Rule 1: a challenge name at or below a configured zone, any type.
+   */
+  AFWD_RULE_CHALLENGE = 1,
+  /**
+   * Rule 2: SOA or NS at or below a listed zone, for an ancestor of a delegated zone, or for
+   * a prefetched apex.
+   */
+  AFWD_RULE_DISCOVERY = 2,
+  /**
+   * Rule 3: A or AAAA for a nameserver host, prefetched or learned.
+   */
+  AFWD_RULE_NS_HOST = 3,
+  /**
+   * Rule 4: TXT, CNAME, SOA or NS at or below a delegated zone.
+   */
+  AFWD_RULE_DELEGATED = 4,
+  /**
+   * Rule 4: TXT, CNAME, SOA or NS for a learned CNAME target.
+   */
+  AFWD_RULE_CNAME_TARGET = 5,
+  /**
+   * Rule 5: SOA or NS for a learned ancestor of a challenge name or CNAME target.
+   */
+  AFWD_RULE_ANCESTOR = 6,
+} afwd_rule;
+
+/**
  * How forwarded challenge and delegation questions reach the answer.
  */
 typedef enum afwd_upstream_mode {
@@ -1222,6 +1258,20 @@ enum afwd_result afwd_exchange_answer_for(const struct afwd_exchange *x,
                                           size_t *len_out);
 
 /**
+ * Whether the exchange asks the zone's nameservers the client's question (authoritative mode:
+ * a challenge or delegation question other than SOA and NS). Then each SEND to a `to` resolver
+ * is a discovery lookup (the SOA of the name, the NS of the apex, a nameserver's address) and
+ * each SEND elsewhere is the question to a nameserver; otherwise every SEND is the client's
+ * question to a `to` resolver. Fixed when the exchange is made. For metrics and logs only.
+ * False for a NULL `x` (or a caught panic).
+ *
+ * # Safety
+ *
+ * `x` is NULL or a live exchange, used by no other thread during the call.
+ */
+bool afwd_exchange_is_authoritative(const struct afwd_exchange *x);
+
+/**
  * Makes the prefetch of engine `e`: one job for each listed and delegated zone (none with
  * discovery off, or no zone listed: then every poll says SLEEP until `UINT64_MAX`). `random`
  * seeds the lookups' IDs and letter case. On `AFWD_OK`, `*prefetch_out` is a new prefetch the
@@ -1310,6 +1360,27 @@ enum afwd_result afwd_prefetch_failed(struct afwd_prefetch *p, uint64_t now_ms);
  * `p` is NULL or a live prefetch, used by no other thread during the call.
  */
 bool afwd_prefetch_ready(const struct afwd_prefetch *p);
+
+/**
+ * Which forwarding rule takes a question that `afwd_engine_classify` said to forward, for
+ * metrics and logs only: the exchange decides for itself. Arguments as for
+ * `afwd_engine_classify`; with the same `now_ms`, a question it said to forward gets a rule
+ * other than `AFWD_RULE_NONE` unless the learned state lost the entry in between (evicted).
+ * Hairpin questions get `AFWD_RULE_NONE`.
+ *
+ * No allocation; it never purges expired entries. Returns `AFWD_RULE_NONE` for a NULL `e`, a
+ * NULL `qname` with a non-zero length, or a caught panic. Thread-safe on a shared engine.
+ *
+ * # Safety
+ *
+ * `e` is NULL or a live engine. `qname` is NULL or points to `qname_len` readable bytes.
+ */
+enum afwd_rule afwd_engine_rule(const struct afwd_engine *e,
+                                const uint8_t *qname,
+                                size_t qname_len,
+                                uint16_t qtype,
+                                uint16_t qclass,
+                                uint64_t now_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

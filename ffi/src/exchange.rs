@@ -416,3 +416,21 @@ pub unsafe extern "C" fn afwd_exchange_answer_for(
         }
     })
 }
+
+/// Whether the exchange asks the zone's nameservers the client's question (authoritative mode:
+/// a challenge or delegation question other than SOA and NS). Then each SEND to a `to` resolver
+/// is a discovery lookup (the SOA of the name, the NS of the apex, a nameserver's address) and
+/// each SEND elsewhere is the question to a nameserver; otherwise every SEND is the client's
+/// question to a `to` resolver. Fixed when the exchange is made. For metrics and logs only.
+/// False for a NULL `x` (or a caught panic).
+///
+/// # Safety
+///
+/// `x` is NULL or a live exchange, used by no other thread during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_exchange_is_authoritative(x: *const afwd_exchange) -> bool {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or a live exchange.
+        unsafe { x.as_ref() }.is_some_and(|exchange| exchange.inner.is_authoritative())
+    })
+}

@@ -40,6 +40,7 @@ mod config;
 mod engine;
 mod exchange;
 mod prefetch;
+mod rule;
 mod slice;
 
 #[cfg(test)]
@@ -54,6 +55,8 @@ mod filter_tests;
 mod hairpin_tests;
 #[cfg(test)]
 mod layers_tests;
+#[cfg(test)]
+mod metrics_tests;
 #[cfg(test)]
 mod null_tests;
 #[cfg(test)]
@@ -87,7 +90,8 @@ pub use engine::{
 };
 pub use exchange::{
     afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_answer_for, afwd_exchange_failed,
-    afwd_exchange_free, afwd_exchange_new, afwd_exchange_poll, afwd_exchange_reply,
+    afwd_exchange_free, afwd_exchange_is_authoritative, afwd_exchange_new, afwd_exchange_poll,
+    afwd_exchange_reply,
 };
 pub use prefetch::{
     afwd_prefetch, afwd_prefetch_action, afwd_prefetch_action_kind, afwd_prefetch_failed,
@@ -95,3 +99,4 @@ pub use prefetch::{
     afwd_prefetch_reply,
 };
 pub use result::{ResultCode, afwd_result, afwd_result_text, afwd_verdict};
+pub use rule::{afwd_engine_rule, afwd_rule};

@@ -61,7 +61,8 @@ func MetricSum(addr netip.AddrPort, name string) (float64, error) {
 // ByLabel sums samples by the value of one label ("(no <label>)" for samples
 // without it).
 func ByLabel(samples map[string]float64, label string) map[string]float64 {
-	re := regexp.MustCompile(regexp.QuoteMeta(label) + `="([^"]*)"`)
+	// The whole label name: "to" is not the end of "proto".
+	re := regexp.MustCompile(`[{,]` + regexp.QuoteMeta(label) + `="([^"]*)"`)
 	out := map[string]float64{}
 	for labels, v := range samples {
 		key := "(no " + label + ")"
