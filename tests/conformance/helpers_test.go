@@ -31,6 +31,13 @@ var (
 	checkerErr error
 )
 
+// certmagicBin is cmd/certmagic-check, built by TestMain (certmagicErr if
+// not); not in the private network namespace's test process.
+var (
+	certmagicBin string
+	certmagicErr = errors.New("cmd/certmagic-check is not built in this process")
+)
+
 // envChecker hands the checker built by a test process to the test process
 // it starts in a private network namespace (world.InNetns), which then
 // builds nothing.
@@ -52,10 +59,24 @@ func TestMain(m *testing.M) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			checkerErr = fmt.Errorf("go build ./cmd/certmanager-check: %v\n%s", err, out)
 		}
+		certmagicBin, certmagicErr = buildClient(dir, "certmagic-check")
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildClient builds ./cmd/<name> into dir with CGO_ENABLED=0, as the
+// clients' release binaries are built: Go's own resolver reads the pod's
+// /etc/resolv.conf.
+func buildClient(dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
+	}
+	return bin, nil
 }
 
 func checker(t *testing.T) string {
