@@ -29,7 +29,7 @@ var elsewhere = map[[2]string]elsewhereNote{
 		"lego v4, challenge/dns01: checkDNSPropagation (requireCompletePropagation)",
 	},
 	{"certmagic", "authoritative"}: {
-		"TXT of the challenge name to each NS host of its zone, by name on port 53 (resolved by the system resolver: the A/AAAA lookups), RD set, EDNS0 1232; it passes on the first that has the value. UDP, TCP on truncation or timeout.",
+		"TXT of the challenge name (after one CNAME, from its first TXT lookup) to the NS hosts of its zone in the NS answer's order, by name on port 53 (resolved by the system resolver, i.e. /etc/resolv.conf: the A/AAAA lookups), RD set, EDNS0 1232: it passes at the first that has the value, and tries again later at the first NXDOMAIN or SERVFAIL. UDP, TCP on truncation or timeout. The zone and NS come from the nameservers of /etc/resolv.conf (the SOA and NS lookups).",
 		"certmagic v0.25.6, dnsutil.go: checkDNSPropagation, lookupNameservers, checkAuthoritativeNss, sendDNSQuery",
 	},
 	{"certmagic", "recursive-only"}: {
