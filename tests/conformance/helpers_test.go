@@ -1,11 +1,12 @@
 // Conformance tests: real ACME clients (cert-manager's own DNS-01 self check,
 // lego with pebble, certmagic's DNS-01 solver) resolving names as a pod
 // does, through a CoreDNS with acmeforward in front of a split-horizon
-// internal server (dnsmasq), with the public zones at knot. Every client runs in a private mount namespace
-// whose /etc/resolv.conf names that CoreDNS; nothing sends a packet outside
-// 127.0.0.0/8. Each positive test writes the lookups the client made through
-// CoreDNS (from CoreDNS's query log) to testdata/querylog/. The same clients
-// against the same CoreDNS without acmeforward (negative controls) fail.
+// internal server (dnsmasq), with the public zones at knot. Every client
+// runs in a private mount namespace whose /etc/resolv.conf names that
+// CoreDNS; nothing sends a packet outside 127.0.0.0/8. Each positive test
+// writes the lookups the client made through CoreDNS (from CoreDNS's query
+// log) to testdata/querylog/. The same clients against the same CoreDNS
+// without acmeforward (negative controls) fail.
 package conformance_test
 
 import (
