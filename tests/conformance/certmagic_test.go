@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -77,7 +78,8 @@ var presented = regexp.MustCompile(`(?m)^presented (\S+) TXT "([^"]+)"$`)
 // certmagic (Caddy's ACME library, the release pinned in go.mod): its
 // DNS01Solver's Present, Wait and CleanUp, with a libdns provider that
 // writes at knot by dynamic update, through CoreDNS with acmeforward in
-// recursive and authoritative mode, in both modes of certmagic's check, at
+// recursive mode (`to` knot, and `to` a recursive resolver) and in
+// authoritative mode, in both modes of certmagic's check, at
 // the apex and at a name in another hidden zone (override_domain, certmagic's
 // way to delegate); a certificate for the zone and its wildcard from pebble
 // with certmagic's own ACME issuer; and, through the same CoreDNS without
@@ -90,6 +92,11 @@ func TestCertmagic(t *testing.T) {
 	pebbleKnot := w.PebbleT(t, w.Knot.Addr)
 	rec := newRecorder(t)
 	recursive := startCoreDNS(t, w, "coredns-recursive", "recursive", recursiveBlock(w).String())
+	// Recursive mode as it is mostly deployed: `to` a recursive resolver
+	// (one that keeps nothing), not the zone's primary.
+	viaResolver := recursiveBlock(w)
+	viaResolver.To = []netip.AddrPort{w.UnboundT(t, true).Addr}
+	recursiveUnbound := startCoreDNS(t, w, "coredns-recursive-unbound", "recursive-to-unbound", viaResolver.String())
 	authoritative := startCoreDNS(t, w, "coredns-authoritative", "authoritative", authoritativeBlock(caching.Addr).String())
 	without := startCoreDNS(t, w, "coredns-without", "without", "")
 
@@ -105,6 +112,8 @@ func TestCertmagic(t *testing.T) {
 		{"recursive/apex/authoritative", recursive, certmagicAuthoritative, "", zone},
 		{"recursive/apex/recursive-only", recursive, certmagicRecursiveOnly, "", zone},
 		{"recursive/override-domain/authoritative", recursive, certmagicAuthoritative, cnameTarget, authZone},
+		{"recursive-to-unbound/apex/authoritative", recursiveUnbound, certmagicAuthoritative, "", zone},
+		{"recursive-to-unbound/apex/recursive-only", recursiveUnbound, certmagicRecursiveOnly, "", zone},
 		{"authoritative/apex/authoritative", authoritative, certmagicAuthoritative, "", zone},
 		{"authoritative/apex/recursive-only", authoritative, certmagicRecursiveOnly, "", zone},
 		{"authoritative/override-domain/authoritative", authoritative, certmagicAuthoritative, cnameTarget, authZone},
