@@ -15,7 +15,7 @@ export GOFLAGS := -buildvcs=false
 # library's hash makes every link that uses it redo itself when the library changes.
 LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
 
-.PHONY: all deps build ffi coredns cli run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf bench-compare fuzz clean
+.PHONY: all deps build ffi coredns cli run test lint test-rust test-ffi test-go test-e2e clients-doc bench bench-dnsperf bench-compare fuzz clean
 
 all: build
 
@@ -61,10 +61,12 @@ test-go: ffi
 	cd go-shim && go test $(LINK_FFI) -count=1 ./...
 
 # End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
-# pebble). Needs root: servers on port 53 and clients in a private mount namespace (unshare -m).
+# pebble, certmagic); then docs/CLIENTS.md must be what their query logs give. Needs root: servers on
+# port 53 and clients in a private mount namespace (unshare -m).
 test-e2e: coredns cli
 	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) ACMEFORWARD_CHECK=$(CHECK_BIN) go test -count=1 ./...
-	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 .
+	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 . ./cmd/clientsdoc
+	cd tests/conformance && go run ./cmd/clientsdoc -check
 
 bench: ffi
 	cargo bench -p acmeforward-benches --bench core

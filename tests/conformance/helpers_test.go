@@ -1,11 +1,12 @@
 // Conformance tests: real ACME clients (cert-manager's own DNS-01 self check,
-// lego with pebble) resolving names as a pod does, through a CoreDNS with
-// acmeforward in front of a split-horizon internal server (dnsmasq), with
-// the public zones at knot. Every client runs in a private mount namespace
-// whose /etc/resolv.conf names that CoreDNS; nothing sends a packet outside
-// 127.0.0.0/8. Each positive test writes the lookups the client made through
-// CoreDNS (from CoreDNS's query log) to testdata/querylog/. The same clients
-// against the same CoreDNS without acmeforward (negative controls) fail.
+// lego with pebble, certmagic's DNS-01 solver) resolving names as a pod
+// does, through a CoreDNS with acmeforward in front of a split-horizon
+// internal server (dnsmasq), with the public zones at knot. Every client
+// runs in a private mount namespace whose /etc/resolv.conf names that
+// CoreDNS; nothing sends a packet outside 127.0.0.0/8. Each positive test
+// writes the lookups the client made through CoreDNS (from CoreDNS's query
+// log) to testdata/querylog/. The same clients against the same CoreDNS
+// without acmeforward (negative controls) fail.
 package conformance_test
 
 import (
@@ -31,6 +32,13 @@ var (
 	checkerErr error
 )
 
+// certmagicBin is cmd/certmagic-check, built by TestMain (certmagicErr if
+// not); not in the private network namespace's test process.
+var (
+	certmagicBin string
+	certmagicErr = errors.New("cmd/certmagic-check is not built in this process")
+)
+
 // envChecker hands the checker built by a test process to the test process
 // it starts in a private network namespace (world.InNetns), which then
 // builds nothing.
@@ -52,10 +60,24 @@ func TestMain(m *testing.M) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			checkerErr = fmt.Errorf("go build ./cmd/certmanager-check: %v\n%s", err, out)
 		}
+		certmagicBin, certmagicErr = buildClient(dir, "certmagic-check")
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildClient builds ./cmd/<name> into dir with CGO_ENABLED=0, as the
+// clients' release binaries are built: Go's own resolver reads the pod's
+// /etc/resolv.conf.
+func buildClient(dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
+	}
+	return bin, nil
 }
 
 func checker(t *testing.T) string {

@@ -99,7 +99,7 @@ func newRecorder(t *testing.T) *recorder {
 		if t.Failed() {
 			status = " (test FAILED)"
 		}
-		text := fmt.Sprintf("# %s%s: the lookups the clients made through CoreDNS (its log plugin), in order.\n%s", t.Name(), status, b.String())
+		text := fmt.Sprintf("# %s%s: the lookups the clients made through CoreDNS (its log plugin), in order.\n%s%s", t.Name(), status, logNames, b.String())
 		t.Logf("query log%s:\n%s", status, text)
 		dir := filepath.Join("testdata", "querylog")
 		path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+".txt")
@@ -115,6 +115,10 @@ func newRecorder(t *testing.T) *recorder {
 	})
 	return r
 }
+
+// logNames is the line of a query log that names the world's zones, for
+// cmd/clientsdoc: it writes them as these placeholders in docs/CLIENTS.md.
+var logNames = fmt.Sprintf("# names: <zone>=%s <cname-zone>=%s <id>=%s\n", zone, authZone, cnameLabel)
 
 // add records the lookups of one client run.
 func (r *recorder) add(client, mode, corednsLabel string, ls []lookup) {
