@@ -13,6 +13,15 @@ export GOFLAGS := -buildvcs=false
 # Go's build cache does not hash the Rust static library that cgo links: a flag that carries the
 # library's hash makes every link that uses it redo itself when the library changes.
 LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
+# go-shim finds the library through pkg-config (acmeforward.pc, docs/BUILDING.md): `make ffi`
+# writes the source tree's one here, ahead of any installed one on the search path.
+PKGCONFIG_DIR := $(ROOT)/build/pkgconfig
+export PKG_CONFIG_PATH := $(PKGCONFIG_DIR)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+# make install: the static library, the header and acmeforward.pc under PREFIX (DESTDIR for staging).
+PREFIX ?= /usr/local
+INSTALL_PREFIX = $(abspath $(PREFIX))
+INSTALL_LIBDIR = $(INSTALL_PREFIX)/lib
+INSTALL_INCLUDEDIR = $(INSTALL_PREFIX)/include
 
 .PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf bench-compare fuzz clean
 
@@ -23,6 +32,8 @@ deps:
 
 ffi:
 	cargo build --release -p acmeforward-ffi
+	mkdir -p $(PKGCONFIG_DIR)
+	scripts/pkgconfig.sh $(ROOT) $(patsubst %/,%,$(dir $(FFI_LIB))) $(ROOT)/ffi/include acmeforward_ffi >$(PKGCONFIG_DIR)/acmeforward.pc
 
 coredns: ffi
 	cd go-shim && go build $(LINK_FFI) -o $(COREDNS) ./cmd/coredns
@@ -84,6 +95,15 @@ fuzz:
 test-fuzz: ffi
 	scripts/fuzz.sh $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),30)
 	cd go-shim && go test $(LINK_FFI) -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s .
+
+# The C library for embedding: static, with its header and pkg-config file (docs/BUILDING.md).
+.PHONY: install
+install: ffi
+	install -d $(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig $(DESTDIR)$(INSTALL_INCLUDEDIR)
+	install -m 644 $(FFI_LIB) $(DESTDIR)$(INSTALL_LIBDIR)/libacmeforward.a
+	install -m 644 ffi/include/acmeforward.h $(DESTDIR)$(INSTALL_INCLUDEDIR)/acmeforward.h
+	scripts/pkgconfig.sh $(INSTALL_PREFIX) $(INSTALL_LIBDIR) $(INSTALL_INCLUDEDIR) acmeforward \
+		>$(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig/acmeforward.pc
 
 clean:
 	cargo clean
