@@ -44,7 +44,7 @@ run: build
 	cd tests && go build -o $(ROOT)/build/bin/demo ./cmd/demo
 	build/bin/demo -coredns $(COREDNS) -corefile $(ROOT)/examples/Corefile
 
-test: deps lint test-rust test-ffi test-go test-e2e test-fuzz
+test: deps lint test-rust test-ffi test-go test-e2e test-embed test-fuzz
 	@echo "make test: all suites passed"
 
 lint: ffi
@@ -95,6 +95,11 @@ fuzz:
 test-fuzz: ffi
 	scripts/fuzz.sh $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),30)
 	cd go-shim && go test $(LINK_FFI) -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s .
+
+# make install into a temporary PREFIX, the C example built with pkg-config against it, and run.
+.PHONY: test-embed
+test-embed:
+	scripts/embed-test.sh
 
 # The C library for embedding: static, with its header and pkg-config file (docs/BUILDING.md).
 .PHONY: install
