@@ -22,6 +22,9 @@ PREFIX ?= /usr/local
 INSTALL_PREFIX = $(abspath $(PREFIX))
 INSTALL_LIBDIR = $(INSTALL_PREFIX)/lib
 INSTALL_INCLUDEDIR = $(INSTALL_PREFIX)/include
+# CoreDNS built the standard way (scripts/standard-build.sh) against a `make install` of its own.
+STANDARD_DIR := $(ROOT)/build/standard
+STANDARD_COREDNS := $(STANDARD_DIR)/coredns
 
 .PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf bench-compare fuzz clean
 
@@ -44,7 +47,7 @@ run: build
 	cd tests && go build -o $(ROOT)/build/bin/demo ./cmd/demo
 	build/bin/demo -coredns $(COREDNS) -corefile $(ROOT)/examples/Corefile
 
-test: deps lint test-rust test-ffi test-go test-e2e test-embed test-fuzz
+test: deps lint test-rust test-ffi test-go test-e2e test-embed test-standard test-fuzz
 	@echo "make test: all suites passed"
 
 lint: ffi
@@ -109,6 +112,18 @@ install: ffi
 	install -m 644 ffi/include/acmeforward.h $(DESTDIR)$(INSTALL_INCLUDEDIR)/acmeforward.h
 	scripts/pkgconfig.sh $(INSTALL_PREFIX) $(INSTALL_LIBDIR) $(INSTALL_INCLUDEDIR) acmeforward \
 		>$(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig/acmeforward.pc
+
+# CoreDNS from its unmodified release source with acmeforward added the standard way (plugin.cfg,
+# go generate, go build), linked through the installed acmeforward.pc.
+.PHONY: coredns-standard test-standard
+coredns-standard: ffi
+	$(MAKE) install PREFIX=$(STANDARD_DIR)/prefix
+	PKG_CONFIG_PATH=$(STANDARD_DIR)/prefix/lib/pkgconfig scripts/standard-build.sh $(STANDARD_DIR) $(LINK_FFI)
+
+# The standard build answers a forwarded challenge, sees a new token at once (acmeforward runs
+# before cache) and lists acmeforward among its plugins.
+test-standard: coredns-standard
+	cd tests && ACMEFORWARD_COREDNS=$(STANDARD_COREDNS) go test -count=1 -run '^(TestSplitHorizon|TestPluginsList)$$' ./e2e/
 
 clean:
 	cargo clean
