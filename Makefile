@@ -25,6 +25,8 @@ INSTALL_INCLUDEDIR = $(INSTALL_PREFIX)/include
 # CoreDNS built the standard way (scripts/standard-build.sh) against a `make install` of its own.
 STANDARD_DIR := $(ROOT)/build/standard
 STANDARD_COREDNS := $(STANDARD_DIR)/coredns
+# The Rust example the e2e tests run (crates/acmeforward/examples/udp_forwarder.rs).
+UDP_FORWARDER := $(ROOT)/target/debug/examples/udp_forwarder
 
 .PHONY: all deps build ffi coredns run test lint test-rust test-ffi test-go test-e2e bench bench-dnsperf bench-compare fuzz clean
 
@@ -70,8 +72,8 @@ test-go: ffi
 
 # End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
 # pebble). Needs root: servers on port 53 and clients in a private mount namespace (unshare -m).
-test-e2e: coredns
-	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 ./...
+test-e2e: coredns examples
+	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) ACMEFORWARD_UDP_FORWARDER=$(UDP_FORWARDER) go test -count=1 ./...
 	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 .
 
 bench: ffi
@@ -98,6 +100,11 @@ fuzz:
 test-fuzz: ffi
 	scripts/fuzz.sh $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),30)
 	cd go-shim && go test $(LINK_FFI) -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s .
+
+# The Rust examples (clippy checks them too: --all-targets).
+.PHONY: examples
+examples:
+	cargo build -p acmeforward --examples
 
 # make install into a temporary PREFIX, the C example built with pkg-config against it, and run.
 .PHONY: test-embed
