@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"net/netip"
 	"os"
 	"testing"
 
@@ -10,23 +11,28 @@ import (
 // The Rust example (crates/acmeforward/examples/udp_forwarder.rs) drives the core's Exchange
 // over std::net. Between dig and knot on loopback it answers challenges of its zone with
 // knot's records, TTLs capped to the default max_ttl (30 s), and refuses every other question
-// (it has no next plugin to hand them to).
+// (it has no next plugin to hand them to). Against fake upstreams: a truncated UDP reply sends
+// it to TCP, and a forged UDP reply before the true one is skipped.
 func TestUDPForwarderExample(t *testing.T) {
 	t.Parallel()
 	bin := os.Getenv(world.EnvUDPForwarder)
 	if bin == "" {
-		t.Fatalf("%s is not set: build the example with `cargo build --release -p acmeforward --example udp_forwarder` "+
-			"and set it to target/release/examples/udp_forwarder (an absolute path)", world.EnvUDPForwarder)
+		t.Fatalf("%s is not set: build the example with `make examples` and set it to "+
+			"target/debug/examples/udp_forwarder (an absolute path)", world.EnvUDPForwarder)
 	}
 	if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
 		t.Fatalf("%s=%s: not an executable file (%v)", world.EnvUDPForwarder, bin, err)
 	}
 	w := world.New(t, world.Standard())
-	addr := world.Addr(t)
-	s, err := w.StartUDPServer("udp_forwarder", addr, []string{bin, addr.String(), w.Knot.Addr.String(), "example.com"})
-	if err != nil {
-		t.Fatal(err)
+	start := func(name string, upstream netip.AddrPort) *world.Server {
+		addr := world.Addr(t)
+		s, err := w.StartUDPServer(name, addr, []string{bin, addr.String(), upstream.String(), "example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
+	s := start("udp_forwarder", w.Knot.Addr)
 	com := world.ExampleCom
 	const maxTTL = 30 // ConfigBuilder's default
 
@@ -50,4 +56,15 @@ func TestUDPForwarderExample(t *testing.T) {
 	world.WantTXT(t, ask(t, digUDP, w.Knot, world.ExampleOrg.Challenge(), "TXT"), world.ExampleOrg.Token)
 	world.WantRcode(t, ask(t, digUDP, s, world.ExampleOrg.Challenge(), "TXT"), "REFUSED")
 	world.WantRcode(t, ask(t, digUDP, s, world.InternalCom.Name, "A"), "REFUSED")
+
+	for _, tc := range []struct {
+		mode  world.FakeMode
+		token string
+	}{{world.FakeTruncate, world.FakeTCPToken}, {world.FakeForgedIDFirst, world.FakeGoodToken}} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			fake := startFake(t, tc.mode)
+			s := start("udp_forwarder-"+tc.mode.String(), fake.Addr)
+			world.WantTXT(t, ask(t, digUDP, s, com.Challenge(), "TXT"), tc.token)
+		})
+	}
 }
