@@ -17,12 +17,12 @@ done
 
 # Only the installed files: no path into the source tree.
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-flags=$(pkg-config --cflags --libs --static acmeforward)
-if [[ $flags == *"$root"* ]]; then
-    echo "embed-test: pkg-config flags point into the source tree: $flags" >&2
+read -ra flags <<<"$(pkg-config --cflags --libs --static acmeforward)"
+if [[ "${flags[*]}" == *"$root"* ]]; then
+    echo "embed-test: pkg-config flags point into the source tree: ${flags[*]}" >&2
     exit 1
 fi
-cc -std=c11 -Wpedantic -Wall -Wextra -Werror -o "$prefix/exchange" ffi/examples/exchange.c $flags
+cc -std=c11 -Wpedantic -Wall -Wextra -Werror -o "$prefix/exchange" ffi/examples/exchange.c "${flags[@]}"
 got=$("$prefix/exchange")
 # The example's config is zone example.com, upstream 127.0.0.1:5353, default max_ttl (30); the
 # made-up upstream reply has the token with TTL 3600.
