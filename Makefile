@@ -14,6 +14,20 @@ export GOFLAGS := -buildvcs=false
 # Go's build cache does not hash the Rust static library that cgo links: a flag that carries the
 # library's hash makes every link that uses it redo itself when the library changes.
 LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
+# go-shim finds the library through pkg-config (acmeforward.pc, docs/BUILDING.md): `make ffi`
+# writes the source tree's one here, ahead of any installed one on the search path.
+PKGCONFIG_DIR := $(ROOT)/build/pkgconfig
+export PKG_CONFIG_PATH := $(PKGCONFIG_DIR)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+# make install: the static library, the header and acmeforward.pc under PREFIX (DESTDIR for staging).
+PREFIX ?= /usr/local
+INSTALL_PREFIX = $(abspath $(PREFIX))
+INSTALL_LIBDIR = $(INSTALL_PREFIX)/lib
+INSTALL_INCLUDEDIR = $(INSTALL_PREFIX)/include
+# CoreDNS built the standard way (scripts/standard-build.sh) against a `make install` of its own.
+STANDARD_DIR := $(ROOT)/build/standard
+STANDARD_COREDNS := $(STANDARD_DIR)/coredns
+# The Rust example the e2e tests run (crates/acmeforward/examples/udp_forwarder.rs).
+UDP_FORWARDER := $(ROOT)/target/debug/examples/udp_forwarder
 
 .PHONY: all deps build ffi coredns cli run test lint test-rust test-ffi test-go test-e2e clients-doc bench bench-dnsperf bench-compare fuzz clean
 
@@ -24,6 +38,8 @@ deps:
 
 ffi:
 	cargo build --release -p acmeforward-ffi
+	mkdir -p $(PKGCONFIG_DIR)
+	scripts/pkgconfig.sh $(ROOT) $(patsubst %/,%,$(dir $(FFI_LIB))) $(ROOT)/ffi/include acmeforward_ffi >$(PKGCONFIG_DIR)/acmeforward.pc
 
 coredns: ffi
 	cd go-shim && go build $(LINK_FFI) -o $(COREDNS) ./cmd/coredns
@@ -39,7 +55,7 @@ run: build
 	cd tests && go build -o $(ROOT)/build/bin/demo ./cmd/demo
 	build/bin/demo -coredns $(COREDNS) -corefile $(ROOT)/examples/Corefile
 
-test: deps lint test-rust test-ffi test-go test-e2e test-fuzz
+test: deps lint test-rust test-ffi test-go test-e2e test-embed test-standard test-fuzz
 	@echo "make test: all suites passed"
 
 lint: ffi
@@ -63,8 +79,8 @@ test-go: ffi
 # End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
 # pebble, certmagic); then docs/CLIENTS.md must be what their query logs give. Needs root: servers on
 # port 53 and clients in a private mount namespace (unshare -m).
-test-e2e: coredns cli
-	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) ACMEFORWARD_CHECK=$(CHECK_BIN) go test -count=1 ./...
+test-e2e: coredns cli examples
+	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) ACMEFORWARD_CHECK=$(CHECK_BIN) ACMEFORWARD_UDP_FORWARDER=$(UDP_FORWARDER) go test -count=1 ./...
 	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 . ./cmd/clientsdoc
 	cd tests/conformance && go run ./cmd/clientsdoc -check
 
@@ -92,6 +108,37 @@ fuzz:
 test-fuzz: ffi
 	scripts/fuzz.sh $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),30)
 	cd go-shim && go test $(LINK_FFI) -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s .
+
+# The Rust examples (clippy checks them too: --all-targets).
+.PHONY: examples
+examples:
+	cargo build -p acmeforward --examples
+
+# make install into a temporary PREFIX, the C example built with pkg-config against it, and run.
+.PHONY: test-embed
+test-embed:
+	scripts/embed-test.sh
+
+# The C library for embedding: static, with its header and pkg-config file (docs/BUILDING.md).
+.PHONY: install
+install: ffi
+	install -d $(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig $(DESTDIR)$(INSTALL_INCLUDEDIR)
+	install -m 644 $(FFI_LIB) $(DESTDIR)$(INSTALL_LIBDIR)/libacmeforward.a
+	install -m 644 ffi/include/acmeforward.h $(DESTDIR)$(INSTALL_INCLUDEDIR)/acmeforward.h
+	scripts/pkgconfig.sh $(INSTALL_PREFIX) $(INSTALL_LIBDIR) $(INSTALL_INCLUDEDIR) acmeforward \
+		>$(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig/acmeforward.pc
+
+# CoreDNS from its unmodified release source with acmeforward added the standard way (plugin.cfg,
+# go generate, go build), linked through the installed acmeforward.pc.
+.PHONY: coredns-standard test-standard
+coredns-standard: ffi
+	$(MAKE) install PREFIX=$(STANDARD_DIR)/prefix
+	PKG_CONFIG_PATH=$(STANDARD_DIR)/prefix/lib/pkgconfig scripts/standard-build.sh $(STANDARD_DIR) $(LINK_FFI)
+
+# The standard build answers a forwarded challenge, sees a new token at once (acmeforward runs
+# before cache) and lists acmeforward among its plugins.
+test-standard: coredns-standard
+	cd tests && ACMEFORWARD_COREDNS=$(STANDARD_COREDNS) go test -count=1 -run '^(TestSplitHorizon|TestPluginsList)$$' ./e2e/
 
 clean:
 	cargo clean

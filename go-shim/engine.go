@@ -1,7 +1,12 @@
 package acmeforward
 
 // This file is the cgo binding to the Rust core (ffi/include/acmeforward.h,
-// target/release/libacmeforward_ffi.a). It is the only file that imports "C".
+// the static library of crate acmeforward-ffi). It is the only file that
+// imports "C". Header and library come from pkg-config's acmeforward.pc:
+// `make ffi` writes one for the source tree to build/pkgconfig (the
+// Makefile puts it on PKG_CONFIG_PATH), `make install` one for PREFIX
+// (docs/BUILDING.md). --static adds the Rust standard library's system
+// libraries (Libs.private).
 //
 // Ownership rules, mirroring the C ABI:
 //
@@ -18,8 +23,7 @@ package acmeforward
 //     monotonic clock, the one clock of every engine in the process.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../ffi/include
-#cgo LDFLAGS: ${SRCDIR}/../target/release/libacmeforward_ffi.a -lm -ldl -lpthread
+#cgo pkg-config: --static acmeforward
 #cgo noescape afwd_engine_classify
 #cgo nocallback afwd_engine_classify
 #cgo noescape afwd_engine_pass_filter

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need and is missing: Debian packages for the real servers and
-# clients the tests start (knot, dnsmasq, unbound, dig/kdig, dnsperf, pebble, lego, valgrind), and
-# iptables for the replicas' Service (random DNAT inside a private network namespace).
+# clients the tests start (knot, dnsmasq, unbound, dig/kdig, dnsperf, pebble, lego, valgrind),
+# iptables for the replicas' Service (random DNAT inside a private network namespace), and pkg-config
+# and jq for the standard CoreDNS build (docs/BUILDING.md).
 # Rust (cargo) and Go come with the machine; pinned cargo tools are installed by the scripts that use
 # them, into build/tools.
 set -euo pipefail
@@ -11,7 +12,7 @@ declare -A want=(
   [knotd]=knot [knsupdate]=knot-dnsutils [kdig]=knot-dnsutils
   [dnsmasq]=dnsmasq-base [unbound]=unbound [dig]=bind9-dnsutils
   [dnsperf]=dnsperf [pebble]=pebble [lego]=lego [valgrind]=valgrind
-  [iptables]=iptables
+  [iptables]=iptables [pkg-config]=pkgconf [jq]=jq
 )
 missing=()
 for cmd in "${!want[@]}"; do

@@ -18,7 +18,7 @@ func CoreDNSBinary(t testing.TB) string {
 	bin := os.Getenv(EnvCoreDNS)
 	if bin == "" {
 		t.Fatalf("%s is not set: set it to the CoreDNS binary with acmeforward, an absolute path "+
-			"(build it with `cd go-shim && go build -o ../build/bin/coredns ./cmd/coredns`, then e.g. "+
+			"(build it with `make coredns`, then e.g. "+
 			"`cd tests && %s=$PWD/../build/bin/coredns go test ./...`)", EnvCoreDNS, EnvCoreDNS)
 	}
 	if err := CheckBinary(bin); err != nil {

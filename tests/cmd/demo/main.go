@@ -113,7 +113,7 @@ func run(ctx context.Context, out io.Writer, coredns, corefile string, checkOnly
 		return err
 	}
 	if err := world.CheckBinary(coredns); err != nil {
-		return fmt.Errorf("%w (build it: cd go-shim && go build -o ../build/bin/coredns ./cmd/coredns)", err)
+		return fmt.Errorf("%w (build it: make coredns)", err)
 	}
 	if corefile, err = filepath.Abs(corefile); err != nil {
 		return err
