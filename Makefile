@@ -10,6 +10,9 @@ DNSPERF_SECONDS ?= 10
 COMPARE_SECONDS ?= 5
 COMPARE_ROUNDS ?= 2
 export GOFLAGS := -buildvcs=false
+# `make image`: the OCI image's name, and the static CoreDNS it holds.
+IMAGE ?= localhost/acmeforward-coredns:dev
+COREDNS_STATIC := $(ROOT)/build/bin/coredns-static
 # Go's build cache does not hash the Rust static library that cgo links: a flag that carries the
 # library's hash makes every link that uses it redo itself when the library changes.
 LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
@@ -28,6 +31,18 @@ coredns: ffi
 	cd go-shim && go build $(LINK_FFI) -o $(COREDNS) ./cmd/coredns
 
 build: deps coredns
+
+# CoreDNS + acmeforward as one static executable, for the image (it has no libc); the script skips
+# the build when the binary is newer than its inputs.
+.PHONY: coredns-static image
+coredns-static: ffi
+	scripts/coredns-static.sh $(COREDNS_STATIC)
+
+# The OCI image (deploy/image/Containerfile, FROM scratch: nothing is pulled), built with buildah
+# into the machine's container storage as $(IMAGE). deploy/README.md says how to use it.
+image: deps coredns-static
+	scripts/image.sh $(COREDNS_STATIC) $(IMAGE)
+	podman image ls $(IMAGE)
 
 run: build
 	cd tests && go build -o $(ROOT)/build/bin/demo ./cmd/demo
@@ -56,7 +71,7 @@ test-go: ffi
 
 # End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
 # pebble). Needs root: servers on port 53 and clients in a private mount namespace (unshare -m).
-test-e2e: coredns
+test-e2e: coredns coredns-static
 	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 ./...
 	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 .
 
