@@ -21,6 +21,16 @@ func repoFile(t *testing.T, rel string) []byte {
 	return b
 }
 
+// readTestdata reads a file of tests/deploy/testdata.
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 var makefileImage = regexp.MustCompile(`(?m)^IMAGE \?= (\S+)$`)
 
 // madeImage is the image name `make image` gives (the Makefile's IMAGE).
