@@ -14,14 +14,24 @@ import (
 // internal name keeps dnsmasq's answer.
 func serveDemoToken(t *testing.T, name, corefile string) {
 	t.Helper()
+	serveDemoTokenWith(t, name, corefile, nil)
+}
+
+// serveDemoTokenWith is serveDemoToken for a Corefile whose acmeforward
+// block is in a file it imports: localizeTo gets the `to` arguments and
+// rewrites that file (localize then expects no `to` line in corefile).
+func serveDemoTokenWith(t *testing.T, name, corefile string, localizeTo func(to string)) {
+	t.Helper()
 	opts := world.DemoOptions()
 	opts.KnotAddr, opts.DnsmasqAddr = netip.AddrPort{}, netip.AddrPort{}
 	w := world.New(t, opts)
 	listen := world.Addr(t)
-	text := localize(t, corefile, local{
-		Listen: listen, Extra: world.Addr(t), APIAddr: world.Addr(t),
-		Forward: w.Dnsmasq.Addr, To: w.Knot.Addr.String(),
-	})
+	l := local{Listen: listen, Extra: world.Addr(t), APIAddr: world.Addr(t), Forward: w.Dnsmasq.Addr, To: w.Knot.Addr.String()}
+	if localizeTo != nil {
+		localizeTo(l.To)
+		l.To = ""
+	}
+	text := localize(t, corefile, l)
 	t.Logf("%s, localized:\n%s", name, text)
 	s := w.CoreDNST(t, world.CoreDNS{Name: name, Binary: world.CoreDNSBinary(t), Corefile: text, Addr: listen})
 	for _, tcp := range []bool{false, true} {
