@@ -1,7 +1,9 @@
 // Package deploy_test checks deploy/: the kubeadm ConfigMap's and the Helm
 // values' Corefiles run (on loopback, against the demo world) with the real
 // plugin, the kustomize patch swaps the Deployment's image for the one `make
-// image` builds, and the image's own default Corefile starts.
+// image` builds, and the image's own default Corefile starts. A module of its
+// own: kustomize's engine and its dependencies stay out of the tests module
+// (and of tests/conformance, which builds on it).
 package deploy_test
 
 import (
