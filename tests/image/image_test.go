@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,6 +39,13 @@ func TestImageServesDemoToken(t *testing.T) {
 	if cfg.Config.User == "" || strings.HasPrefix(cfg.Config.User, "0") || strings.HasPrefix(cfg.Config.User, "root") {
 		t.Fatalf("image user %q, want a non-root user", cfg.Config.User)
 	}
+	rootfs := mountImage(t, s)
+	wantStaticCapable(t, filepath.Join(rootfs, "coredns"))
+	for _, f := range []string{"etc/coredns/Corefile", "etc/ssl/certs/ca-certificates.crt"} {
+		if st, err := os.Stat(filepath.Join(rootfs, f)); err != nil || st.Size() == 0 {
+			t.Fatalf("image: /%s missing or empty: %v", f, err)
+		}
+	}
 
 	// The demo world's zone and token, on fresh addresses: `make run` may
 	// hold the demo's fixed ones.
@@ -51,7 +59,7 @@ func TestImageServesDemoToken(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv, how := startImage(t, s, w, cfg, corefile, listen)
+	srv, how := startImage(t, s, w, cfg, rootfs, corefile, listen)
 	t.Logf("the image ran %s", how)
 	for _, tcp := range []bool{false, true} {
 		r, err := world.Dig(world.Query{Server: listen, Name: world.DemoZone.Challenge(), Type: "TXT", TCP: tcp})
@@ -73,34 +81,29 @@ func TestImageServesDemoToken(t *testing.T) {
 // image's entrypoint and command from the image's root filesystem instead,
 // chrooted in a private mount namespace as the image's user, with the same
 // Corefile bind-mounted. It returns the server and which way it ran.
-func startImage(t *testing.T, s *store, w *world.World, cfg imageConfig, corefile string, listen netip.AddrPort) (*world.Server, string) {
+func startImage(t *testing.T, s *store, w *world.World, cfg imageConfig, rootfs, corefile string, listen netip.AddrPort) (*world.Server, string) {
 	t.Helper()
 	const name = "acmeforward-image-test"
 	srv, err := w.StartDNSServerArgv("podman-run", listen, s.podmanArgv("run", "--rm", "--name", name,
 		"--network", "host", "--cgroups", "disabled", "--pull", "never",
 		"--volume", corefile+":/etc/coredns/Corefile:ro", testImage))
 	if err == nil {
+		out, err := s.podman("container", "inspect", "--format", "{{.State.Pid}}", name)
+		pid, perr := strconv.Atoi(strings.TrimSpace(out))
+		if err != nil || perr != nil {
+			t.Fatalf("podman container inspect %s: %v %v\n%s", name, err, perr, out)
+		}
+		wantUID(t, pid, cfg.Config.User)
 		return srv, "as a container (podman run --network host)"
 	}
 	if !runtimeRefusal.MatchString(err.Error()) {
 		t.Fatalf("podman run: %v", err)
 	}
 	refusal := runtimeRefusal.FindString(err.Error())
-	if out, err := s.podman("rm", "--force", name); err != nil {
+	if out, err := s.podman("rm", "--force", "--ignore", name); err != nil {
 		t.Fatalf("podman rm %s: %v\n%s", name, err, out)
 	}
 
-	out, err := s.podman("image", "mount", testImage)
-	if err != nil {
-		t.Fatalf("podman image mount: %v\n%s", err, out)
-	}
-	rootfs := strings.TrimSpace(out)
-	t.Cleanup(func() {
-		if out, err := s.podman("image", "unmount", testImage); err != nil {
-			t.Errorf("podman image unmount: %v\n%s", err, out)
-		}
-	})
-	wantStaticCapable(t, filepath.Join(rootfs, strings.TrimPrefix(cfg.Config.Entrypoint[0], "/")))
 	argv := append([]string{"unshare", "--mount", "--propagation", "private", "--",
 		"sh", "-c", `mount --bind "$1" "$2/etc/coredns/Corefile" && root=$2 user=$3 && shift 3 && exec chroot --userspec="$user" "$root" "$@"`,
 		"image", corefile, rootfs, cfg.Config.User}, cfg.Config.Entrypoint...)
@@ -112,4 +115,20 @@ func startImage(t *testing.T, s *store, w *world.World, cfg imageConfig, corefil
 	wantUID(t, srv.PID(), cfg.Config.User)
 	return srv, fmt.Sprintf("from its root filesystem (podman image mount, chroot as %s in unshare -m): podman run was refused: %q",
 		cfg.Config.User, refusal)
+}
+
+// mountImage gives the image's root filesystem (podman image mount; the
+// test's storage is vfs, so it is a plain directory), unmounted at cleanup.
+func mountImage(t *testing.T, s *store) string {
+	t.Helper()
+	out, err := s.podman("image", "mount", testImage)
+	if err != nil {
+		t.Fatalf("podman image mount: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := s.podman("image", "unmount", testImage); err != nil {
+			t.Errorf("podman image unmount: %v\n%s", err, out)
+		}
+	})
+	return strings.TrimSpace(out)
 }
