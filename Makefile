@@ -10,7 +10,13 @@ FUZZ_SECONDS ?= 60
 DNSPERF_SECONDS ?= 10
 COMPARE_SECONDS ?= 5
 COMPARE_ROUNDS ?= 2
-export GOFLAGS := -buildvcs=false
+# Every Go build, test and vet here uses the flags of the static image build (pure-Go resolver and
+# user lookups, paths trimmed; scripts/coredns-static.sh), so that they all share one Go build
+# cache: CoreDNS and its dependencies compile once, not once per set of flags.
+export GOFLAGS := -buildvcs=false -trimpath -tags=netgo,osusergo
+# `make image`: the OCI image's name, and the static CoreDNS it holds.
+IMAGE ?= localhost/acmeforward-coredns:dev
+COREDNS_STATIC := $(ROOT)/build/bin/coredns-static
 # Go's build cache does not hash the Rust static library that cgo links: a flag that carries the
 # library's hash makes every link that uses it redo itself when the library changes.
 LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
@@ -51,6 +57,18 @@ cli:
 	cargo build --release -p acmeforward-check
 	install -D target/release/acmeforward $(CHECK_BIN)
 
+# CoreDNS + acmeforward as one static executable, for the image (it has no libc); the script skips
+# the build when the binary is newer than its inputs.
+.PHONY: coredns-static image
+coredns-static: ffi
+	scripts/coredns-static.sh $(COREDNS_STATIC)
+
+# The OCI image (deploy/image/Containerfile, FROM scratch: nothing is pulled), built with buildah
+# into the machine's container storage as $(IMAGE). deploy/README.md says how to use it.
+image: deps coredns-static
+	scripts/image.sh $(COREDNS_STATIC) $(IMAGE)
+	podman image ls $(IMAGE)
+
 run: build
 	cd tests && go build -o $(ROOT)/build/bin/demo ./cmd/demo
 	build/bin/demo -coredns $(COREDNS) -corefile $(ROOT)/examples/Corefile
@@ -66,6 +84,7 @@ lint: ffi
 	cd go-shim && go vet ./...
 	cd tests && go vet ./...
 	cd tests/conformance && go vet ./...
+	cd tests/deploy && go vet ./...
 
 test-rust:
 	cargo test --workspace
@@ -77,12 +96,13 @@ test-go: ffi
 	cd go-shim && go test $(LINK_FFI) -count=1 ./...
 
 # End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
-# pebble, certmagic); then docs/CLIENTS.md must be what their query logs give. Needs root: servers on
-# port 53 and clients in a private mount namespace (unshare -m).
-test-e2e: coredns cli examples
+# pebble, certmagic); then docs/CLIENTS.md must be what their query logs give; then deploy/ and the
+# image. Needs root: servers on port 53 and clients in a private mount namespace (unshare -m).
+test-e2e: coredns coredns-static cli examples
 	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) ACMEFORWARD_CHECK=$(CHECK_BIN) ACMEFORWARD_UDP_FORWARDER=$(UDP_FORWARDER) go test -count=1 ./...
 	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 . ./cmd/clientsdoc
 	cd tests/conformance && go run ./cmd/clientsdoc -check
+	cd tests/deploy && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 .
 
 bench: ffi
 	cargo bench -p acmeforward-benches --bench core

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need and is missing: Debian packages for the real servers and
 # clients the tests start (knot, dnsmasq, unbound, dig/kdig, dnsperf, pebble, lego, valgrind),
-# iptables for the replicas' Service (random DNAT inside a private network namespace), and pkg-config
-# and jq for the standard CoreDNS build (docs/BUILDING.md).
+# iptables for the replicas' Service (random DNAT inside a private network namespace), pkg-config
+# and jq for the standard CoreDNS build (docs/BUILDING.md); buildah, podman, setcap and the CA
+# bundle for the container image (make image) and its test.
 # Rust (cargo) and Go come with the machine; pinned cargo tools are installed by the scripts that use
 # them, into build/tools.
 set -euo pipefail
@@ -13,6 +14,7 @@ declare -A want=(
   [dnsmasq]=dnsmasq-base [unbound]=unbound [dig]=bind9-dnsutils
   [dnsperf]=dnsperf [pebble]=pebble [lego]=lego [valgrind]=valgrind
   [iptables]=iptables [pkg-config]=pkgconf [jq]=jq
+  [buildah]=buildah [podman]=podman [setcap]=libcap2-bin [getcap]=libcap2-bin
 )
 missing=()
 for cmd in "${!want[@]}"; do
@@ -20,6 +22,8 @@ for cmd in "${!want[@]}"; do
     missing+=("${want[$cmd]}")
   fi
 done
+# The image copies the system's CA bundle for its tls:// upstreams.
+[ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 for tool in cargo go cc; do
   command -v "$tool" >/dev/null 2>&1 || { echo "deps: $tool is required but not installed" >&2; exit 1; }
 done

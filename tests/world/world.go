@@ -199,16 +199,7 @@ func (w *World) StartCoreDNS(c CoreDNS) (*Server, error) {
 			return nil, err
 		}
 	}
-	s, err := startProcess(c.Name, c.Addr, logPath, []string{c.Binary, "-conf", conf}, nil)
-	if err != nil {
-		return nil, err
-	}
-	w.track(s)
-	if err := s.waitReady(ReadyTimeout, readyCheck(c.Addr, "ready.invalid", TypeA, -1)); err != nil {
-		_ = s.Stop()
-		return nil, err
-	}
-	return s, nil
+	return w.startDNSServer(c.Name, c.Addr, logPath, []string{c.Binary, "-conf", conf})
 }
 
 // CheckBinary says clearly what is wrong with a binary path.
