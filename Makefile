@@ -24,6 +24,9 @@ LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
 # writes the source tree's one here, ahead of any installed one on the search path.
 PKGCONFIG_DIR := $(ROOT)/build/pkgconfig
 export PKG_CONFIG_PATH := $(PKGCONFIG_DIR)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+# Nor does Go's cache hash what `#cgo pkg-config` prints: CGO_CFLAGS carries a hash of it, so that a
+# changed .pc (or another one found first) recompiles go-shim instead of reusing old link flags.
+export CGO_CFLAGS = -O2 -g -DACMEFORWARD_PC_HASH=$(shell pkg-config --cflags --libs --static acmeforward 2>/dev/null | sha256sum | cut -c1-16)
 # make install: the static library, the header and acmeforward.pc under PREFIX (DESTDIR for staging).
 PREFIX ?= /usr/local
 INSTALL_PREFIX = $(abspath $(PREFIX))

@@ -51,7 +51,9 @@ go mod edit -require "$plugin@v0.0.0" -replace "$plugin=$root/go-shim"
 #    defaults to CGO_ENABLED=0).
 go generate coredns.go
 go get
-CGO_ENABLED=1 go build "$@" -o "$dir/coredns" .
+# Go's cache does not hash what pkg-config prints: the hash in CGO_CFLAGS does (as in the Makefile).
+CGO_CFLAGS="-O2 -g -DACMEFORWARD_PC_HASH=$(pkg-config --cflags --libs --static acmeforward | sha256sum | cut -c1-16)" \
+    CGO_ENABLED=1 go build "$@" -o "$dir/coredns" .
 
 # The generated order, as the binary has it: acmeforward immediately before cache.
 if ! grep -A1 '"acmeforward",' core/dnsserver/zdirectives.go | grep -q '"cache",'; then
