@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binDir = dir
 	if given := os.Getenv(envChecker); given != "" {
 		checkerBin = given
 	} else {

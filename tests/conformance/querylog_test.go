@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,11 +19,15 @@ import (
 // lookup is one query that reached CoreDNS, from its `log` plugin.
 type lookup struct {
 	Proto, QType, QName, Rcode string
+	// DO is the question's DO bit. RD and CD are those of CoreDNS's reply,
+	// which carries the question's (the log plugin shows the reply's
+	// flags only).
+	RD, DO, CD bool
 }
 
 // CoreDNS's log plugin, default format:
 // [INFO] 127.0.0.1:52413 - 28564 "A IN example.org. udp 41 false 4096" NOERROR qr,aa,rd 68 0.000165s
-var logLine = regexp.MustCompile(`\[INFO\] \S+ - \d+ "(\S+) (\S+) (\S+) (udp|tcp) \d+ \S+ \d+" (\S+) `)
+var logLine = regexp.MustCompile(`\[INFO\] \S+ - \d+ "(\S+) (\S+) (\S+) (udp|tcp) \d+ (\S+) \d+" (\S+) (\S*) `)
 
 // parseQueryLog gives the lookups in a piece of CoreDNS's log.
 func parseQueryLog(text string) []lookup {
@@ -32,7 +37,9 @@ func parseQueryLog(text string) []lookup {
 		if m == nil || m[2] != "IN" {
 			continue
 		}
-		out = append(out, lookup{Proto: m[4], QType: m[1], QName: strings.ToLower(m[3]), Rcode: m[5]})
+		flags := strings.Split(m[7], ",")
+		out = append(out, lookup{Proto: m[4], QType: m[1], QName: strings.ToLower(m[3]), Rcode: m[6],
+			DO: m[5] == "true", RD: slices.Contains(flags, "rd"), CD: slices.Contains(flags, "cd")})
 	}
 	return out
 }
@@ -90,7 +97,7 @@ func newRecorder(t *testing.T) *recorder {
 		}
 		var b strings.Builder
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "client\tmode\tcoredns\tqtype\tqname\trcode\tproto\n")
+		fmt.Fprintf(tw, "client\tmode\tcoredns\tqtype\tqname\trcode\tproto\trd\tdo\tcd\n")
 		for _, row := range r.rows {
 			fmt.Fprintf(tw, "%s\n", strings.Join(row, "\t"))
 		}
@@ -99,7 +106,8 @@ func newRecorder(t *testing.T) *recorder {
 		if t.Failed() {
 			status = " (test FAILED)"
 		}
-		text := fmt.Sprintf("# %s%s: the lookups the clients made through CoreDNS (its log plugin), in order.\n%s%s", t.Name(), status, logNames, b.String())
+		text := fmt.Sprintf("# %s%s: the lookups the clients made through CoreDNS (its log plugin), in order.\n"+
+			"# rd, cd: the bits of CoreDNS's reply (a reply carries its question's); do: the question's DO bit.\n%s%s", t.Name(), status, logNames, b.String())
 		t.Logf("query log%s:\n%s", status, text)
 		dir := filepath.Join("testdata", "querylog")
 		path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+".txt")
@@ -125,7 +133,7 @@ func (r *recorder) add(client, mode, corednsLabel string, ls []lookup) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, l := range ls {
-		r.rows = append(r.rows, []string{client, mode, corednsLabel, l.QType, l.QName, l.Rcode, l.Proto})
+		r.rows = append(r.rows, []string{client, mode, corednsLabel, l.QType, l.QName, l.Rcode, l.Proto, bit(l.RD), bit(l.DO), bit(l.CD)})
 	}
 }
 
@@ -143,7 +151,14 @@ func has(ls []lookup, qtype, qname string) bool {
 func formatLookups(ls []lookup) string {
 	var b strings.Builder
 	for _, l := range ls {
-		fmt.Fprintf(&b, "  %s %s %s %s\n", l.Proto, l.QType, l.QName, l.Rcode)
+		fmt.Fprintf(&b, "  %s %s %s %s rd=%s do=%s cd=%s\n", l.Proto, l.QType, l.QName, l.Rcode, bit(l.RD), bit(l.DO), bit(l.CD))
 	}
 	return b.String()
+}
+
+func bit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

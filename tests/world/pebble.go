@@ -40,6 +40,16 @@ type Pebble struct {
 // resolver in front of it) for the challenge records. It waits until the
 // directory answers over HTTPS.
 func (w *World) StartPebble(dnsServer netip.AddrPort) (*Pebble, error) {
+	bin, err := exec.LookPath("pebble")
+	if err != nil {
+		return nil, fmt.Errorf("pebble not found (Debian package pebble): %w", err)
+	}
+	return w.StartPebbleBinary(bin, dnsServer)
+}
+
+// StartPebbleBinary is StartPebble with the pebble executable at bin (a
+// pebble built from the Go module proxy, say).
+func (w *World) StartPebbleBinary(bin string, dnsServer netip.AddrPort) (*Pebble, error) {
 	if err := MustLoopback(dnsServer); err != nil {
 		return nil, err
 	}
@@ -60,10 +70,6 @@ func (w *World) StartPebble(dnsServer netip.AddrPort) (*Pebble, error) {
 	conf := base + "-config.json"
 	if err := os.WriteFile(conf, []byte(pebbleConf(listen, mgmt, certPath, keyPath)), 0o644); err != nil {
 		return nil, err
-	}
-	bin, err := exec.LookPath("pebble")
-	if err != nil {
-		return nil, fmt.Errorf("pebble not found (Debian package pebble): %w", err)
 	}
 	s, err := startProcess("pebble", listen, logPath, []string{bin, "-config", conf, "-dnsserver", dnsServer.String()}, PebbleEnv)
 	if err != nil {

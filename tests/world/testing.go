@@ -101,6 +101,17 @@ func (w *World) PebbleT(t testing.TB, dnsServer netip.AddrPort) *Pebble {
 	return p
 }
 
+// PebbleBinaryT starts the pebble at bin (StartPebbleBinary) or fails the
+// test.
+func (w *World) PebbleBinaryT(t testing.TB, bin string, dnsServer netip.AddrPort) *Pebble {
+	t.Helper()
+	p, err := w.StartPebbleBinary(bin, dnsServer)
+	if err != nil {
+		t.Fatalf("starting pebble %s: %v", bin, err)
+	}
+	return p
+}
+
 // WantRcode fails the test unless the response has this rcode.
 func WantRcode(t testing.TB, r *Response, rcode string) {
 	t.Helper()
