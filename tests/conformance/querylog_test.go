@@ -106,8 +106,8 @@ func newRecorder(t *testing.T) *recorder {
 		if t.Failed() {
 			status = " (test FAILED)"
 		}
-		text := fmt.Sprintf("# %s%s: the lookups the clients made through CoreDNS (its log plugin), in order.\n"+
-			"# rd, cd: the bits of CoreDNS's reply (a reply carries its question's); do: the question's DO bit.\n%s%s", t.Name(), status, logNames, b.String())
+		text := fmt.Sprintf("# %s%s: the lookups the clients made through CoreDNS (its log plugin), in order.\n%s"+
+			"# rd, cd: the bits of CoreDNS's reply (a reply carries its question's); do: the question's DO bit.\n%s", t.Name(), status, logNames, b.String())
 		t.Logf("query log%s:\n%s", status, text)
 		dir := filepath.Join("testdata", "querylog")
 		path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+".txt")

@@ -24,6 +24,7 @@ lego    recursive-only  recursive/CNAME            A      pebble.invalid.       
 
 // With flag columns, as a recorder that logs the header bits might.
 const logFlags = "# TestB: the lookups the clients made through CoreDNS (its log plugin), in order.\n" + names +
+	"# rd, cd: the bits of CoreDNS's reply (a reply carries its question's); do: the question's DO bit.\n" +
 	`client     mode           coredns        qtype  qname                         rcode    proto  rd  do
 certmagic  authoritative  recursive/apex TXT    _acme-challenge.example.com.  NOERROR  udp    1   0
 `
@@ -71,16 +72,18 @@ func TestPattern(t *testing.T) {
 		t.Fatal(err)
 	}
 	for qname, want := range map[string]string{
-		"example.com.":                       "<zone>",
-		"_acme-challenge.example.com.":       "_acme-challenge.<zone>",
-		"_acme-challenge.www.example.com.":   "_acme-challenge.<host>.<zone>",
-		"_acme-challenge.late3.example.com.": "_acme-challenge.<host>.<zone>",
-		"ns1.example.com.":                   "ns1.<zone>",
-		"d0c5a3e1.auth.example.net.":         "<id>.<cname-zone>",
-		"ns1.auth.example.net.":              "ns1.<cname-zone>",
-		"auth.example.net.":                  "<cname-zone>",
-		"example.net.":                       "example.net.",
-		"notexample.com.":                    "notexample.com.",
+		"example.com.":                                       "<zone>",
+		"_acme-challenge.example.com.":                       "_acme-challenge.<zone>",
+		"_acme-challenge.www.example.com.":                   "_acme-challenge.<host>.<zone>",
+		"_acme-challenge.late3.example.com.":                 "_acme-challenge.<host>.<zone>",
+		"ns1.example.com.":                                   "ns1.<zone>",
+		"_validation-persist.example.com.":                   "_validation-persist.<zone>",
+		"_ujmmovf2vn55tgye._acme-challenge.www.example.com.": "_ujmmovf2vn55tgye._acme-challenge.<host>.<zone>",
+		"d0c5a3e1.auth.example.net.":                         "<id>.<cname-zone>",
+		"ns1.auth.example.net.":                              "ns1.<cname-zone>",
+		"auth.example.net.":                                  "<cname-zone>",
+		"example.net.":                                       "example.net.",
+		"notexample.com.":                                    "notexample.com.",
 	} {
 		if got := pattern(qname, l.names); got != want {
 			t.Errorf("pattern(%s) = %s, want %s", qname, got, want)
@@ -100,11 +103,14 @@ func TestRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.rows = append(b.rows, logRow{client: "newclient", mode: "default", qtype: "TXT", qname: "_acme-challenge.example.com.", proto: "udp"})
+	// The same question with RD clear is another lookup; again with RD clear is not.
+	rd0 := logRow{client: "certmagic", mode: "authoritative", qtype: "TXT", qname: "_acme-challenge.example.com.", proto: "udp", flags: []string{"RD=0", "DO=0"}}
+	b.rows = append(b.rows, rd0, rd0)
 	doc, missing := render([]*queryLog{a, b})
 	for _, want := range []string{
 		"| lego | authoritative | `TXT _acme-challenge.<zone> udp`<br>`SOA _acme-challenge.<zone> udp`<br>`A ns1.<zone> udp` | authoritative, recursive (TestA) | " + elsewhere[[2]string{"lego", "authoritative"}].text,
 		"| lego | recursive-only | `TXT <id>.<cname-zone> udp`<br>`TXT _acme-challenge.<host>.<zone> udp`<br>`SOA <cname-zone> udp`<br>`A pebble.invalid. udp` | recursive (TestA) |",
-		"| certmagic | authoritative | `TXT _acme-challenge.<zone> udp RD=1 DO=0` | recursive (TestB) |",
+		"| certmagic | authoritative | `TXT _acme-challenge.<zone> udp RD=0 DO=0`<br>`TXT _acme-challenge.<zone> udp RD=1 DO=0` | recursive (TestB) |",
 		"| newclient | default | `TXT _acme-challenge.<zone> udp` |  (TestB) | not described yet",
 		"| acme.sh, ",
 		"| certbot, ",

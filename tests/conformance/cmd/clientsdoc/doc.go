@@ -16,16 +16,17 @@ type clientRow struct {
 	tests        map[string]bool
 }
 
-// lookupPattern is a lookup with the names as placeholders. proto and flags
-// are those of the first such lookup in the logs: a client's retry over TCP
-// after a UDP timeout does not make a new pattern.
+// lookupPattern is a lookup with the names as placeholders, and its flags
+// (RD=0 and RD=1 questions are two patterns: a client that clears RD is
+// asking something else). proto is that of the first such lookup in the
+// logs: a client's retry over TCP after a UDP timeout does not make a new
+// pattern.
 type lookupPattern struct {
-	qtype, name string
+	qtype, name, flags string
 }
 
 type lookupDetail struct {
 	proto string
-	flags []string
 }
 
 // aggregate groups the rows of logs (in the order given) by client and mode.
@@ -41,11 +42,11 @@ func aggregate(logs []*queryLog) ([]*clientRow, map[[2]string]map[lookupPattern]
 				rows[key] = row
 				details[key] = map[lookupPattern]lookupDetail{}
 			}
-			p := lookupPattern{r.qtype, pattern(r.qname, l.names)}
+			p := lookupPattern{r.qtype, pattern(r.qname, l.names), strings.Join(r.flags, " ")}
 			if !row.seen[p] {
 				row.seen[p] = true
 				row.lookups = append(row.lookups, p)
-				details[key][p] = lookupDetail{r.proto, r.flags}
+				details[key][p] = lookupDetail{r.proto}
 			}
 			if r.coredns != "" {
 				row.configs[upstreamMode(r.coredns)] = true
@@ -94,7 +95,10 @@ func lookupLess(a, b lookupPattern) bool {
 	if a.qtype != b.qtype {
 		return a.qtype < b.qtype
 	}
-	return a.name < b.name
+	if a.name != b.name {
+		return a.name < b.name
+	}
+	return a.flags < b.flags
 }
 
 func rank(qtype string) int {
@@ -135,8 +139,8 @@ CoreDNS), through CoreDNS with acmeforward; the lookups are those CoreDNS's ` + 
 during the client's runs that passed. The same clients through the same CoreDNS without
 acmeforward fail (the negative controls of the same tests). Writing the record (the DNS
 provider's API: in the tests a dynamic update to the primary, by address) is not a lookup and is
-not listed. Protocol and flags are those of the first such lookup: a retry over TCP after a UDP
-timeout is not shown.
+not listed. The same lookup with other flags is listed again; its protocol is that of the first such lookup:
+a retry over TCP after a UDP timeout is not shown.
 
 The last column is hand-written, from the client's source (named there), not from the logs.
 
@@ -149,8 +153,8 @@ The last column is hand-written, from the client's source (named there), not fro
 		for _, p := range row.lookups {
 			d := details[key][p]
 			cell := fmt.Sprintf("%s %s %s", p.qtype, p.name, d.proto)
-			if len(d.flags) > 0 {
-				cell += " " + strings.Join(d.flags, " ")
+			if p.flags != "" {
+				cell += " " + p.flags
 			}
 			cells = append(cells, "`"+cell+"`")
 		}

@@ -28,6 +28,30 @@ var elsewhere = map[[2]string]elsewhereNote{
 		"Nothing: --dns.disable-cp stops after the TXT lookup through the resolvers.",
 		"lego v4, challenge/dns01: checkDNSPropagation (requireCompletePropagation)",
 	},
+	{"lego-v5.6.0", "default"}: {
+		"TXT of the challenge name (after the CNAMEs) to each authoritative nameserver: the NS host names on port 53, dialled by name (hence the A/AAAA lookups through the system resolver), RD clear; UDP, TCP on truncation.",
+		"lego v5.6.0, challenge/dns01: checkDNSPropagation, checkAuthoritativeNameserversPropagation (checkNameserversPropagationCustom(..., recursive=false))",
+	},
+	{"lego-v5.6.0", "recursive-only"}: {
+		"Nothing: --dns.propagation.disable-ans leaves out the authoritative nameservers.",
+		"lego v5.6.0, challenge/dns01: checkDNSPropagation (requireAuthoritativeNssPropagation false)",
+	},
+	{"lego-v5.6.0", "tcp-only"}: {
+		"As the default, over TCP only (dns01.Options.TCPOnly, LEGO_EXPERIMENTAL_DNS_TCP_ONLY); the nameservers' host names are resolved by the system resolver, over UDP.",
+		"lego v5.6.0, challenge/internal/client.go (tcpOnly) and challenge/dns01: checkAuthoritativeNameserversPropagation",
+	},
+	{"lego-v5.6.0", "dns-persist-01"}: {
+		"TXT of _validation-persist.<name> (after the CNAMEs) to each authoritative nameserver, dialled by name on port 53, RD clear.",
+		"lego v5.6.0, challenge/dnspersist01: checkDNSPropagation, checkAuthoritativeNameserversPropagation",
+	},
+	{"traefik-lego-v4.35.2", "requireAllRNS"}: {
+		"TXT of the challenge name to each authoritative nameserver, dialled by name on port 53, RD clear; the TXT to the resolvers themselves also goes with RD clear (the rd=0 rows above).",
+		"lego v4.35.2, challenge/dns01: checkDNSPropagation, checkNameserversPropagationCustom; Traefik pkg/provider/acme/provider.go: propagation.requireAllRNS",
+	},
+	{"traefik-lego-v4.35.2", "requireAllRNS+disableANSChecks"}: {
+		"Nothing: disableANSChecks leaves out the authoritative nameservers; the resolvers get the TXT with RD set and with RD clear.",
+		"lego v4.35.2, challenge/dns01: DisableAuthoritativeNssPropagationRequirement, RecursiveNSsPropagationRequirement; Traefik pkg/provider/acme/provider.go",
+	},
 	{"certmagic", "authoritative"}: {
 		"TXT of the challenge name (after one CNAME, from its first TXT lookup) to the NS hosts of its zone in the NS answer's order, by name on port 53 (resolved by the system resolver, i.e. /etc/resolv.conf: the A/AAAA lookups), RD set, EDNS0 1232: it passes at the first that has the value, and tries again later at the first NXDOMAIN or SERVFAIL. UDP, TCP on truncation or timeout. The zone and NS come from the nameservers of /etc/resolv.conf (the SOA and NS lookups).",
 		"certmagic v0.25.6, dnsutil.go: checkDNSPropagation, lookupNameservers, checkAuthoritativeNss, sendDNSQuery",

@@ -62,20 +62,25 @@ func parseQueryLog(file, text string) (*queryLog, error) {
 		token, name, _ := strings.Cut(f, "=")
 		l.names = append(l.names, placeholder{token, strings.ToLower(strings.TrimSuffix(name, "."))})
 	}
-	header := strings.Fields(lines[2])
+	// Comment lines after the names line say what columns mean; the header follows them.
+	h := 2
+	for h < len(lines)-1 && strings.HasPrefix(lines[h], "#") {
+		h++
+	}
+	header := strings.Fields(lines[h])
 	col := map[string]int{}
 	for i, h := range header {
 		col[h] = i
 	}
 	for _, c := range requiredColumns {
 		if _, ok := col[c]; !ok {
-			return nil, fmt.Errorf("%s: no %q column in %q", file, c, lines[2])
+			return nil, fmt.Errorf("%s: no %q column in %q", file, c, lines[h])
 		}
 	}
-	for n, line := range lines[3:] {
+	for n, line := range lines[h+1:] {
 		f := strings.Fields(line)
 		if len(f) != len(header) {
-			return nil, fmt.Errorf("%s:%d: %d fields, the header has %d", file, n+4, len(f), len(header))
+			return nil, fmt.Errorf("%s:%d: %d fields, the header has %d", file, h+n+2, len(f), len(header))
 		}
 		r := logRow{client: f[col["client"]], mode: f[col["mode"]], qtype: f[col["qtype"]],
 			qname: strings.ToLower(f[col["qname"]]), proto: f[col["proto"]]}
@@ -103,7 +108,7 @@ func contains(list []string, s string) bool {
 
 // pattern is qname with the world's names as placeholders: the zone apexes
 // and the CNAME target's label as their tokens, the NS hosts (ns1, ...) and
-// _acme-challenge as they are, any other label left of an apex (the tests'
+// underscore labels (_acme-challenge, _validation-persist) as they are, any other label left of an apex (the tests'
 // host names: www, late3, ...) as <host>. A name under no apex stays.
 func pattern(qname string, names []placeholder) string {
 	name := strings.TrimSuffix(qname, ".")
@@ -138,7 +143,9 @@ func labelPattern(label string, names []placeholder) string {
 			return p.token
 		}
 	}
-	if label == "_acme-challenge" || nsHost.MatchString(label) {
+	// Underscore labels are the challenge labels (_acme-challenge, _validation-persist, a
+	// dns-account-01 account label): what the client asked for, kept as they are.
+	if strings.HasPrefix(label, "_") || nsHost.MatchString(label) {
 		return label
 	}
 	return "<host>"
