@@ -17,6 +17,7 @@ export GOFLAGS := -buildvcs=false -trimpath -tags=netgo,osusergo
 # `make image`: the OCI image's name, and the static CoreDNS it holds.
 IMAGE ?= localhost/acmeforward-coredns:dev
 COREDNS_STATIC := $(ROOT)/build/bin/coredns-static
+CHECK_STATIC := $(ROOT)/build/bin/acmeforward-static
 # Go's build cache does not hash the Rust static library that cgo links: a flag that carries the
 # library's hash makes every link that uses it redo itself when the library changes.
 LINK_FFI = -ldflags "-X main.ffiLibrary=$$(sha256sum $(FFI_LIB) | cut -c1-16)"
@@ -62,14 +63,17 @@ cli:
 
 # CoreDNS + acmeforward as one static executable, for the image (it has no libc); the script skips
 # the build when the binary is newer than its inputs.
-.PHONY: coredns-static image
+.PHONY: coredns-static check-static image
 coredns-static: ffi
 	scripts/coredns-static.sh $(COREDNS_STATIC)
 
+check-static:
+	scripts/check-static.sh $(CHECK_STATIC)
+
 # The OCI image (deploy/image/Containerfile, FROM scratch: nothing is pulled), built with buildah
 # into the machine's container storage as $(IMAGE). deploy/README.md says how to use it.
-image: deps coredns-static
-	scripts/image.sh $(COREDNS_STATIC) $(IMAGE)
+image: deps coredns-static check-static
+	scripts/image.sh $(COREDNS_STATIC) $(CHECK_STATIC) $(IMAGE)
 	podman image ls $(IMAGE)
 
 run: build

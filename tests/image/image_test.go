@@ -4,9 +4,11 @@
 package image_test
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -41,6 +43,7 @@ func TestImageServesDemoToken(t *testing.T) {
 	}
 	rootfs := mountImage(t, s)
 	wantStaticCapable(t, filepath.Join(rootfs, "coredns"))
+	wantStatic(t, filepath.Join(rootfs, "acmeforward"))
 	for _, f := range []string{"etc/coredns/Corefile", "etc/ssl/certs/ca-certificates.crt"} {
 		if st, err := os.Stat(filepath.Join(rootfs, f)); err != nil || st.Size() == 0 {
 			t.Fatalf("image: /%s missing or empty: %v", f, err)
@@ -74,6 +77,42 @@ func TestImageServesDemoToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	world.WantA(t, r, world.InternalWWW.Addr)
+
+	// The image's `acmeforward check`, as the README has an operator run it
+	// from a pod: through the image's CoreDNS every lookup agrees with the
+	// public view (knot); straight to the internal server, the challenge is
+	// hidden.
+	for _, c := range []struct {
+		resolver netip.AddrPort
+		verdict  string
+		code     int
+	}{
+		{listen, "ok", 0},
+		{w.Dnsmasq.Addr, "challenge-hidden", 1},
+	} {
+		out, code := runImageCheck(t, rootfs, cfg.Config.User, "--resolver", c.resolver.String(), "--public", w.Knot.Addr.String(), world.DemoZone.Name)
+		if code != c.code || !strings.Contains(out, "verdict: "+c.verdict) {
+			t.Fatalf("the image's /acmeforward check through %s: exit %d, want %d and verdict %s:\n%s", c.resolver, code, c.code, c.verdict, out)
+		}
+		t.Logf("the image's /acmeforward check through %s: verdict %s, exit %d", c.resolver, c.verdict, code)
+	}
+}
+
+// runImageCheck runs the image's /acmeforward check from its root
+// filesystem as the image's user, and gives its output and exit status.
+func runImageCheck(t *testing.T, rootfs, user string, args ...string) (string, int) {
+	t.Helper()
+	argv := append([]string{"--userspec=" + user, rootfs, "/acmeforward", "check"}, args...)
+	out, err := exec.Command("chroot", argv...).CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	}
+	t.Fatalf("chroot %s: %v\n%s", strings.Join(argv, " "), err, out)
+	return "", 0
 }
 
 // startImage runs the image as a container (podman run, host network). If

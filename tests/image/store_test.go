@@ -105,8 +105,9 @@ func repoRoot(t *testing.T) string {
 }
 
 // buildImage builds the static CoreDNS (scripts/coredns-static.sh reuses
-// build/bin/coredns-static when it is newer than its inputs) and then the
-// image into s, as `make image` does.
+// build/bin/coredns-static when it is newer than its inputs), the static
+// `acmeforward check` (cargo's own up-to-date check) and then the image into
+// s, as `make image` does.
 func buildImage(t *testing.T, s *store, image string) {
 	t.Helper()
 	root := repoRoot(t)
@@ -114,7 +115,11 @@ func buildImage(t *testing.T, s *store, image string) {
 	if out, err := runLimited(buildLimit, filepath.Join(root, "scripts", "coredns-static.sh"), bin); err != nil {
 		t.Fatalf("scripts/coredns-static.sh: %v\n%s", err, out)
 	}
-	args := append([]string{bin, image}, s.flags...)
+	check := filepath.Join(root, "build", "bin", "acmeforward-static")
+	if out, err := runLimited(buildLimit, filepath.Join(root, "scripts", "check-static.sh"), check); err != nil {
+		t.Fatalf("scripts/check-static.sh: %v\n%s", err, out)
+	}
+	args := append([]string{bin, check, image}, s.flags...)
 	if out, err := runLimited(commandLimit, filepath.Join(root, "scripts", "image.sh"), args...); err != nil {
 		t.Fatalf("scripts/image.sh: %v\n%s", err, out)
 	}
