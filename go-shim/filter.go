@@ -66,46 +66,34 @@ const (
 
 // hashBits is the header's hash: FxHash-style over the bytes, ASCII
 // lower-cased, as 8-byte little-endian words; the 12 top bits.
-func hashBits(b string) uint {
-	h := newFxHasher(len(b))
-	for i := range len(b) {
-		h.add(lower(b[i]))
+func hashBits(s string) uint {
+	h := uint64(len(s)) * fxK
+	for ; len(s) >= 8; s = s[8:] {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = (bits.RotateLeft64(h, 26) ^ lowerWord(w)) * fxK
 	}
-	return h.sum()
-}
-
-const fxK = 0xf1357aea2e62a9c5
-
-// fxHasher computes hashBits a byte at a time.
-type fxHasher struct {
-	h, word uint64
-	n       uint // bytes in word
-}
-
-func newFxHasher(length int) fxHasher { return fxHasher{h: uint64(length) * fxK} }
-
-func (x *fxHasher) add(c byte) {
-	x.word |= uint64(c) << (8 * x.n)
-	x.n++
-	if x.n == 8 {
-		x.h = (bits.RotateLeft64(x.h, 26) ^ x.word) * fxK
-		x.word, x.n = 0, 0
-	}
-}
-
-func (x *fxHasher) sum() uint {
-	h := x.h
-	if x.n > 0 {
-		h = (bits.RotateLeft64(h, 26) ^ x.word) * fxK
+	if len(s) > 0 {
+		var w uint64
+		for i := len(s) - 1; i >= 0; i-- {
+			w = w<<8 | uint64(s[i])
+		}
+		h = (bits.RotateLeft64(h, 26) ^ lowerWord(w)) * fxK
 	}
 	h ^= h >> 29
 	h *= fxK
 	return uint(h >> 52)
 }
 
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
+const fxK = 0xf1357aea2e62a9c5
+
+// lowerWord lower-cases the ASCII letters among the 8 bytes of w at once:
+// bit 7 of each byte of geA / gtZ says whether its low 7 bits are at least
+// 'A' / above 'Z' (no carry crosses a byte); bytes of 0x80 and above stay.
+func lowerWord(w uint64) uint64 {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	low7 := w &^ high
+	geA := low7 + ones*(0x80-'A')
+	gtZ := low7 + ones*(0x7f-'Z')
+	return w | ((geA^gtZ)&^w&high)>>2
 }

@@ -145,3 +145,37 @@ func BenchmarkPassFilter(b *testing.B) {
 		})
 	}
 }
+
+// lowerWord lower-cases exactly the ASCII letters, whatever the bytes beside
+// them (a carry into a neighbour would change it).
+func TestLowerWordIsBytewiseLower(t *testing.T) {
+	for pos := range 8 {
+		for b := range 256 {
+			for _, fill := range []byte{0x00, 0x40, 0x5a, 0x5b, 0x7f, 0x80, 0xc1, 0xff} {
+				var in, want [8]byte
+				for i := range in {
+					in[i] = fill
+				}
+				in[pos] = byte(b)
+				var w uint64
+				for i := 7; i >= 0; i-- {
+					w = w<<8 | uint64(in[i])
+					want[i] = lower(in[i])
+				}
+				got := lowerWord(w)
+				for i := range want {
+					if byte(got>>(8*i)) != want[i] {
+						t.Fatalf("%x: byte %d is %#x, want %#x", in, i, byte(got>>(8*i)), want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

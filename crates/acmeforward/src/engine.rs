@@ -194,6 +194,13 @@ impl Engine {
         if self.pass_filter_passes(qname, qtype, qclass) {
             return Verdict::Pass;
         }
+        self.classify_rules(qname, qtype, qclass, now_ms)
+    }
+
+    /// [`Engine::classify`] past the pass filter: the rules and the hairpin table. Out of line,
+    /// so that the filter's path saves no registers for it.
+    #[inline(never)]
+    fn classify_rules(&self, qname: &[u8], qtype: u16, qclass: u16, now_ms: u64) -> Verdict {
         // Hairpin (classify_hairpin below): A/AAAA of class IN, only when a table is configured.
         if qclass == CLASS_IN
             && matches!(qtype, TYPE_A | TYPE_AAAA)

@@ -44,21 +44,66 @@ pub(crate) const FILTER_WORDS: usize = FILTER_BITS / 64;
 /// eight at a time, top bits kept (`< FILTER_BITS`). Deterministic, no allocation, never panics.
 /// Distinct names may share a bit; that only costs the hot path a lookup.
 pub(crate) fn filter_bit(key: &[u8]) -> usize {
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-    let mut h = (key.len() as u64).wrapping_mul(K);
-    let mut chunks = key.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(26) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    hash_bit(key, 0, key.len(), |w| w)
+}
+
+/// [`filter_bit`] of `buf[start..end]` with its ASCII letters lower-cased, without copying it:
+/// the lower-casing is done on each 8-byte word as it is hashed, and the bytes of `buf` around
+/// the key let its last word be read at once. A range outside `buf` hashes as empty.
+#[inline]
+pub(crate) fn filter_bit_lower(buf: &[u8], start: usize, end: usize) -> usize {
+    hash_bit(buf, start, end, ascii_lower_word)
+}
+
+/// The ASCII upper-case letters of the 8 bytes of `w` in lower case (bytes of 0x80 and above
+/// unchanged), all bytes at once: bit 7 of a byte's `ge_a` / `gt_z` says whether its low 7 bits
+/// are at least `A` / above `Z` (no carry crosses bytes, as each is at most 0x7f + 0x3f).
+#[inline]
+pub(crate) fn ascii_lower_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = w & !HIGH;
+    let ge_a = low7.wrapping_add(ONES * u64::from(0x80 - b'A'));
+    let gt_z = low7.wrapping_add(ONES * u64::from(0x7f - b'Z'));
+    let upper = (ge_a ^ gt_z) & !w & HIGH;
+    w | (upper >> 2)
+}
+
+/// The little-endian word of `buf[at..at + n]` (`n` below 8), zero-padded: one 8-byte load from
+/// `buf` where it has the bytes after or before the range, else byte by byte.
+#[inline]
+fn partial_word(buf: &[u8], at: usize, n: usize) -> u64 {
+    let word = |b: &[u8]| b.try_into().map_or(0, u64::from_le_bytes);
+    if let Some(after) = buf.get(at..at + 8) {
+        word(after) & ((1u64 << (8 * n)) - 1)
+    } else if let Some(before) = (at + n).checked_sub(8).and_then(|s| buf.get(s..at + n)) {
+        word(before) >> (8 * (8 - n))
+    } else {
+        let bytes = buf.get(at..at + n).unwrap_or(&[]);
+        bytes.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b))
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        if let Some(dst) = w.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        h = (h.rotate_left(26) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+}
+
+#[inline(always)]
+fn hash_bit(buf: &[u8], start: usize, end: usize, map: impl Fn(u64) -> u64) -> usize {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let end = if start <= end && end <= buf.len() {
+        end
+    } else {
+        start
+    };
+    let mut h = ((end - start) as u64).wrapping_mul(K);
+    let mut at = start;
+    while end - at >= 8 {
+        let w = buf
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes);
+        h = (h.rotate_left(26) ^ map(w)).wrapping_mul(K);
+        at += 8;
+    }
+    if at != end {
+        h = (h.rotate_left(26) ^ map(partial_word(buf, at, end - at))).wrapping_mul(K);
     }
     h ^= h >> 29;
     h = h.wrapping_mul(K);
