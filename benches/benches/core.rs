@@ -12,7 +12,7 @@
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use acmeforward::{Action, Engine, Exchange, Transport};
+use acmeforward::{Action, ConfigBuilder, Engine, Exchange, Transport};
 use acmeforward_benches::{
     CHALLENGE_NAMES, CLUSTER_NAME, ZONE_NAME, client_query, config, hickory_static_answer,
     hickory_upstream_query, hickory_validate_and_rewrite, learned_engine, prefetched_engine,
