@@ -15,10 +15,11 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
+use crate::classify::Verdict;
 use crate::client::{Client, QueryError};
 use crate::config::UpstreamMode;
 use crate::discovery::{self, Auth};
-use crate::engine::{Engine, Rule};
+use crate::engine::{Classified, Engine, Rule, question_check};
 use crate::hairpin_answer;
 use crate::hairpin_table::Target;
 use crate::learned::Fact;
@@ -237,17 +238,50 @@ impl Exchange {
         now_ms: u64,
     ) -> Result<Exchange, QueryError> {
         let client = Client::parse(client_query, client)?;
-        let config = engine.config();
-        let (qtype, qclass) = (client.qtype, client.qclass);
-        let rule = if qclass == DNSClass::IN {
-            engine.rule_wire(&client.wire, u16::from(qtype), now_ms)
+        let classified = if client.qclass == DNSClass::IN {
+            engine.classify_wire(&client.wire, u16::from(client.qtype), now_ms, true)
         } else {
-            None
+            Classified::PASS
         };
-        // Hairpin: an A or AAAA question no forwarding rule takes, for a name in the
-        // table.
-        let hairpin = match (rule, qclass) {
-            (None, DNSClass::IN) => config
+        Ok(Exchange::start(engine, client, classified, random, now_ms))
+    }
+
+    /// [`Exchange::new`] for a question that [`Engine::classify_question`] classified: its
+    /// rule is used as it is, none runs again. `client_query` must ask the question classified
+    /// (name, ASCII case-insensitively, and type; class IN), and the verdict must be
+    /// [`Verdict::Forward`] or [`Verdict::Hairpin`]: else [`QueryError::NotClassified`].
+    pub fn classified(
+        engine: &Engine,
+        classified: Classified,
+        client_query: &[u8],
+        client: Transport,
+        random: u64,
+        now_ms: u64,
+    ) -> Result<Exchange, QueryError> {
+        let client = Client::parse(client_query, client)?;
+        let asked = client.qclass == DNSClass::IN
+            && classified.verdict != Verdict::Pass
+            && classified.check == question_check(&client.wire, u16::from(client.qtype));
+        if !asked {
+            return Err(QueryError::NotClassified);
+        }
+        Ok(Exchange::start(engine, client, classified, random, now_ms))
+    }
+
+    /// Plans the first send (or the hairpin answer) of a parsed client question.
+    fn start(
+        engine: &Engine,
+        client: Client,
+        classified: Classified,
+        random: u64,
+        now_ms: u64,
+    ) -> Exchange {
+        let config = engine.config();
+        let qtype = client.qtype;
+        let rule = classified.rule;
+        // Hairpin: an A or AAAA question no forwarding rule takes, for a name in the table.
+        let hairpin = match classified.verdict {
+            Verdict::Hairpin => config
                 .hairpin()
                 .target(&client.wire, u16::from(qtype))
                 .cloned(),
@@ -282,7 +316,7 @@ impl Exchange {
         } else {
             ex.send_to_resolver(Ask::Recursive, 0);
         }
-        Ok(ex)
+        ex
     }
 
     /// The engine's own lookup of `name` (lower-cased wire form) and `qtype` through the `to`

@@ -120,7 +120,7 @@ pub use config::{
 };
 pub use config_error::ConfigError;
 pub use discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
-pub use engine::{Engine, Rule};
+pub use engine::{Classified, Engine, Rule};
 pub use exchange::{Action, Exchange, FailReason, MAX_SENDS};
 pub use filter::{PassFilter, label_bit};
 #[cfg(feature = "internals")]
