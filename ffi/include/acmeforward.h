@@ -32,6 +32,16 @@
 #include <stdint.h>
 
 /**
+ * The most addresses an `afwd_classification` carries (`hairpin_ready`).
+ */
+#define AFWD_HAIRPIN_MAX_ADDRS 4
+
+/**
+ * The UDP payload size in the OPT record of the core's replies to clients that sent one.
+ */
+#define AFWD_EDNS_UDP_PAYLOAD 1232
+
+/**
  * Passed as `filter_generation` to `afwd_engine_classify`: the caller applied no pass filter.
  */
 #define AFWD_NO_PASS_FILTER UINT64_MAX
@@ -557,6 +567,31 @@ typedef struct afwd_classification {
    * and `AFWD_VERDICT_HAIRPIN`; 0 otherwise.
    */
   uint32_t check;
+  /**
+   * `AFWD_VERDICT_HAIRPIN` for IP targets with at most `AFWD_HAIRPIN_MAX_ADDRS` addresses of
+   * the asked family: the answer is ready here, and the caller may write it without an
+   * exchange. It is the reply `afwd_exchange_new` would build: NOERROR; AA and AD clear; RA
+   * set; ID, opcode, RD and CD copied from the query; the question as asked; `addr_count`
+   * records (0: NODATA) of the asked type (A: IPv4, AAAA: IPv6) under the question's name
+   * as asked, class IN, TTL `ttl`, with the addresses `addrs[0..addr_count]` in that order;
+   * when the query had an OPT record, an OPT record of version 0 with UDP payload
+   * `AFWD_EDNS_UDP_PAYLOAD` and the query's DO bit. Such a reply always fits 512 bytes.
+   * False otherwise (then start an exchange).
+   */
+  bool hairpin_ready;
+  /**
+   * With `hairpin_ready`: how many of `addrs` are the answer's.
+   */
+  uint8_t addr_count;
+  /**
+   * With `hairpin_ready`: the answer records' TTL.
+   */
+  uint32_t ttl;
+  /**
+   * With `hairpin_ready`: the addresses, 16 bytes each, network order: IPv6, or IPv4-mapped
+   * (`::ffff:a.b.c.d`) for IPv4.
+   */
+  uint8_t addrs[AFWD_HAIRPIN_MAX_ADDRS][16];
 } afwd_classification;
 
 /**

@@ -19,9 +19,12 @@ fn classify(
     generation: u64,
 ) -> afwd_classification {
     let mut c = afwd_classification {
-        verdict: AFWD_VERDICT_ERROR,
         rule: 9,
         check: 9,
+        hairpin_ready: true,
+        addr_count: 9,
+        ttl: 9,
+        ..afwd_classification::none(AFWD_VERDICT_ERROR)
     };
     // SAFETY: the name and the out-pointer are valid for the call; `e` is NULL or live.
     let v = unsafe {
@@ -188,4 +191,66 @@ fn an_exchange_outlives_its_engines_handle_and_reports_its_state() {
         assert_eq!(state, before);
         afwd_exchange_free(x);
     }
+}
+
+#[test]
+fn a_hairpin_with_ip_targets_comes_with_its_answer() {
+    let b = builder();
+    // SAFETY: a live builder; the slices and out-pointers are valid for the calls.
+    let e = unsafe {
+        for line in [
+            HAIRPIN_IP,
+            HAIRPIN_NAME,
+            &b"many.example.com 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5"[..],
+        ] {
+            assert_eq!(
+                afwd_config_builder_add_hairpin(b, line.as_ptr(), line.len()),
+                AFWD_OK
+            );
+        }
+        assert_eq!(
+            afwd_config_builder_add_upstream(b, UPSTREAM.as_ptr(), UPSTREAM.len()),
+            AFWD_OK
+        );
+        assert_eq!(afwd_config_builder_set_max_ttl(b, 30), AFWD_OK);
+        let mut c = null_mut();
+        assert_eq!(afwd_config_new(b, &mut c), AFWD_OK);
+        afwd_config_builder_free(b);
+        let mut e = null_mut();
+        assert_eq!(afwd_engine_new(c, &mut e), AFWD_OK);
+        afwd_config_free(c);
+        e
+    };
+    let v4 = classify(e, b"WWW.example.com.", A, AFWD_NO_PASS_FILTER);
+    assert_eq!(v4.verdict, AFWD_VERDICT_HAIRPIN);
+    assert!(v4.hairpin_ready);
+    assert_eq!((v4.addr_count, v4.ttl), (1, 30));
+    assert_eq!(v4.addrs[0], ipv4_mapped([10, 96, 0, 80]));
+    let v6 = classify(e, b"x.apps.example.com", AAAA, AFWD_NO_PASS_FILTER);
+    assert!(v6.hairpin_ready);
+    assert_eq!(v6.addr_count, 1);
+    let mut fd00_80 = [0u8; 16];
+    fd00_80[0] = 0xfd;
+    fd00_80[15] = 0x80;
+    assert_eq!(v6.addrs[0], fd00_80);
+    // Four fit; five do not, and a name target needs its lookup: an exchange answers those.
+    for (name, ready) in [
+        (&b"many.example.com."[..], false),
+        (b"svc.example.com.", false),
+    ] {
+        let c = classify(e, name, A, AFWD_NO_PASS_FILTER);
+        assert_eq!(
+            (c.verdict, c.hairpin_ready, c.addr_count),
+            (AFWD_VERDICT_HAIRPIN, ready, 0)
+        );
+        assert_eq!(start(e, &c, name, A), AFWD_OK);
+    }
+    // Not a hairpin: nothing ready.
+    let other = classify(e, b"other.example.com.", A, AFWD_NO_PASS_FILTER);
+    assert_eq!(
+        (other.verdict, other.hairpin_ready),
+        (AFWD_VERDICT_PASS, false)
+    );
+    // SAFETY: no longer used.
+    unsafe { afwd_engine_free(e) };
 }

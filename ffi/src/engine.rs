@@ -1,6 +1,7 @@
 //! `afwd_engine`: a configuration plus the learned state, shared by all queries.
 
 use std::ffi::{CStr, c_char};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use acmeforward::{Classified, Engine, Refusal, Rule, Verdict};
@@ -234,7 +235,42 @@ pub struct afwd_classification {
     /// A hash of the question (lower-cased name and type), never 0 for `AFWD_VERDICT_FORWARD`
     /// and `AFWD_VERDICT_HAIRPIN`; 0 otherwise.
     pub check: u32,
+    /// `AFWD_VERDICT_HAIRPIN` for IP targets with at most `AFWD_HAIRPIN_MAX_ADDRS` addresses of
+    /// the asked family: the answer is ready here, and the caller may write it without an
+    /// exchange. It is the reply `afwd_exchange_new` would build: NOERROR; AA and AD clear; RA
+    /// set; ID, opcode, RD and CD copied from the query; the question as asked; `addr_count`
+    /// records (0: NODATA) of the asked type (A: IPv4, AAAA: IPv6) under the question's name
+    /// as asked, class IN, TTL `ttl`, with the addresses `addrs[0..addr_count]` in that order;
+    /// when the query had an OPT record, an OPT record of version 0 with UDP payload
+    /// `AFWD_EDNS_UDP_PAYLOAD` and the query's DO bit. Such a reply always fits 512 bytes.
+    /// False otherwise (then start an exchange).
+    pub hairpin_ready: bool,
+    /// With `hairpin_ready`: how many of `addrs` are the answer's.
+    pub addr_count: u8,
+    /// With `hairpin_ready`: the answer records' TTL.
+    pub ttl: u32,
+    /// With `hairpin_ready`: the addresses, 16 bytes each, network order: IPv6, or IPv4-mapped
+    /// (`::ffff:a.b.c.d`) for IPv4.
+    pub addrs: [[u8; 16]; AFWD_HAIRPIN_MAX_ADDRS],
 }
+
+/// The C form of an address: 16 bytes, network order, IPv4 mapped into IPv6.
+pub(crate) fn ip_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+    .octets()
+}
+
+/// The most addresses an `afwd_classification` carries (`hairpin_ready`).
+pub const AFWD_HAIRPIN_MAX_ADDRS: usize = 4;
+
+/// The UDP payload size in the OPT record of the core's replies to clients that sent one.
+pub const AFWD_EDNS_UDP_PAYLOAD: u16 = 1232;
+
+// The header's value is the core's.
+const _: () = assert!(AFWD_EDNS_UDP_PAYLOAD == acmeforward::UPSTREAM_UDP_PAYLOAD);
 
 impl afwd_classification {
     /// What a PASS, an ERROR and an unclassified question carry.
@@ -243,6 +279,39 @@ impl afwd_classification {
             verdict,
             rule: 0,
             check: 0,
+            hairpin_ready: false,
+            addr_count: 0,
+            ttl: 0,
+            addrs: [[0; 16]; AFWD_HAIRPIN_MAX_ADDRS],
+        }
+    }
+
+    /// Fills in the ready answer of a hairpin question with IP targets, when it fits.
+    fn with_hairpin_answer(mut self, engine: &Engine, qname: &[u8], qtype: u16) -> Self {
+        if self.verdict != afwd_verdict::AFWD_VERDICT_HAIRPIN {
+            return self;
+        }
+        let Some((addrs, ttl)) = engine.hairpin_addrs(qname, qtype) else {
+            return self;
+        };
+        let mut count = 0;
+        for ip in addrs {
+            let Some(slot) = self.addrs.get_mut(count) else {
+                // More than fit: an exchange answers.
+                return afwd_classification {
+                    addr_count: 0,
+                    addrs: [[0; 16]; AFWD_HAIRPIN_MAX_ADDRS],
+                    ..self
+                };
+            };
+            *slot = ip_bytes(ip);
+            count += 1;
+        }
+        afwd_classification {
+            hairpin_ready: true,
+            addr_count: count as u8,
+            ttl,
+            ..self
         }
     }
 
@@ -258,9 +327,9 @@ impl afwd_classification {
             Some(Rule::Ancestor) => 6,
         };
         afwd_classification {
-            verdict: c.verdict.into(),
             rule,
             check: c.check,
+            ..afwd_classification::none(c.verdict.into())
         }
     }
 
@@ -354,7 +423,7 @@ pub unsafe extern "C" fn afwd_engine_classify(
         let core = engine.core();
         let filter_applied = filter_generation == core.pass_filter_generation();
         let c = core.classify_question(qname, qtype, qclass, now_ms, filter_applied);
-        put(afwd_classification::from_core(c))
+        put(afwd_classification::from_core(c).with_hairpin_answer(core, qname, qtype))
     })
 }
 

@@ -1,14 +1,14 @@
 //! `afwd_exchange`: one forwarded query, driven poll-style (`afwd_exchange_poll` says what to do
 //! next; `afwd_exchange_reply` / `afwd_exchange_failed` report how a send went).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::ptr;
 use std::sync::Arc;
 
 use acmeforward::{Action, Engine, Exchange, QueryError, Transport};
 
 use crate::boundary::ffi_boundary;
-use crate::engine::{afwd_classification, afwd_engine, afwd_engine_state};
+use crate::engine::{afwd_classification, afwd_engine, afwd_engine_state, ip_bytes};
 use crate::result::afwd_result;
 use crate::slice::{self, OutBuf};
 
@@ -102,11 +102,7 @@ impl afwd_action {
 
 /// The C form of a SEND's server address.
 pub(crate) fn server_bytes(server: SocketAddr) -> ([u8; 16], u16) {
-    let ip = match server.ip() {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    };
-    (ip.octets(), server.port())
+    (ip_bytes(server.ip()), server.port())
 }
 
 /// Starts forwarding `query`, the client's query in DNS wire format (`query_len` bytes, as

@@ -82,10 +82,11 @@ pub use config::{
     afwd_upstream_mode,
 };
 pub use engine::{
-    AFWD_NO_PASS_FILTER, AFWD_REFUSAL_COUNT, afwd_classification, afwd_engine,
-    afwd_engine_classify, afwd_engine_free, afwd_engine_learned_len, afwd_engine_new,
-    afwd_engine_pass_filter, afwd_engine_pass_filter_generation, afwd_engine_refused,
-    afwd_engine_state, afwd_pass_filter, afwd_refusal, afwd_refusal_label,
+    AFWD_EDNS_UDP_PAYLOAD, AFWD_HAIRPIN_MAX_ADDRS, AFWD_NO_PASS_FILTER, AFWD_REFUSAL_COUNT,
+    afwd_classification, afwd_engine, afwd_engine_classify, afwd_engine_free,
+    afwd_engine_learned_len, afwd_engine_new, afwd_engine_pass_filter,
+    afwd_engine_pass_filter_generation, afwd_engine_refused, afwd_engine_state, afwd_pass_filter,
+    afwd_refusal, afwd_refusal_label,
 };
 pub use exchange::{
     afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_answer_for, afwd_exchange_failed,

@@ -164,11 +164,7 @@ pub(crate) fn exchange_for(
 ) -> *mut afwd_exchange {
     let q = query(id, name, qtype);
     let mut x = null_mut();
-    let mut c = afwd_classification {
-        verdict: afwd_verdict::AFWD_VERDICT_PASS,
-        rule: 0,
-        check: 0,
-    };
+    let mut c = afwd_classification::none(afwd_verdict::AFWD_VERDICT_PASS);
     // SAFETY: `e` is live; the name and the out-pointer are valid for the call.
     let verdict = unsafe {
         afwd_engine_classify(

@@ -1396,6 +1396,22 @@ static void test_hairpin(void) {
     CHECK_EQ(CLASSIFY(e, "_acme-challenge.www.example.com", TYPE_A), AFWD_VERDICT_FORWARD);
     CHECK_EQ(afwd_engine_classify(e, S("www.example.com"), TYPE_A, CLASS_CH, NOW, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_PASS);
 
+    /* IP targets: the classification carries the answer's addresses; a name target does not. */
+    afwd_classification c;
+    CHECK_EQ(afwd_engine_classify(e, S("WWW.Example.COM"), TYPE_A, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, &c),
+             AFWD_VERDICT_HAIRPIN);
+    CHECK(c.hairpin_ready);
+    CHECK_EQ(c.addr_count, 1);
+    CHECK_EQ(c.ttl, MAX_TTL);
+    CHECK(memcmp(c.addrs[0] + 12, V4, 4) == 0 && c.addrs[0][10] == 0xff && c.addrs[0][11] == 0xff);
+    CHECK_EQ(afwd_engine_classify(e, S("a.example.net"), TYPE_AAAA, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, &c),
+             AFWD_VERDICT_HAIRPIN);
+    CHECK(c.hairpin_ready && c.addr_count == 1 && memcmp(c.addrs[0], V6, 16) == 0);
+    CHECK_EQ(afwd_engine_classify(e, S("svc.example.com"), TYPE_A, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, &c),
+             AFWD_VERDICT_HAIRPIN);
+    CHECK(!c.hairpin_ready && c.addr_count == 0);
+    CHECK_EQ(AFWD_EDNS_UDP_PAYLOAD, 1232);
+
     /* IP target, A, client RD clear: the first poll is the ANSWER. */
     size_t q_len = build_query(q, 0x1234, 0x00, 1, "WwW.Example.COM", TYPE_A, false);
     afwd_exchange *x = start(e, q, q_len, false);
