@@ -61,7 +61,12 @@ func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns
 	}
 	q := &r.Question[0]
 	switch v, c := a.engine.classify(q.Name, q.Qtype, q.Qclass); v {
-	case VerdictForward, VerdictHairpin:
+	case VerdictHairpin:
+		if h, ok := readyHairpin(&c); ok {
+			return a.hairpinAnswer(ctx, w, r, h, c)
+		}
+		return a.forward(ctx, w, r, c)
+	case VerdictForward:
 		return a.forward(ctx, w, r, c)
 	}
 	// VerdictError (e.g. the engine was freed by a reload) also passes: the

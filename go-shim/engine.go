@@ -314,6 +314,30 @@ func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
 	return v
 }
 
+// hairpinAddrs is the answer the core made ready with a hairpin verdict
+// (afwd_classification.hairpin_ready): the addresses, 16 bytes each
+// (IPv4-mapped for IPv4), and their TTL.
+type hairpinAddrs struct {
+	ttl   uint32
+	n     int
+	addrs [C.AFWD_HAIRPIN_MAX_ADDRS][16]byte
+}
+
+// ednsUDPPayload is the UDP payload of the OPT record in the core's replies.
+const ednsUDPPayload = C.AFWD_EDNS_UDP_PAYLOAD
+
+// readyHairpin is c's ready hairpin answer, if it has one.
+func readyHairpin(c *classification) (h hairpinAddrs, ok bool) {
+	if !bool(c.hairpin_ready) {
+		return h, false
+	}
+	h.ttl, h.n = uint32(c.ttl), int(c.addr_count)
+	for i := range h.n {
+		h.addrs[i] = *(*[16]byte)(unsafe.Pointer(&c.addrs[i]))
+	}
+	return h, true
+}
+
 // classify is Classify with the classification that starts the question's
 // exchange.
 func (e *Engine) classify(name string, qtype, qclass uint16) (Verdict, classification) {
