@@ -15,7 +15,7 @@ type passFilter struct {
 	types         [4]uint64  // bit qtype: a rule other than the challenge rule may take the type
 	labels        [64]uint64 // hashBits of the last label of every name such a rule may take
 	hairpinLabels [64]uint64 // hashBits of the last label of every hairpin name
-	pairs         [64]uint64 // (31*hashBits(first label) + hashBits(last label)) % 4096 of every learned and prefetched name
+	pairs         [64]uint64 // (31*hashBits(first label) + hashBits(last label)) % 4096 of every learned and prefetched nameserver host
 	generation    uint64     // the core's afwd_engine_pass_filter_generation of this copy
 }
 

@@ -540,8 +540,8 @@ typedef struct afwd_pass_filter {
    */
   uint64_t hairpin_labels[64];
   /**
-   * The pair bits of the first and last labels of the learned and prefetched names (the
-   * nameserver hosts among them).
+   * The pair bits of the first and last labels of the learned and prefetched nameserver hosts
+   * (the only names whose A and AAAA questions a rule other than hairpin takes).
    */
   uint64_t pairs[64];
 } afwd_pass_filter;

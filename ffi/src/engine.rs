@@ -150,8 +150,8 @@ pub struct afwd_pass_filter {
     pub labels: [u64; 64],
     /// The label bits of the last labels of the hairpin names and wildcard zones.
     pub hairpin_labels: [u64; 64],
-    /// The pair bits of the first and last labels of the learned and prefetched names (the
-    /// nameserver hosts among them).
+    /// The pair bits of the first and last labels of the learned and prefetched nameserver hosts
+    /// (the only names whose A and AAAA questions a rule other than hairpin takes).
     pub pairs: [u64; 64],
 }
 

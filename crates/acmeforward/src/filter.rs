@@ -24,9 +24,9 @@ pub struct PassFilter {
     pub labels: [u64; FILTER_WORDS],
     /// Bit [`label_bit`] of the last label of every hairpin name and wildcard zone.
     pub hairpin_labels: [u64; FILTER_WORDS],
-    /// Bit [`pair_bit`] of the first and last labels of every learned and prefetched name
-    /// (among them the nameserver hosts, the only names whose A and AAAA questions a rule
-    /// other than hairpin takes).
+    /// Bit [`pair_bit`] of the first and last labels of every learned and prefetched
+    /// nameserver host (the only names whose A and AAAA questions a rule other than hairpin
+    /// takes).
     pub pairs: [u64; FILTER_WORDS],
 }
 

@@ -156,8 +156,11 @@ pub(crate) fn pair_bit(first: usize, last: usize) -> usize {
 }
 
 /// A counting filter over the entries' names (bit [`filter_bit`] of each name), over their last
-/// labels (bit [`filter_bit`] of the label's bytes: the pass filter's label bits), and over their
-/// first and last labels together ([`pair_bit`]: the pass filter's pair bits).
+/// labels (bit [`filter_bit`] of the label's bytes: the pass filter's label bits), and over the
+/// first and last labels together ([`pair_bit`]: the pass filter's pair bits) of the nameserver
+/// hosts among them. The pair bits rule out A and AAAA questions, and of the learned and
+/// prefetched names only a nameserver host's A and AAAA are forwarded (rule 3): a CNAME target
+/// or an ancestor needs no pair bit, and leaving it out keeps the pair bits sparse.
 #[derive(Clone)]
 struct Filter {
     names: Counts,
@@ -174,27 +177,43 @@ impl Filter {
         }
     }
 
-    /// The label and pair bits of `key`, when it has a label.
-    fn label_bits(key: &[u8]) -> Option<(usize, usize)> {
+    /// The label bit of `key`, when it has a label.
+    fn label_bit(key: &[u8]) -> Option<usize> {
+        Some(filter_bit(name::labels(key).last()?))
+    }
+
+    /// The pair bit of `key`, when it has a label.
+    fn pair_bit(key: &[u8]) -> Option<usize> {
         let first = filter_bit(name::labels(key).next()?);
-        let last = filter_bit(name::labels(key).last()?);
-        Some((last, pair_bit(first, last)))
+        Some(pair_bit(first, Filter::label_bit(key)?))
     }
 
     /// An entry named `key` came.
     fn add(&mut self, key: &[u8]) {
         self.names.add(filter_bit(key));
-        if let Some((label, pair)) = Filter::label_bits(key) {
+        if let Some(label) = Filter::label_bit(key) {
             self.labels.add(label);
-            self.pairs.add(pair);
         }
     }
 
     /// An entry named `key` went.
     fn remove(&mut self, key: &[u8]) {
         self.names.remove(filter_bit(key));
-        if let Some((label, pair)) = Filter::label_bits(key) {
+        if let Some(label) = Filter::label_bit(key) {
             self.labels.remove(label);
+        }
+    }
+
+    /// The entry named `key` became a nameserver host (it stays one until it goes).
+    fn add_host(&mut self, key: &[u8]) {
+        if let Some(pair) = Filter::pair_bit(key) {
+            self.pairs.add(pair);
+        }
+    }
+
+    /// The nameserver host named `key` went.
+    fn remove_host(&mut self, key: &[u8]) {
+        if let Some(pair) = Filter::pair_bit(key) {
             self.pairs.remove(pair);
         }
     }
@@ -368,8 +387,11 @@ impl Learned {
 
     /// Rebuilds `pinned` (and its share of the filter) from `prefetched`.
     fn reindex_pinned(&mut self) {
-        for key in self.pinned.keys() {
+        for (key, p) in &self.pinned {
             self.filter.remove(key);
+            if p.host_until != 0 {
+                self.filter.remove_host(key);
+            }
         }
         self.pinned.clear();
         for z in self.prefetched.values() {
@@ -380,8 +402,11 @@ impl Learned {
                 host.host_until = host.host_until.max(z.until);
             }
         }
-        for key in self.pinned.keys() {
+        for (key, p) in &self.pinned {
             self.filter.add(key);
+            if p.host_until != 0 {
+                self.filter.add_host(key);
+            }
         }
     }
 
@@ -419,8 +444,8 @@ impl Learned {
         &self.filter.labels.words
     }
 
-    /// The first and last labels of the entries' names (and of the prefetched names), by their
-    /// [`pair_bit`]: the pass filter's pair bits.
+    /// The first and last labels of the nameserver hosts' names, learned and prefetched, by
+    /// their [`pair_bit`]: the pass filter's pair bits.
     pub(crate) fn pair_words(&self) -> &[u64; FILTER_WORDS] {
         &self.filter.pairs.words
     }
@@ -574,10 +599,14 @@ impl Learned {
         };
         let old_until = entry.until();
         let had_target = entry.cname_target != 0;
+        let was_host = entry.ns_host != 0;
         change(entry);
         let new_until = entry.until();
         if !had_target && entry.cname_target != 0 {
             self.cname_targets += 1;
+        }
+        if !was_host && entry.ns_host != 0 {
+            self.filter.add_host(&key);
         }
         if new_until != old_until {
             self.by_expiry.push(Reverse((new_until, key)));
@@ -600,6 +629,9 @@ impl Learned {
         let current = self.entries.get(&*key).is_some_and(|e| e.until() == until);
         if current && let Some(e) = self.entries.remove(&*key) {
             self.filter.remove(&key);
+            if e.ns_host != 0 {
+                self.filter.remove_host(&key);
+            }
             if e.cname_target != 0 {
                 self.cname_targets = self.cname_targets.saturating_sub(1);
             }

@@ -382,3 +382,31 @@ fn learned_never_panics(
     prop_assert!(l.is_empty());
 }
 }
+
+/// Only nameserver hosts have a pair bit (the only learned names whose A and AAAA are
+/// forwarded), from the moment one is learned until its entry goes.
+#[test]
+fn pair_bits_count_the_nameserver_hosts_only() {
+    let pair = |name: &str| {
+        let key = w(name);
+        Filter::pair_bit(&key).unwrap_or(usize::MAX)
+    };
+    let has = |l: &Learned, bit: usize| l.pair_words()[bit / 64] & (1 << (bit % 64)) != 0;
+    let mut l = Learned::new(16);
+    l.learn(&w("x.auth.example.org"), Fact::CnameTarget, 60, 0);
+    l.learn(&w("auth.example.org"), Fact::Ancestor, 60, 0);
+    assert_eq!(l.pair_words(), &[0; FILTER_WORDS], "no host yet");
+    // A name that is a CNAME target first and a nameserver host later gets its pair bit then.
+    l.learn(&w("x.auth.example.org"), Fact::NsHost, 120, 0);
+    l.learn(&w("ns1.example.com"), Fact::NsHost, 60, 0);
+    assert!(has(&l, pair("x.auth.example.org")) && has(&l, pair("ns1.example.com")));
+    let set: u32 = l.pair_words().iter().map(|w| w.count_ones()).sum();
+    assert!(set <= 2, "{set} pair bits for two hosts");
+    l.purge(MIN_MS);
+    assert!(
+        !has(&l, pair("ns1.example.com")) || pair("ns1.example.com") == pair("x.auth.example.org")
+    );
+    assert!(has(&l, pair("x.auth.example.org")));
+    l.purge(2 * MAX_MS);
+    assert_eq!(l.pair_words(), &[0; FILTER_WORDS], "every host went");
+}
