@@ -84,8 +84,11 @@ fn partial_word(buf: &[u8], at: usize, n: usize) -> u64 {
     }
 }
 
+/// The hash behind [`filter_bit`]: FxHash-style over `buf[start..end]` (an empty key when the
+/// range is outside `buf`) as 8-byte little-endian words, each passed through `map`, then mixed;
+/// all 64 bits.
 #[inline(always)]
-fn hash_bit(buf: &[u8], start: usize, end: usize, map: impl Fn(u64) -> u64) -> usize {
+pub(crate) fn fx_hash(buf: &[u8], start: usize, end: usize, map: impl Fn(u64) -> u64) -> u64 {
     const K: u64 = 0xf135_7aea_2e62_a9c5;
     let end = if start <= end && end <= buf.len() {
         end
@@ -106,8 +109,12 @@ fn hash_bit(buf: &[u8], start: usize, end: usize, map: impl Fn(u64) -> u64) -> u
         h = (h.rotate_left(26) ^ map(partial_word(buf, at, end - at))).wrapping_mul(K);
     }
     h ^= h >> 29;
-    h = h.wrapping_mul(K);
-    (h >> (64 - FILTER_BITS.trailing_zeros())) as usize
+    h.wrapping_mul(K)
+}
+
+#[inline(always)]
+fn hash_bit(buf: &[u8], start: usize, end: usize, map: impl Fn(u64) -> u64) -> usize {
+    (fx_hash(buf, start, end, map) >> (64 - FILTER_BITS.trailing_zeros())) as usize
 }
 
 /// Counts per bit of [`FILTER_BITS`], and the bits with a non-zero count as words. Exact: a bit
