@@ -7,7 +7,9 @@
 //!   the same question, the least a classifier that parses does.
 //! * `query`: parsing the client's query and building the upstream query (`Exchange::new`).
 //! * `reply`: validating an upstream reply and rewriting it for the client (`on_reply`).
-//! * `hairpin`: parsing an A question and synthesising its hairpin answer.
+//! * `hairpin`: parsing an A question and synthesising its hairpin answer (`static_target`, the
+//!   exchange's way), and the classification with the answer's addresses that the shim uses for
+//!   IP targets instead (`classify+addrs`; the shim builds the message).
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -130,6 +132,19 @@ fn exchange(c: &mut Criterion) {
             .expect("query");
             match ex.poll() {
                 Action::Answer(a) => a.len(),
+                _ => 0,
+            }
+        })
+    });
+    // What the shim asks for an IP target: the verdict and the answer's addresses, no message.
+    group.bench_function("acmeforward/classify+addrs", |b| {
+        b.iter(|| {
+            let name = black_box(&b"www.example.com."[..]);
+            let c = hairpin.classify_question(name, 1, 1, 0, false);
+            match hairpin.hairpin_addrs(name, 1) {
+                Some((addrs, ttl)) if c.verdict == acmeforward::Verdict::Hairpin => {
+                    addrs.count() as u32 + ttl
+                }
                 _ => 0,
             }
         })
