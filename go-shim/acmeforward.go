@@ -60,6 +60,17 @@ func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns
 		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 	}
 	q := &r.Question[0]
+	if a.engine.rulesOut(q.Name, q.Qtype, q.Qclass) {
+		// Most of a cluster's questions: no C call, nothing copied.
+		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
+	}
+	return a.serveClassified(ctx, w, r)
+}
+
+// serveClassified is ServeDNS for a question the shim's filter did not rule
+// out: the core classifies it.
+func (a *AcmeForward) serveClassified(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	q := &r.Question[0]
 	switch v, c := a.engine.classify(q.Name, q.Qtype, q.Qclass); v {
 	case VerdictHairpin:
 		if h, ok := readyHairpin(&c); ok {
@@ -69,7 +80,7 @@ func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns
 	case VerdictForward:
 		return a.forward(ctx, w, r, c)
 	}
-	// VerdictError (e.g. the engine was freed by a reload) also passes: the
+	// VerdictError (e.g. the engine was closed by a reload) also passes: the
 	// internal answer is the safe fallback.
 	return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 }

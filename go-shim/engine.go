@@ -338,6 +338,13 @@ func readyHairpin(c *classification) (h hairpinAddrs, ok bool) {
 	return h, true
 }
 
+// rulesOut reports whether the shim's copy of the pass filter rules the
+// question out (VerdictPass for sure, no C call): the hot path of ServeDNS.
+func (e *Engine) rulesOut(name string, qtype, qclass uint16) bool {
+	f := e.filter.Load()
+	return f != nil && f.passes(name, qtype, qclass)
+}
+
 // classify is Classify with the classification that starts the question's
 // exchange.
 func (e *Engine) classify(name string, qtype, qclass uint16) (Verdict, classification) {

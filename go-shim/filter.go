@@ -1,9 +1,6 @@
 package acmeforward
 
-import (
-	"math/bits"
-	"strings"
-)
+import "math/bits"
 
 // passFilter is a copy of the core's pass filter (afwd_pass_filter in
 // ffi/include/acmeforward.h): a question it rules out gets VerdictPass from
@@ -33,10 +30,25 @@ func (f *passFilter) passes(name string, qtype, qclass uint16) bool {
 	if f.types[qtype/64]&(1<<(qtype%64)) == 0 {
 		return true
 	}
-	n := strings.TrimSuffix(name, ".")
-	start := strings.LastIndexByte(n, '.') + 1
+	n := name
+	if n[len(n)-1] == '.' {
+		n = n[:len(n)-1]
+	}
+	// The last label: the bytes after the last '.', scanned once from the end
+	// (at most 64 bytes); a backslash in it ends the scan.
+	start := len(n)
+	for start > 0 && len(n)-start <= 63 {
+		c := n[start-1]
+		if c == '.' {
+			break
+		}
+		if c == '\\' {
+			return false
+		}
+		start--
+	}
 	label := n[start:]
-	if label == "" || len(label) > 63 || (start >= 2 && n[start-2] == '\\') || strings.IndexByte(label, '\\') >= 0 {
+	if label == "" || len(label) > 63 || (start >= 2 && n[start-2] == '\\') {
 		return false
 	}
 	bit := hashBits(label)
@@ -47,11 +59,19 @@ func (f *passFilter) passes(name string, qtype, qclass uint16) bool {
 		return false
 	}
 	// A and AAAA beside a nameserver host: its first label decides.
-	first := n
-	if dot := strings.IndexByte(n, '.'); dot >= 0 {
-		first = n[:dot]
+	end := 0
+	for end < len(n) && end <= 63 {
+		c := n[end]
+		if c == '.' {
+			break
+		}
+		if c == '\\' {
+			return false
+		}
+		end++
 	}
-	if first == "" || len(first) > 63 || strings.IndexByte(first, '\\') >= 0 {
+	first := n[:end]
+	if first == "" || len(first) > 63 {
 		return false
 	}
 	pair := (31*hashBits(first) + bit) % 4096
