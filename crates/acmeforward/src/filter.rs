@@ -174,7 +174,7 @@ fn last_label(name: &[u8]) -> Option<usize> {
 /// Where the first label of a presentation-format name without its trailing dot ends, when it
 /// can be had without unescaping: see [`PassFilter::passes`], step 5. The first 8 bytes are
 /// searched at once; a longer label is searched byte by byte, at most 64.
-#[inline]
+#[inline(always)]
 fn first_label(name: &[u8]) -> Option<usize> {
     let end = match word_at(name, 0).map(dots_and_escapes) {
         Some(hits) if hits != 0 => hits.trailing_zeros() as usize / 8,

@@ -71,13 +71,15 @@ pub(crate) fn ascii_lower_word(w: u64) -> u64 {
 
 /// The little-endian word of `buf[at..at + n]` (`n` below 8), zero-padded: one 8-byte load from
 /// `buf` where it has the bytes after or before the range, else byte by byte.
-#[inline]
+#[inline(always)]
 fn partial_word(buf: &[u8], at: usize, n: usize) -> u64 {
     let word = |b: &[u8]| b.try_into().map_or(0, u64::from_le_bytes);
+    // `n` is 1 ..= 7: the shifts stay below 64.
+    let shift = (64 - 8 * n as u32) & 63;
     if let Some(after) = buf.get(at..at + 8) {
-        word(after) & ((1u64 << (8 * n)) - 1)
+        word(after) & (u64::MAX >> shift)
     } else if let Some(before) = (at + n).checked_sub(8).and_then(|s| buf.get(s..at + n)) {
-        word(before) >> (8 * (8 - n))
+        word(before) >> shift
     } else {
         let bytes = buf.get(at..at + n).unwrap_or(&[]);
         bytes.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b))
