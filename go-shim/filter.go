@@ -51,7 +51,7 @@ func (f *passFilter) passes(name string, qtype, qclass uint16) bool {
 	if label == "" || len(label) > 63 || (start >= 2 && n[start-2] == '\\') {
 		return false
 	}
-	bit := hashBits(label)
+	bit := hashIn(n, start, len(n))
 	if f.labels[bit/64]&(1<<(bit%64)) == 0 {
 		return true
 	}
@@ -74,7 +74,7 @@ func (f *passFilter) passes(name string, qtype, qclass uint16) bool {
 	if first == "" || len(first) > 63 {
 		return false
 	}
-	pair := (31*hashBits(first) + bit) % 4096
+	pair := (31*hashIn(n, 0, end) + bit) % 4096
 	return f.pairs[pair/64]&(1<<(pair%64)) == 0
 }
 
@@ -86,23 +86,40 @@ const (
 
 // hashBits is the header's hash: FxHash-style over the bytes, ASCII
 // lower-cased, as 8-byte little-endian words; the 12 top bits.
-func hashBits(s string) uint {
-	h := uint64(len(s)) * fxK
-	for ; len(s) >= 8; s = s[8:] {
-		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h = (bits.RotateLeft64(h, 26) ^ lowerWord(w)) * fxK
+func hashBits(s string) uint { return hashIn(s, 0, len(s)) }
+
+// hashIn is hashBits(s[start:end]), reading the bytes of s around the key
+// so that its last partial word is one load.
+func hashIn(s string, start, end int) uint {
+	h := uint64(end-start) * fxK
+	at := start
+	for ; end-at >= 8; at += 8 {
+		h = (bits.RotateLeft64(h, 26) ^ lowerWord(load8(s, at))) * fxK
 	}
-	if len(s) > 0 {
+	if n := end - at; n > 0 {
 		var w uint64
-		for i := len(s) - 1; i >= 0; i-- {
-			w = w<<8 | uint64(s[i])
+		switch shift := uint(64 - 8*n); {
+		case at+8 <= len(s): // the bytes after the key
+			w = load8(s, at) & (^uint64(0) >> shift)
+		case end >= 8: // the bytes before it
+			w = load8(s, end-8) >> shift
+		default:
+			for i := end - 1; i >= at; i-- {
+				w = w<<8 | uint64(s[i])
+			}
 		}
 		h = (bits.RotateLeft64(h, 26) ^ lowerWord(w)) * fxK
 	}
 	h ^= h >> 29
 	h *= fxK
 	return uint(h >> 52)
+}
+
+// load8 is the little-endian word of s[at:at+8].
+func load8(s string, at int) uint64 {
+	s = s[at : at+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 const fxK = 0xf1357aea2e62a9c5

@@ -180,3 +180,24 @@ func lower(c byte) byte {
 	}
 	return c
 }
+
+// hashIn over any range of a name is hashBits of that range alone, whatever
+// bytes surround it.
+func TestHashInIsHashOfTheRange(t *testing.T) {
+	name := "Api-Payments_SVC.Cluster.\xffZ@[`{.LOCAL"
+	for start := 0; start <= len(name); start++ {
+		for end := start; end <= len(name); end++ {
+			want := hashBits(strings.Clone(name[start:end]))
+			if got := hashIn(name, start, end); got != want {
+				t.Fatalf("hashIn(%d, %d) = %d, want %d", start, end, got, want)
+			}
+			var b strings.Builder
+			for _, c := range []byte(name[start:end]) {
+				b.WriteByte(lower(c))
+			}
+			if lowered := hashBits(b.String()); lowered != want {
+				t.Fatalf("%q: the hash depends on letter case", name[start:end])
+			}
+		}
+	}
+}
