@@ -8,7 +8,6 @@
 //! The only randomness is the `random` argument of [`Exchange::new`], expanded with splitmix64:
 //! every send gets a fresh ID and a fresh 0x20 letter case.
 
-use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 
@@ -20,6 +19,7 @@ use crate::client::{Client, QueryError};
 use crate::config::UpstreamMode;
 use crate::discovery::{self, Auth};
 use crate::engine::{Classified, Engine, Rule, question_check};
+pub use crate::fail_reason::FailReason;
 use crate::hairpin_answer;
 use crate::hairpin_table::Target;
 use crate::learned::Fact;
@@ -64,50 +64,6 @@ pub enum Action<'a> {
     /// Done: every server failed (or the send budget was spent, or a hairpin target's lookup
     /// failed); the client gets SERVFAIL.
     Fail(FailReason),
-}
-
-/// Why an exchange gave up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FailReason {
-    /// The last reply seen was rejected for this reason.
-    Reply(ReplyError),
-    /// The last send got no usable reply (timeout, network error: [`Exchange::on_failure`]).
-    NoReply,
-    /// [`MAX_SENDS`] queries were sent without an answer.
-    SendLimit,
-    /// Authoritative mode: the resolvers' replies named no zone, nameserver or address to ask.
-    NoNameservers,
-    /// The exchange's `max_time` ran out.
-    TimeLimit,
-    /// Hairpin: the lookup of the target name through the rest of the plugin chain failed (no
-    /// reply, an invalid one, SERVFAIL, REFUSED, NXDOMAIN). The target is configured and must
-    /// exist; a negative answer would be cached by clients as the truth about the public name.
-    HairpinTarget,
-}
-
-impl FailReason {
-    /// A static, operator-readable description.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            FailReason::Reply(e) => e.as_str(),
-            FailReason::NoReply => "no reply from the last server tried (timeout or network error)",
-            FailReason::SendLimit => "gave up after the most queries one exchange may send",
-            FailReason::NoNameservers => {
-                "authoritative mode: no zone nameserver address found through the resolvers"
-            }
-            FailReason::TimeLimit => "gave up when the exchange's max_time ran out",
-            FailReason::HairpinTarget => {
-                "hairpin: the lookup of the target name through the rest of the plugin chain failed (no reply, an invalid reply, SERVFAIL, REFUSED or NXDOMAIN)"
-            }
-        }
-    }
-}
-
-impl fmt::Display for FailReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// What a send asks, and of which server list.

@@ -73,6 +73,7 @@ mod config_tests;
 mod discovery;
 mod engine;
 mod exchange;
+mod fail_reason;
 mod filter;
 #[cfg(test)]
 mod filter_tests;
