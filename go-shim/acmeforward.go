@@ -60,25 +60,40 @@ func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns
 		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 	}
 	q := &r.Question[0]
-	switch a.engine.Classify(q.Name, q.Qtype, q.Qclass) {
-	case VerdictForward:
-		return a.forward(ctx, w, r, decisionOf(a.engine.Rule(q.Name, q.Qtype, q.Qclass)))
-	case VerdictHairpin:
-		return a.forward(ctx, w, r, decisionHairpin)
+	if a.engine.rulesOut(q.Name, q.Qtype, q.Qclass) {
+		// Most of a cluster's questions: no C call, nothing copied.
+		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 	}
-	// VerdictError (e.g. the engine was freed by a reload) also passes: the
+	return a.serveClassified(ctx, w, r)
+}
+
+// serveClassified is ServeDNS for a question the shim's filter did not rule
+// out: the core classifies it.
+func (a *AcmeForward) serveClassified(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	q := &r.Question[0]
+	switch v, c := a.engine.classify(q.Name, q.Qtype, q.Qclass); v {
+	case VerdictHairpin:
+		if h, ok := readyHairpin(&c); ok {
+			return a.hairpinAnswer(ctx, w, r, h, c)
+		}
+		return a.forward(ctx, w, r, c)
+	case VerdictForward:
+		return a.forward(ctx, w, r, c)
+	}
+	// VerdictError (e.g. the engine was closed by a reload) also passes: the
 	// internal answer is the safe fallback.
 	return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 }
 
 // forward answers a question the core forwards (or answers as a hairpin),
 // within max_concurrent: it leads the flight of its question (lead), or
-// follows the identical question already in flight (follow).
-// decision is the metrics' label of the classifier's decision
-// (decisionHairpin: VerdictHairpin).
-func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, decision string) (rc int, err error) {
+// follows the identical question already in flight (follow). c is the
+// classifier's verdict, which starts the exchange and names the decision the
+// metrics count.
+func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, c classification) (rc int, err error) {
+	hairpin := Verdict(c.verdict) == VerdictHairpin
+	decision := decisionOf(c)
 	server := metrics.WithServer(ctx)
-	hairpin := decision == decisionHairpin
 	requestCount.WithLabelValues(server, decision).Inc()
 	tr := &trace{upstream: "-"}
 	start := time.Now()
@@ -95,7 +110,7 @@ func (a *AcmeForward) forward(ctx context.Context, w dns.ResponseWriter, r *dns.
 	if err != nil {
 		return a.servfail(server, fmt.Errorf("packing client query: %w", err))
 	}
-	q := client{query: query, hairpin: hairpin, trace: tr}
+	q := client{query: query, hairpin: hairpin, verdict: c, trace: tr}
 	_, q.tcp = w.RemoteAddr().(*net.TCPAddr)
 	if hairpin {
 		// Answered from the table (or the rest of the chain): no upstream to share.
@@ -119,6 +134,8 @@ type client struct {
 	query   []byte // packed
 	tcp     bool   // the query came over TCP
 	hairpin bool   // VerdictHairpin
+	// verdict is the classifier's, with the rule the exchange takes.
+	verdict classification
 	trace   *trace // what the report of the reply says
 }
 
@@ -197,7 +214,7 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 	}
 	defer land(abandoned, nil, "")
 
-	ex, err := a.engine.newExchange(q.query, q.tcp, rand.Uint64(), nowMs())
+	ex, err := a.engine.newExchange(&q.verdict, q.query, q.tcp, rand.Uint64(), nowMs())
 	if err != nil {
 		return a.servfail(server, err)
 	}
@@ -208,7 +225,7 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 	}()
 	if !q.hairpin {
 		// A hairpin exchange learns nothing.
-		defer a.updateLearned(server)
+		defer a.updateLearned(server, ex)
 	}
 
 	// In authoritative mode its sends to the `to` resolvers are the
@@ -242,9 +259,6 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 		case actionInternal:
 			if err := a.internal(ctx, w, ex, act.data, *replyBuf); err != nil {
 				errs = append(errs, err)
-				if isEngineClosed(err) {
-					return a.servfail(server, failure(q.hairpin, "the server is shutting down", errs))
-				}
 			}
 			continue
 		}
@@ -260,10 +274,6 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 		}
 		if ctx.Err() != nil {
 			return a.servfail(server, allFailed("request ended", append(errs, ctx.Err())))
-		}
-		if isEngineClosed(err) {
-			// A reload freed the engine: no later reply could be used.
-			return a.servfail(server, allFailed("the server is shutting down", errs))
 		}
 	}
 }
@@ -336,9 +346,6 @@ func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *ex
 		return errors.Join(fmt.Errorf("packing the reply for %s: %w", what, perr), ex.failed(nowMs()))
 	}
 	if err := ex.internalReply(a.engine, reply); err != nil {
-		if isEngineClosed(err) {
-			return err
-		}
 		return fmt.Errorf("the reply for %s (%s): %w", what, dns.RcodeToString[cw.Msg.Rcode], err)
 	}
 	if cw.Msg.Rcode != dns.RcodeSuccess {
@@ -374,13 +381,6 @@ func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, 
 	switch {
 	case err == nil && delivered:
 		err = replyErr
-		if isEngineClosed(err) {
-			// The engine was closed (a reload): the exchange still waits
-			// for a reply. Count it as this try's failure and move on.
-			if ferr := ex.failed(nowMs()); ferr != nil {
-				err = errors.Join(err, ferr)
-			}
-		}
 	case err == nil:
 		err = errors.New("no reply")
 		fallthrough
@@ -400,9 +400,12 @@ func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, 
 	return err
 }
 
-// updateLearned publishes the size of the learned state after an exchange.
-func (a *AcmeForward) updateLearned(server string) {
-	learnedEntries.WithLabelValues(server).Set(float64(a.engine.LearnedLen()))
+// updateLearned publishes the size of the learned state after an exchange,
+// as its last reply reported it (no reply: nothing learned, nothing to say).
+func (a *AcmeForward) updateLearned(server string, ex *exchange) {
+	if ex.replied {
+		learnedEntries.WithLabelValues(server).Set(float64(ex.learnedLen))
+	}
 }
 
 // write hands the reply the core accepted and rewrote to the client. It goes

@@ -10,11 +10,15 @@ package acmeforward
 //
 // Ownership rules, mirroring the C ABI:
 //
-//   - configBuilder, Engine and exchange each own exactly one C handle and
-//     free it in Close. Close is idempotent. There are no finalizers: the
-//     owner (setup for the builder, the plugin's OnShutdown for Engine,
-//     ServeDNS for an exchange) closes explicitly. The afwd_config between
-//     builder and engine lives only inside Build (the engine copies it).
+//   - configBuilder and exchange each own exactly one C handle and free it in
+//     Close, which is idempotent; the owner (setup for the builder, ServeDNS
+//     for an exchange) closes explicitly. The afwd_config between builder and
+//     engine lives only inside Build (the engine copies it).
+//   - Engine owns an afwd_engine, which its exchanges co-own in the core.
+//     Close (the plugin's OnShutdown) only marks it closed: the handle is
+//     freed by a runtime cleanup once no goroutine can reach the Engine, so a
+//     call racing with Close never touches freed memory, and no lock sits on
+//     the hot path.
 //   - Every slice handed to C is Go memory without Go pointers, borrowed for
 //     the duration of the call only; the Rust side copies what it keeps.
 //   - Output goes to caller-owned Go buffers. A short buffer reports the
@@ -26,6 +30,10 @@ package acmeforward
 #cgo pkg-config: --static acmeforward
 #cgo noescape afwd_engine_classify
 #cgo nocallback afwd_engine_classify
+#cgo noescape afwd_exchange_new
+#cgo nocallback afwd_exchange_new
+#cgo noescape afwd_exchange_reply
+#cgo nocallback afwd_exchange_reply
 #cgo noescape afwd_engine_pass_filter
 #cgo nocallback afwd_engine_pass_filter
 #cgo nocallback afwd_engine_pass_filter_generation
@@ -34,9 +42,9 @@ package acmeforward
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +74,10 @@ const (
 	resultReplyLate        Result = C.AFWD_ERR_REPLY_LATE
 	resultOtherQuestion    Result = C.AFWD_ERR_QUERY_OTHER_QUESTION
 )
+
+// noPassFilter is the filter generation Classify passes when it has no copy
+// of the pass filter: the core applies its own.
+const noPassFilter = C.AFWD_NO_PASS_FILTER
 
 // UpstreamMode is afwd_upstream_mode: where challenge and delegation
 // questions are sent.
@@ -265,19 +277,20 @@ func (b *configBuilder) Build() (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{ptr: ptr}
+	runtime.AddCleanup(e, func(p *C.afwd_engine) { C.afwd_engine_free(p) }, ptr)
 	e.refreshFilter()
 	return e, nil
 }
 
 // Engine wraps an afwd_engine: the configuration plus the state learned from
-// forwarded replies, shared by every query of one server instance. Classify,
-// LearnedLen and newExchange are safe for concurrent use. Close frees the C
-// handle; it waits for calls in flight, and afterwards Classify answers
-// VerdictError, LearnedLen 0, and newExchange and exchange replies fail, so a
-// query still running on a server being reloaded never touches freed memory.
+// forwarded replies, shared by every query of one server instance. Its
+// methods are safe for concurrent use. Close marks it closed: afterwards
+// Classify answers VerdictError, LearnedLen 0, and newExchange fails; the
+// exchanges already made go on with the engine they co-own. The C handle is
+// freed once the Engine is unreachable (see the ownership rules above).
 type Engine struct {
-	mu  sync.RWMutex // guards ptr against Close; read-locked around each C call
-	ptr *C.afwd_engine
+	ptr    *C.afwd_engine // set by Build, never changed
+	closed atomic.Bool
 	// mayHaveLearned is set once a reply was accepted (the only way the
 	// learned state grows); until then Classify does not read the clock.
 	mayHaveLearned atomic.Bool
@@ -290,76 +303,121 @@ type Engine struct {
 // errClosed is what calls on a closed engine give.
 func errClosed(op string) error { return &Error{Op: op, Code: resultNullArgument} }
 
-// isEngineClosed reports whether err (or an error it wraps) came from a call
-// on a closed engine (the only way the shim passes the core a NULL).
-func isEngineClosed(err error) bool {
-	var ce *Error
-	return errors.As(err, &ce) && ce.Code == resultNullArgument
-}
-
-// Close frees the afwd_engine. Safe to call more than once.
+// Close marks the engine closed. Safe to call more than once.
 func (e *Engine) Close() {
-	e.mu.Lock()
-	C.afwd_engine_free(e.ptr)
-	e.ptr = nil
-	e.mu.Unlock()
+	e.closed.Store(true)
 }
 
-// Classify is the hot path: one C call, no allocation, no copy. name is the
+// classification is the core's verdict with its rule, for newExchange.
+type classification = C.afwd_classification
+
+// Classify is the hot path: no allocation, no copy, and a C call only for a
+// question the shim's copy of the pass filter does not rule out. name is the
 // question name as miekg/dns gives it (presentation format); its bytes are
 // lent to the core for the duration of the call only.
+func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
+	v, _ := e.classify(name, qtype, qclass)
+	return v
+}
+
+// hairpinAddrs is the answer the core made ready with a hairpin verdict
+// (afwd_classification.hairpin_ready): the addresses, 16 bytes each
+// (IPv4-mapped for IPv4), and their TTL.
+type hairpinAddrs struct {
+	ttl   uint32
+	n     int
+	addrs [C.AFWD_HAIRPIN_MAX_ADDRS][16]byte
+}
+
+// ednsUDPPayload is the UDP payload of the OPT record in the core's replies.
+const ednsUDPPayload = C.AFWD_EDNS_UDP_PAYLOAD
+
+// readyHairpin is c's ready hairpin answer, if it has one.
+func readyHairpin(c *classification) (h hairpinAddrs, ok bool) {
+	if !bool(c.hairpin_ready) {
+		return h, false
+	}
+	h.ttl, h.n = uint32(c.ttl), int(c.addr_count)
+	for i := range h.n {
+		h.addrs[i] = *(*[16]byte)(unsafe.Pointer(&c.addrs[i]))
+	}
+	return h, true
+}
+
+// rulesOut reports whether the shim's copy of the pass filter rules the
+// question out (VerdictPass for sure, no C call): the hot path of ServeDNS.
+func (e *Engine) rulesOut(name string, qtype, qclass uint16) bool {
+	f := e.filter.Load()
+	return f != nil && f.passes(name, qtype, qclass)
+}
+
+// classify is Classify with the classification that starts the question's
+// exchange.
+func (e *Engine) classify(name string, qtype, qclass uint16) (Verdict, classification) {
+	f := e.filter.Load()
+	if f == nil {
+		return e.classifyCore(name, qtype, qclass, noPassFilter)
+	}
+	if f.passes(name, qtype, qclass) {
+		return VerdictPass, classification{}
+	}
+	// The core need not apply the filter again if this copy is current.
+	return e.classifyCore(name, qtype, qclass, f.generation)
+}
+
+// classifyCore is one C call: the core's verdict, past the pass filter of
+// generation filterGeneration (noPassFilter: the core applies it).
 //
 // The clock is read only once the engine may have learned something: until
 // then the core has no expiry to compare with and the 0 it gets instead is
 // never used, so a cluster without ACME traffic does not pay for reading the
 // clock on every query. (A classify racing with the very first learning
 // reply may see its fresh entries with now 0; they are unexpired either way.)
-func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
-	if f := e.filter.Load(); f != nil && f.passes(name, qtype, qclass) {
-		return VerdictPass
+func (e *Engine) classifyCore(name string, qtype, qclass uint16, filterGeneration uint64) (Verdict, classification) {
+	var c classification
+	if e.closed.Load() {
+		return VerdictError, c
 	}
-	return e.classifyCore(name, qtype, qclass)
-}
-
-// classifyCore is Classify without the pass filter: one C call.
-func (e *Engine) classifyCore(name string, qtype, qclass uint16) Verdict {
 	var now uint64
 	if e.mayHaveLearned.Load() {
 		now = nowMs()
 	}
-	e.mu.RLock()
-	if e.ptr == nil {
-		e.mu.RUnlock()
-		return VerdictError
-	}
 	v := C.afwd_engine_classify(e.ptr, stringPtr(name), C.size_t(len(name)),
-		C.uint16_t(qtype), C.uint16_t(qclass), C.uint64_t(now))
-	e.mu.RUnlock()
-	return Verdict(v)
+		C.uint16_t(qtype), C.uint16_t(qclass), C.uint64_t(now), C.uint64_t(filterGeneration), &c)
+	runtime.KeepAlive(e)
+	return Verdict(v), c
 }
 
-// refreshFilter takes a fresh copy of the core's pass filter. The state only
-// grows in the calls after which this runs (Build, exchange replies,
-// prefetch polls), so the copy never rules out what the core would take.
+// refreshFilter takes a fresh copy of the core's pass filter unless the copy
+// is of generation (the core's current one, as the caller just learned it).
+// The state only grows in the calls after which this runs (Build, exchange
+// replies, prefetch polls), so the copy never rules out what the core would
+// take.
 func (e *Engine) refreshFilter() {
+	if e.closed.Load() {
+		return // Classify answers VerdictError past the filter's passes anyway
+	}
+	e.refreshFilterTo(uint64(C.afwd_engine_pass_filter_generation(e.ptr)))
+	runtime.KeepAlive(e)
+}
+
+// refreshFilterTo is refreshFilter when the core's current generation is
+// known: nothing is copied or allocated while the copy is of that
+// generation (most replies teach nothing new).
+func (e *Engine) refreshFilterTo(generation uint64) {
+	if cur := e.filter.Load(); cur != nil && cur.generation == generation {
+		return
+	}
 	// One refresh at a time, so that an older copy never replaces a newer one.
 	e.filterMu.Lock()
 	defer e.filterMu.Unlock()
-	var f C.afwd_pass_filter
-	e.mu.RLock()
-	if e.ptr == nil {
-		e.mu.RUnlock()
-		return // closed: Classify answers VerdictError past the filter's passes anyway
-	}
-	// Most replies teach nothing new: then the copy is current, and nothing
-	// is copied or allocated.
-	generation := uint64(C.afwd_engine_pass_filter_generation(e.ptr))
+	generation = uint64(C.afwd_engine_pass_filter_generation(e.ptr))
 	if cur := e.filter.Load(); cur != nil && cur.generation == generation {
-		e.mu.RUnlock()
 		return
 	}
+	var f C.afwd_pass_filter
 	r := C.afwd_engine_pass_filter(e.ptr, &f)
-	e.mu.RUnlock()
+	runtime.KeepAlive(e)
 	if Result(r) != resultOK {
 		return
 	}
@@ -387,22 +445,22 @@ var refusalReasons = func() []string {
 // Refused is how many facts from upstream replies the core refused so far,
 // by afwd_refusal code (index of refusalReasons); nil once closed.
 func (e *Engine) Refused() []uint64 {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.ptr == nil {
+	if e.closed.Load() {
 		return nil
 	}
 	out := make([]uint64, len(refusalReasons))
 	for i := range out {
 		out[i] = uint64(C.afwd_engine_refused(e.ptr, C.size_t(i)))
 	}
+	runtime.KeepAlive(e)
 	return out
 }
 
-// Rule is afwd_rule: the forwarding rule that takes a question.
-type Rule uint32
+// Rule is the forwarding rule that took a question, as its classification
+// carries it (afwd_classification.rule, one of the AFWD_RULE_* numbers).
+type Rule uint8
 
-// Rules, as afwd_rule.
+// Rules, as the AFWD_RULE_* numbers.
 const (
 	RuleNone        Rule = C.AFWD_RULE_NONE
 	RuleChallenge   Rule = C.AFWD_RULE_CHALLENGE
@@ -413,27 +471,14 @@ const (
 	RuleAncestor    Rule = C.AFWD_RULE_ANCESTOR
 )
 
-// Rule says which forwarding rule takes a question that Classify said to
-// forward, for the metrics and the log only (the exchange decides for
-// itself). One C call, no allocation; RuleNone once closed.
-func (e *Engine) Rule(name string, qtype, qclass uint16) Rule {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.ptr == nil {
-		return RuleNone
-	}
-	return Rule(C.afwd_engine_rule(e.ptr, stringPtr(name), C.size_t(len(name)),
-		C.uint16_t(qtype), C.uint16_t(qclass), C.uint64_t(nowMs())))
-}
-
 // LearnedLen is the number of entries in the learned state (0 once closed).
 func (e *Engine) LearnedLen() int {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.ptr == nil {
+	if e.closed.Load() {
 		return 0
 	}
-	return int(C.afwd_engine_learned_len(e.ptr))
+	n := int(C.afwd_engine_learned_len(e.ptr))
+	runtime.KeepAlive(e)
+	return n
 }
 
 // exchange wraps one afwd_exchange: the state of one forwarded query. It is
@@ -441,20 +486,24 @@ func (e *Engine) LearnedLen() int {
 // query to leave the flight closes it.
 type exchange struct {
 	ptr *C.afwd_exchange
+	// learnedLen is the engine's learned state's size after the last reply
+	// (valid when replied is set): the reply call reports it.
+	learnedLen int
+	replied    bool
 }
 
-// newExchange parses the client's packed query and starts the exchange.
+// newExchange parses the client's packed query and starts the exchange. c
+// is the classification of its question (Engine.classify), whose rule the
+// exchange takes as it is; nil makes the core classify the query itself.
 // random seeds the upstream IDs and 0x20 letter case; now is nowMs().
-func (e *Engine) newExchange(query []byte, clientTCP bool, random, now uint64) (*exchange, error) {
-	var ptr *C.afwd_exchange
-	e.mu.RLock()
-	if e.ptr == nil {
-		e.mu.RUnlock()
+func (e *Engine) newExchange(c *classification, query []byte, clientTCP bool, random, now uint64) (*exchange, error) {
+	if e.closed.Load() {
 		return nil, errClosed("afwd_exchange_new")
 	}
-	r := C.afwd_exchange_new(e.ptr, bytesPtr(query), C.size_t(len(query)), C.bool(clientTCP),
+	var ptr *C.afwd_exchange
+	r := C.afwd_exchange_new(e.ptr, c, bytesPtr(query), C.size_t(len(query)), C.bool(clientTCP),
 		C.uint64_t(random), C.uint64_t(now), &ptr)
-	e.mu.RUnlock()
+	runtime.KeepAlive(e)
 	if err := resultErr("afwd_exchange_new", r); err != nil {
 		return nil, err
 	}
@@ -528,8 +577,7 @@ func (x *exchange) poll(buf []byte) (action, error) {
 
 // reply hands the exchange the reply to its last SEND. nil means the core
 // used it; an *Error says why not (for metrics and logs: the exchange has
-// already moved on either way). A closed engine gives an error and leaves the
-// exchange waiting.
+// already moved on either way).
 func (x *exchange) reply(e *Engine, reply []byte, now uint64) error {
 	if err := x.feed(e, reply, now); err != nil {
 		return err
@@ -546,18 +594,17 @@ func (x *exchange) internalReply(e *Engine, reply []byte) error {
 	return x.feed(e, reply, nowMs())
 }
 
-// feed is afwd_exchange_reply under the engine's read lock.
-// Learning happens here (a reply, or the internal view's answer to a probe),
-// so the pass filter is refreshed after it.
+// feed is afwd_exchange_reply, on the engine the exchange co-owns. Learning
+// happens here (a reply, or the internal view's answer to a probe); the call
+// reports the engine's state after it, so the pass filter is copied again
+// only when its generation changed, with no other call.
 func (x *exchange) feed(e *Engine, reply []byte, now uint64) error {
-	e.mu.RLock()
-	if e.ptr == nil {
-		e.mu.RUnlock()
-		return errClosed("afwd_exchange_reply")
+	var state C.afwd_engine_state
+	r := C.afwd_exchange_reply(x.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now), &state)
+	x.learnedLen, x.replied = int(state.learned_len), true
+	if !e.closed.Load() {
+		e.refreshFilterTo(uint64(state.pass_filter_generation))
 	}
-	r := C.afwd_exchange_reply(x.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now))
-	e.mu.RUnlock()
-	e.refreshFilter()
 	return resultErr("afwd_exchange_reply", r)
 }
 
@@ -596,12 +643,12 @@ type prefetch struct {
 // newPrefetch makes the engine's prefetch; random seeds its query IDs.
 func (e *Engine) newPrefetch(random uint64) (*prefetch, error) {
 	var ptr *C.afwd_prefetch
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.ptr == nil {
+	if e.closed.Load() {
 		return nil, errClosed("afwd_prefetch_new")
 	}
-	if err := resultErr("afwd_prefetch_new", C.afwd_prefetch_new(e.ptr, C.uint64_t(random), &ptr)); err != nil {
+	err := resultErr("afwd_prefetch_new", C.afwd_prefetch_new(e.ptr, C.uint64_t(random), &ptr))
+	runtime.KeepAlive(e)
+	if err != nil {
 		return nil, err
 	}
 	return &prefetch{ptr: ptr}, nil
@@ -627,9 +674,7 @@ type prefetchAction struct {
 // poll asks the prefetch what to do at now; the query goes into buf (grown
 // once if too short). It publishes finished lookups into the engine.
 func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, error) {
-	e.mu.RLock()
-	if e.ptr == nil {
-		e.mu.RUnlock()
+	if e.closed.Load() {
 		return prefetchAction{}, errClosed("afwd_prefetch_poll")
 	}
 	var a C.afwd_prefetch_action
@@ -638,7 +683,6 @@ func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, erro
 		buf = make([]byte, int(a.len))
 		r = C.afwd_prefetch_poll(p.ptr, e.ptr, C.uint64_t(now), bytesPtr(buf), C.size_t(len(buf)), &a)
 	}
-	e.mu.RUnlock()
 	// A poll ends prefetch rounds, and publishes what they found.
 	e.refreshFilter()
 	if err := resultErr("afwd_prefetch_poll", r); err != nil {
@@ -660,14 +704,12 @@ func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, erro
 // reply hands the prefetch the reply to its last send; an error says why it
 // was not used (the prefetch has moved on either way).
 func (p *prefetch) reply(e *Engine, reply []byte, now uint64) error {
-	e.mu.RLock()
-	if e.ptr == nil {
-		e.mu.RUnlock()
+	if e.closed.Load() {
 		return errClosed("afwd_prefetch_reply")
 	}
 	err := resultErr("afwd_prefetch_reply",
 		C.afwd_prefetch_reply(p.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
-	e.mu.RUnlock()
+	runtime.KeepAlive(e)
 	// What the prefetch publishes expires by the clock: Classify must read it.
 	e.mayHaveLearned.Store(true)
 	return err

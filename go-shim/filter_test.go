@@ -76,7 +76,8 @@ func TestPassFilterNeverHidesWhatTheCoreTakes(t *testing.T) {
 		}
 		check := func(name string, qtype, qclass uint16) {
 			if f.passes(name, qtype, qclass) {
-				if v := a.engine.classifyCore(name, qtype, qclass); v != VerdictPass {
+				// The filter's generation: the core applies the rules alone.
+				if v, _ := a.engine.classifyCore(name, qtype, qclass, f.generation); v != VerdictPass {
 					t.Errorf("%s: %q type %d class %d: ruled out by the filter, but the core says %v", state, name, qtype, qclass, v)
 				}
 			}
@@ -143,5 +144,60 @@ func BenchmarkPassFilter(b *testing.B) {
 				f.passes(name, dns.TypeA, dns.ClassINET)
 			}
 		})
+	}
+}
+
+// lowerWord lower-cases exactly the ASCII letters, whatever the bytes beside
+// them (a carry into a neighbour would change it).
+func TestLowerWordIsBytewiseLower(t *testing.T) {
+	for pos := range 8 {
+		for b := range 256 {
+			for _, fill := range []byte{0x00, 0x40, 0x5a, 0x5b, 0x7f, 0x80, 0xc1, 0xff} {
+				var in, want [8]byte
+				for i := range in {
+					in[i] = fill
+				}
+				in[pos] = byte(b)
+				var w uint64
+				for i := 7; i >= 0; i-- {
+					w = w<<8 | uint64(in[i])
+					want[i] = lower(in[i])
+				}
+				got := lowerWord(w)
+				for i := range want {
+					if byte(got>>(8*i)) != want[i] {
+						t.Fatalf("%x: byte %d is %#x, want %#x", in, i, byte(got>>(8*i)), want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hashIn over any range of a name is hashBits of that range alone, whatever
+// bytes surround it.
+func TestHashInIsHashOfTheRange(t *testing.T) {
+	name := "Api-Payments_SVC.Cluster.\xffZ@[`{.LOCAL"
+	for start := 0; start <= len(name); start++ {
+		for end := start; end <= len(name); end++ {
+			want := hashBits(strings.Clone(name[start:end]))
+			if got := hashIn(name, start, end); got != want {
+				t.Fatalf("hashIn(%d, %d) = %d, want %d", start, end, got, want)
+			}
+			var b strings.Builder
+			for _, c := range []byte(name[start:end]) {
+				b.WriteByte(lower(c))
+			}
+			if lowered := hashBits(b.String()); lowered != want {
+				t.Fatalf("%q: the hash depends on letter case", name[start:end])
+			}
+		}
 	}
 }

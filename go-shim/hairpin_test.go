@@ -1,6 +1,7 @@
 package acmeforward
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"slices"
@@ -399,5 +400,60 @@ func TestHairpinInternalQueryTransport(t *testing.T) {
 	}
 	if !slices.Equal(sawTCP, []bool{false, true}) {
 		t.Errorf("the chain saw TCP %v, want the client's transport [false true]", sawTCP)
+	}
+}
+
+// The answer the shim writes for a hairpin name with IP targets (from the
+// core's classification) is, byte for byte, the one the core's exchange
+// builds for the same query: flags, question, records, TTL, OPT.
+func TestHairpinReadyAnswerIsTheCores(t *testing.T) {
+	a, _ := hairpinPlugin(t, "127.0.0.1:5300")
+	cases := []struct {
+		name        string
+		qtype       uint16
+		edns, do    bool
+		rd, cd, adq bool
+	}{
+		{name: "WwW.Example.COM.", qtype: dns.TypeA, rd: true},
+		{name: "www.example.com.", qtype: dns.TypeAAAA, edns: true},
+		{name: "dual.example.com.", qtype: dns.TypeAAAA, edns: true, do: true, cd: true},
+		{name: "two.example.com.", qtype: dns.TypeA, adq: true},
+		{name: "x.example.com.", qtype: dns.TypeA, edns: true, rd: true, cd: true, adq: true},
+	}
+	for _, tc := range cases {
+		q := new(dns.Msg)
+		q.SetQuestion(tc.name, tc.qtype)
+		q.Id, q.RecursionDesired, q.CheckingDisabled, q.AuthenticatedData = 0x2345, tc.rd, tc.cd, tc.adq
+		if tc.edns {
+			q.SetEdns0(4096, tc.do)
+		}
+		v, c := a.engine.classify(tc.name, tc.qtype, dns.ClassINET)
+		if _, ok := readyHairpin(&c); v != VerdictHairpin || !ok {
+			t.Fatalf("%s: verdict %d, no ready answer", tc.name, v)
+		}
+		rc, err, cw, _ := serve(t, a, q, false)
+		if rc != dns.RcodeSuccess || err != nil || len(cw.msgs) != 1 {
+			t.Fatalf("%s: ServeDNS = %d, %v, %d messages", tc.name, rc, err, len(cw.msgs))
+		}
+		got, err := cw.msgs[0].Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := a.engine.newExchange(nil, wire, false, 1, nowMs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		act, err := x.poll(make([]byte, 512))
+		x.Close()
+		if err != nil || act.kind != actionAnswer {
+			t.Fatalf("%s: the core's exchange: %v, action %d", tc.name, err, act.kind)
+		}
+		if !bytes.Equal(got, act.data) {
+			t.Errorf("%s: the shim wrote\n%x\nthe core builds\n%x", tc.name, got, act.data)
+		}
 	}
 }

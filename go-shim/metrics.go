@@ -137,15 +137,17 @@ const (
 	decisionDiscovery = "discovery" // rules 2, 3 and 5: the propagation check's SOA, NS, A and AAAA
 	decisionDelegated = "delegated" // rule 4: a delegated zone or a learned CNAME target
 	decisionHairpin   = "hairpin"
-	// decisionOther: classified as forwarded, but the learned entry that made
-	// it so expired or was evicted before the rule was read. Rare; the
-	// question is still forwarded.
+	// decisionOther: a forward verdict whose classification names no rule
+	// the shim knows; not expected, counted rather than dropped.
 	decisionOther = "other"
 )
 
-// decisionOf is the decision label of a forwarding rule.
-func decisionOf(r Rule) string {
-	switch r {
+// decisionOf is the decision label of a classification.
+func decisionOf(c classification) string {
+	if Verdict(c.verdict) == VerdictHairpin {
+		return decisionHairpin
+	}
+	switch Rule(c.rule) {
 	case RuleChallenge:
 		return decisionChallenge
 	case RuleDiscovery, RuleNSHost, RuleAncestor:

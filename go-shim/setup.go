@@ -351,10 +351,10 @@ func (a *AcmeForward) Ready() bool {
 	return a.prefetch != nil && a.prefetch.isUp.Load()
 }
 
-// OnShutdown stops the prefetch, then frees the core's engine (configuration,
-// learned and prefetched state). Queries still in flight on a stopped server
-// pass to the next plugin, or get SERVFAIL mid-exchange, afterwards (see
-// Engine.Close).
+// OnShutdown stops the prefetch, then closes the core's engine (configuration,
+// learned and prefetched state; freed once nothing reaches it). New questions
+// on a stopped server pass to the next plugin; exchanges already in flight
+// finish on the engine they co-own (see Engine.Close).
 func (a *AcmeForward) OnShutdown() error {
 	if a.prefetch != nil {
 		a.prefetch.Stop()

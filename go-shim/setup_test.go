@@ -261,7 +261,7 @@ func failoverOrder(t *testing.T, e *Engine) []string {
 	if err != nil {
 		t.Fatalf("pack: %v", err)
 	}
-	x, err := e.newExchange(query, false, 1, 0)
+	x, err := e.newExchange(nil, query, false, 1, 0)
 	if err != nil {
 		t.Fatalf("newExchange: %v", err)
 	}
@@ -441,7 +441,7 @@ func TestSetupRegistersHandler(t *testing.T) {
 	if v := h.engine.Classify("_acme-challenge.example.com.", dns.TypeTXT, dns.ClassINET); v != VerdictError {
 		t.Errorf("after shutdown: Classify = %d, want error (pass)", v)
 	}
-	if _, err := h.engine.newExchange([]byte{0}, false, 1, nowMs()); err == nil {
+	if _, err := h.engine.newExchange(nil, []byte{0}, false, 1, nowMs()); err == nil {
 		t.Error("after shutdown: newExchange succeeded, want an error")
 	}
 	if n := h.engine.LearnedLen(); n != 0 {

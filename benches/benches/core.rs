@@ -7,99 +7,37 @@
 //!   the same question, the least a classifier that parses does.
 //! * `query`: parsing the client's query and building the upstream query (`Exchange::new`).
 //! * `reply`: validating an upstream reply and rewriting it for the client (`on_reply`).
-//! * `hairpin`: parsing an A question and synthesising its hairpin answer.
+//! * `hairpin`: parsing an A question and synthesising its hairpin answer (`static_target`, the
+//!   exchange's way), and the classification with the answer's addresses that the shim uses for
+//!   IP targets instead (`classify+addrs`; the shim builds the message).
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use acmeforward::{
-    Action, ConfigBuilder, Engine, Exchange, Fact, Prefetch, PrefetchAction, Transport,
-};
+use acmeforward::{Action, ConfigBuilder, Engine, Exchange, Transport};
 use acmeforward_benches::{
-    client_query, hickory_static_answer, hickory_upstream_query, hickory_validate_and_rewrite,
-    upstream_ns_reply, upstream_txt_reply,
+    CHALLENGE_NAMES, CLUSTER_NAME, ZONE_NAME, client_query, config, hickory_static_answer,
+    hickory_upstream_query, hickory_validate_and_rewrite, learned_engine, prefetched_engine,
+    upstream_txt_reply,
 };
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-const CLUSTER_NAME: &str = "api.payments.svc.cluster.local.";
-const ZONE_NAME: &str = "www.internal.example.com.";
-const CHALLENGE_NAME: &str = "_acme-challenge.www.example.com.";
-
-fn config() -> acmeforward::Config {
-    let mut builder = ConfigBuilder::new();
-    for zone in [
-        "example.com",
-        "example.net",
-        "example.org",
-        "example.io",
-        "example.dev",
-    ] {
-        builder.zone(zone).expect("zone");
-    }
-    builder.upstream("127.0.0.1:5300").expect("upstream");
-    builder.build().expect("config")
-}
-
-/// An engine whose prefetch found each zone's nameservers (two hosts per zone), driven through
-/// the real `Prefetch` with replies built by hickory.
-fn prefetched_engine() -> Engine {
-    let engine = Engine::new(config());
-    let mut prefetch = Prefetch::new(&engine, 7);
-    for _ in 0..64 {
-        let reply = match prefetch.poll(&engine, 0) {
-            PrefetchAction::Send { query, .. } => {
-                let q = Message::from_vec(query).expect("prefetch query");
-                let zone = q.queries[0].name().to_ascii();
-                let hosts = [format!("ns1.{zone}"), format!("ns2.{zone}")];
-                let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-                upstream_ns_reply(query, &hosts, 3600)
-            }
-            PrefetchAction::Sleep { .. } => break,
-        };
-        prefetch
-            .on_reply(&engine, &reply, 0)
-            .expect("prefetch reply");
-    }
-    assert_eq!(
-        engine.classify(b"ns1.example.com.", 1, 1, 0),
-        acmeforward::Verdict::Forward,
-        "prefetched"
-    );
-    engine
-}
-
-/// The prefetched engine after one CNAME'd challenge: `_acme-challenge.www.example.com` answered
-/// with a CNAME to `x.auth.example.org`, so the target (any type) and its ancestors (SOA/NS) are
-/// learned, as an exchange learns them with zones listed.
-fn learned_engine() -> Engine {
-    let engine = prefetched_engine();
-    engine.learn(
-        b"\x01x\x04auth\x07example\x03org\x00",
-        Fact::CnameTarget,
-        3600,
-        0,
-    );
-    for ancestor in [
-        &b"\x04auth\x07example\x03org\x00"[..],
-        b"\x07example\x03org\x00",
-    ] {
-        engine.learn(ancestor, Fact::Ancestor, 3600, 0);
-    }
-    engine
-}
+const CHALLENGE_NAME: &str = CHALLENGE_NAMES[0].1;
 
 fn classify(c: &mut Criterion) {
     let empty = Engine::new(config());
     let prefetched = prefetched_engine();
     let learned = learned_engine();
     let mut group = c.benchmark_group("classify");
-    for (label, name, qtype) in [
+    let names = [
         ("cluster", CLUSTER_NAME, RecordType::A),
         ("zone", ZONE_NAME, RecordType::A),
-        ("challenge", CHALLENGE_NAME, RecordType::TXT),
-    ] {
+    ]
+    .into_iter()
+    .chain(CHALLENGE_NAMES.map(|(label, name)| (label, name, RecordType::TXT)));
+    for (label, name, qtype) in names {
         for (state, engine) in [
             ("empty", &empty),
             ("prefetched", &prefetched),
@@ -194,6 +132,19 @@ fn exchange(c: &mut Criterion) {
             .expect("query");
             match ex.poll() {
                 Action::Answer(a) => a.len(),
+                _ => 0,
+            }
+        })
+    });
+    // What the shim asks for an IP target: the verdict and the answer's addresses, no message.
+    group.bench_function("acmeforward/classify+addrs", |b| {
+        b.iter(|| {
+            let name = black_box(&b"www.example.com."[..]);
+            let c = hairpin.classify_question(name, 1, 1, 0, false);
+            match hairpin.hairpin_addrs(name, 1) {
+                Some((addrs, ttl)) if c.verdict == acmeforward::Verdict::Hairpin => {
+                    addrs.count() as u32 + ttl
+                }
                 _ => 0,
             }
         })

@@ -1,6 +1,8 @@
-//! Wire-format fixtures shared by the benchmarks: a client query and an upstream reply, built with
-//! hickory-proto so the inputs do not depend on the code under test.
+//! Fixtures shared by the benchmarks: wire-format client queries and upstream replies, built with
+//! hickory-proto so the inputs do not depend on the code under test, and engines in the states a
+//! live server goes through (empty, prefetched, learned).
 
+use acmeforward::{ConfigBuilder, Engine, Fact, Prefetch, PrefetchAction};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::{A, NS, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -96,4 +98,82 @@ pub fn hickory_static_answer(client_query: &[u8], ip: std::net::Ipv4Addr) -> Vec
     out.add_answer(Record::from_rdata(owner, 30, RData::A(A(ip))));
     out.set_edns(Edns::new());
     out.to_vec().expect("encodes")
+}
+
+/// A cluster name: what most of a cluster's questions look like.
+pub const CLUSTER_NAME: &str = "api.payments.svc.cluster.local.";
+/// A public name beside a listed zone (same last label as the zone).
+pub const ZONE_NAME: &str = "www.internal.example.com.";
+/// The challenge names, by kind: dns-01, dns-persist-01, dns-account-01.
+pub const CHALLENGE_NAMES: [(&str, &str); 3] = [
+    ("challenge", "_acme-challenge.www.example.com."),
+    ("persist", "_validation-persist.www.example.com."),
+    (
+        "account",
+        "_ujmmovf2vn55tgye._acme-challenge.www.example.com.",
+    ),
+];
+
+/// Five listed zones, one upstream.
+pub fn config() -> acmeforward::Config {
+    let mut builder = ConfigBuilder::new();
+    for zone in [
+        "example.com",
+        "example.net",
+        "example.org",
+        "example.io",
+        "example.dev",
+    ] {
+        builder.zone(zone).expect("zone");
+    }
+    builder.upstream("127.0.0.1:5300").expect("upstream");
+    builder.build().expect("config")
+}
+
+/// An engine whose prefetch found each zone's nameservers (two hosts per zone), driven through
+/// the real `Prefetch` with replies built by hickory.
+pub fn prefetched_engine() -> Engine {
+    let engine = Engine::new(config());
+    let mut prefetch = Prefetch::new(&engine, 7);
+    for _ in 0..64 {
+        let reply = match prefetch.poll(&engine, 0) {
+            PrefetchAction::Send { query, .. } => {
+                let q = Message::from_vec(query).expect("prefetch query");
+                let zone = q.queries[0].name().to_ascii();
+                let hosts = [format!("ns1.{zone}"), format!("ns2.{zone}")];
+                let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+                upstream_ns_reply(query, &hosts, 3600)
+            }
+            PrefetchAction::Sleep { .. } => break,
+        };
+        prefetch
+            .on_reply(&engine, &reply, 0)
+            .expect("prefetch reply");
+    }
+    assert_eq!(
+        engine.classify(b"ns1.example.com.", 1, 1, 0),
+        acmeforward::Verdict::Forward,
+        "prefetched"
+    );
+    engine
+}
+
+/// The prefetched engine after one CNAME'd challenge: `_acme-challenge.www.example.com` answered
+/// with a CNAME to `x.auth.example.org`, so the target (any type) and its ancestors (SOA/NS) are
+/// learned, as an exchange learns them with zones listed.
+pub fn learned_engine() -> Engine {
+    let engine = prefetched_engine();
+    engine.learn(
+        b"\x01x\x04auth\x07example\x03org\x00",
+        Fact::CnameTarget,
+        3600,
+        0,
+    );
+    for ancestor in [
+        &b"\x04auth\x07example\x03org\x00"[..],
+        b"\x07example\x03org\x00",
+    ] {
+        engine.learn(ancestor, Fact::Ancestor, 3600, 0);
+    }
+    engine
 }

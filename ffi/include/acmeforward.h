@@ -32,9 +32,60 @@
 #include <stdint.h>
 
 /**
+ * The most addresses an `afwd_classification` carries (`hairpin_ready`).
+ */
+#define AFWD_HAIRPIN_MAX_ADDRS 4
+
+/**
+ * The UDP payload size in the OPT record of the core's replies to clients that sent one.
+ */
+#define AFWD_EDNS_UDP_PAYLOAD 1232
+
+/**
+ * Passed as `filter_generation` to `afwd_engine_classify`: the caller applied no pass filter.
+ */
+#define AFWD_NO_PASS_FILTER UINT64_MAX
+
+/**
  * The number of `afwd_refusal` values.
  */
 #define AFWD_REFUSAL_COUNT 6
+
+/**
+ * No forwarding rule (a PASS, an ERROR, or a hairpin question).
+ */
+#define AFWD_RULE_NONE 0
+
+/**
+ * Rule 1: a challenge name at or below a configured zone, any type.
+ */
+#define AFWD_RULE_CHALLENGE 1
+
+/**
+ * Rule 2: SOA or NS at or below a listed zone, for an ancestor of a delegated zone, or for a
+ * prefetched apex.
+ */
+#define AFWD_RULE_DISCOVERY 2
+
+/**
+ * Rule 3: A or AAAA for a nameserver host, prefetched or learned.
+ */
+#define AFWD_RULE_NS_HOST 3
+
+/**
+ * Rule 4: TXT, CNAME, SOA or NS at or below a delegated zone.
+ */
+#define AFWD_RULE_DELEGATED 4
+
+/**
+ * Rule 4: TXT, CNAME, SOA or NS for a learned CNAME target.
+ */
+#define AFWD_RULE_CNAME_TARGET 5
+
+/**
+ * Rule 5: SOA or NS for a learned ancestor of a challenge name or CNAME target.
+ */
+#define AFWD_RULE_ANCESTOR 6
 
 /**
  * The result of an `afwd_*` call: `AFWD_OK`, `AFWD_TRUNCATED`, or an error.
@@ -237,6 +288,11 @@ typedef enum afwd_result {
    */
   AFWD_ERR_QUERY_OTHER_QUESTION = 304,
   /**
+   * `afwd_exchange_new`: the query does not ask the question of the classification given, or
+   * its verdict is not FORWARD or HAIRPIN.
+   */
+  AFWD_ERR_QUERY_NOT_CLASSIFIED = 305,
+  /**
    * The upstream reply does not parse (also the code for a reply error without an own code).
    */
   AFWD_ERR_REPLY_MALFORMED = 400,
@@ -376,42 +432,6 @@ typedef enum afwd_prefetch_action_kind {
 } afwd_prefetch_action_kind;
 
 /**
- * The forwarding rule that takes a question (`afwd_engine_rule`), numbered as in the plugin's
- * README.
- */
-typedef enum afwd_rule {
-  /**
-   * No forwarding rule takes the question (or a NULL argument, or a caught panic).
-   */
-  AFWD_RULE_NONE = 0,
-  /**
-   * Rule 1: a challenge name at or below a configured zone, any type.
-   */
-  AFWD_RULE_CHALLENGE = 1,
-  /**
-   * Rule 2: SOA or NS at or below a listed zone, for an ancestor of a delegated zone, or for
-   * a prefetched apex.
-   */
-  AFWD_RULE_DISCOVERY = 2,
-  /**
-   * Rule 3: A or AAAA for a nameserver host, prefetched or learned.
-   */
-  AFWD_RULE_NS_HOST = 3,
-  /**
-   * Rule 4: TXT, CNAME, SOA or NS at or below a delegated zone.
-   */
-  AFWD_RULE_DELEGATED = 4,
-  /**
-   * Rule 4: TXT, CNAME, SOA or NS for a learned CNAME target.
-   */
-  AFWD_RULE_CNAME_TARGET = 5,
-  /**
-   * Rule 5: SOA or NS for a learned ancestor of a challenge name or CNAME target.
-   */
-  AFWD_RULE_ANCESTOR = 6,
-} afwd_rule;
-
-/**
  * How forwarded challenge and delegation questions reach the answer.
  */
 typedef enum afwd_upstream_mode {
@@ -487,6 +507,9 @@ typedef struct afwd_config_builder afwd_config_builder;
  * Made by `afwd_engine_new`, freed by `afwd_engine_free`. Safe to share across threads: every
  * function taking a `const afwd_engine *` may run concurrently on the same engine (the learned
  * state has its own lock), as long as none runs during or after `afwd_engine_free`.
+ *
+ * The exchanges made with an engine co-own its core: `afwd_engine_free` frees the handle, and
+ * the core goes when the last exchange made with it is freed too.
  */
 typedef struct afwd_engine afwd_engine;
 
@@ -494,11 +517,11 @@ typedef struct afwd_engine afwd_engine;
  * One forwarded query: the state machine that decides which server to ask next, over which
  * transport, and what to answer the client.
  *
- * Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It does not refer to the engine
- * or to the client query it was made from (`afwd_exchange_reply` takes the engine again). Use
- * it from one thread at a time (it may move between threads between calls); the one exception
- * is `afwd_exchange_answer_for`, which several threads may call at once on an answered
- * exchange.
+ * Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It co-owns the engine it was made
+ * with (the state its replies teach), so the engine's handle may be freed first (a reload); it
+ * does not refer to the client query it was made from. Use it from one thread at a time (it may
+ * move between threads between calls); the one exception is `afwd_exchange_answer_for`, which
+ * several threads may call at once on an answered exchange.
  */
 typedef struct afwd_exchange afwd_exchange;
 
@@ -553,11 +576,60 @@ typedef struct afwd_pass_filter {
    */
   uint64_t hairpin_labels[64];
   /**
-   * The pair bits of the first and last labels of the learned and prefetched names (the
-   * nameserver hosts among them).
+   * The pair bits of the first and last labels of the learned and prefetched nameserver hosts
+   * (the only names whose A and AAAA questions a rule other than hairpin takes).
    */
   uint64_t pairs[64];
 } afwd_pass_filter;
+
+/**
+ * A verdict of `afwd_engine_classify` with what `afwd_exchange_new` needs of it: the rule that
+ * matched and a check of the question. Pass it to `afwd_exchange_new` unchanged, with the
+ * query that asks the question classified; the exchange then runs no rule again.
+ */
+typedef struct afwd_classification {
+  /**
+   * The verdict (also `afwd_engine_classify`'s return value).
+   */
+  enum afwd_verdict verdict;
+  /**
+   * The forwarding rule that matched, for `AFWD_VERDICT_FORWARD`: one of the `AFWD_RULE_*`
+   * numbers (1 challenge name, 2 discovery (SOA/NS), 3 nameserver host (A/AAAA), 4
+   * delegated zone, 5 learned CNAME target, 6 learned ancestor); `AFWD_RULE_NONE` (0)
+   * otherwise. The caller may read it for its metrics; the exchange refuses any change.
+   */
+  uint8_t rule;
+  /**
+   * A hash of the question (lower-cased name and type), never 0 for `AFWD_VERDICT_FORWARD`
+   * and `AFWD_VERDICT_HAIRPIN`; 0 otherwise.
+   */
+  uint32_t check;
+  /**
+   * `AFWD_VERDICT_HAIRPIN` for IP targets with at most `AFWD_HAIRPIN_MAX_ADDRS` addresses of
+   * the asked family: the answer is ready here, and the caller may write it without an
+   * exchange. It is the reply `afwd_exchange_new` would build: NOERROR; AA and AD clear; RA
+   * set; ID, opcode, RD and CD copied from the query; the question as asked; `addr_count`
+   * records (0: NODATA) of the asked type (A: IPv4, AAAA: IPv6) under the question's name
+   * as asked, class IN, TTL `ttl`, with the addresses `addrs[0..addr_count]` in that order;
+   * when the query had an OPT record, an OPT record of version 0 with UDP payload
+   * `AFWD_EDNS_UDP_PAYLOAD` and the query's DO bit. Such a reply always fits 512 bytes.
+   * False otherwise (then start an exchange).
+   */
+  bool hairpin_ready;
+  /**
+   * With `hairpin_ready`: how many of `addrs` are the answer's.
+   */
+  uint8_t addr_count;
+  /**
+   * With `hairpin_ready`: the answer records' TTL.
+   */
+  uint32_t ttl;
+  /**
+   * With `hairpin_ready`: the addresses, 16 bytes each, network order: IPv6, or IPv4-mapped
+   * (`::ffff:a.b.c.d`) for IPv4.
+   */
+  uint8_t addrs[AFWD_HAIRPIN_MAX_ADDRS][16];
+} afwd_classification;
 
 /**
  * The next action of an exchange, filled in by `afwd_exchange_poll`.
@@ -596,6 +668,23 @@ typedef struct afwd_action {
    */
   uint64_t deadline_ms;
 } afwd_action;
+
+/**
+ * The engine's state after a call that may change it (`afwd_exchange_reply`): what a caller
+ * keeping a copy of the pass filter or a metric of the learned state needs, without another
+ * call.
+ */
+typedef struct afwd_engine_state {
+  /**
+   * `afwd_engine_pass_filter_generation` after the call: a copy of the pass filter of
+   * another generation is stale (take a fresh one with `afwd_engine_pass_filter`).
+   */
+  uint64_t pass_filter_generation;
+  /**
+   * `afwd_engine_learned_len` after the call.
+   */
+  size_t learned_len;
+} afwd_engine_state;
 
 /**
  * The next action of a prefetch, filled in by `afwd_prefetch_poll`.
@@ -1022,8 +1111,8 @@ enum afwd_result afwd_engine_new(const struct afwd_config *config, struct afwd_e
 /**
  * Frees an engine made by `afwd_engine_new`. NULL is a no-op.
  *
- * Exchanges made with the engine do not refer to it and stay valid (but replies to them need
- * a live engine: `afwd_exchange_reply`).
+ * Exchanges made with the engine stay valid, and so does the state they learn into: they co-own
+ * it, and it is freed with the last of them.
  *
  * # Safety
  *
@@ -1072,13 +1161,21 @@ uint64_t afwd_engine_pass_filter_generation(const struct afwd_engine *e);
  * challenge lookup in a configured zone; with discovery on, the SOA/NS/A/AAAA questions of the
  * propagation check; a name in a delegated zone or a learned CNAME target);
  * `AFWD_VERDICT_HAIRPIN` for an A or AAAA question (class IN) for a hairpin name that is not
- * forwarded; else `AFWD_VERDICT_PASS`. FORWARD and HAIRPIN both go on with `afwd_exchange_new`.
+ * forwarded; else `AFWD_VERDICT_PASS`. FORWARD and HAIRPIN both go on with `afwd_exchange_new`,
+ * given `*classification_out` (when not NULL: the verdict with its rule, see
+ * `afwd_classification`; written on every return).
  *
  * `qname` is the question name in presentation format, as miekg/dns gives it (trailing dot
  * optional, `\.` and `\DDD` escapes), `qname_len` bytes, not NUL-terminated, compared
  * case-insensitively. NULL with length 0 is the empty name. `qtype` and `qclass` are the
  * question's type and class numbers. `now_ms` is the caller's monotonic clock in milliseconds
  * (the same clock for every call on this engine): learned entries expire by it.
+ *
+ * `filter_generation`: the `afwd_engine_pass_filter_generation` of the copy of the pass filter
+ * that the caller applied to this question and that did not rule it out; the core then skips
+ * its own check of the filter when that is still the current generation (the filter never
+ * changes a verdict; it only spares work). `AFWD_NO_PASS_FILTER` (or any other value): the core
+ * applies the filter itself.
  *
  * The per-query hot path: no allocation; the learned state's read lock is taken only when
  * something was learned; the hairpin table is looked at only for A and AAAA questions. Returns
@@ -1088,13 +1185,16 @@ uint64_t afwd_engine_pass_filter_generation(const struct afwd_engine *e);
  * # Safety
  *
  * `e` is NULL or a live engine. `qname` is NULL or points to `qname_len` readable bytes.
+ * `classification_out` is NULL or points to writable storage for one `afwd_classification`.
  */
 enum afwd_verdict afwd_engine_classify(const struct afwd_engine *e,
                                        const uint8_t *qname,
                                        size_t qname_len,
                                        uint16_t qtype,
                                        uint16_t qclass,
-                                       uint64_t now_ms);
+                                       uint64_t now_ms,
+                                       uint64_t filter_generation,
+                                       struct afwd_classification *classification_out);
 
 /**
  * A static, NUL-terminated short label for refusal `reason` (an `afwd_refusal` value), as a
@@ -1119,6 +1219,13 @@ uint64_t afwd_engine_refused(const struct afwd_engine *engine, size_t reason);
  * `afwd_engine_classify` said to forward (or to answer as a hairpin: the same call; for an IP
  * target the first poll is already the ANSWER).
  *
+ * `classification` is what `afwd_engine_classify` wrote for the query's question on the same
+ * engine: the exchange takes its rule as it is and runs no rule again, so nothing decided
+ * between the two calls changes. The query must ask that question (same name, ASCII
+ * case-insensitively, same type, class IN) and the verdict must be FORWARD or HAIRPIN: else
+ * `AFWD_ERR_QUERY_NOT_CLASSIFIED`. NULL: the exchange classifies the query's question itself
+ * (and a question no rule takes is forwarded to the resolvers as it is).
+ *
  * `client_over_tcp` says how the client asked: over TCP the upstreams are asked over TCP too;
  * over UDP the client's reply is cut to the client's UDP size (TC set). `random` seeds the
  * upstream query IDs and the 0x20 letter-case mix of the name (pass 64 bits from a good random
@@ -1126,21 +1233,24 @@ uint64_t afwd_engine_refused(const struct afwd_engine *engine, size_t reason);
  * `query` is copied, not kept. Then call `afwd_exchange_poll`.
  *
  * On `AFWD_OK`, `*exchange_out` is a new exchange the caller owns and frees with
- * `afwd_exchange_free`; on any error it is set to NULL (unless `exchange_out` itself is NULL).
+ * `afwd_exchange_free`; it co-owns the engine (see `afwd_exchange`). On any error it is set to
+ * NULL (unless `exchange_out` itself is NULL).
  *
  * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `exchange_out`, or a NULL
  * `query` with a non-zero length (NULL with 0 is an empty, malformed query);
  * `AFWD_ERR_QUERY_MALFORMED`, `AFWD_ERR_QUERY_NOT_A_QUERY`, `AFWD_ERR_QUERY_UNSUPPORTED_OPCODE`,
- * `AFWD_ERR_QUERY_QUESTION_COUNT`.
+ * `AFWD_ERR_QUERY_QUESTION_COUNT`, `AFWD_ERR_QUERY_NOT_CLASSIFIED`.
  *
  * Thread-safe on a shared engine.
  *
  * # Safety
  *
- * `e` is NULL or a live engine. `query` is NULL or points to `query_len` readable bytes.
+ * `e` is NULL or a live engine. `classification` is NULL or points to one readable
+ * `afwd_classification`. `query` is NULL or points to `query_len` readable bytes.
  * `exchange_out` is NULL or points to writable storage for one pointer.
  */
 enum afwd_result afwd_exchange_new(const struct afwd_engine *e,
+                                   const struct afwd_classification *classification,
                                    const uint8_t *query,
                                    size_t query_len,
                                    bool client_over_tcp,
@@ -1184,30 +1294,33 @@ enum afwd_result afwd_exchange_poll(const struct afwd_exchange *x,
 /**
  * Hands the exchange the reply to its last SEND or INTERNAL (`reply_len` bytes, DNS wire
  * format, no TCP length prefix; read, not kept). A reply to an INTERNAL is validated the same
- * way and gives the ANSWER, or (not a valid NOERROR reply) the FAIL. The reply is validated; a usable one is learned from (into
- * `e`'s learned state) and the exchange moves on (to the next discovery step, or to ANSWER);
- * an unusable one moves it to the next server (or over TCP for a truncated UDP reply). Either
- * way, call `afwd_exchange_poll` next. `now_ms` is the engine's clock.
+ * way and gives the ANSWER, or (not a valid NOERROR reply) the FAIL. The reply is validated; a
+ * usable one is learned from (into the state of the engine the exchange was made with, which it
+ * co-owns) and the exchange moves on (to the next discovery step, or to ANSWER); an unusable
+ * one moves it to the next server (or over TCP for a truncated UDP reply). Either way, call
+ * `afwd_exchange_poll` next. `now_ms` is the engine's clock.
  *
- * `e` must be the engine the exchange was made with (or a reloaded one: only the learned
- * state is touched).
+ * `*state_out` (when not NULL) is the engine's state after the call (the pass filter's
+ * generation, the learned state's size: see `afwd_engine_state`), so that one exchange step is
+ * one call; it is written on every return but a NULL `x`.
  *
  * Returns `AFWD_OK` (the reply was used) or why it was not, for logs and metrics only:
  * `AFWD_TRUNCATED`, `AFWD_ERR_REPLY_*`. Also `AFWD_ERR_EXCHANGE_DONE` when the exchange is not
  * waiting for a reply (its action is ANSWER or FAIL; nothing changes), and
- * `AFWD_ERR_NULL_ARGUMENT` for a NULL `x` or `e`, or a NULL `reply` with a non-zero length (NULL
- * with 0 is an empty, malformed reply).
+ * `AFWD_ERR_NULL_ARGUMENT` for a NULL `x`, or a NULL `reply` with a non-zero length (NULL with
+ * 0 is an empty, malformed reply).
  *
  * # Safety
  *
- * `x` is NULL or a live exchange, used by no other thread during the call. `e` is NULL or a
- * live engine. `reply` is NULL or points to `reply_len` readable bytes.
+ * `x` is NULL or a live exchange, used by no other thread during the call. `reply` is NULL or
+ * points to `reply_len` readable bytes. `state_out` is NULL or points to writable storage for
+ * one `afwd_engine_state`.
  */
 enum afwd_result afwd_exchange_reply(struct afwd_exchange *x,
-                                     const struct afwd_engine *e,
                                      const uint8_t *reply,
                                      size_t reply_len,
-                                     uint64_t now_ms);
+                                     uint64_t now_ms,
+                                     struct afwd_engine_state *state_out);
 
 /**
  * Reports at `now_ms` (the engine's clock) that the last SEND got no usable reply (its
@@ -1360,27 +1473,6 @@ enum afwd_result afwd_prefetch_failed(struct afwd_prefetch *p, uint64_t now_ms);
  * `p` is NULL or a live prefetch, used by no other thread during the call.
  */
 bool afwd_prefetch_ready(const struct afwd_prefetch *p);
-
-/**
- * Which forwarding rule takes a question that `afwd_engine_classify` said to forward, for
- * metrics and logs only: the exchange decides for itself. Arguments as for
- * `afwd_engine_classify`; with the same `now_ms`, a question it said to forward gets a rule
- * other than `AFWD_RULE_NONE` unless the learned state lost the entry in between (evicted).
- * Hairpin questions get `AFWD_RULE_NONE`.
- *
- * No allocation; it never purges expired entries. Returns `AFWD_RULE_NONE` for a NULL `e`, a
- * NULL `qname` with a non-zero length, or a caught panic. Thread-safe on a shared engine.
- *
- * # Safety
- *
- * `e` is NULL or a live engine. `qname` is NULL or points to `qname_len` readable bytes.
- */
-enum afwd_rule afwd_engine_rule(const struct afwd_engine *e,
-                                const uint8_t *qname,
-                                size_t qname_len,
-                                uint16_t qtype,
-                                uint16_t qclass,
-                                uint64_t now_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

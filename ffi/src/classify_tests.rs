@@ -20,13 +20,18 @@ const HOT_NAMES: [&[u8]; 8] = [
 
 /// Answers the pending INTERNAL (the question about a CNAME target) NXDOMAIN: the internal view
 /// does not know the name, so the target is learned.
-fn internal_nxdomain(x: *mut afwd_exchange, e: *const afwd_engine) {
+fn internal_nxdomain(x: *mut afwd_exchange) {
     let (action, q) = poll(x);
     assert_eq!(action.kind, AFWD_ACTION_INTERNAL);
     let mut r = reply_with(&q, &[]);
     r[3] |= 3;
     // SAFETY: live handles; the slice is valid for its length.
-    unsafe { assert_eq!(afwd_exchange_reply(x, e, r.as_ptr(), r.len(), NOW), AFWD_OK) };
+    unsafe {
+        assert_eq!(
+            afwd_exchange_reply(x, r.as_ptr(), r.len(), NOW, std::ptr::null_mut()),
+            AFWD_OK
+        )
+    };
 }
 
 #[test]
@@ -48,10 +53,10 @@ fn classify_does_not_allocate() {
     // SAFETY: live handles; the slice is valid for its length.
     unsafe {
         assert_eq!(
-            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
-        internal_nxdomain(x, e);
+        internal_nxdomain(x);
         assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
         afwd_exchange_free(x);
         assert!(
@@ -72,12 +77,23 @@ fn learned_entries_expire_with_the_clock() {
     // SAFETY: live handles; the slices are valid for their lengths.
     unsafe {
         assert_eq!(
-            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
-        internal_nxdomain(x, e);
+        internal_nxdomain(x);
         afwd_exchange_free(x);
-        let classify = |now| afwd_engine_classify(e, TARGET.as_ptr(), TARGET.len(), TXT, IN, now);
+        let classify = |now| {
+            afwd_engine_classify(
+                e,
+                TARGET.as_ptr(),
+                TARGET.len(),
+                TXT,
+                IN,
+                now,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut(),
+            )
+        };
         // A TTL of 0 is learned for at least 60 s, and not for a day.
         assert_eq!(classify(NOW), AFWD_VERDICT_FORWARD);
         assert_eq!(classify(NOW + 59_000), AFWD_VERDICT_FORWARD);

@@ -122,7 +122,18 @@ fn engine_with_labels(labels: &[&[u8]]) -> *mut afwd_engine {
 
 fn verdict(e: *const afwd_engine, name: &[u8]) -> afwd_verdict {
     // SAFETY: `e` is live; `name` is valid for its length.
-    unsafe { afwd_engine_classify(e, name.as_ptr(), name.len(), TXT, IN, NOW) }
+    unsafe {
+        afwd_engine_classify(
+            e,
+            name.as_ptr(),
+            name.len(),
+            TXT,
+            IN,
+            NOW,
+            crate::AFWD_NO_PASS_FILTER,
+            std::ptr::null_mut(),
+        )
+    }
 }
 
 #[test]

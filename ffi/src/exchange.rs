@@ -1,30 +1,32 @@
 //! `afwd_exchange`: one forwarded query, driven poll-style (`afwd_exchange_poll` says what to do
 //! next; `afwd_exchange_reply` / `afwd_exchange_failed` report how a send went).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::ptr;
+use std::sync::Arc;
 
-use acmeforward::{Action, Exchange, Transport};
+use acmeforward::{Action, Engine, Exchange, QueryError, Transport};
 
 use crate::boundary::ffi_boundary;
-use crate::engine::afwd_engine;
+use crate::engine::{afwd_classification, afwd_engine, afwd_engine_state, ip_bytes};
 use crate::result::afwd_result;
 use crate::slice::{self, OutBuf};
 
 /// One forwarded query: the state machine that decides which server to ask next, over which
 /// transport, and what to answer the client.
 ///
-/// Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It does not refer to the engine
-/// or to the client query it was made from (`afwd_exchange_reply` takes the engine again). Use
-/// it from one thread at a time (it may move between threads between calls); the one exception
-/// is `afwd_exchange_answer_for`, which several threads may call at once on an answered
-/// exchange.
+/// Made by `afwd_exchange_new`, freed by `afwd_exchange_free`. It co-owns the engine it was made
+/// with (the state its replies teach), so the engine's handle may be freed first (a reload); it
+/// does not refer to the client query it was made from. Use it from one thread at a time (it may
+/// move between threads between calls); the one exception is `afwd_exchange_answer_for`, which
+/// several threads may call at once on an answered exchange.
 pub struct afwd_exchange {
     inner: Exchange,
+    engine: Arc<Engine>,
 }
 
 // An exchange moves between threads (goroutines change threads between cgo calls), and it
-// borrows nothing (so the engine may go first).
+// borrows nothing (so the engine's handle may go first).
 // afwd_exchange_answer_for reads one exchange from several threads at once.
 const _: () = {
     const fn movable<T: Send + 'static>() {}
@@ -100,17 +102,20 @@ impl afwd_action {
 
 /// The C form of a SEND's server address.
 pub(crate) fn server_bytes(server: SocketAddr) -> ([u8; 16], u16) {
-    let ip = match server.ip() {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    };
-    (ip.octets(), server.port())
+    (ip_bytes(server.ip()), server.port())
 }
 
 /// Starts forwarding `query`, the client's query in DNS wire format (`query_len` bytes, as
 /// received over UDP, or without the 2-byte length prefix over TCP), which
 /// `afwd_engine_classify` said to forward (or to answer as a hairpin: the same call; for an IP
 /// target the first poll is already the ANSWER).
+///
+/// `classification` is what `afwd_engine_classify` wrote for the query's question on the same
+/// engine: the exchange takes its rule as it is and runs no rule again, so nothing decided
+/// between the two calls changes. The query must ask that question (same name, ASCII
+/// case-insensitively, same type, class IN) and the verdict must be FORWARD or HAIRPIN: else
+/// `AFWD_ERR_QUERY_NOT_CLASSIFIED`. NULL: the exchange classifies the query's question itself
+/// (and a question no rule takes is forwarded to the resolvers as it is).
 ///
 /// `client_over_tcp` says how the client asked: over TCP the upstreams are asked over TCP too;
 /// over UDP the client's reply is cut to the client's UDP size (TC set). `random` seeds the
@@ -119,22 +124,25 @@ pub(crate) fn server_bytes(server: SocketAddr) -> ([u8; 16], u16) {
 /// `query` is copied, not kept. Then call `afwd_exchange_poll`.
 ///
 /// On `AFWD_OK`, `*exchange_out` is a new exchange the caller owns and frees with
-/// `afwd_exchange_free`; on any error it is set to NULL (unless `exchange_out` itself is NULL).
+/// `afwd_exchange_free`; it co-owns the engine (see `afwd_exchange`). On any error it is set to
+/// NULL (unless `exchange_out` itself is NULL).
 ///
 /// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `e` or `exchange_out`, or a NULL
 /// `query` with a non-zero length (NULL with 0 is an empty, malformed query);
 /// `AFWD_ERR_QUERY_MALFORMED`, `AFWD_ERR_QUERY_NOT_A_QUERY`, `AFWD_ERR_QUERY_UNSUPPORTED_OPCODE`,
-/// `AFWD_ERR_QUERY_QUESTION_COUNT`.
+/// `AFWD_ERR_QUERY_QUESTION_COUNT`, `AFWD_ERR_QUERY_NOT_CLASSIFIED`.
 ///
 /// Thread-safe on a shared engine.
 ///
 /// # Safety
 ///
-/// `e` is NULL or a live engine. `query` is NULL or points to `query_len` readable bytes.
+/// `e` is NULL or a live engine. `classification` is NULL or points to one readable
+/// `afwd_classification`. `query` is NULL or points to `query_len` readable bytes.
 /// `exchange_out` is NULL or points to writable storage for one pointer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn afwd_exchange_new(
     e: *const afwd_engine,
+    classification: *const afwd_classification,
     query: *const u8,
     query_len: usize,
     client_over_tcp: bool,
@@ -156,14 +164,23 @@ pub unsafe extern "C" fn afwd_exchange_new(
         let Some(query) = (unsafe { slice::input(query, query_len) }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
+        // SAFETY: the caller passes NULL or one readable classification.
+        let classification = unsafe { classification.as_ref() };
         let client = if client_over_tcp {
             Transport::Tcp
         } else {
             Transport::Udp
         };
-        match Exchange::new(engine.core(), query, client, random, now_ms) {
+        let core = engine.core();
+        let made = match classification.map(|c| c.to_core()) {
+            None => Exchange::new(core, query, client, random, now_ms),
+            Some(Some(c)) => Exchange::classified(core, c, query, client, random, now_ms),
+            Some(None) => Err(QueryError::NotClassified),
+        };
+        match made {
             Ok(inner) => {
-                *exchange_out = Box::into_raw(Box::new(afwd_exchange { inner }));
+                let engine = engine.share();
+                *exchange_out = Box::into_raw(Box::new(afwd_exchange { inner, engine }));
                 afwd_result::AFWD_OK
             }
             Err(e) => e.into(),
@@ -279,50 +296,55 @@ pub unsafe extern "C" fn afwd_exchange_poll(
 
 /// Hands the exchange the reply to its last SEND or INTERNAL (`reply_len` bytes, DNS wire
 /// format, no TCP length prefix; read, not kept). A reply to an INTERNAL is validated the same
-/// way and gives the ANSWER, or (not a valid NOERROR reply) the FAIL. The reply is validated; a usable one is learned from (into
-/// `e`'s learned state) and the exchange moves on (to the next discovery step, or to ANSWER);
-/// an unusable one moves it to the next server (or over TCP for a truncated UDP reply). Either
-/// way, call `afwd_exchange_poll` next. `now_ms` is the engine's clock.
+/// way and gives the ANSWER, or (not a valid NOERROR reply) the FAIL. The reply is validated; a
+/// usable one is learned from (into the state of the engine the exchange was made with, which it
+/// co-owns) and the exchange moves on (to the next discovery step, or to ANSWER); an unusable
+/// one moves it to the next server (or over TCP for a truncated UDP reply). Either way, call
+/// `afwd_exchange_poll` next. `now_ms` is the engine's clock.
 ///
-/// `e` must be the engine the exchange was made with (or a reloaded one: only the learned
-/// state is touched).
+/// `*state_out` (when not NULL) is the engine's state after the call (the pass filter's
+/// generation, the learned state's size: see `afwd_engine_state`), so that one exchange step is
+/// one call; it is written on every return but a NULL `x`.
 ///
 /// Returns `AFWD_OK` (the reply was used) or why it was not, for logs and metrics only:
 /// `AFWD_TRUNCATED`, `AFWD_ERR_REPLY_*`. Also `AFWD_ERR_EXCHANGE_DONE` when the exchange is not
 /// waiting for a reply (its action is ANSWER or FAIL; nothing changes), and
-/// `AFWD_ERR_NULL_ARGUMENT` for a NULL `x` or `e`, or a NULL `reply` with a non-zero length (NULL
-/// with 0 is an empty, malformed reply).
+/// `AFWD_ERR_NULL_ARGUMENT` for a NULL `x`, or a NULL `reply` with a non-zero length (NULL with
+/// 0 is an empty, malformed reply).
 ///
 /// # Safety
 ///
-/// `x` is NULL or a live exchange, used by no other thread during the call. `e` is NULL or a
-/// live engine. `reply` is NULL or points to `reply_len` readable bytes.
+/// `x` is NULL or a live exchange, used by no other thread during the call. `reply` is NULL or
+/// points to `reply_len` readable bytes. `state_out` is NULL or points to writable storage for
+/// one `afwd_engine_state`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn afwd_exchange_reply(
     x: *mut afwd_exchange,
-    e: *const afwd_engine,
     reply: *const u8,
     reply_len: usize,
     now_ms: u64,
+    state_out: *mut afwd_engine_state,
 ) -> afwd_result {
     ffi_boundary!({
         // SAFETY: the caller passes NULL or a live exchange that no other thread uses now.
         let Some(exchange) = (unsafe { x.as_mut() }) else {
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
-        // SAFETY: the caller passes NULL or a live engine.
-        let Some(engine) = (unsafe { e.as_ref() }) else {
-            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
-        };
         // SAFETY: the caller passes NULL or `reply_len` readable bytes, alive for this call.
-        let Some(reply) = (unsafe { slice::input(reply, reply_len) }) else {
-            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        let r = match unsafe { slice::input(reply, reply_len) } {
+            // Not waiting: the core changes nothing and says ExchangeDone.
+            Some(reply) => match exchange.inner.on_reply(&exchange.engine, reply, now_ms) {
+                Ok(()) => afwd_result::AFWD_OK,
+                Err(e) => e.into(),
+            },
+            None => afwd_result::AFWD_ERR_NULL_ARGUMENT,
         };
-        // Not waiting: the core changes nothing and says ExchangeDone (AFWD_ERR_EXCHANGE_DONE).
-        match exchange.inner.on_reply(engine.core(), reply, now_ms) {
-            Ok(()) => afwd_result::AFWD_OK,
-            Err(e) => e.into(),
+        if !state_out.is_null() {
+            let state = afwd_engine_state::of(&exchange.engine);
+            // SAFETY: non-null, and the caller passes writable, aligned storage for one state.
+            unsafe { ptr::write(state_out, state) };
         }
+        r
     })
 }
 

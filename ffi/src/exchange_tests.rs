@@ -23,7 +23,7 @@ fn poll_outputs_handle_short_buffers() {
     // SAFETY: live handles; the slice is valid for its length.
     unsafe {
         assert_eq!(
-            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
     }
@@ -66,7 +66,7 @@ fn exchange_sends_fails_over_and_answers() {
         let mut tc = reply_to(&q2);
         tc[2] |= 0x02;
         assert_eq!(
-            afwd_exchange_reply(x, e, tc.as_ptr(), tc.len(), NOW),
+            afwd_exchange_reply(x, tc.as_ptr(), tc.len(), NOW, std::ptr::null_mut()),
             AFWD_TRUNCATED
         );
         let (a, q3) = poll(x);
@@ -75,7 +75,7 @@ fn exchange_sends_fails_over_and_answers() {
         assert!(a.tcp);
         let reply = reply_to(&q3);
         assert_eq!(
-            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
         let (a, out) = poll(x);
@@ -84,7 +84,7 @@ fn exchange_sends_fails_over_and_answers() {
         assert_eq!(&out[..2], &0x5151u16.to_be_bytes());
         // Done: no more replies or failures are taken.
         assert_eq!(
-            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_ERR_EXCHANGE_DONE
         );
         assert_eq!(afwd_exchange_failed(x, 0), AFWD_ERR_EXCHANGE_DONE);
@@ -105,7 +105,7 @@ fn exchange_fails_after_the_last_upstream() {
         let mut bad = reply_to(&first);
         bad[0] ^= 0xff;
         assert_eq!(
-            afwd_exchange_reply(x, e, bad.as_ptr(), bad.len(), NOW),
+            afwd_exchange_reply(x, bad.as_ptr(), bad.len(), NOW, std::ptr::null_mut()),
             AFWD_ERR_REPLY_ID_MISMATCH
         );
         assert_eq!(sent_query(x), first);
@@ -113,7 +113,13 @@ fn exchange_fails_after_the_last_upstream() {
         let mut servfail = reply_to(&sent_query(x));
         servfail[3] = (servfail[3] & 0xf0) | 2;
         assert_eq!(
-            afwd_exchange_reply(x, e, servfail.as_ptr(), servfail.len(), NOW),
+            afwd_exchange_reply(
+                x,
+                servfail.as_ptr(),
+                servfail.len(),
+                NOW,
+                std::ptr::null_mut()
+            ),
             AFWD_ERR_REPLY_UPSTREAM_FAILURE
         );
         let (a, bytes) = poll(x);
@@ -123,7 +129,13 @@ fn exchange_fails_after_the_last_upstream() {
         assert_eq!(a.fail_reason, AFWD_ERR_REPLY_UPSTREAM_FAILURE);
         assert_eq!(afwd_exchange_failed(x, 0), AFWD_ERR_EXCHANGE_DONE);
         assert_eq!(
-            afwd_exchange_reply(x, e, servfail.as_ptr(), servfail.len(), NOW),
+            afwd_exchange_reply(
+                x,
+                servfail.as_ptr(),
+                servfail.len(),
+                NOW,
+                std::ptr::null_mut()
+            ),
             AFWD_ERR_EXCHANGE_DONE
         );
         // FAIL writes nothing, so even a NULL buffer is fine.
@@ -158,7 +170,7 @@ fn an_exchange_outlives_its_engine_until_the_reply() {
         let e2 = engine();
         let reply = reply_to(&q);
         assert_eq!(
-            afwd_exchange_reply(x, e2, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
         assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
@@ -183,7 +195,16 @@ fn an_engine_is_shared_by_threads() {
                 for i in 0..1000 {
                     // SAFETY: the engine is live until after the scope.
                     let v = unsafe {
-                        afwd_engine_classify(shared.0, QNAME.as_ptr(), QNAME.len(), TXT, IN, i)
+                        afwd_engine_classify(
+                            shared.0,
+                            QNAME.as_ptr(),
+                            QNAME.len(),
+                            TXT,
+                            IN,
+                            i,
+                            crate::AFWD_NO_PASS_FILTER,
+                            std::ptr::null_mut(),
+                        )
                     };
                     assert_eq!(v, AFWD_VERDICT_FORWARD);
                 }

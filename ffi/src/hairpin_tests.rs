@@ -107,8 +107,18 @@ fn hairpin_classify_and_static_answer() {
     let e = hairpin_engine(30);
     // SAFETY: live handles; all slices and buffers are valid for their lengths.
     unsafe {
-        let classify =
-            |name: &[u8], qtype| afwd_engine_classify(e, name.as_ptr(), name.len(), qtype, IN, NOW);
+        let classify = |name: &[u8], qtype| {
+            afwd_engine_classify(
+                e,
+                name.as_ptr(),
+                name.len(),
+                qtype,
+                IN,
+                NOW,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut(),
+            )
+        };
         assert_eq!(classify(b"WWW.example.com.", A), AFWD_VERDICT_HAIRPIN);
         assert_eq!(classify(b"x.apps.example.com", AAAA), AFWD_VERDICT_HAIRPIN);
         assert_eq!(classify(b"svc.example.com", A), AFWD_VERDICT_HAIRPIN);
@@ -156,7 +166,7 @@ fn hairpin_name_target_internal_lookup() {
             &[(A, 300, vec![10, 96, 0, 10]), (A, 5, vec![10, 96, 0, 11])],
         );
         assert_eq!(
-            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
         let (a, out) = poll(x);
@@ -185,7 +195,7 @@ fn hairpin_name_target_internal_lookup() {
         let mut nx = reply_with(&sent_internal(x), &[]);
         nx[3] |= 3;
         assert_eq!(
-            afwd_exchange_reply(x, e, nx.as_ptr(), nx.len(), NOW),
+            afwd_exchange_reply(x, nx.as_ptr(), nx.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
         let (a, _) = poll(x);
@@ -198,7 +208,7 @@ fn hairpin_name_target_internal_lookup() {
         let mut sf = reply_with(&sent_internal(x), &[]);
         sf[3] |= 2;
         assert_eq!(
-            afwd_exchange_reply(x, e, sf.as_ptr(), sf.len(), NOW),
+            afwd_exchange_reply(x, sf.as_ptr(), sf.len(), NOW, std::ptr::null_mut()),
             AFWD_ERR_REPLY_UPSTREAM_FAILURE
         );
         let (a, _) = poll(x);
@@ -232,8 +242,16 @@ fn hairpin_classify_does_not_allocate() {
     unsafe {
         for name in names {
             for qtype in [A, AAAA, TXT] {
-                if afwd_engine_classify(e, name.as_ptr(), name.len(), qtype, IN, NOW)
-                    == AFWD_VERDICT_HAIRPIN
+                if afwd_engine_classify(
+                    e,
+                    name.as_ptr(),
+                    name.len(),
+                    qtype,
+                    IN,
+                    NOW,
+                    crate::AFWD_NO_PASS_FILTER,
+                    std::ptr::null_mut(),
+                ) == AFWD_VERDICT_HAIRPIN
                 {
                     hairpin += 1;
                 }

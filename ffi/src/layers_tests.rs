@@ -7,7 +7,7 @@ use std::path::Path;
 const ORDER: &[&str] = &[
     // The panic boundary, the result codes (which say what a panic returns), slices.
     "boundary", "result", "slice", // The handles, each over the one before it.
-    "config", "engine", "rule", "exchange", "prefetch",
+    "config", "rule", "engine", "exchange", "prefetch",
 ];
 
 /// The `crate::` module names that the non-test code of `source` refers to (comments skipped).

@@ -44,6 +44,8 @@ mod rule;
 mod slice;
 
 #[cfg(test)]
+mod classification_tests;
+#[cfg(test)]
 mod classify_tests;
 #[cfg(test)]
 mod config_tests;
@@ -83,10 +85,11 @@ pub use config::{
     afwd_upstream_mode,
 };
 pub use engine::{
-    AFWD_REFUSAL_COUNT, afwd_engine, afwd_engine_classify, afwd_engine_free,
+    AFWD_EDNS_UDP_PAYLOAD, AFWD_HAIRPIN_MAX_ADDRS, AFWD_NO_PASS_FILTER, AFWD_REFUSAL_COUNT,
+    afwd_classification, afwd_engine, afwd_engine_classify, afwd_engine_free,
     afwd_engine_learned_len, afwd_engine_new, afwd_engine_pass_filter,
-    afwd_engine_pass_filter_generation, afwd_engine_refused, afwd_pass_filter, afwd_refusal,
-    afwd_refusal_label,
+    afwd_engine_pass_filter_generation, afwd_engine_refused, afwd_engine_state, afwd_pass_filter,
+    afwd_refusal, afwd_refusal_label,
 };
 pub use exchange::{
     afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_answer_for, afwd_exchange_failed,
@@ -99,4 +102,7 @@ pub use prefetch::{
     afwd_prefetch_reply,
 };
 pub use result::{ResultCode, afwd_result, afwd_result_text, afwd_verdict};
-pub use rule::{afwd_engine_rule, afwd_rule};
+pub use rule::{
+    AFWD_RULE_ANCESTOR, AFWD_RULE_CHALLENGE, AFWD_RULE_CNAME_TARGET, AFWD_RULE_DELEGATED,
+    AFWD_RULE_DISCOVERY, AFWD_RULE_NONE, AFWD_RULE_NS_HOST,
+};

@@ -1,5 +1,5 @@
-//! What the shim labels its metrics and logs with: the rule that forwards a question, and
-//! whether an exchange asks the zone's nameservers.
+//! What the shim labels its metrics and logs with: the rule that forwards a question (in its
+//! classification), and whether an exchange asks the zone's nameservers.
 
 use crate::*;
 
@@ -10,53 +10,61 @@ use afwd_upstream_mode::*;
 
 /// Answers the pending INTERNAL (the question about a CNAME target) NXDOMAIN: the internal view
 /// does not know the name, so the target is learned.
-fn internal_nxdomain(x: *mut afwd_exchange, e: *const afwd_engine) {
+fn internal_nxdomain(x: *mut afwd_exchange) {
     let (action, q) = poll(x);
     assert_eq!(action.kind, AFWD_ACTION_INTERNAL);
     let mut r = reply_with(&q, &[]);
     r[3] |= 3;
-    // SAFETY: live handles; the slice is valid for its length.
-    unsafe { assert_eq!(afwd_exchange_reply(x, e, r.as_ptr(), r.len(), NOW), AFWD_OK) };
+    // SAFETY: a live exchange; the slice is valid for its length.
+    unsafe {
+        assert_eq!(
+            afwd_exchange_reply(x, r.as_ptr(), r.len(), NOW, std::ptr::null_mut()),
+            AFWD_OK
+        )
+    };
+}
+
+/// The rule number the classification of a question carries.
+fn rule(e: *const afwd_engine, name: &[u8], qtype: u16) -> u8 {
+    let mut c = afwd_classification::none(afwd_verdict::AFWD_VERDICT_ERROR);
+    // SAFETY: `e` is live; the name and the out-pointer are valid for the call.
+    unsafe {
+        afwd_engine_classify(
+            e,
+            name.as_ptr(),
+            name.len(),
+            qtype,
+            IN,
+            NOW,
+            AFWD_NO_PASS_FILTER,
+            &mut c,
+        )
+    };
+    c.rule
 }
 
 #[test]
-fn rule_names_the_rule_that_forwards() {
-    use afwd_rule::*;
+fn the_classification_names_the_rule_that_forwards() {
     let e = engine();
-    let rule = |name: &[u8], qtype| {
-        // SAFETY: `e` is live; the slice is valid for its length.
-        unsafe { afwd_engine_rule(e, name.as_ptr(), name.len(), qtype, IN, NOW) }
-    };
-    assert_eq!(rule(QNAME, TXT), AFWD_RULE_CHALLENGE);
-    assert_eq!(rule(b"_ACME-Challenge.Example.COM", A), AFWD_RULE_CHALLENGE);
-    assert_eq!(rule(b"www.example.com.", TXT), AFWD_RULE_NONE);
-    assert_eq!(rule(TARGET, TXT), AFWD_RULE_NONE);
-    // SAFETY: a NULL engine, and a NULL name with a non-zero length, are refused.
-    unsafe {
-        assert_eq!(
-            afwd_engine_rule(std::ptr::null(), QNAME.as_ptr(), QNAME.len(), TXT, IN, NOW),
-            AFWD_RULE_NONE
-        );
-        assert_eq!(
-            afwd_engine_rule(e, std::ptr::null(), 3, TXT, IN, NOW),
-            AFWD_RULE_NONE
-        );
-    }
+    assert_eq!(rule(e, QNAME, TXT), AFWD_RULE_CHALLENGE);
+    assert_eq!(rule(e, b"_ACME-Challenge.Example.COM", A), AFWD_RULE_CHALLENGE);
+    assert_eq!(rule(e, b"www.example.com.", TXT), AFWD_RULE_NONE);
+    assert_eq!(rule(e, TARGET, TXT), AFWD_RULE_NONE);
 
     // A learned CNAME target is forwarded by rule 4, its ancestors' SOA by rule 5.
     let x = exchange(e, 0x0303);
     let reply = reply_with(&sent_query(x), &[(CNAME, 300, wire_name(TARGET))]);
-    // SAFETY: live handles; the slice is valid for its length.
+    // SAFETY: a live exchange; the slice is valid for its length.
     unsafe {
         assert_eq!(
-            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
-        internal_nxdomain(x, e);
+        internal_nxdomain(x);
         afwd_exchange_free(x);
     }
-    assert_eq!(rule(TARGET, TXT), AFWD_RULE_CNAME_TARGET);
-    assert_eq!(rule(b"auth.example.org.", 6), AFWD_RULE_ANCESTOR);
+    assert_eq!(rule(e, TARGET, TXT), AFWD_RULE_CNAME_TARGET);
+    assert_eq!(rule(e, b"auth.example.org.", 6), AFWD_RULE_ANCESTOR);
     // SAFETY: no longer used.
     unsafe { afwd_engine_free(e) };
 }

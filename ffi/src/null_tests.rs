@@ -122,15 +122,35 @@ fn null_handles_and_pointers_are_rejected() {
         assert_eq!(afwd_engine_new(c, null_mut()), AFWD_ERR_NULL_ARGUMENT);
         assert_eq!(afwd_engine_learned_len(null()), 0);
         assert_eq!(
-            afwd_engine_classify(null(), QNAME.as_ptr(), QNAME.len(), TXT, IN, NOW),
+            afwd_engine_classify(
+                null(),
+                QNAME.as_ptr(),
+                QNAME.len(),
+                TXT,
+                IN,
+                NOW,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut()
+            ),
             AFWD_VERDICT_ERROR
         );
         assert_eq!(
-            afwd_engine_classify(e, null(), 5, TXT, IN, NOW),
+            afwd_engine_classify(
+                e,
+                null(),
+                5,
+                TXT,
+                IN,
+                NOW,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut()
+            ),
             AFWD_VERDICT_ERROR
         );
         // Exchange.
-        let new = |e, q: *const u8, ql, out| afwd_exchange_new(e, q, ql, false, 1, NOW, out);
+        let new = |e, q: *const u8, ql, out| {
+            afwd_exchange_new(e, std::ptr::null(), q, ql, false, 1, NOW, out)
+        };
         assert_eq!(
             new(null(), q.as_ptr(), q.len(), &mut x_out),
             AFWD_ERR_NULL_ARGUMENT
@@ -161,15 +181,11 @@ fn null_handles_and_pointers_are_rejected() {
         }
         let (r, rl) = (reply.as_ptr(), reply.len());
         assert_eq!(
-            afwd_exchange_reply(null_mut(), e, r, rl, NOW),
+            afwd_exchange_reply(null_mut(), r, rl, NOW, std::ptr::null_mut()),
             AFWD_ERR_NULL_ARGUMENT
         );
         assert_eq!(
-            afwd_exchange_reply(x, null(), r, rl, NOW),
-            AFWD_ERR_NULL_ARGUMENT
-        );
-        assert_eq!(
-            afwd_exchange_reply(x, e, null(), rl, NOW),
+            afwd_exchange_reply(x, null(), rl, NOW, std::ptr::null_mut()),
             AFWD_ERR_NULL_ARGUMENT
         );
         assert_eq!(afwd_exchange_failed(null_mut(), 0), AFWD_ERR_NULL_ARGUMENT);
@@ -179,7 +195,10 @@ fn null_handles_and_pointers_are_rejected() {
         afwd_engine_free(null_mut());
         afwd_exchange_free(null_mut());
         // The handles are still good: the exchange still waits for its first reply.
-        assert_eq!(afwd_exchange_reply(x, e, r, rl, NOW), AFWD_OK);
+        assert_eq!(
+            afwd_exchange_reply(x, r, rl, NOW, std::ptr::null_mut()),
+            AFWD_OK
+        );
         let (a, bytes) = poll(x);
         assert_eq!(a.kind, AFWD_ACTION_ANSWER);
         assert_eq!(&bytes[..2], &0x4242u16.to_be_bytes());
@@ -224,16 +243,25 @@ fn null_with_zero_length_is_an_empty_input() {
             AFWD_ERR_LABEL_EMPTY
         );
         assert_eq!(
-            afwd_engine_classify(e, null(), 0, TXT, IN, NOW),
+            afwd_engine_classify(
+                e,
+                null(),
+                0,
+                TXT,
+                IN,
+                NOW,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut()
+            ),
             AFWD_VERDICT_PASS
         );
         assert_eq!(
-            afwd_exchange_new(e, null(), 0, false, 1, NOW, &mut x),
+            afwd_exchange_new(e, std::ptr::null(), null(), 0, false, 1, NOW, &mut x),
             AFWD_ERR_QUERY_MALFORMED
         );
         assert!(x.is_null());
         assert_eq!(
-            afwd_exchange_reply(x0, e, null(), 0, NOW),
+            afwd_exchange_reply(x0, null(), 0, NOW, std::ptr::null_mut()),
             AFWD_ERR_REPLY_NOT_A_RESPONSE
         );
         afwd_exchange_free(x0);

@@ -153,7 +153,9 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
                 QNAME.len(),
                 TXT,
                 IN,
-                NOW
+                NOW,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut()
             )),
             AFWD_VERDICT_ERROR
         );
@@ -161,6 +163,7 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
         assert_eq!(
             with_injected_panic(|| afwd_exchange_new(
                 e,
+                std::ptr::null(),
                 q.as_ptr(),
                 q.len(),
                 false,
@@ -176,7 +179,13 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
         );
         let reply = reply_to(&sent_query(x));
         assert_eq!(
-            with_injected_panic(|| afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW)),
+            with_injected_panic(|| afwd_exchange_reply(
+                x,
+                reply.as_ptr(),
+                reply.len(),
+                NOW,
+                std::ptr::null_mut()
+            )),
             AFWD_ERR_PANIC
         );
         assert_eq!(
@@ -208,7 +217,7 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
         );
         assert_eq!(afwd_engine_learned_len(e), 0);
         assert_eq!(
-            afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW),
+            afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()),
             AFWD_OK
         );
         assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);

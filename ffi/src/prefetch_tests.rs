@@ -133,7 +133,16 @@ fn protected_names_pass_and_refusals_are_counted() {
             b"_acme-challenge.db.corp.internal.",
         ] {
             assert_eq!(
-                afwd_engine_classify(e, name.as_ptr(), name.len(), 16, IN, 0),
+                afwd_engine_classify(
+                    e,
+                    name.as_ptr(),
+                    name.len(),
+                    16,
+                    IN,
+                    0,
+                    crate::AFWD_NO_PASS_FILTER,
+                    std::ptr::null_mut()
+                ),
                 AFWD_VERDICT_PASS
             );
         }
@@ -141,7 +150,16 @@ fn protected_names_pass_and_refusals_are_counted() {
         let q = query(0x4242, b"_acme-challenge.attacker.net.", 16);
         let mut x = null_mut();
         assert_eq!(
-            afwd_exchange_new(e, q.as_ptr(), q.len(), false, 9, 0, &mut x),
+            afwd_exchange_new(
+                e,
+                std::ptr::null(),
+                q.as_ptr(),
+                q.len(),
+                false,
+                9,
+                0,
+                &mut x
+            ),
             AFWD_OK
         );
         let mut buf = vec![0u8; 65535];
@@ -170,7 +188,10 @@ fn protected_names_pass_and_refusals_are_counted() {
         r.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 1, 0]);
         r.extend_from_slice(&u16::try_from(target.len()).unwrap_or(0).to_be_bytes());
         r.extend_from_slice(&target);
-        assert_eq!(afwd_exchange_reply(x, e, r.as_ptr(), r.len(), 0), AFWD_OK);
+        assert_eq!(
+            afwd_exchange_reply(x, r.as_ptr(), r.len(), 0, std::ptr::null_mut()),
+            AFWD_OK
+        );
         assert_eq!(
             afwd_exchange_poll(x, buf.as_mut_ptr(), buf.len(), &mut action),
             AFWD_OK
@@ -251,7 +272,16 @@ fn prefetch_runs_to_a_sleep_and_makes_the_hosts_forwardable() {
         assert!(afwd_prefetch_ready(p));
         let name = b"ns1.example.com.";
         assert_eq!(
-            afwd_engine_classify(e, name.as_ptr(), name.len(), A, IN, 200),
+            afwd_engine_classify(
+                e,
+                name.as_ptr(),
+                name.len(),
+                A,
+                IN,
+                200,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut()
+            ),
             AFWD_VERDICT_FORWARD
         );
         // A reply when none is awaited, a failure, NULLs.

@@ -115,6 +115,9 @@ pub enum afwd_result {
     /// `afwd_exchange_answer_for`: the query asks another question than the exchange's (name,
     /// type, class, DO or CD differ).
     AFWD_ERR_QUERY_OTHER_QUESTION = 304,
+    /// `afwd_exchange_new`: the query does not ask the question of the classification given, or
+    /// its verdict is not FORWARD or HAIRPIN.
+    AFWD_ERR_QUERY_NOT_CLASSIFIED = 305,
     /// The upstream reply does not parse (also the code for a reply error without an own code).
     AFWD_ERR_REPLY_MALFORMED = 400,
     /// The upstream message is not a response (QR clear).
@@ -150,7 +153,7 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 61] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 62] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -199,6 +202,7 @@ pub(crate) const ALL_RESULTS: [afwd_result; 61] = {
         AFWD_ERR_QUERY_UNSUPPORTED_OPCODE,
         AFWD_ERR_QUERY_QUESTION_COUNT,
         AFWD_ERR_QUERY_OTHER_QUESTION,
+        AFWD_ERR_QUERY_NOT_CLASSIFIED,
         AFWD_ERR_REPLY_MALFORMED,
         AFWD_ERR_REPLY_NOT_A_RESPONSE,
         AFWD_ERR_REPLY_ID_MISMATCH,
@@ -265,6 +269,7 @@ impl From<QueryError> for afwd_result {
             QueryError::NotAQuery => AFWD_ERR_QUERY_NOT_A_QUERY,
             QueryError::UnsupportedOpcode => AFWD_ERR_QUERY_UNSUPPORTED_OPCODE,
             QueryError::QuestionCount => AFWD_ERR_QUERY_QUESTION_COUNT,
+            QueryError::NotClassified => AFWD_ERR_QUERY_NOT_CLASSIFIED,
             // #[non_exhaustive]: the query cannot be forwarded, like a malformed one.
             _ => AFWD_ERR_QUERY_MALFORMED,
         }
@@ -374,6 +379,7 @@ impl afwd_result {
             AFWD_ERR_QUERY_UNSUPPORTED_OPCODE => QueryError::UnsupportedOpcode.as_str(),
             AFWD_ERR_QUERY_QUESTION_COUNT => QueryError::QuestionCount.as_str(),
             AFWD_ERR_QUERY_OTHER_QUESTION => ShareError::OtherQuestion.as_str(),
+            AFWD_ERR_QUERY_NOT_CLASSIFIED => QueryError::NotClassified.as_str(),
             AFWD_ERR_REPLY_MALFORMED => ReplyError::Malformed.as_str(),
             AFWD_ERR_REPLY_NOT_A_RESPONSE => ReplyError::NotAResponse.as_str(),
             AFWD_ERR_REPLY_ID_MISMATCH => ReplyError::IdMismatch.as_str(),

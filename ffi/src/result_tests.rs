@@ -64,6 +64,7 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_QUERY_UNSUPPORTED_OPCODE, 302),
         (AFWD_ERR_QUERY_QUESTION_COUNT, 303),
         (AFWD_ERR_QUERY_OTHER_QUESTION, 304),
+        (AFWD_ERR_QUERY_NOT_CLASSIFIED, 305),
         (AFWD_ERR_REPLY_MALFORMED, 400),
         (AFWD_ERR_REPLY_NOT_A_RESPONSE, 401),
         (AFWD_ERR_REPLY_ID_MISMATCH, 402),
@@ -111,7 +112,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [2, 99, 107, 231, 298, 305, 409, 505, 598, 600, c_uint::MAX] {
+    for unknown in [2, 99, 107, 231, 298, 306, 409, 505, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }

@@ -14,10 +14,11 @@ use afwd_action_kind::*;
 use afwd_result::*;
 
 /// Answers the exchange's first send with the TXT "token".
-fn answer(x: *mut afwd_exchange, e: *const afwd_engine) {
+fn answer(x: *mut afwd_exchange) {
     let reply = reply_to(&sent_query(x));
     // SAFETY: live handles; the slice is valid for the call.
-    let r = unsafe { afwd_exchange_reply(x, e, reply.as_ptr(), reply.len(), NOW) };
+    let r =
+        unsafe { afwd_exchange_reply(x, reply.as_ptr(), reply.len(), NOW, std::ptr::null_mut()) };
     assert_eq!(r, AFWD_OK);
     assert_eq!(poll(x).0.kind, AFWD_ACTION_ANSWER);
 }
@@ -52,7 +53,7 @@ fn an_answered_exchange_answers_the_same_question_for_others() {
         answer_for(x, &same, false).0,
         AFWD_ERR_EXCHANGE_NOT_ANSWERED
     );
-    answer(x, e);
+    answer(x);
     let (r, out) = answer_for(x, &same, false);
     assert_eq!(r, AFWD_OK);
     assert_eq!(&out[..2], &0x2222u16.to_be_bytes());
@@ -108,7 +109,7 @@ fn a_failed_exchange_answers_nobody() {
 fn threads_share_one_answered_exchange() {
     let e = engine();
     let x = exchange(e, 1);
-    answer(x, e);
+    answer(x);
     // Raw pointers are not Send; the address is, and the exchange is Sync for this call.
     let addr = x as usize;
     std::thread::scope(|s| {
@@ -135,7 +136,7 @@ fn threads_share_one_answered_exchange() {
 fn null_arguments_and_panics_are_reported() {
     let e = engine();
     let x = exchange(e, 1);
-    answer(x, e);
+    answer(x);
     let q = query(2, QNAME, TXT);
     let mut buf = [0u8; 512];
     let mut n = 7usize;

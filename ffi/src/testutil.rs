@@ -153,7 +153,9 @@ pub(crate) fn config() -> *mut afwd_config {
     c
 }
 
-/// An exchange for a `qtype` query on `name` with client ID `id`, over UDP.
+/// An exchange for a `qtype` query on `name` with client ID `id`, over UDP: with the
+/// classification of the question when the engine forwards it or answers it as a hairpin (as a
+/// caller does), else without one (the exchange classifies it itself).
 pub(crate) fn exchange_for(
     e: *const afwd_engine,
     id: u16,
@@ -162,10 +164,30 @@ pub(crate) fn exchange_for(
 ) -> *mut afwd_exchange {
     let q = query(id, name, qtype);
     let mut x = null_mut();
-    // SAFETY: `e` is live; the slice and the out-pointer are valid for the call.
+    let mut c = afwd_classification::none(afwd_verdict::AFWD_VERDICT_PASS);
+    // SAFETY: `e` is live; the name and the out-pointer are valid for the call.
+    let verdict = unsafe {
+        afwd_engine_classify(
+            e,
+            name.as_ptr(),
+            name.len(),
+            qtype,
+            1,
+            NOW,
+            AFWD_NO_PASS_FILTER,
+            &mut c,
+        )
+    };
+    let classification: *const afwd_classification = match verdict {
+        afwd_verdict::AFWD_VERDICT_FORWARD | afwd_verdict::AFWD_VERDICT_HAIRPIN => &c,
+        _ => std::ptr::null(),
+    };
+    // SAFETY: `e` is live; the classification, the slice and the out-pointer are valid for the
+    // call.
     let r = unsafe {
         afwd_exchange_new(
             e,
+            classification,
             q.as_ptr(),
             q.len(),
             false,
@@ -351,22 +373,58 @@ pub(crate) fn classify_without_allocating(e: *const afwd_engine, names: &[&[u8]]
     unsafe {
         for name in names {
             for qtype in [TXT, A] {
-                let v = afwd_engine_classify(e, name.as_ptr(), name.len(), qtype, IN, NOW);
+                let v = afwd_engine_classify(
+                    e,
+                    name.as_ptr(),
+                    name.len(),
+                    qtype,
+                    IN,
+                    NOW,
+                    crate::AFWD_NO_PASS_FILTER,
+                    std::ptr::null_mut(),
+                );
                 if qtype == TXT && v == AFWD_VERDICT_FORWARD {
                     forwarded += 1;
                 }
             }
         }
         assert_eq!(
-            afwd_engine_classify(e, null(), 0, TXT, IN, NOW),
+            afwd_engine_classify(
+                e,
+                null(),
+                0,
+                TXT,
+                IN,
+                NOW,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut()
+            ),
             AFWD_VERDICT_PASS
         );
         assert_eq!(
-            afwd_engine_classify(null(), QNAME.as_ptr(), QNAME.len(), TXT, IN, NOW),
+            afwd_engine_classify(
+                null(),
+                QNAME.as_ptr(),
+                QNAME.len(),
+                TXT,
+                IN,
+                NOW,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut()
+            ),
             AFWD_VERDICT_ERROR
         );
         assert_eq!(
-            afwd_engine_classify(e, null(), 9, TXT, IN, NOW),
+            afwd_engine_classify(
+                e,
+                null(),
+                9,
+                TXT,
+                IN,
+                NOW,
+                crate::AFWD_NO_PASS_FILTER,
+                std::ptr::null_mut()
+            ),
             AFWD_VERDICT_ERROR
         );
         std::hint::black_box(afwd_engine_learned_len(e));

@@ -104,6 +104,7 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_QUERY_UNSUPPORTED_OPCODE,
     AFWD_ERR_QUERY_QUESTION_COUNT,
     AFWD_ERR_QUERY_OTHER_QUESTION,
+    AFWD_ERR_QUERY_NOT_CLASSIFIED,
     AFWD_ERR_REPLY_MALFORMED,
     AFWD_ERR_REPLY_NOT_A_RESPONSE,
     AFWD_ERR_REPLY_ID_MISMATCH,
@@ -414,6 +415,13 @@ static void test_result_texts(void) {
     CHECK_EQ(AFWD_ACTION_INTERNAL, 4);
     CHECK_EQ(AFWD_UPSTREAM_RECURSIVE, 0);
     CHECK_EQ(AFWD_UPSTREAM_AUTHORITATIVE, 1);
+    CHECK_EQ(AFWD_RULE_NONE, 0);
+    CHECK_EQ(AFWD_RULE_CHALLENGE, 1);
+    CHECK_EQ(AFWD_RULE_DISCOVERY, 2);
+    CHECK_EQ(AFWD_RULE_NS_HOST, 3);
+    CHECK_EQ(AFWD_RULE_DELEGATED, 4);
+    CHECK_EQ(AFWD_RULE_CNAME_TARGET, 5);
+    CHECK_EQ(AFWD_RULE_ANCESTOR, 6);
 }
 
 static void test_config_errors(void) {
@@ -565,10 +573,10 @@ static void test_builder_reuse(void) {
     CHECK_RESULT(afwd_engine_new(c1, &e1), AFWD_OK);
     afwd_config_free(c1);
     /* No zone: the root, so every challenge name is in scope, and no name's SOA is. */
-    CHECK_EQ(afwd_engine_classify(e1, S("_acme-challenge.anything.test."), TYPE_TXT, CLASS_IN, NOW),
+    CHECK_EQ(afwd_engine_classify(e1, S("_acme-challenge.anything.test."), TYPE_TXT, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL),
              AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_engine_classify(e1, S("cluster.local."), TYPE_SOA, CLASS_IN, NOW), AFWD_VERDICT_PASS);
-    CHECK_EQ(afwd_engine_classify(e1, S("anything.test."), TYPE_NS, CLASS_IN, NOW), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e1, S("cluster.local."), TYPE_SOA, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e1, S("anything.test."), TYPE_NS, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_PASS);
     afwd_engine_free(e1);
     afwd_config_free(c2);
 
@@ -617,7 +625,7 @@ static void test_upstream_getter(void) {
     afwd_config_free(c);
 }
 
-#define CLASSIFY(e, name, type) afwd_engine_classify((e), S(name), (type), CLASS_IN, NOW)
+#define CLASSIFY(e, name, type) afwd_engine_classify((e), S(name), (type), CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL)
 
 static void test_classify(const afwd_engine *e) {
     /* Rule 1: challenge names in the zones, any type. */
@@ -637,8 +645,8 @@ static void test_classify(const afwd_engine *e) {
     CHECK_EQ(CLASSIFY(e, "foo._acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "_ujmmovf2vn55tgy1._acme-challenge.www.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "_validation-persist.example.org.", TYPE_TXT), AFWD_VERDICT_PASS);
-    CHECK_EQ(afwd_engine_classify(e, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_CH, NOW), AFWD_VERDICT_PASS);
-    CHECK_EQ(afwd_engine_classify(e, NULL, 0, TYPE_TXT, CLASS_IN, NOW), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_CH, NOW, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e, NULL, 0, TYPE_TXT, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_PASS);
     /* Rule 2: SOA and NS inside the listed zones, and above the delegated zone (not the root). */
     CHECK_EQ(CLASSIFY(e, "example.com.", TYPE_SOA), AFWD_VERDICT_FORWARD);
     CHECK_EQ(CLASSIFY(e, "www.example.com.", TYPE_SOA), AFWD_VERDICT_FORWARD);
@@ -657,11 +665,11 @@ static void test_classify(const afwd_engine *e) {
     CHECK_EQ(CLASSIFY(e, "xacme.auth.example.org", TYPE_TXT), AFWD_VERDICT_PASS);
     /* Only the given length counts, not what follows. */
     const char *longer = "_acme-challenge.example.comX";
-    CHECK_EQ(afwd_engine_classify(e, (const uint8_t *)longer, strlen(longer) - 1, TYPE_TXT, CLASS_IN, NOW),
+    CHECK_EQ(afwd_engine_classify(e, (const uint8_t *)longer, strlen(longer) - 1, TYPE_TXT, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL),
              AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_engine_classify(NULL, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_IN, NOW),
+    CHECK_EQ(afwd_engine_classify(NULL, S("_acme-challenge.example.com."), TYPE_TXT, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL),
              AFWD_VERDICT_ERROR);
-    CHECK_EQ(afwd_engine_classify(e, NULL, 5, TYPE_TXT, CLASS_IN, NOW), AFWD_VERDICT_ERROR);
+    CHECK_EQ(afwd_engine_classify(e, NULL, 5, TYPE_TXT, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_ERROR);
 }
 
 static void test_classify_discovery_off(void) {
@@ -680,32 +688,32 @@ static void test_malformed_queries(const afwd_engine *e) {
     size_t n;
     afwd_exchange *x = (afwd_exchange *)&x; /* anything but NULL */
 
-    CHECK_RESULT(afwd_exchange_new(e, (const uint8_t *)"\x12\x34\x01", 3, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, (const uint8_t *)"\x12\x34\x01", 3, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
     CHECK(x == NULL);
-    CHECK_RESULT(afwd_exchange_new(e, NULL, 0, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, NULL, 0, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
 
     n = build_query(q, 1, 0x81, 1, CLIENT_NAME, TYPE_TXT, false); /* QR set */
-    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_NOT_A_QUERY);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_NOT_A_QUERY);
     n = build_query(q, 1, 0x01 | (5 << 3), 1, CLIENT_NAME, TYPE_TXT, false); /* UPDATE */
-    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_UNSUPPORTED_OPCODE);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_UNSUPPORTED_OPCODE);
     n = build_query(q, 1, 0x01, 0, CLIENT_NAME, TYPE_TXT, false);
-    CHECK_RESULT(afwd_exchange_new(e, q, 12, false, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT); /* header only */
-    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, 12, false, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT); /* header only */
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT);
     n = build_query(q, 1, 0x01, 2, CLIENT_NAME, TYPE_TXT, false);
-    CHECK_RESULT(afwd_exchange_new(e, q, n, true, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, n, true, 1, NOW, &x), AFWD_ERR_QUERY_QUESTION_COUNT);
     /* The question cut short. */
     n = build_query(q, 1, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
-    CHECK_RESULT(afwd_exchange_new(e, q, n - 6, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, n - 6, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
     /* A label running past the end. */
     q[12] = 60;
-    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
     CHECK(x == NULL);
 
     /* NULL arguments. */
     n = build_query(q, 1, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
-    CHECK_RESULT(afwd_exchange_new(NULL, q, n, false, 1, NOW, &x), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_new(e, NULL, n, false, 1, NOW, &x), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_new(e, q, n, false, 1, NOW, NULL), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_new(NULL, NULL, q, n, false, 1, NOW, &x), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, NULL, n, false, 1, NOW, &x), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, n, false, 1, NOW, NULL), AFWD_ERR_NULL_ARGUMENT);
 }
 
 /* ---- the poll loop -------------------------------------------------------------------------- */
@@ -732,7 +740,7 @@ static afwd_action poll_action(const afwd_exchange *x, uint8_t *buf) {
 
 /* Answers the pending INTERNAL (the question about a CNAME target) with `rcode`: NXDOMAIN (3)
    says the internal view does not know the name, so the target may be learned. */
-static void internal_says(afwd_exchange *x, const afwd_engine *e, uint8_t rcode) {
+static void internal_says(afwd_exchange *x, uint8_t rcode) {
     static uint8_t buf[BUF], reply[BUF];
     afwd_action a;
     CHECK_RESULT(afwd_exchange_poll(x, buf, BUF, &a), AFWD_OK);
@@ -742,14 +750,14 @@ static void internal_says(afwd_exchange *x, const afwd_engine *e, uint8_t rcode)
     reply[3] = (uint8_t)(0x80 | rcode);
     size_t r_len = reply_end(&m, buf, a.len);
     afwd_result want = rcode == 0 || rcode == 3 ? AFWD_OK : AFWD_ERR_REPLY_UPSTREAM_FAILURE;
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), want);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), want);
 }
 
 /* Answers every pending INTERNAL NXDOMAIN: the internal view knows none of the names. */
-static void internal_unknown(afwd_exchange *x, const afwd_engine *e) {
+static void internal_unknown(afwd_exchange *x) {
     static uint8_t buf[BUF];
     for (int i = 0; i < 16 && poll_action(x, buf).kind == AFWD_ACTION_INTERNAL; i++) {
-        internal_says(x, e, 3);
+        internal_says(x, 3);
     }
 }
 
@@ -810,7 +818,7 @@ static void expect_answer(const afwd_exchange *x, uint8_t *buf, const uint8_t *q
 /* A new exchange for the challenge TXT query q. */
 static afwd_exchange *start(const afwd_engine *e, const uint8_t *q, size_t q_len, bool over_tcp) {
     afwd_exchange *x = NULL;
-    CHECK_RESULT(afwd_exchange_new(e, q, q_len, over_tcp, 0x0123456789abcdefULL, NOW, &x), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, q_len, over_tcp, 0x0123456789abcdefULL, NOW, &x), AFWD_OK);
     CHECK(x != NULL);
     return x;
 }
@@ -848,7 +856,7 @@ static void test_exchange(const afwd_engine *e, bool edns, bool over_tcp) {
 
     /* A good reply: ANSWER with the client's ID and letter case. */
     size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
     size_t need = a.len;
@@ -865,7 +873,7 @@ static void test_exchange(const afwd_engine *e, bool edns, bool over_tcp) {
     check_client_reply(buf, a.len, q, q_len, edns);
 
     /* Done: nothing more is taken, and the answer stays. */
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_EXCHANGE_DONE);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_ERR_EXCHANGE_DONE);
     CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_ERR_EXCHANGE_DONE);
     expect_answer(x, buf, q, q_len, edns);
     afwd_exchange_free(x);
@@ -925,7 +933,7 @@ static void test_shared_answer(const afwd_engine *e) {
     CHECK_EQ(n, 0);
     size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
     size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     expect_answer(x, buf, q, q_len, false);
 
     /* The short-buffer protocol, then the answer for the second client. */
@@ -962,7 +970,7 @@ static void test_bad_replies(const afwd_engine *e) {
         size_t b_len = r_len;                                                                 \
         memcpy(bad, reply, r_len);                                                            \
         mutate;                                                                               \
-        CHECK_RESULT(afwd_exchange_reply(x, e, bad, b_len, NOW), want);                       \
+        CHECK_RESULT(afwd_exchange_reply(x, bad, b_len, NOW, NULL), want);                       \
         if ((want) == AFWD_TRUNCATED) {                                                       \
             uq_len = expect_send(x, uq, LOOPBACK4, 5353, true, true, CLIENT_NAME, TYPE_TXT);  \
         } else if ((want) >= AFWD_ERR_REPLY_NOT_A_RESPONSE &&                                 \
@@ -973,7 +981,7 @@ static void test_bad_replies(const afwd_engine *e) {
             uq_len = expect_send(x, uq, LOOPBACK6, 53, false, true, CLIENT_NAME, TYPE_TXT);   \
         }                                                                                     \
         r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);                            \
-        CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);                  \
+        CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);                  \
         expect_answer(x, buf, q, q_len, true);                                                \
         afwd_exchange_free(x);                                                                \
     } while (0)
@@ -1009,7 +1017,7 @@ static void test_all_fail(const afwd_engine *e) {
     /* The last one answers SERVFAIL. */
     size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
     reply[3] = (uint8_t)((reply[3] & 0xf0) | 2);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_REPLY_UPSTREAM_FAILURE);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_ERR_REPLY_UPSTREAM_FAILURE);
     afwd_action a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
     CHECK_EQ(a.fail_reason, AFWD_ERR_REPLY_UPSTREAM_FAILURE);
@@ -1018,7 +1026,7 @@ static void test_all_fail(const afwd_engine *e) {
     CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
     CHECK_EQ(a.len, 0);
     CHECK_RESULT(afwd_exchange_failed(x, NOW), AFWD_ERR_EXCHANGE_DONE);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_EXCHANGE_DONE);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_ERR_EXCHANGE_DONE);
     afwd_exchange_free(x);
 
     /* Only timeouts: FAIL all the same. */
@@ -1067,7 +1075,7 @@ static void test_tls_upstream(void) {
     if (x != NULL) {
         size_t uq_len = expect_send(x, uq, LOOPBACK6, 853, true, true, CLIENT_NAME, TYPE_TXT);
         size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
-        CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+        CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
         CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_ANSWER);
         afwd_exchange_free(x);
     }
@@ -1090,31 +1098,64 @@ static void test_exchange_null_arguments(const afwd_engine *e) {
     CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
     size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
     size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
-    CHECK_RESULT(afwd_exchange_reply(NULL, e, reply, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_reply(x, NULL, reply, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
-    CHECK_RESULT(afwd_exchange_reply(x, e, NULL, r_len, NOW), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_reply(NULL, reply, r_len, NOW, NULL), AFWD_ERR_NULL_ARGUMENT);
+    CHECK_RESULT(afwd_exchange_reply(x, NULL, r_len, NOW, NULL), AFWD_ERR_NULL_ARGUMENT);
     CHECK_RESULT(afwd_exchange_failed(NULL, NOW), AFWD_ERR_NULL_ARGUMENT);
     /* After all that, the exchange still waits for this reply. */
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     expect_answer(x, uq, q, q_len, false);
     afwd_exchange_free(x);
 }
 
 static void test_exchange_outlives_engine(void) {
-    /* An exchange keeps nothing of its engine: free it, and finish with another one. */
+    /* An exchange co-owns its engine: free the handle (a reload), and the exchange still
+     * finishes, reporting the engine's state with each reply; valgrind sees the core freed with
+     * the exchange. */
     afwd_engine *e = make_engine(AFWD_UPSTREAM_RECURSIVE, true);
     static uint8_t q[512], uq[BUF], reply[BUF], buf[BUF];
     size_t q_len = build_query(q, 0x0102, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);
     afwd_exchange *x = start(e, q, q_len, false);
+    size_t learned = afwd_engine_learned_len(e);
+    uint64_t generation = afwd_engine_pass_filter_generation(e);
     afwd_engine_free(e);
     if (x == NULL) return;
     size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
     size_t r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
-    afwd_engine *e2 = make_engine(AFWD_UPSTREAM_RECURSIVE, true);
-    CHECK_RESULT(afwd_exchange_reply(x, e2, reply, r_len, NOW), AFWD_OK);
+    afwd_engine_state state = {.pass_filter_generation = 99, .learned_len = 99};
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, &state), AFWD_OK);
+    CHECK_EQ(state.pass_filter_generation, generation);
+    CHECK_EQ(state.learned_len, learned);
     expect_answer(x, buf, q, q_len, false);
     afwd_exchange_free(x);
-    afwd_engine_free(e2);
+}
+
+static void test_classification(const afwd_engine *e) {
+    /* The classification starts the exchange of its own question, and no other. */
+    static uint8_t q[512], uq[BUF];
+    afwd_classification c = {.verdict = AFWD_VERDICT_ERROR, .rule = 9, .check = 9};
+    CHECK_EQ(afwd_engine_classify(e, S(CLIENT_NAME), TYPE_TXT, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, &c),
+             AFWD_VERDICT_FORWARD);
+    CHECK_EQ(c.verdict, AFWD_VERDICT_FORWARD);
+    CHECK_EQ(c.rule, AFWD_RULE_CHALLENGE);
+    CHECK(c.check != 0);
+    afwd_exchange *x = NULL;
+    size_t q_len = build_query(q, 0x0203, 0x01, 1, "_acme-challenge.www.example.COM.", TYPE_TXT, false);
+    CHECK_RESULT(afwd_exchange_new(e, &c, q, q_len, false, 7, NOW, &x), AFWD_OK);
+    if (x != NULL) CHECK(!afwd_exchange_is_authoritative(x));
+    if (x != NULL) expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_TXT);
+    afwd_exchange_free(x);
+    q_len = build_query(q, 0x0203, 0x01, 1, CLIENT_NAME, TYPE_A, false);
+    CHECK_RESULT(afwd_exchange_new(e, &c, q, q_len, false, 7, NOW, &x), AFWD_ERR_QUERY_NOT_CLASSIFIED);
+    CHECK(x == NULL);
+    /* PASS starts nothing; the filter generation the caller applied changes no verdict. */
+    uint64_t current = afwd_engine_pass_filter_generation(e);
+    CHECK_EQ(afwd_engine_classify(e, S("www.example.com."), TYPE_A, CLASS_IN, NOW, current, &c), AFWD_VERDICT_PASS);
+    CHECK_EQ(c.check, 0);
+    q_len = build_query(q, 0x0203, 0x01, 1, "www.example.com.", TYPE_A, false);
+    CHECK_RESULT(afwd_exchange_new(e, &c, q, q_len, false, 7, NOW, &x), AFWD_ERR_QUERY_NOT_CLASSIFIED);
+    CHECK_EQ(afwd_engine_classify(e, S(CLIENT_NAME), TYPE_TXT, CLASS_IN, NOW, current, NULL), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(afwd_engine_classify(NULL, S(CLIENT_NAME), TYPE_TXT, CLASS_IN, NOW, current, &c), AFWD_VERDICT_ERROR);
+    CHECK_EQ(c.verdict, AFWD_VERDICT_ERROR);
 }
 
 /* ---- learning ------------------------------------------------------------------------------- */
@@ -1132,7 +1173,7 @@ static void test_learning(void) {
 
     /* NS example.com (rule 2) -> NS ns1.example.com, ns2.example.com. */
     size_t q_len = build_query(q, 0x4444, 0x01, 1, "Example.COM", TYPE_NS, false);
-    CHECK_EQ(afwd_engine_classify(e, q + 12, 0, TYPE_NS, CLASS_IN, NOW), AFWD_VERDICT_PASS); /* empty name */
+    CHECK_EQ(afwd_engine_classify(e, q + 12, 0, TYPE_NS, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_PASS); /* empty name */
     CHECK_EQ(CLASSIFY(e, "Example.COM", TYPE_NS), AFWD_VERDICT_FORWARD);
     afwd_exchange *x = start(e, q, q_len, false);
     if (x == NULL) return;
@@ -1141,9 +1182,9 @@ static void test_learning(void) {
     reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, "ns1.example.com");
     reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, "ns2.example.com");
     size_t r_len = reply_end(&m, uq, uq_len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     /* The internal view is asked about both hosts first; it knows neither. */
-    internal_unknown(x, e);
+    internal_unknown(x);
     afwd_action a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
     CHECK_EQ(get16(buf), 0x4444);
@@ -1155,8 +1196,8 @@ static void test_learning(void) {
     CHECK_EQ(CLASSIFY(e, "ns1.example.com.", TYPE_TXT), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "ns3.example.com.", TYPE_A), AFWD_VERDICT_PASS);
     /* Until the NS TTL runs out. */
-    CHECK_EQ(afwd_engine_classify(e, S("ns1.example.com."), TYPE_A, CLASS_IN, NOW + 3599 * 1000), AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_engine_classify(e, S("ns1.example.com."), TYPE_A, CLASS_IN, NOW + 3601 * 1000), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e, S("ns1.example.com."), TYPE_A, CLASS_IN, NOW + 3599 * 1000, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_FORWARD);
+    CHECK_EQ(afwd_engine_classify(e, S("ns1.example.com."), TYPE_A, CLASS_IN, NOW + 3601 * 1000, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_PASS);
 
     /* A challenge answered with a CNAME into another zone. */
     size_t before = afwd_engine_learned_len(e);
@@ -1168,9 +1209,9 @@ static void test_learning(void) {
     reply_name_rr(&m, 0, NULL, TYPE_CNAME, 300, "x.target.example.org");
     reply_rr(&m, 0, "x.target.example.org", TYPE_TXT, 300, TOKEN, sizeof TOKEN);
     r_len = reply_end(&m, uq, uq_len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     /* The internal view is asked about the target first; it does not know it. */
-    internal_says(x, e, 3);
+    internal_says(x, 3);
     a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
     CHECK_EQ(get16(buf), 0x5555);
@@ -1181,7 +1222,7 @@ static void test_learning(void) {
     CHECK_EQ(CLASSIFY(e, "X.Target.Example.Org", TYPE_CNAME), AFWD_VERDICT_FORWARD);
     CHECK_EQ(CLASSIFY(e, "target.example.org.", TYPE_SOA), AFWD_VERDICT_FORWARD); /* the walk up */
     CHECK_EQ(CLASSIFY(e, "y.target.example.org.", TYPE_TXT), AFWD_VERDICT_PASS);
-    CHECK_EQ(afwd_engine_classify(e, S("x.target.example.org."), TYPE_TXT, CLASS_IN, NOW + 86400ULL * 1000 + 1),
+    CHECK_EQ(afwd_engine_classify(e, S("x.target.example.org."), TYPE_TXT, CLASS_IN, NOW + 86400ULL * 1000 + 1, AFWD_NO_PASS_FILTER, NULL),
              AFWD_VERDICT_PASS);
 
     /* The TXT for the target goes out like any forwarded question. */
@@ -1190,7 +1231,7 @@ static void test_learning(void) {
     if (x == NULL) return;
     uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, "x.target.example.org", TYPE_TXT);
     r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     expect_answer(x, buf, q, q_len, false);
     afwd_exchange_free(x);
     afwd_engine_free(e);
@@ -1205,8 +1246,8 @@ static void test_learning(void) {
     reply_name_rr(&m, 0, NULL, TYPE_CNAME, 300, "x.target.example.org");
     reply_name_rr(&m, 1, "example.com", TYPE_NS, 300, "ns1.example.com");
     r_len = reply_end(&m, uq, uq_len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
-    internal_says(x, e, 3);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
+    internal_says(x, 3);
     CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_ANSWER);
     afwd_exchange_free(x);
     CHECK_EQ(CLASSIFY(e, "x.target.example.org.", TYPE_TXT), AFWD_VERDICT_FORWARD);
@@ -1228,6 +1269,9 @@ static void test_authoritative(void) {
     size_t q_len = build_query(q, 0x8888, 0x01, 1, CLIENT_NAME, TYPE_TXT, true);
     afwd_exchange *x = start(e, q, q_len, false);
     if (x == NULL) return;
+    /* Its sends to the resolvers are discovery lookups (what the shim labels its metrics with). */
+    CHECK(afwd_exchange_is_authoritative(x));
+    CHECK(!afwd_exchange_is_authoritative(NULL));
 
     /* 1. SOA of the challenge name, to the first resolver, RD set: NXDOMAIN with the zone's SOA. */
     size_t uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, CLIENT_NAME, TYPE_SOA);
@@ -1235,7 +1279,7 @@ static void test_authoritative(void) {
     reply[3] = 0x83; /* RA, NXDOMAIN */
     reply_soa_rr(&m, 1, "example.com", 3600, 300);
     size_t r_len = reply_end(&m, uq, uq_len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
 
     /* 2. NS of the apex: ns1 with glue, ns2 without. */
     uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, "example.com", TYPE_NS);
@@ -1244,23 +1288,23 @@ static void test_authoritative(void) {
     reply_name_rr(&m, 0, NULL, TYPE_NS, 3600, "ns2.example.com");
     reply_rr(&m, 2, "ns1.example.com", TYPE_A, 3600, A_NS1, 4);
     r_len = reply_end(&m, uq, uq_len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
 
     /* 3. The challenge to ns1's glue address on port 53, RD clear; a reply without AA is
        refused and the exchange moves on: the A lookup of ns2 through the resolvers. */
     uq_len = expect_send(x, uq, NS1, 53, false, false, CLIENT_NAME, TYPE_TXT);
     r_len = build_reply(reply, uq, uq_len, NULL, 3600, false);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_REPLY_NOT_AUTHORITATIVE);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_ERR_REPLY_NOT_AUTHORITATIVE);
     uq_len = expect_send(x, uq, LOOPBACK4, 5353, false, true, "ns2.example.com", TYPE_A);
     reply_start(&m, reply, uq, uq_len, false);
     reply_rr(&m, 0, NULL, TYPE_A, 3600, A_NS2, 4);
     r_len = reply_end(&m, uq, uq_len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
 
     /* 4. ns2 answers with AA: the client gets it. */
     uq_len = expect_send(x, uq, NS2, 53, false, false, CLIENT_NAME, TYPE_TXT);
     r_len = build_reply(reply, uq, uq_len, NULL, 3600, true);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     expect_answer(x, buf, q, q_len, true);
     afwd_exchange_free(x);
     CHECK(afwd_engine_learned_len(e) > 0);
@@ -1272,7 +1316,7 @@ static void test_authoritative(void) {
     if (x == NULL) return;
     uq_len = expect_send(x, uq, NS2, 53, true, false, "_acme-challenge.other.example.com", TYPE_TXT);
     r_len = build_reply(reply, uq, uq_len, NULL, 3600, true);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     expect_answer(x, buf, q, q_len, false);
     afwd_exchange_free(x);
 
@@ -1361,7 +1405,23 @@ static void test_hairpin(void) {
     CHECK_EQ(CLASSIFY(e, "example.net", TYPE_A), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "www.example.com", TYPE_TXT), AFWD_VERDICT_PASS);
     CHECK_EQ(CLASSIFY(e, "_acme-challenge.www.example.com", TYPE_A), AFWD_VERDICT_FORWARD);
-    CHECK_EQ(afwd_engine_classify(e, S("www.example.com"), TYPE_A, CLASS_CH, NOW), AFWD_VERDICT_PASS);
+    CHECK_EQ(afwd_engine_classify(e, S("www.example.com"), TYPE_A, CLASS_CH, NOW, AFWD_NO_PASS_FILTER, NULL), AFWD_VERDICT_PASS);
+
+    /* IP targets: the classification carries the answer's addresses; a name target does not. */
+    afwd_classification c;
+    CHECK_EQ(afwd_engine_classify(e, S("WWW.Example.COM"), TYPE_A, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, &c),
+             AFWD_VERDICT_HAIRPIN);
+    CHECK(c.hairpin_ready);
+    CHECK_EQ(c.addr_count, 1);
+    CHECK_EQ(c.ttl, MAX_TTL);
+    CHECK(memcmp(c.addrs[0] + 12, V4, 4) == 0 && c.addrs[0][10] == 0xff && c.addrs[0][11] == 0xff);
+    CHECK_EQ(afwd_engine_classify(e, S("a.example.net"), TYPE_AAAA, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, &c),
+             AFWD_VERDICT_HAIRPIN);
+    CHECK(c.hairpin_ready && c.addr_count == 1 && memcmp(c.addrs[0], V6, 16) == 0);
+    CHECK_EQ(afwd_engine_classify(e, S("svc.example.com"), TYPE_A, CLASS_IN, NOW, AFWD_NO_PASS_FILTER, &c),
+             AFWD_VERDICT_HAIRPIN);
+    CHECK(!c.hairpin_ready && c.addr_count == 0);
+    CHECK_EQ(AFWD_EDNS_UDP_PAYLOAD, 1232);
 
     /* IP target, A, client RD clear: the first poll is the ANSWER. */
     size_t q_len = build_query(q, 0x1234, 0x00, 1, "WwW.Example.COM", TYPE_A, false);
@@ -1418,7 +1478,7 @@ static void test_hairpin(void) {
     reply_name_rr(&m, 0, NULL, TYPE_CNAME, 300, "alias.ingress-nginx.svc.cluster.local");
     reply_rr(&m, 0, "alias.ingress-nginx.svc.cluster.local", TYPE_A, 5, SVC, 4);
     size_t r_len = reply_end(&m, iq, iq_len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_ANSWER);
     check_hairpin_reply(buf, a.len, q, q_len, TYPE_A, 5, SVC, 4, 1);
@@ -1441,7 +1501,7 @@ static void test_hairpin(void) {
     reply_start(&m, reply, iq, a.len, true);
     reply[3] |= 3;
     r_len = reply_end(&m, iq, a.len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
     a = poll_action(x, buf);
     CHECK_EQ(a.kind, AFWD_ACTION_FAIL);
     CHECK_EQ(a.fail_reason, AFWD_ERR_HAIRPIN_TARGET_FAILED);
@@ -1453,7 +1513,7 @@ static void test_hairpin(void) {
     reply_start(&m, reply, iq, a.len, false);
     reply[3] |= 2;
     r_len = reply_end(&m, iq, a.len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_REPLY_UPSTREAM_FAILURE);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_ERR_REPLY_UPSTREAM_FAILURE);
     CHECK_EQ(poll_action(x, buf).fail_reason, AFWD_ERR_HAIRPIN_TARGET_FAILED);
     afwd_exchange_free(x);
     x = start(e, q, q_len, false);
@@ -1462,7 +1522,7 @@ static void test_hairpin(void) {
     reply_rr(&m, 0, NULL, TYPE_A, 30, SVC, 4);
     r_len = reply_end(&m, iq, a.len);
     reply[1] ^= 1;
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_ERR_REPLY_ID_MISMATCH);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_ERR_REPLY_ID_MISMATCH);
     CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_FAIL);
     afwd_exchange_free(x);
 out:
@@ -1509,8 +1569,8 @@ static void test_public_data_rules(void) {
     reply_start(&m, reply, uq, uq_len, false);
     reply_name_rr(&m, 0, NULL, TYPE_CNAME, 300, "intranet.example.com");
     size_t r_len = reply_end(&m, uq, uq_len);
-    CHECK_RESULT(afwd_exchange_reply(x, e, reply, r_len, NOW), AFWD_OK);
-    internal_says(x, e, 0);
+    CHECK_RESULT(afwd_exchange_reply(x, reply, r_len, NOW, NULL), AFWD_OK);
+    internal_says(x, 0);
     CHECK_EQ(poll_action(x, buf).kind, AFWD_ACTION_ANSWER);
     afwd_exchange_free(x);
     CHECK_EQ(CLASSIFY(e, "intranet.example.com", TYPE_TXT), AFWD_VERDICT_PASS);
@@ -1630,6 +1690,7 @@ int main(void) {
     afwd_engine *e = make_engine(AFWD_UPSTREAM_RECURSIVE, true);
     if (e != NULL) {
         test_classify(e);
+        test_classification(e);
         test_malformed_queries(e);
         test_exchange(e, false, false);
         test_exchange(e, true, false);

@@ -130,6 +130,9 @@ pub enum QueryError {
     UnsupportedOpcode,
     /// The query does not have exactly one question.
     QuestionCount,
+    /// [`crate::Exchange::classified`]: the query does not ask the question classified, or the
+    /// verdict was [`crate::Verdict::Pass`].
+    NotClassified,
 }
 
 impl QueryError {
@@ -140,6 +143,9 @@ impl QueryError {
             QueryError::NotAQuery => "client message is a response (QR set), not a query",
             QueryError::UnsupportedOpcode => "client query opcode is not QUERY",
             QueryError::QuestionCount => "client query must have exactly one question",
+            QueryError::NotClassified => {
+                "client query is not the question classified, or was classified PASS"
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::config::{Config, Zone};
 use crate::filter::{self, PassFilter};
 #[cfg(any(test, feature = "internals"))]
 use crate::learned::Fact;
-use crate::learned::{FILTER_WORDS, Facts, Learned, filter_bit, is_check_type};
+use crate::learned::{FILTER_WORDS, Facts, Learned, filter_bit, fx_hash, is_check_type};
 use crate::name;
 use crate::policy::{Refusal, RefusalCounts};
 use crate::wire::{CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT};
@@ -40,6 +40,37 @@ impl Rule {
     pub fn is_challenge_like(self) -> bool {
         matches!(self, Rule::Challenge | Rule::Delegated | Rule::CnameTarget)
     }
+}
+
+/// A verdict with what the exchange that follows needs of it ([`Engine::classify_question`]):
+/// the rule that matched, and a check of the question it was made for.
+/// [`Exchange::classified`](crate::Exchange::classified) takes it, so the rules run once per
+/// question and no decision changes between the verdict and the exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Classified {
+    /// What to do with the question.
+    pub verdict: Verdict,
+    /// The forwarding rule that matched ([`Verdict::Forward`] only).
+    pub rule: Option<Rule>,
+    /// A hash of the question (lower-cased wire name and type; never 0) for
+    /// [`Verdict::Forward`] and [`Verdict::Hairpin`]; 0 for [`Verdict::Pass`].
+    pub check: u32,
+}
+
+impl Classified {
+    /// Not a question of ours.
+    pub const PASS: Classified = Classified {
+        verdict: Verdict::Pass,
+        rule: None,
+        check: 0,
+    };
+}
+
+/// [`Classified::check`] of a question of class IN: a fixed hash of its lower-cased wire name
+/// and type, never 0.
+pub(crate) fn question_check(wire: &[u8], qtype: u16) -> u32 {
+    let h = fx_hash(wire, 0, wire.len(), |w| w) ^ u64::from(qtype).rotate_left(32);
+    ((h ^ (h >> 32)) as u32) | 1
 }
 
 /// A [`Config`] plus the learned state (behind an `RwLock`). `Send + Sync`: one per server block,
@@ -190,44 +221,97 @@ impl Engine {
     /// `LEARN_MIN_TTL` after the (real) clock the entry was learned with. [`Engine::rule`]
     /// itself never purges.
     pub fn classify(&self, qname: &[u8], qtype: u16, qclass: u16, now_ms: u64) -> Verdict {
+        self.classify_question(qname, qtype, qclass, now_ms, false)
+            .verdict
+    }
+
+    /// [`Engine::classify`] with the rule behind the verdict, for
+    /// [`Exchange::classified`](crate::Exchange::classified). `filter_applied` says that the
+    /// caller applied the current pass filter ([`Engine::pass_filter_generation`] unchanged since
+    /// its copy) and it did not rule the question out: the filter is then not applied again (it
+    /// never changes a verdict, it only spares the rules' work).
+    #[inline]
+    pub fn classify_question(
+        &self,
+        qname: &[u8],
+        qtype: u16,
+        qclass: u16,
+        now_ms: u64,
+        filter_applied: bool,
+    ) -> Classified {
         self.expire(now_ms);
-        if self.pass_filter_passes(qname, qtype, qclass) {
-            return Verdict::Pass;
+        if !filter_applied && self.pass_filter_passes(qname, qtype, qclass) {
+            return Classified::PASS;
         }
-        // Hairpin (classify_hairpin below): A/AAAA of class IN, only when a table is configured.
-        if qclass == CLASS_IN
-            && matches!(qtype, TYPE_A | TYPE_AAAA)
+        self.classify_rules(qname, qtype, qclass, now_ms)
+    }
+
+    /// [`Engine::classify_question`] past the pass filter: the rules and the hairpin table. Out
+    /// of line, so that the filter's path saves no registers for it.
+    #[inline(never)]
+    fn classify_rules(&self, qname: &[u8], qtype: u16, qclass: u16, now_ms: u64) -> Classified {
+        if qclass != CLASS_IN {
+            return Classified::PASS;
+        }
+        // Hairpin: A/AAAA only, when a table is configured and may hold the name.
+        let hairpin = matches!(qtype, TYPE_A | TYPE_AAAA)
             && !self.config.hairpin().is_empty()
-            && self.config.hairpin().may_match_text(qname)
-        {
-            return self.classify_hairpin(qname, qtype, now_ms);
+            && self.config.hairpin().may_match_text(qname);
+        if !hairpin && !self.rule_may_match(qname, qtype) {
+            return Classified::PASS;
         }
-        match self.rule(qname, qtype, qclass, now_ms) {
-            Some(_) => Verdict::Forward,
-            None => Verdict::Pass,
+        match name::scan(qname) {
+            Ok(wire) => self.classify_wire(wire.as_bytes(), qtype, now_ms, hairpin),
+            Err(_) => Classified::PASS,
+        }
+    }
+
+    /// The verdict for a lower-cased wire-form name of class IN: every forwarding rule first
+    /// ([`Verdict::Forward`]), then, when `hairpin` (an A or AAAA question), the table
+    /// ([`Verdict::Hairpin`]). No allocation.
+    pub(crate) fn classify_wire(
+        &self,
+        wire: &[u8],
+        qtype: u16,
+        now_ms: u64,
+        hairpin: bool,
+    ) -> Classified {
+        let rule = self.rule_wire(wire, qtype, now_ms);
+        let verdict = if rule.is_some() {
+            Verdict::Forward
+        } else if hairpin && self.config.hairpin().target(wire, qtype).is_some() {
+            Verdict::Hairpin
+        } else {
+            return Classified::PASS;
+        };
+        Classified {
+            verdict,
+            rule,
+            check: question_check(wire, qtype),
         }
     }
 
     /// Which rule forwards the question, if any (class IN only; malformed names never match).
     /// Rules 1 and 4 are checked first, then 2, 3 and 5. No allocation.
     pub fn rule(&self, qname: &[u8], qtype: u16, qclass: u16, now_ms: u64) -> Option<Rule> {
-        if qclass != CLASS_IN {
+        if qclass != CLASS_IN || !self.rule_may_match(qname, qtype) {
             return None;
         }
+        let wire = name::scan(qname).ok()?;
+        self.rule_wire(wire.as_bytes(), qtype, now_ms)
+    }
+
+    /// Whether some rule may take a question of this name and type, from checks that need no
+    /// scan of the name: false means none does.
+    fn rule_may_match(&self, qname: &[u8], qtype: u16) -> bool {
         let c = &self.config;
-        // Cheap checks first: most names need no scan at all.
         let maybe_challenge = c.challenge_labels().may_match(qname);
         let soa_ns = matches!(qtype, TYPE_SOA | TYPE_NS);
         let static_discovery = c.discovery()
             && soa_ns
             && !(c.discovery_zones().is_empty() && c.delegated_ancestors().is_empty());
         let delegated = !c.delegated().is_empty() && is_check_type(qtype);
-        let learned = self.learned_may_match(qtype);
-        if !(maybe_challenge || static_discovery || delegated || learned) {
-            return None;
-        }
-        let wire = name::scan(qname).ok()?;
-        self.rule_wire(wire.as_bytes(), qtype, now_ms)
+        maybe_challenge || static_discovery || delegated || self.learned_may_match(qtype)
     }
 
     /// The pass filter as of now (see [`PassFilter`]): a question it rules out gets
@@ -477,25 +561,6 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn locks_taken(&self) -> usize {
         self.locks_taken.load(Ordering::Relaxed)
-    }
-}
-
-impl Engine {
-    /// The classifier for an A or AAAA question of class IN when the hairpin table is not
-    /// empty: one scan of the name, every forwarding rule first ([`Verdict::Forward`]), then
-    /// the table ([`Verdict::Hairpin`]). No allocation.
-    pub(crate) fn classify_hairpin(&self, qname: &[u8], qtype: u16, now_ms: u64) -> Verdict {
-        let Ok(wire) = name::scan(qname) else {
-            return Verdict::Pass;
-        };
-        let wire = wire.as_bytes();
-        if self.rule_wire(wire, qtype, now_ms).is_some() {
-            Verdict::Forward
-        } else if self.config().hairpin().target(wire, qtype).is_some() {
-            Verdict::Hairpin
-        } else {
-            Verdict::Pass
-        }
     }
 }
 

@@ -194,3 +194,66 @@ fn engine_is_send_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Engine>();
 }
+
+/// The verdict carries its rule into the exchange: the question classified starts it, any other
+/// question (or a PASS) is refused, and the filter skipped on the caller's word changes nothing.
+#[test]
+fn classified_question_starts_its_exchange_only() {
+    use crate::testutil::query;
+    use crate::{Exchange, Transport};
+    let e = engine(|b| {
+        assert!(b.zone("example.com").is_ok());
+        assert!(b.hairpin("www.example.com 10.96.0.80").is_ok());
+    });
+    let challenge = e.classify_question(b"_ACME-challenge.example.com.", TXT, 1, 0, false);
+    assert_eq!(challenge.verdict, Verdict::Forward);
+    assert_eq!(challenge.rule, Some(Rule::Challenge));
+    assert_ne!(challenge.check, 0);
+    let hairpin = e.classify_question(b"www.example.com.", A, 1, 0, false);
+    assert_eq!((hairpin.verdict, hairpin.rule), (Verdict::Hairpin, None));
+    let pass = e.classify_question(b"db.example.com.", A, 1, 0, false);
+    assert_eq!(pass, Classified::PASS);
+
+    let start = |c: Classified, name: &str, qtype: u16| {
+        Exchange::classified(&e, c, &query(7, name, qtype, None), Transport::Udp, 1, 0)
+    };
+    assert!(start(challenge, "_acme-challenge.EXAMPLE.com.", TXT).is_ok());
+    assert!(start(hairpin, "www.example.com.", A).is_ok());
+    for (c, name, qtype) in [
+        (challenge, "_acme-challenge.example.com.", A),
+        (challenge, "_acme-challenge.www.example.com.", TXT),
+        (hairpin, "www.example.com.", AAAA),
+        (pass, "db.example.com.", A),
+        (
+            Classified {
+                check: 0,
+                ..challenge
+            },
+            "_acme-challenge.example.com.",
+            TXT,
+        ),
+    ] {
+        assert_eq!(
+            start(c, name, qtype).err(),
+            Some(crate::QueryError::NotClassified),
+            "{name} {qtype}"
+        );
+    }
+
+    // The filter only spares work: applied or not, the same verdicts.
+    for name in [
+        "_acme-challenge.example.com.",
+        "www.example.com.",
+        "WWW.Example.COM",
+        "db.example.com.",
+        "api.svc.cluster.local.",
+        r"www.example\.com.",
+        ".",
+    ] {
+        for qtype in [A, AAAA, TXT, NS, SOA, 15] {
+            let filtered = e.classify_question(name.as_bytes(), qtype, 1, 0, false);
+            let unfiltered = e.classify_question(name.as_bytes(), qtype, 1, 0, true);
+            assert_eq!(filtered, unfiltered, "{name} {qtype}");
+        }
+    }
+}

@@ -8,17 +8,18 @@
 //! The only randomness is the `random` argument of [`Exchange::new`], expanded with splitmix64:
 //! every send gets a fresh ID and a fresh 0x20 letter case.
 
-use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
+use crate::classify::Verdict;
 use crate::client::{Client, QueryError};
 use crate::config::UpstreamMode;
 use crate::discovery::{self, Auth};
-use crate::engine::{Engine, Rule};
+use crate::engine::{Classified, Engine, Rule, question_check};
+pub use crate::fail_reason::FailReason;
 use crate::hairpin_answer;
 use crate::hairpin_table::Target;
 use crate::learned::Fact;
@@ -63,50 +64,6 @@ pub enum Action<'a> {
     /// Done: every server failed (or the send budget was spent, or a hairpin target's lookup
     /// failed); the client gets SERVFAIL.
     Fail(FailReason),
-}
-
-/// Why an exchange gave up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FailReason {
-    /// The last reply seen was rejected for this reason.
-    Reply(ReplyError),
-    /// The last send got no usable reply (timeout, network error: [`Exchange::on_failure`]).
-    NoReply,
-    /// [`MAX_SENDS`] queries were sent without an answer.
-    SendLimit,
-    /// Authoritative mode: the resolvers' replies named no zone, nameserver or address to ask.
-    NoNameservers,
-    /// The exchange's `max_time` ran out.
-    TimeLimit,
-    /// Hairpin: the lookup of the target name through the rest of the plugin chain failed (no
-    /// reply, an invalid one, SERVFAIL, REFUSED, NXDOMAIN). The target is configured and must
-    /// exist; a negative answer would be cached by clients as the truth about the public name.
-    HairpinTarget,
-}
-
-impl FailReason {
-    /// A static, operator-readable description.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            FailReason::Reply(e) => e.as_str(),
-            FailReason::NoReply => "no reply from the last server tried (timeout or network error)",
-            FailReason::SendLimit => "gave up after the most queries one exchange may send",
-            FailReason::NoNameservers => {
-                "authoritative mode: no zone nameserver address found through the resolvers"
-            }
-            FailReason::TimeLimit => "gave up when the exchange's max_time ran out",
-            FailReason::HairpinTarget => {
-                "hairpin: the lookup of the target name through the rest of the plugin chain failed (no reply, an invalid reply, SERVFAIL, REFUSED or NXDOMAIN)"
-            }
-        }
-    }
-}
-
-impl fmt::Display for FailReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// What a send asks, and of which server list.
@@ -237,17 +194,50 @@ impl Exchange {
         now_ms: u64,
     ) -> Result<Exchange, QueryError> {
         let client = Client::parse(client_query, client)?;
-        let config = engine.config();
-        let (qtype, qclass) = (client.qtype, client.qclass);
-        let rule = if qclass == DNSClass::IN {
-            engine.rule_wire(&client.wire, u16::from(qtype), now_ms)
+        let classified = if client.qclass == DNSClass::IN {
+            engine.classify_wire(&client.wire, u16::from(client.qtype), now_ms, true)
         } else {
-            None
+            Classified::PASS
         };
-        // Hairpin: an A or AAAA question no forwarding rule takes, for a name in the
-        // table.
-        let hairpin = match (rule, qclass) {
-            (None, DNSClass::IN) => config
+        Ok(Exchange::start(engine, client, classified, random, now_ms))
+    }
+
+    /// [`Exchange::new`] for a question that [`Engine::classify_question`] classified: its
+    /// rule is used as it is, none runs again. `client_query` must ask the question classified
+    /// (name, ASCII case-insensitively, and type; class IN), and the verdict must be
+    /// [`Verdict::Forward`] or [`Verdict::Hairpin`]: else [`QueryError::NotClassified`].
+    pub fn classified(
+        engine: &Engine,
+        classified: Classified,
+        client_query: &[u8],
+        client: Transport,
+        random: u64,
+        now_ms: u64,
+    ) -> Result<Exchange, QueryError> {
+        let client = Client::parse(client_query, client)?;
+        let asked = client.qclass == DNSClass::IN
+            && classified.verdict != Verdict::Pass
+            && classified.check == question_check(&client.wire, u16::from(client.qtype));
+        if !asked {
+            return Err(QueryError::NotClassified);
+        }
+        Ok(Exchange::start(engine, client, classified, random, now_ms))
+    }
+
+    /// Plans the first send (or the hairpin answer) of a parsed client question.
+    fn start(
+        engine: &Engine,
+        client: Client,
+        classified: Classified,
+        random: u64,
+        now_ms: u64,
+    ) -> Exchange {
+        let config = engine.config();
+        let qtype = client.qtype;
+        let rule = classified.rule;
+        // Hairpin: an A or AAAA question no forwarding rule takes, for a name in the table.
+        let hairpin = match classified.verdict {
+            Verdict::Hairpin => config
                 .hairpin()
                 .target(&client.wire, u16::from(qtype))
                 .cloned(),
@@ -282,7 +272,7 @@ impl Exchange {
         } else {
             ex.send_to_resolver(Ask::Recursive, 0);
         }
-        Ok(ex)
+        ex
     }
 
     /// The engine's own lookup of `name` (lower-cased wire form) and `qtype` through the `to`

@@ -10,7 +10,7 @@
 //! (replies handed to exchanges, prefetch polls), after which it takes a fresh copy; a shrinking
 //! state leaves the copy conservative.
 
-use crate::learned::{FILTER_BITS, FILTER_WORDS, filter_bit, pair_bit};
+use crate::learned::{FILTER_BITS, FILTER_WORDS, filter_bit, filter_bit_lower, pair_bit};
 use crate::wire::{CLASS_IN, MAX_LABEL_LEN, TYPE_A, TYPE_AAAA};
 
 /// The pass filter. Plain data: copy it freely.
@@ -24,9 +24,9 @@ pub struct PassFilter {
     pub labels: [u64; FILTER_WORDS],
     /// Bit [`label_bit`] of the last label of every hairpin name and wildcard zone.
     pub hairpin_labels: [u64; FILTER_WORDS],
-    /// Bit [`pair_bit`] of the first and last labels of every learned and prefetched name
-    /// (among them the nameserver hosts, the only names whose A and AAAA questions a rule
-    /// other than hairpin takes).
+    /// Bit [`pair_bit`] of the first and last labels of every learned and prefetched
+    /// nameserver host (the only names whose A and AAAA questions a rule other than hairpin
+    /// takes).
     pub pairs: [u64; FILTER_WORDS],
 }
 
@@ -110,53 +110,100 @@ pub(crate) fn passes(
     if !bit_set(types, usize::from(qtype)) {
         return true;
     }
-    let Some(label) = last_label(qname) else {
+    // Labels are hashed in place in `qname`, whose bytes around them spare a copy.
+    let name = qname.strip_suffix(b".").unwrap_or(qname);
+    let Some(start) = last_label(name) else {
         return false;
     };
-    let label = label_bit(label);
+    let label = label_bit_in(qname, start, name.len());
     if !bits.label(label) {
         return true;
     }
     if !matches!(qtype, TYPE_A | TYPE_AAAA) || bits.hairpin_label(label) {
         return false;
     }
-    let name = qname.strip_suffix(b".").unwrap_or(qname);
-    let first = match name.iter().position(|&b| b == b'.') {
-        Some(dot) => name.get(..dot).unwrap_or(&[]),
-        None => name,
-    };
-    if first.is_empty() || first.len() > MAX_LABEL_LEN || first.contains(&b'\\') {
+    let Some(end) = first_label(name) else {
         return false;
-    }
-    !bits.pair(pair_bit(label_bit(first), label))
+    };
+    !bits.pair(pair_bit(label_bit_in(qname, 0, end), label))
 }
 
 /// The label bit of a label as it appears in a presentation-format name (no escapes): the
 /// learned names' prefilter hash ([`filter_bit`], FxHash-style over 8-byte little-endian words,
 /// 4096 bits) of its bytes in ASCII lower case.
 pub fn label_bit(label: &[u8]) -> usize {
-    let mut lower = [0u8; MAX_LABEL_LEN];
-    let n = label.len().min(MAX_LABEL_LEN);
-    for (d, s) in lower.iter_mut().zip(label) {
-        *d = s.to_ascii_lowercase();
-    }
-    filter_bit(lower.get(..n).unwrap_or(&[]))
+    label_bit_in(label, 0, label.len().min(MAX_LABEL_LEN))
 }
 
-/// The last label of a presentation-format name, when it can be had without unescaping: see
-/// [`PassFilter::passes`], step 4.
-fn last_label(qname: &[u8]) -> Option<&[u8]> {
-    let name = qname.strip_suffix(b".").unwrap_or(qname);
-    let start = name
-        .iter()
-        .rposition(|&b| b == b'.')
-        .map_or(0, |dot| dot + 1);
-    let label = name.get(start..)?;
-    let escaped_dot = start >= 2 && name.get(start - 2) == Some(&b'\\');
-    if label.is_empty() || label.len() > MAX_LABEL_LEN || escaped_dot || label.contains(&b'\\') {
+/// [`label_bit`] of the label `name[start..end]`, reading the bytes around it.
+#[inline]
+fn label_bit_in(name: &[u8], start: usize, end: usize) -> usize {
+    filter_bit_lower(name, start, end)
+}
+
+/// Where the last label of a presentation-format name without its trailing dot starts, when it
+/// can be had without unescaping: see [`PassFilter::passes`], step 4. The last 8 bytes are
+/// searched at once; a longer label is searched byte by byte, at most 64.
+#[inline]
+fn last_label(name: &[u8]) -> Option<usize> {
+    let n = name.len();
+    let start = match word_at(name, n.wrapping_sub(8)).map(dots_and_escapes) {
+        // The nearest `.` or `\` is byte 7 - leading_zeros / 8 of the word.
+        Some(hits) if hits != 0 => n - 1 - (hits.leading_zeros() as usize / 8),
+        _ => name
+            .iter()
+            .rev()
+            .take(MAX_LABEL_LEN + 1)
+            .position(|&b| b == b'.' || b == b'\\')
+            .map_or(n.saturating_sub(MAX_LABEL_LEN + 1), |back| n - 1 - back),
+    };
+    // `start` is the `.` or `\` before the label, or the name's start.
+    let (label_start, stop) = match name.get(start) {
+        Some(&b'.') if n - start > 1 => (start + 1, b'.'),
+        Some(&b'.' | &b'\\') => return None,
+        _ => (start, 0),
+    };
+    let len = n - label_start;
+    let escaped_dot = stop == b'.' && start >= 1 && name.get(start - 1) == Some(&b'\\');
+    if len == 0 || len > MAX_LABEL_LEN || escaped_dot {
         return None;
     }
-    Some(label)
+    Some(label_start)
+}
+
+/// Where the first label of a presentation-format name without its trailing dot ends, when it
+/// can be had without unescaping: see [`PassFilter::passes`], step 5. The first 8 bytes are
+/// searched at once; a longer label is searched byte by byte, at most 64.
+#[inline(always)]
+fn first_label(name: &[u8]) -> Option<usize> {
+    let end = match word_at(name, 0).map(dots_and_escapes) {
+        Some(hits) if hits != 0 => hits.trailing_zeros() as usize / 8,
+        _ => name
+            .iter()
+            .take(MAX_LABEL_LEN + 1)
+            .position(|&b| b == b'.' || b == b'\\')
+            .unwrap_or(name.len().min(MAX_LABEL_LEN + 1)),
+    };
+    if name.get(end) == Some(&b'\\') || end == 0 || end > MAX_LABEL_LEN {
+        return None;
+    }
+    Some(end)
+}
+
+/// The 8 bytes of `name` at `at`, as a little-endian word.
+#[inline]
+fn word_at(name: &[u8], at: usize) -> Option<u64> {
+    let bytes = name.get(at..at.checked_add(8)?)?;
+    bytes.try_into().ok().map(u64::from_le_bytes)
+}
+
+/// Bit 7 of each byte of `w` that is `.` or `\` (exact: no carry crosses bytes).
+#[inline]
+fn dots_and_escapes(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let zero = |x: u64| !(((x & LOW7).wrapping_add(LOW7)) | x) & !LOW7;
+    zero(w ^ (ONES * u64::from(b'.'))) | zero(w ^ (ONES * u64::from(b'\\')))
 }
 
 fn bit_set(words: &[u64], bit: usize) -> bool {

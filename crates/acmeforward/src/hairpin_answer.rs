@@ -14,6 +14,9 @@ use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 
 use crate::client::Client;
+use crate::engine::Engine;
+use crate::hairpin_table::Target;
+use crate::name;
 use crate::validate::Validated;
 
 /// The reply parts of a hairpin answer: the addresses of the asked family (A for an A question,
@@ -65,4 +68,32 @@ pub(crate) fn internal_answer(client: &Client, valid: &Validated) -> Validated {
         }
     }
     answer(client, addrs)
+}
+
+impl Engine {
+    /// The answer to a hairpin question whose target is IP literals, as data, for a caller that
+    /// writes the reply itself: the addresses of the asked family (A for an A question, AAAA for
+    /// AAAA; none: NODATA), in the order given, and their TTL (max_ttl). The reply is the one
+    /// [`crate::Exchange::new`] builds for the question (see [`static_answer`]): NOERROR, AA and
+    /// AD clear, RA set, the question as asked, these records under its name; RD, CD and EDNS0
+    /// as for a forwarded answer. `None` when the question is not in the table, the target is a
+    /// name (looked up by an exchange), or the name does not parse. Call it for a question
+    /// [`Engine::classify`] said is [`crate::Verdict::Hairpin`]: the table does not know the
+    /// forwarding rules.
+    pub fn hairpin_addrs(
+        &self,
+        qname: &[u8],
+        qtype: u16,
+    ) -> Option<(impl Iterator<Item = IpAddr> + '_, u32)> {
+        let wire = name::scan(qname).ok()?;
+        let Target::Addrs(addrs) = self.config().hairpin().target(wire.as_bytes(), qtype)? else {
+            return None;
+        };
+        let want_v4 = qtype == u16::from(RecordType::A);
+        let family = addrs
+            .iter()
+            .copied()
+            .filter(move |ip| ip.is_ipv4() == want_v4);
+        Some((family, self.config().max_ttl()))
+    }
 }

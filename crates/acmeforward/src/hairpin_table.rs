@@ -6,7 +6,7 @@
 //! * [`HairpinTable::lookup`] finds the target of a (lower-cased wire form) name: exact names
 //!   first, then the longest `*.zone` wildcard; no allocation.
 //!
-//! Part of the configuration; the classifier's hairpin step is `Engine::classify_hairpin`
+//! Part of the configuration; the classifier's hairpin step is `Engine::classify_wire`
 //! (engine.rs), the answers are made in hairpin_answer.rs.
 
 use std::collections::HashMap;

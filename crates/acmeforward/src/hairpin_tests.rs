@@ -711,3 +711,37 @@ fn other_family_records_and_ns_in_the_chain_reply_are_ignored() {
     // The NS target was not learned: its A questions are not forwarded.
     assert_eq!(e.learned_len(), 0);
 }
+
+/// The answer as data is the exchange's answer: the same addresses, in order, with the same TTL
+/// (NODATA alike); none for a name target or a question outside the table.
+#[test]
+fn hairpin_addrs_are_the_exchanges_answer() {
+    let e = engine(60);
+    for name in [
+        "www.example.com.",
+        "WWW.Example.COM",
+        "x.example.com.",
+        "exact.example.com.",
+        "a.b.deep.example.com.",
+        "v6.example.com.",
+        "dual.example.com.",
+        "two.example.com.",
+    ] {
+        for qtype in [TYPE_A, TYPE_AAAA] {
+            assert_eq!(verdict(&e, name, qtype), Verdict::Hairpin, "{name}");
+            let want: Vec<(u32, IpAddr)> = records(&parse(&answered(&ex_for(&e, name, qtype))))
+                .into_iter()
+                .map(|(_, _, ttl, ip)| (ttl, ip))
+                .collect();
+            let Some((addrs, ttl)) = e.hairpin_addrs(name.as_bytes(), qtype) else {
+                panic!("{name} {qtype}: no addresses");
+            };
+            let got: Vec<(u32, IpAddr)> = addrs.map(|ip| (ttl, ip)).collect();
+            assert_eq!(got, want, "{name} {qtype}");
+        }
+    }
+    assert!(e.hairpin_addrs(b"svc.example.com.", TYPE_A).is_none());
+    assert!(e.hairpin_addrs(b"www.example.org.", TYPE_A).is_none());
+    assert!(e.hairpin_addrs(b"www.example.com.", TYPE_TXT).is_none());
+    assert!(e.hairpin_addrs(b"www..example.com.", TYPE_A).is_none());
+}

@@ -24,7 +24,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "the exchange's parts",
-        &["client", "query", "validate", "discovery", "probes"],
+        &[
+            "client",
+            "query",
+            "validate",
+            "fail_reason",
+            "discovery",
+            "probes",
+        ],
     ),
     ("answers for the client", &["rewrite", "hairpin_answer"]),
     ("state machines", &["exchange", "share", "prefetch"]),

@@ -44,25 +44,79 @@ pub(crate) const FILTER_WORDS: usize = FILTER_BITS / 64;
 /// eight at a time, top bits kept (`< FILTER_BITS`). Deterministic, no allocation, never panics.
 /// Distinct names may share a bit; that only costs the hot path a lookup.
 pub(crate) fn filter_bit(key: &[u8]) -> usize {
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-    let mut h = (key.len() as u64).wrapping_mul(K);
-    let mut chunks = key.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(26) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    hash_bit(key, 0, key.len(), |w| w)
+}
+
+/// [`filter_bit`] of `buf[start..end]` with its ASCII letters lower-cased, without copying it:
+/// the lower-casing is done on each 8-byte word as it is hashed, and the bytes of `buf` around
+/// the key let its last word be read at once. A range outside `buf` hashes as empty.
+#[inline]
+pub(crate) fn filter_bit_lower(buf: &[u8], start: usize, end: usize) -> usize {
+    hash_bit(buf, start, end, ascii_lower_word)
+}
+
+/// The ASCII upper-case letters of the 8 bytes of `w` in lower case (bytes of 0x80 and above
+/// unchanged), all bytes at once: bit 7 of a byte's `ge_a` / `gt_z` says whether its low 7 bits
+/// are at least `A` / above `Z` (no carry crosses bytes, as each is at most 0x7f + 0x3f).
+#[inline]
+pub(crate) fn ascii_lower_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = w & !HIGH;
+    let ge_a = low7.wrapping_add(ONES * u64::from(0x80 - b'A'));
+    let gt_z = low7.wrapping_add(ONES * u64::from(0x7f - b'Z'));
+    let upper = (ge_a ^ gt_z) & !w & HIGH;
+    w | (upper >> 2)
+}
+
+/// The little-endian word of `buf[at..at + n]` (`n` below 8), zero-padded: one 8-byte load from
+/// `buf` where it has the bytes after or before the range, else byte by byte.
+#[inline(always)]
+fn partial_word(buf: &[u8], at: usize, n: usize) -> u64 {
+    let word = |b: &[u8]| b.try_into().map_or(0, u64::from_le_bytes);
+    // `n` is 1 ..= 7: the shifts stay below 64.
+    let shift = (64 - 8 * n as u32) & 63;
+    if let Some(after) = buf.get(at..at + 8) {
+        word(after) & (u64::MAX >> shift)
+    } else if let Some(before) = (at + n).checked_sub(8).and_then(|s| buf.get(s..at + n)) {
+        word(before) >> shift
+    } else {
+        let bytes = buf.get(at..at + n).unwrap_or(&[]);
+        bytes.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b))
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        if let Some(dst) = w.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        h = (h.rotate_left(26) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+}
+
+/// The hash behind [`filter_bit`]: FxHash-style over `buf[start..end]` (an empty key when the
+/// range is outside `buf`) as 8-byte little-endian words, each passed through `map`, then mixed;
+/// all 64 bits.
+#[inline(always)]
+pub(crate) fn fx_hash(buf: &[u8], start: usize, end: usize, map: impl Fn(u64) -> u64) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let end = if start <= end && end <= buf.len() {
+        end
+    } else {
+        start
+    };
+    let mut h = ((end - start) as u64).wrapping_mul(K);
+    let mut at = start;
+    while end - at >= 8 {
+        let w = buf
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes);
+        h = (h.rotate_left(26) ^ map(w)).wrapping_mul(K);
+        at += 8;
+    }
+    if at != end {
+        h = (h.rotate_left(26) ^ map(partial_word(buf, at, end - at))).wrapping_mul(K);
     }
     h ^= h >> 29;
-    h = h.wrapping_mul(K);
-    (h >> (64 - FILTER_BITS.trailing_zeros())) as usize
+    h.wrapping_mul(K)
+}
+
+#[inline(always)]
+fn hash_bit(buf: &[u8], start: usize, end: usize, map: impl Fn(u64) -> u64) -> usize {
+    (fx_hash(buf, start, end, map) >> (64 - FILTER_BITS.trailing_zeros())) as usize
 }
 
 /// Counts per bit of [`FILTER_BITS`], and the bits with a non-zero count as words. Exact: a bit
@@ -111,8 +165,11 @@ pub(crate) fn pair_bit(first: usize, last: usize) -> usize {
 }
 
 /// A counting filter over the entries' names (bit [`filter_bit`] of each name), over their last
-/// labels (bit [`filter_bit`] of the label's bytes: the pass filter's label bits), and over their
-/// first and last labels together ([`pair_bit`]: the pass filter's pair bits).
+/// labels (bit [`filter_bit`] of the label's bytes: the pass filter's label bits), and over the
+/// first and last labels together ([`pair_bit`]: the pass filter's pair bits) of the nameserver
+/// hosts among them. The pair bits rule out A and AAAA questions, and of the learned and
+/// prefetched names only a nameserver host's A and AAAA are forwarded (rule 3): a CNAME target
+/// or an ancestor needs no pair bit, and leaving it out keeps the pair bits sparse.
 #[derive(Clone)]
 struct Filter {
     names: Counts,
@@ -129,27 +186,43 @@ impl Filter {
         }
     }
 
-    /// The label and pair bits of `key`, when it has a label.
-    fn label_bits(key: &[u8]) -> Option<(usize, usize)> {
+    /// The label bit of `key`, when it has a label.
+    fn label_bit(key: &[u8]) -> Option<usize> {
+        Some(filter_bit(name::labels(key).last()?))
+    }
+
+    /// The pair bit of `key`, when it has a label.
+    fn pair_bit(key: &[u8]) -> Option<usize> {
         let first = filter_bit(name::labels(key).next()?);
-        let last = filter_bit(name::labels(key).last()?);
-        Some((last, pair_bit(first, last)))
+        Some(pair_bit(first, Filter::label_bit(key)?))
     }
 
     /// An entry named `key` came.
     fn add(&mut self, key: &[u8]) {
         self.names.add(filter_bit(key));
-        if let Some((label, pair)) = Filter::label_bits(key) {
+        if let Some(label) = Filter::label_bit(key) {
             self.labels.add(label);
-            self.pairs.add(pair);
         }
     }
 
     /// An entry named `key` went.
     fn remove(&mut self, key: &[u8]) {
         self.names.remove(filter_bit(key));
-        if let Some((label, pair)) = Filter::label_bits(key) {
+        if let Some(label) = Filter::label_bit(key) {
             self.labels.remove(label);
+        }
+    }
+
+    /// The entry named `key` became a nameserver host (it stays one until it goes).
+    fn add_host(&mut self, key: &[u8]) {
+        if let Some(pair) = Filter::pair_bit(key) {
+            self.pairs.add(pair);
+        }
+    }
+
+    /// The nameserver host named `key` went.
+    fn remove_host(&mut self, key: &[u8]) {
+        if let Some(pair) = Filter::pair_bit(key) {
             self.pairs.remove(pair);
         }
     }
@@ -323,8 +396,11 @@ impl Learned {
 
     /// Rebuilds `pinned` (and its share of the filter) from `prefetched`.
     fn reindex_pinned(&mut self) {
-        for key in self.pinned.keys() {
+        for (key, p) in &self.pinned {
             self.filter.remove(key);
+            if p.host_until != 0 {
+                self.filter.remove_host(key);
+            }
         }
         self.pinned.clear();
         for z in self.prefetched.values() {
@@ -335,8 +411,11 @@ impl Learned {
                 host.host_until = host.host_until.max(z.until);
             }
         }
-        for key in self.pinned.keys() {
+        for (key, p) in &self.pinned {
             self.filter.add(key);
+            if p.host_until != 0 {
+                self.filter.add_host(key);
+            }
         }
     }
 
@@ -374,8 +453,8 @@ impl Learned {
         &self.filter.labels.words
     }
 
-    /// The first and last labels of the entries' names (and of the prefetched names), by their
-    /// [`pair_bit`]: the pass filter's pair bits.
+    /// The first and last labels of the nameserver hosts' names, learned and prefetched, by
+    /// their [`pair_bit`]: the pass filter's pair bits.
     pub(crate) fn pair_words(&self) -> &[u64; FILTER_WORDS] {
         &self.filter.pairs.words
     }
@@ -529,10 +608,14 @@ impl Learned {
         };
         let old_until = entry.until();
         let had_target = entry.cname_target != 0;
+        let was_host = entry.ns_host != 0;
         change(entry);
         let new_until = entry.until();
         if !had_target && entry.cname_target != 0 {
             self.cname_targets += 1;
+        }
+        if !was_host && entry.ns_host != 0 {
+            self.filter.add_host(&key);
         }
         if new_until != old_until {
             self.by_expiry.push(Reverse((new_until, key)));
@@ -555,6 +638,9 @@ impl Learned {
         let current = self.entries.get(&*key).is_some_and(|e| e.until() == until);
         if current && let Some(e) = self.entries.remove(&*key) {
             self.filter.remove(&key);
+            if e.ns_host != 0 {
+                self.filter.remove_host(&key);
+            }
             if e.cname_target != 0 {
                 self.cname_targets = self.cname_targets.saturating_sub(1);
             }

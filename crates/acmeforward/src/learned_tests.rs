@@ -221,6 +221,42 @@ fn filter_bit_is_fixed_and_in_range() {
 }
 
 #[test]
+fn lower_casing_words_matches_lower_casing_bytes() {
+    // Every byte value at every position of the word, beside neighbours that would carry.
+    for pos in 0..8 {
+        for b in 0..=255u8 {
+            for fill in [0x00u8, 0x40, 0x5a, 0x5b, 0x7f, 0x80, 0xc1, 0xff] {
+                let mut bytes = [fill; 8];
+                bytes[pos] = b;
+                let want = bytes.map(|c| c.to_ascii_lowercase());
+                let got = ascii_lower_word(u64::from_le_bytes(bytes)).to_le_bytes();
+                assert_eq!(got, want, "{bytes:?}");
+            }
+        }
+    }
+    // Every range of a name, read with and without bytes around it.
+    let name = b"Api-Payments_SVC.Cluster.\xffZ@[`{.LOCAL";
+    for start in 0..=name.len() {
+        for end in start..=name.len() {
+            let lower: Vec<u8> = name[start..end]
+                .iter()
+                .map(u8::to_ascii_lowercase)
+                .collect();
+            let want = filter_bit(&lower);
+            assert_eq!(filter_bit_lower(name, start, end), want, "{start}..{end}");
+            let alone = &name[start..end];
+            assert_eq!(
+                filter_bit_lower(alone, 0, alone.len()),
+                want,
+                "{start}..{end}"
+            );
+        }
+    }
+    assert_eq!(filter_bit_lower(name, 5, 2), filter_bit(b""));
+    assert_eq!(filter_bit_lower(name, 0, 99), filter_bit(b""));
+}
+
+#[test]
 fn filter_tracks_entries_and_shared_bits() {
     let mut l = Learned::new(16);
     assert_eq!(l.filter_words(), &[0; FILTER_WORDS]);
@@ -345,4 +381,32 @@ fn learned_never_panics(
     let _ = l.purge(u64::MAX);
     prop_assert!(l.is_empty());
 }
+}
+
+/// Only nameserver hosts have a pair bit (the only learned names whose A and AAAA are
+/// forwarded), from the moment one is learned until its entry goes.
+#[test]
+fn pair_bits_count_the_nameserver_hosts_only() {
+    let pair = |name: &str| {
+        let key = w(name);
+        Filter::pair_bit(&key).unwrap_or(usize::MAX)
+    };
+    let has = |l: &Learned, bit: usize| l.pair_words()[bit / 64] & (1 << (bit % 64)) != 0;
+    let mut l = Learned::new(16);
+    l.learn(&w("x.auth.example.org"), Fact::CnameTarget, 60, 0);
+    l.learn(&w("auth.example.org"), Fact::Ancestor, 60, 0);
+    assert_eq!(l.pair_words(), &[0; FILTER_WORDS], "no host yet");
+    // A name that is a CNAME target first and a nameserver host later gets its pair bit then.
+    l.learn(&w("x.auth.example.org"), Fact::NsHost, 120, 0);
+    l.learn(&w("ns1.example.com"), Fact::NsHost, 60, 0);
+    assert!(has(&l, pair("x.auth.example.org")) && has(&l, pair("ns1.example.com")));
+    let set: u32 = l.pair_words().iter().map(|w| w.count_ones()).sum();
+    assert!(set <= 2, "{set} pair bits for two hosts");
+    l.purge(MIN_MS);
+    assert!(
+        !has(&l, pair("ns1.example.com")) || pair("ns1.example.com") == pair("x.auth.example.org")
+    );
+    assert!(has(&l, pair("x.auth.example.org")));
+    l.purge(2 * MAX_MS);
+    assert_eq!(l.pair_words(), &[0; FILTER_WORDS], "every host went");
 }

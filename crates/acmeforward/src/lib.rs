@@ -73,6 +73,7 @@ mod config_tests;
 mod discovery;
 mod engine;
 mod exchange;
+mod fail_reason;
 mod filter;
 #[cfg(test)]
 mod filter_tests;
@@ -120,7 +121,7 @@ pub use config::{
 };
 pub use config_error::ConfigError;
 pub use discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
-pub use engine::{Engine, Rule};
+pub use engine::{Classified, Engine, Rule};
 pub use exchange::{Action, Exchange, FailReason, MAX_SENDS};
 pub use filter::{PassFilter, label_bit};
 #[cfg(feature = "internals")]
