@@ -47,7 +47,10 @@ fn rule(e: *const afwd_engine, name: &[u8], qtype: u16) -> u8 {
 fn the_classification_names_the_rule_that_forwards() {
     let e = engine();
     assert_eq!(rule(e, QNAME, TXT), AFWD_RULE_CHALLENGE);
-    assert_eq!(rule(e, b"_ACME-Challenge.Example.COM", A), AFWD_RULE_CHALLENGE);
+    assert_eq!(
+        rule(e, b"_ACME-Challenge.Example.COM", A),
+        AFWD_RULE_CHALLENGE
+    );
     assert_eq!(rule(e, b"www.example.com.", TXT), AFWD_RULE_NONE);
     assert_eq!(rule(e, TARGET, TXT), AFWD_RULE_NONE);
 
