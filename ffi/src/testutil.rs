@@ -1,7 +1,7 @@
 //! What the unit tests of the C ABI share: they call the `extern "C"` functions as C would, on
 //! hand-made queries and replies. The tests are split by concern (`*_tests.rs`); the DNS
 //! behaviour itself is the core's (tested there and, end to end through the header, by
-//! ffi/tests/ffi_test.c).
+//! the C test in ffi/tests/).
 
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
