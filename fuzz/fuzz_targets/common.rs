@@ -1,5 +1,5 @@
 // Shared by the targets (included with `mod common;`) and by the seed generator
-// (examples/seeds.rs): the configurations under test, the input format of the targets that drive
+// (examples/seeds/): the configurations under test, the input format of the targets that drive
 // exchanges, the driver, and the invariants every reply and every sent query must keep.
 #![allow(dead_code)] // not every target uses every helper
 

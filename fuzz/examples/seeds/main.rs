@@ -1,8 +1,9 @@
 //! Writes the seed corpus of every fuzz target into seeds/<target>/ (replacing what is there):
 //! real DNS messages and names, in each target's input format (see the targets and common.rs).
-//! Run from fuzz/: `cargo run --example seeds`.
-#[path = "../fuzz_targets/common.rs"]
+//! Run from fuzz/: `cargo run --example seeds`. The DNS messages are built by wire.rs.
+#[path = "../../fuzz_targets/common.rs"]
 mod common;
+mod wire;
 
 use std::fs;
 use std::path::Path;
@@ -11,108 +12,16 @@ use common::{
     AUTHORITATIVE, CLASS_IN, DELEGATED, DISCOVERY_OFF, LISTED, NONE, PROTECT, TYPE_A, TYPE_AAAA,
     TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT, frame,
 };
-
-const TYPE_DNAME: u16 = 39;
-const TYPE_OPT: u16 = 41;
-const CLASS_CH: u16 = 3;
-/// QR | RD | RA: a resolver's answer.
-const RA: u16 = 0x8180;
-/// QR | AA: an authoritative server's answer.
-const AA: u16 = 0x8400;
-const TC: u16 = 0x0200;
-const NXDOMAIN: u16 = 3;
-const SERVFAIL: u16 = 2;
-/// A compression pointer to the question name.
-const QNAME: &[u8] = &[0xc0, 0x0c];
+use wire::{
+    AA, CLASS_CH, NXDOMAIN, QNAME, RA, SERVFAIL, TC, TYPE_DNAME, name, opt, query, reply, rr, soa,
+    txt,
+};
 
 // Frame kinds (common::Kind).
 const REPLY: u8 = 0;
 const NO_REPLY: u8 = 1;
 const UDP_QUERY: u8 = 4;
 const TCP_QUERY: u8 = 5;
-
-/// Wire form of a dotted name, case kept ("." is the root).
-fn name(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in s.split('.').filter(|l| !l.is_empty()) {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
-}
-
-fn rr(owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
-    let mut out = owner.to_vec();
-    out.extend_from_slice(&rtype.to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
-    out.extend_from_slice(&ttl.to_be_bytes());
-    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    out.extend_from_slice(rdata);
-    out
-}
-
-fn txt(s: &str) -> Vec<u8> {
-    let mut out = vec![s.len() as u8];
-    out.extend_from_slice(s.as_bytes());
-    out
-}
-
-fn soa(zone: &str, minimum: u32) -> Vec<u8> {
-    let mut out = name(&format!("ns1.{zone}"));
-    out.extend(name(&format!("hostmaster.{zone}")));
-    for v in [2024010101u32, 7200, 3600, 1209600, minimum] {
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-    out
-}
-
-fn opt(payload: u16, dnssec_ok: bool, options: &[u8]) -> Vec<u8> {
-    let mut out = vec![0];
-    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
-    out.extend_from_slice(&payload.to_be_bytes());
-    out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
-    out.extend_from_slice(&(options.len() as u16).to_be_bytes());
-    out.extend_from_slice(options);
-    out
-}
-
-fn message(id: u16, flags: u16, question: (&str, u16, u16), sections: [&[Vec<u8>]; 3]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&flags.to_be_bytes());
-    out.extend_from_slice(&1u16.to_be_bytes());
-    for s in sections {
-        out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    }
-    out.extend(name(question.0));
-    out.extend_from_slice(&question.1.to_be_bytes());
-    out.extend_from_slice(&question.2.to_be_bytes());
-    for s in sections {
-        for r in s {
-            out.extend_from_slice(r);
-        }
-    }
-    out
-}
-
-/// A client query, RD set; `edns`: (UDP size, DO).
-fn query(id: u16, qname: &str, qtype: u16, edns: Option<(u16, bool)>) -> Vec<u8> {
-    let ar: Vec<Vec<u8>> = edns.map(|(p, d)| opt(p, d, &[])).into_iter().collect();
-    message(id, 0x0100, (qname, qtype, CLASS_IN), [&[], &[], &ar])
-}
-
-/// A reply (ID 0: the harness copies in the ID and question of the query it answers).
-fn reply(
-    flags: u16,
-    qname: &str,
-    qtype: u16,
-    an: &[Vec<u8>],
-    ns: &[Vec<u8>],
-    ar: &[Vec<u8>],
-) -> Vec<u8> {
-    message(0, flags, (qname, qtype, CLASS_IN), [an, ns, ar])
-}
 
 fn write(target: &str, seed: &str, bytes: &[u8]) {
     let dir = Path::new("seeds").join(target);
@@ -889,6 +798,27 @@ fn learn_seeds() {
     );
 }
 
+/// The inputs that once found a bug (regressions/<target>/<name>) are seeds too
+/// (seeds/<target>/regression-<name>), so that every fuzz run replays them.
+fn regression_seeds() {
+    for dir in fs::read_dir("regressions").expect("regressions directory") {
+        let dir = dir.expect("regressions directory entry").path();
+        let target = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("target name");
+        for file in fs::read_dir(&dir).expect("regressions of a target") {
+            let file = file.expect("regression entry").path();
+            let seed = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("regression name");
+            let bytes = fs::read(&file).expect("regression file");
+            write(target, &format!("regression-{seed}"), &bytes);
+        }
+    }
+}
+
 fn main() {
     for target in ["classify", "names", "query", "reply", "hairpin", "learn"] {
         let _ = fs::remove_dir_all(Path::new("seeds").join(target));
@@ -899,4 +829,5 @@ fn main() {
     reply_seeds();
     hairpin_seeds();
     learn_seeds();
+    regression_seeds();
 }
