@@ -108,9 +108,14 @@ static const char *verdict_name(afwd_verdict v) {
     }
 }
 
-static void classify(const afwd_engine *e, const char *name, uint16_t qtype, const char *type_name) {
-    afwd_verdict v = afwd_engine_classify(e, (const uint8_t *)name, strlen(name), qtype, CLASS_IN, NOW_MS);
+/* Classifies one question (no pass filter applied by the caller) and prints the verdict; the
+   classification is what starts the question's exchange. */
+static afwd_classification classify(const afwd_engine *e, const char *name, uint16_t qtype, const char *type_name) {
+    afwd_classification c;
+    afwd_verdict v = afwd_engine_classify(e, (const uint8_t *)name, strlen(name), qtype, CLASS_IN, NOW_MS,
+                                          AFWD_NO_PASS_FILTER, &c);
     printf("classify %s %s: %s\n", name, type_name, verdict_name(v));
+    return c;
 }
 
 /* Prints the client reply: rcode, and each TXT answer with its TTL. */
@@ -149,7 +154,7 @@ int main(void) {
     afwd_config_free(config); /* the engine keeps its own copy */
 
     /* 2. Which questions acmeforward takes. */
-    classify(engine, CHALLENGE, TYPE_TXT, "TXT");
+    afwd_classification challenge = classify(engine, CHALLENGE, TYPE_TXT, "TXT");
     classify(engine, "_acme-challenge.example.org", TYPE_TXT, "TXT");
     classify(engine, "www.example.com", TYPE_A, "A");
 
@@ -158,7 +163,7 @@ int main(void) {
     size_t query_len = build_query(query, 0x1234, CHALLENGE, TYPE_TXT);
     afwd_exchange *x = NULL;
     uint64_t random = 0x9e3779b97f4a7c15u; /* a program passes 64 fresh random bits per query */
-    ok(afwd_exchange_new(engine, query, query_len, false, random, NOW_MS, &x), "exchange_new");
+    ok(afwd_exchange_new(engine, &challenge, query, query_len, false, random, NOW_MS, &x), "exchange_new");
     afwd_action action;
     ok(afwd_exchange_poll(x, buf, sizeof buf, &action), "exchange_poll");
     if (action.kind != AFWD_ACTION_SEND) {
@@ -171,7 +176,7 @@ int main(void) {
 
     /* 4. The upstream's reply (here made up: the token with a one-hour TTL), then the answer. */
     size_t reply_len = build_reply(reply, buf, action.len, TOKEN, TOKEN_TTL);
-    afwd_result r = afwd_exchange_reply(x, engine, reply, reply_len, NOW_MS + 5);
+    afwd_result r = afwd_exchange_reply(x, reply, reply_len, NOW_MS + 5, NULL);
     printf("reply: %s\n", afwd_result_text(r));
     ok(afwd_exchange_poll(x, buf, sizeof buf, &action), "exchange_poll");
     if (action.kind != AFWD_ACTION_ANSWER) {
