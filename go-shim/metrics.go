@@ -27,6 +27,13 @@ var (
 		Help:      "Counter of the questions acmeforward takes, by decision (challenge, discovery, delegated, hairpin, other).",
 	}, []string{"server", "decision"})
 
+	suppressedLogCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "acmeforward",
+		Name:      "log_lines_suppressed_total",
+		Help:      "Counter of the info lines of forwarded challenge lookups not written because more than 100 came in one second.",
+	}, []string{"server"})
+
 	responseCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "acmeforward",
@@ -163,9 +170,13 @@ func decisionOf(c classification) string {
 // mode), whose address DNS data chose.
 const toAuthoritative = "authoritative"
 
+// lookupLogLimit bounds report's info lines, over every server block of the
+// process: they share its log.
+var lookupLogLimit = &logLimiter{max: maxLookupLogLines}
+
 // report counts the reply the client got (rc, as ServeDNS returns it) and how
-// long it took, and logs a challenge lookup at info level: the check an
-// operator wants to see. upstream is the "to" label of the try that gave
+// long it took, and logs a challenge lookup at info level (the check an
+// operator wants to see), at most about maxLookupLogLines a second. upstream is the "to" label of the try that gave
 // the answer (of the last try when none did), "shared" for an answer from an
 // identical question's exchange, "-" when nothing was sent.
 func report(server, decision string, q *dns.Question, rc int, upstream string, start time.Time) {
@@ -174,7 +185,11 @@ func report(server, decision string, q *dns.Question, rc int, upstream string, s
 	responseCount.WithLabelValues(server, decision, rcodeName).Inc()
 	requestDuration.WithLabelValues(server, decision).Observe(d.Seconds())
 	if decision == decisionChallenge {
-		log.Infof("%s %s to=%s rcode=%s duration=%s", q.Name, dns.TypeToString[q.Qtype], upstream, rcodeName, d)
+		if lookupLogLimit.allow(time.Now().Unix()) {
+			log.Infof("%s %s to=%s rcode=%s duration=%s", q.Name, dns.TypeToString[q.Qtype], upstream, rcodeName, d)
+		} else {
+			suppressedLogCount.WithLabelValues(server).Inc()
+		}
 	}
 }
 
