@@ -206,6 +206,22 @@ pub(crate) fn exchange(e: *const afwd_engine, id: u16) -> *mut afwd_exchange {
     exchange_for(e, id, QNAME, TXT)
 }
 
+/// Answers the pending INTERNAL (the question about a CNAME target) NXDOMAIN: the internal view
+/// does not know the name, so the target is learned. `state_out` as for `afwd_exchange_reply`.
+pub(crate) fn internal_nxdomain(x: *mut afwd_exchange, state_out: *mut afwd_engine_state) {
+    let (action, q) = poll(x);
+    assert_eq!(action.kind, afwd_action_kind::AFWD_ACTION_INTERNAL);
+    let mut r = reply_with(&q, &[]);
+    r[3] |= 3;
+    // SAFETY: a live exchange; the slice is valid for its length, `state_out` NULL or writable.
+    unsafe {
+        assert_eq!(
+            afwd_exchange_reply(x, r.as_ptr(), r.len(), NOW, state_out),
+            afwd_result::AFWD_OK
+        )
+    };
+}
+
 /// Polls `x` with a big buffer: the action and its bytes.
 pub(crate) fn poll(x: *const afwd_exchange) -> (afwd_action, Vec<u8>) {
     let mut buf = vec![0u8; 65535];
