@@ -38,8 +38,8 @@ func TestAlternatives(t *testing.T) {
 
 	withAcmeforward := startCoreDNS(t, w, "coredns-acmeforward", "acmeforward", recursiveBlock(w).String())
 	without := startCoreDNS(t, w, "coredns-plain", "without", "")
-	// A public resolver on port 53, as 1.1.1.1 is to a pod whose dnsConfig
-	// names it: it forwards everything to the public view.
+	// A stand-in for the public resolver a pod's dnsConfig would name, on
+	// port 53: it forwards everything to the public view.
 	publicResolver := startCustomCoreDNS(t, w, "public-resolver", func(addr netip.AddrPort) string {
 		return fmt.Sprintf(".:%d {\n    bind %s\n    log\n    forward . %s\n}\n", addr.Port(), addr.Addr(), public.Addr)
 	})

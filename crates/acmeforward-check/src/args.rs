@@ -202,7 +202,7 @@ mod tests {
             "--resolver",
             "10.96.0.10",
             "--public",
-            "1.1.1.1",
+            "127.0.0.53",
             "--public=[2001:db8::1]:5353",
             "--json",
             "--timeout",
@@ -214,7 +214,7 @@ mod tests {
             Ok(Command::Check(Args {
                 resolver: Some("10.96.0.10:53".parse().expect("addr")),
                 public: vec![
-                    "1.1.1.1:53".parse().expect("addr"),
+                    "127.0.0.53:53".parse().expect("addr"),
                     "[2001:db8::1]:5353".parse().expect("addr")
                 ],
                 json: true,
@@ -230,13 +230,13 @@ mod tests {
             &[][..],
             &["lookup", "x.example"],
             &["check", "example.com"],
-            &["check", "--public", "1.1.1.1"],
+            &["check", "--public", "127.0.0.53"],
             &["check", "--public"],
             &["check", "--public", "dns.google", "example.com"],
             &[
                 "check",
                 "--public",
-                "1.1.1.1",
+                "127.0.0.53",
                 "--timeout",
                 "2",
                 "example.com",
@@ -244,18 +244,18 @@ mod tests {
             &[
                 "check",
                 "--public",
-                "1.1.1.1",
+                "127.0.0.53",
                 "--frobnicate",
                 "example.com",
             ],
-            &["check", "--public", "1.1.1.1", "a.example", "b.example"],
+            &["check", "--public", "127.0.0.53", "a.example", "b.example"],
             &[
                 "check",
                 "--public",
-                "1.1.1.1",
+                "127.0.0.53",
                 "_acme-challenge.example.com",
             ],
-            &["check", "--public", "1.1.1.1", "exa mple.com"],
+            &["check", "--public", "127.0.0.53", "exa mple.com"],
         ] {
             assert!(args(bad).is_err(), "{bad:?}");
         }
