@@ -356,8 +356,9 @@ func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *ex
 
 // try is one upstream round trip, with its metrics (to is their "to" label),
 // and the report of its outcome to the core: the reply (which the core
-// validates, learns from or rejects) or the I/O failure. The error says why the try did not produce a
-// usable reply; either way the core has moved on and is polled next.
+// validates, learns from or rejects) or the I/O failure. The error says why
+// the try did not produce a usable reply; either way the core has moved on
+// and is polled next.
 func (a *AcmeForward) try(ctx context.Context, ex *exchange, server, to string, act action, replyBuf []byte) error {
 	upstreamRequestCount.WithLabelValues(server, to, act.proto.String()).Inc()
 	start := time.Now()

@@ -75,7 +75,7 @@ const (
 	resultOtherQuestion    Result = C.AFWD_ERR_QUERY_OTHER_QUESTION
 )
 
-// noPassFilter is the filter generation Classify passes when it has no copy
+// noPassFilter is the filter generation classify passes when it has no copy
 // of the pass filter: the core applies its own.
 const noPassFilter = C.AFWD_NO_PASS_FILTER
 
@@ -285,14 +285,14 @@ func (b *configBuilder) Build() (*Engine, error) {
 // Engine wraps an afwd_engine: the configuration plus the state learned from
 // forwarded replies, shared by every query of one server instance. Its
 // methods are safe for concurrent use. Close marks it closed: afterwards
-// Classify answers VerdictError, LearnedLen 0, and newExchange fails; the
+// classify answers VerdictError, LearnedLen 0, and newExchange fails; the
 // exchanges already made go on with the engine they co-own. The C handle is
 // freed once the Engine is unreachable (see the ownership rules above).
 type Engine struct {
 	ptr    *C.afwd_engine // set by Build, never changed
 	closed atomic.Bool
 	// mayHaveLearned is set once a reply was accepted (the only way the
-	// learned state grows); until then Classify does not read the clock.
+	// learned state grows); until then classify does not read the clock.
 	mayHaveLearned atomic.Bool
 	// filter is the core's pass filter as of the last time the state may
 	// have grown (refreshFilter); nil until the engine is built.
@@ -310,15 +310,6 @@ func (e *Engine) Close() {
 
 // classification is the core's verdict with its rule, for newExchange.
 type classification = C.afwd_classification
-
-// Classify is the hot path: no allocation, no copy, and a C call only for a
-// question the shim's copy of the pass filter does not rule out. name is the
-// question name as miekg/dns gives it (presentation format); its bytes are
-// lent to the core for the duration of the call only.
-func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
-	v, _ := e.classify(name, qtype, qclass)
-	return v
-}
 
 // hairpinAddrs is the answer the core made ready with a hairpin verdict
 // (afwd_classification.hairpin_ready): the addresses, 16 bytes each
@@ -351,8 +342,11 @@ func (e *Engine) rulesOut(name string, qtype, qclass uint16) bool {
 	return f != nil && f.passes(name, qtype, qclass)
 }
 
-// classify is Classify with the classification that starts the question's
-// exchange.
+// classify is the hot path: no allocation, no copy, and a C call only for a
+// question the shim's copy of the pass filter does not rule out. It gives the
+// verdict with the classification that starts the question's exchange. name
+// is the question name as miekg/dns gives it (presentation format); its bytes
+// are lent to the core for the duration of the call only.
 func (e *Engine) classify(name string, qtype, qclass uint16) (Verdict, classification) {
 	f := e.filter.Load()
 	if f == nil {
@@ -395,7 +389,7 @@ func (e *Engine) classifyCore(name string, qtype, qclass uint16, filterGeneratio
 // take.
 func (e *Engine) refreshFilter() {
 	if e.closed.Load() {
-		return // Classify answers VerdictError past the filter's passes anyway
+		return // classify answers VerdictError past the filter's passes anyway
 	}
 	e.refreshFilterTo(uint64(C.afwd_engine_pass_filter_generation(e.ptr)))
 	runtime.KeepAlive(e)
@@ -588,7 +582,7 @@ func (x *exchange) reply(e *Engine, reply []byte, now uint64) error {
 
 // internalReply hands the exchange the rest of the plugin chain's reply to its
 // INTERNAL query: a hairpin target's lookup, or a probe of a name before it is
-// learned. Unlike reply it does not make Classify read the clock: a probe
+// learned. Unlike reply it does not make classify read the clock: a probe
 // only follows an upstream reply of the same exchange, which did.
 func (x *exchange) internalReply(e *Engine, reply []byte) error {
 	return x.feed(e, reply, nowMs())
@@ -710,7 +704,7 @@ func (p *prefetch) reply(e *Engine, reply []byte, now uint64) error {
 	err := resultErr("afwd_prefetch_reply",
 		C.afwd_prefetch_reply(p.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
 	runtime.KeepAlive(e)
-	// What the prefetch publishes expires by the clock: Classify must read it.
+	// What the prefetch publishes expires by the clock: classify must read it.
 	e.mayHaveLearned.Store(true)
 	return err
 }

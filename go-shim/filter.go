@@ -4,7 +4,7 @@ import "math/bits"
 
 // passFilter is a copy of the core's pass filter (afwd_pass_filter in
 // ffi/include/acmeforward.h): a question it rules out gets VerdictPass from
-// the core for sure, so Classify answers it without crossing into Rust. The
+// the core for sure, so classify answers it without crossing into Rust. The
 // core computes it from its configuration and state; this file only applies
 // the rule the header spells out, step by step. A question it does not rule
 // out goes to the core, which decides.

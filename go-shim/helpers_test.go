@@ -416,3 +416,11 @@ func startAuthoritative(t *testing.T, h func(w dns.ResponseWriter, r *dns.Msg)) 
 	serveOn(t, u, pc, ln, h)
 	return u, ip
 }
+
+// Classify is the verdict alone of the shim's classification (filter copy,
+// then the core): no allocation, no copy, a C call only for a question the
+// copy does not rule out.
+func (e *Engine) Classify(name string, qtype, qclass uint16) Verdict {
+	v, _ := e.classify(name, qtype, qclass)
+	return v
+}
