@@ -3,7 +3,7 @@
 //! live server goes through (empty, prefetched, learned).
 
 use acmeforward::{ConfigBuilder, Engine, Fact, Prefetch, PrefetchAction};
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, NS, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
@@ -143,6 +143,13 @@ pub fn prefetched_engine() -> Engine {
                 let hosts = [format!("ns1.{zone}"), format!("ns2.{zone}")];
                 let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
                 upstream_ns_reply(query, &hosts, 3600)
+            }
+            // The internal view knows none of the hosts.
+            PrefetchAction::Internal { query, .. } => {
+                let mut reply = Message::from_vec(&upstream_ns_reply(query, &[], 0))
+                    .expect("fixture reply parses");
+                reply.metadata.response_code = ResponseCode::NXDomain;
+                reply.to_vec().expect("fixture reply encodes")
             }
             PrefetchAction::Sleep { .. } => break,
         };

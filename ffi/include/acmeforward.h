@@ -110,6 +110,13 @@ typedef enum afwd_result {
    */
   AFWD_TRUNCATED = 1,
   /**
+   * `afwd_prefetch_reply`: the internal view's reply to an `AFWD_PREFETCH_INTERNAL` question
+   * was used, and says it knows the nameserver host asked about: the host keeps its internal
+   * answer (counted `internal_name`). Log it once per host, with the fix: name the host
+   * with `public_hosts` if clients need its public address.
+   */
+  AFWD_KEPT_INTERNAL = 2,
+  /**
    * A required pointer was NULL (or a NULL data pointer came with a non-zero length).
    */
   AFWD_ERR_NULL_ARGUMENT = 100,
@@ -262,6 +269,14 @@ typedef enum afwd_result {
    * Challenge label: more than 16.
    */
   AFWD_ERR_TOO_MANY_LABELS = 230,
+  /**
+   * A `public_hosts` name is the root.
+   */
+  AFWD_ERR_PUBLIC_HOST_ROOT = 240,
+  /**
+   * A `public_hosts` name is at or below a protected zone.
+   */
+  AFWD_ERR_PUBLIC_HOST_PROTECTED = 241,
   /**
    * A configuration error that this version of the C ABI has no own code for (a newer core).
    */
@@ -429,6 +444,14 @@ typedef enum afwd_prefetch_action_kind {
    * Nothing to do until `until_ms` (`UINT64_MAX`: nothing ever); then poll again.
    */
   AFWD_PREFETCH_SLEEP = 2,
+  /**
+   * Ask the internal view (the rest of the plugin chain, as for the exchange's
+   * `AFWD_ACTION_INTERNAL`) the query in `buf[..len]` (the A or AAAA of a nameserver host
+   * the prefetch found), waiting at most until `until_ms`; then call `afwd_prefetch_reply`
+   * with the reply written, or `afwd_prefetch_failed` when none was. The host gets its
+   * public answer only if the internal view does not know it.
+   */
+  AFWD_PREFETCH_INTERNAL = 3,
 } afwd_prefetch_action_kind;
 
 /**
@@ -707,11 +730,13 @@ typedef struct afwd_prefetch_action {
    */
   bool tcp;
   /**
-   * SEND: the query's length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length needed).
+   * SEND, INTERNAL: the query's length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length
+   * needed).
    */
   size_t len;
   /**
-   * SEND: the try's deadline; SLEEP: when to poll again. The engine's clock (`now_ms`).
+   * SEND, INTERNAL: the try's deadline; SLEEP: when to poll again. The engine's clock
+   * (`now_ms`).
    */
   uint64_t until_ms;
 } afwd_prefetch_action;
@@ -980,6 +1005,31 @@ enum afwd_result afwd_config_builder_add_allow_ns(struct afwd_config_builder *b,
 enum afwd_result afwd_config_builder_add_label(struct afwd_config_builder *b,
                                                const uint8_t *label,
                                                size_t label_len);
+
+/**
+ * Adds a nameserver host (presentation format, e.g. `ns1.example.com`) whose A and AAAA may get
+ * the public answer although the internal view knows the name: the operator's decision for a
+ * self-hosted zone's nameserver that is also known inside. Any other nameserver host that the
+ * prefetch finds or a reply names is asked about in the internal view first (the prefetch's
+ * `AFWD_PREFETCH_INTERNAL`, the exchange's `AFWD_ACTION_INTERNAL`) and keeps its internal
+ * answer when the internal view knows it. The host gets an outside answer only while the
+ * prefetch or a reply names it as a nameserver. Adding a host twice is harmless.
+ *
+ * `host` is `host_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `host` with a non-zero
+ * length); `AFWD_ERR_INVALID_UTF8`; an `AFWD_ERR_NAME_*` code; `AFWD_ERR_PUBLIC_HOST_ROOT`;
+ * `AFWD_ERR_PUBLIC_HOST_PROTECTED` (at or below a protected zone, added before or after: then
+ * `afwd_config_builder_add_protected` returns it). On an error the builder is unchanged.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call. `host` is NULL
+ * or points to `host_len` readable bytes.
+ */
+enum afwd_result afwd_config_builder_add_public_host(struct afwd_config_builder *b,
+                                                     const uint8_t *host,
+                                                     size_t host_len);
 
 /**
  * Adds a hairpin line (the HTTP-01 hairpin), as in the Corefile's `hairpin NAME... TARGET...`:
@@ -1434,12 +1484,15 @@ enum afwd_result afwd_prefetch_poll(struct afwd_prefetch *p,
                                     struct afwd_prefetch_action *action_out);
 
 /**
- * Hands the prefetch the reply to its last SEND (`reply_len` bytes, no TCP length prefix;
- * read, not kept). It is validated like every upstream reply; an unusable one moves the lookup
- * to the next `to` resolver. Then poll again.
+ * Hands the prefetch the reply to its last SEND or INTERNAL (`reply_len` bytes, no TCP length
+ * prefix; read, not kept). It is validated like every upstream reply; an unusable one moves the
+ * lookup to the next `to` resolver (after INTERNAL: the internal view could not tell, and the
+ * host is not published). Then poll again.
  *
- * Returns `AFWD_OK` (the reply was used) or why not, for logs only (`AFWD_TRUNCATED`,
- * `AFWD_ERR_REPLY_*`, `AFWD_ERR_EXCHANGE_DONE` when no reply was awaited);
+ * Returns `AFWD_OK` (the reply was used); `AFWD_KEPT_INTERNAL` (used: the internal view knows
+ * the host the INTERNAL query named, which keeps its internal answer); or why the reply was not
+ * used, for logs only (`AFWD_TRUNCATED`, `AFWD_ERR_REPLY_*`, `AFWD_ERR_EXCHANGE_DONE` when no
+ * reply was awaited);
  * `AFWD_ERR_NULL_ARGUMENT` for a NULL `p` or `e`, or a NULL `reply` with a non-zero length.
  *
  * # Safety
@@ -1454,7 +1507,8 @@ enum afwd_result afwd_prefetch_reply(struct afwd_prefetch *p,
                                      uint64_t now_ms);
 
 /**
- * Reports at `now_ms` that the last SEND got no reply by its deadline (or a network error).
+ * Reports at `now_ms` that the last SEND got no reply by its deadline (or a network error), or
+ * that the last INTERNAL query got no reply from the internal view.
  * Then poll again. Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
  *
  * # Safety

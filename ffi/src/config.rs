@@ -432,6 +432,37 @@ pub unsafe extern "C" fn afwd_config_builder_add_label(
     })
 }
 
+/// Adds a nameserver host (presentation format, e.g. `ns1.example.com`) whose A and AAAA may get
+/// the public answer although the internal view knows the name: the operator's decision for a
+/// self-hosted zone's nameserver that is also known inside. Any other nameserver host that the
+/// prefetch finds or a reply names is asked about in the internal view first (the prefetch's
+/// `AFWD_PREFETCH_INTERNAL`, the exchange's `AFWD_ACTION_INTERNAL`) and keeps its internal
+/// answer when the internal view knows it. The host gets an outside answer only while the
+/// prefetch or a reply names it as a nameserver. Adding a host twice is harmless.
+///
+/// `host` is `host_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `host` with a non-zero
+/// length); `AFWD_ERR_INVALID_UTF8`; an `AFWD_ERR_NAME_*` code; `AFWD_ERR_PUBLIC_HOST_ROOT`;
+/// `AFWD_ERR_PUBLIC_HOST_PROTECTED` (at or below a protected zone, added before or after: then
+/// `afwd_config_builder_add_protected` returns it). On an error the builder is unchanged.
+///
+/// # Safety
+///
+/// `b` is NULL or a live builder that no other thread is using during the call. `host` is NULL
+/// or points to `host_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_config_builder_add_public_host(
+    b: *mut afwd_config_builder,
+    host: *const u8,
+    host_len: usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { with_text(b, host, host_len, |b, host| status(b.public_host(host))) }
+    })
+}
+
 /// Adds a hairpin line (the HTTP-01 hairpin), as in the Corefile's `hairpin NAME... TARGET...`:
 /// the line's arguments separated by ASCII whitespace (e.g. the Corefile arguments joined with
 /// spaces). A and AAAA questions for the NAMEs are then answered with the TARGET's addresses

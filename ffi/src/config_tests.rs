@@ -206,3 +206,32 @@ fn labels_are_validated() {
         afwd_config_builder_free(b);
     }
 }
+
+#[test]
+fn public_hosts_are_validated() {
+    // SAFETY: `b` is a live builder; the slices are valid for the calls.
+    unsafe {
+        let b = afwd_config_builder_new();
+        for (arg, want) in [
+            (&b"ns1.example.com"[..], AFWD_OK),
+            (b".", AFWD_ERR_PUBLIC_HOST_ROOT),
+            (b"ns.svc.cluster.local", AFWD_ERR_PUBLIC_HOST_PROTECTED),
+            (b"a..b", AFWD_ERR_NAME_EMPTY_LABEL),
+            (b"\xff", AFWD_ERR_INVALID_UTF8),
+        ] {
+            assert_eq!(
+                afwd_config_builder_add_public_host(b, arg.as_ptr(), arg.len()),
+                want,
+                "{}",
+                String::from_utf8_lossy(arg)
+            );
+        }
+        // A protected zone added after it names the conflict.
+        let zone = b"example.com";
+        assert_eq!(
+            afwd_config_builder_add_protected(b, zone.as_ptr(), zone.len()),
+            AFWD_ERR_PUBLIC_HOST_PROTECTED
+        );
+        afwd_config_builder_free(b);
+    }
+}

@@ -99,6 +99,14 @@ fn null_handles_and_pointers_are_rejected() {
             afwd_config_builder_add_label(b, null(), 3),
             AFWD_ERR_NULL_ARGUMENT
         );
+        assert_eq!(
+            afwd_config_builder_add_public_host(null_mut(), ZONE.as_ptr(), ZONE.len()),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_config_builder_add_public_host(b, null(), 3),
+            AFWD_ERR_NULL_ARGUMENT
+        );
         // Config.
         assert_eq!(afwd_config_new(null(), &mut c_out), AFWD_ERR_NULL_ARGUMENT);
         assert!(c_out.is_null(), "config_out is cleared on error");

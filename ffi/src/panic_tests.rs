@@ -134,6 +134,14 @@ fn every_entry_point_turns_a_panic_into_its_error_value() {
             AFWD_ERR_PANIC
         );
         assert_eq!(
+            with_injected_panic(|| afwd_config_builder_add_public_host(
+                b,
+                ZONE.as_ptr(),
+                ZONE.len()
+            )),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(
             with_injected_panic(|| afwd_config_new(b, &mut c_out)),
             AFWD_ERR_PANIC
         );

@@ -4,7 +4,7 @@
 
 use std::ptr;
 
-use acmeforward::{Prefetch, PrefetchAction, Transport};
+use acmeforward::{Prefetch, PrefetchAction, PrefetchReply, Transport};
 
 use crate::boundary::ffi_boundary;
 use crate::engine::afwd_engine;
@@ -34,6 +34,12 @@ pub enum afwd_prefetch_action_kind {
     AFWD_PREFETCH_SEND = 1,
     /// Nothing to do until `until_ms` (`UINT64_MAX`: nothing ever); then poll again.
     AFWD_PREFETCH_SLEEP = 2,
+    /// Ask the internal view (the rest of the plugin chain, as for the exchange's
+    /// `AFWD_ACTION_INTERNAL`) the query in `buf[..len]` (the A or AAAA of a nameserver host
+    /// the prefetch found), waiting at most until `until_ms`; then call `afwd_prefetch_reply`
+    /// with the reply written, or `afwd_prefetch_failed` when none was. The host gets its
+    /// public answer only if the internal view does not know it.
+    AFWD_PREFETCH_INTERNAL = 3,
 }
 
 /// The next action of a prefetch, filled in by `afwd_prefetch_poll`.
@@ -48,9 +54,11 @@ pub struct afwd_prefetch_action {
     pub server_port: u16,
     /// SEND: over TCP.
     pub tcp: bool,
-    /// SEND: the query's length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length needed).
+    /// SEND, INTERNAL: the query's length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`, the length
+    /// needed).
     pub len: usize,
-    /// SEND: the try's deadline; SLEEP: when to poll again. The engine's clock (`now_ms`).
+    /// SEND, INTERNAL: the try's deadline; SLEEP: when to poll again. The engine's clock
+    /// (`now_ms`).
     pub until_ms: u64,
 }
 
@@ -170,6 +178,12 @@ pub unsafe extern "C" fn afwd_prefetch_poll(
                 // prefetch's own heap buffers.
                 unsafe { out.write(query, &mut action.len) }
             }
+            PrefetchAction::Internal { query, deadline_ms } => {
+                action.kind = afwd_prefetch_action_kind::AFWD_PREFETCH_INTERNAL;
+                action.until_ms = deadline_ms;
+                // SAFETY: as for SEND.
+                unsafe { out.write(query, &mut action.len) }
+            }
             PrefetchAction::Sleep { until_ms } => {
                 action.until_ms = until_ms;
                 afwd_result::AFWD_OK
@@ -181,12 +195,15 @@ pub unsafe extern "C" fn afwd_prefetch_poll(
     })
 }
 
-/// Hands the prefetch the reply to its last SEND (`reply_len` bytes, no TCP length prefix;
-/// read, not kept). It is validated like every upstream reply; an unusable one moves the lookup
-/// to the next `to` resolver. Then poll again.
+/// Hands the prefetch the reply to its last SEND or INTERNAL (`reply_len` bytes, no TCP length
+/// prefix; read, not kept). It is validated like every upstream reply; an unusable one moves the
+/// lookup to the next `to` resolver (after INTERNAL: the internal view could not tell, and the
+/// host is not published). Then poll again.
 ///
-/// Returns `AFWD_OK` (the reply was used) or why not, for logs only (`AFWD_TRUNCATED`,
-/// `AFWD_ERR_REPLY_*`, `AFWD_ERR_EXCHANGE_DONE` when no reply was awaited);
+/// Returns `AFWD_OK` (the reply was used); `AFWD_KEPT_INTERNAL` (used: the internal view knows
+/// the host the INTERNAL query named, which keeps its internal answer); or why the reply was not
+/// used, for logs only (`AFWD_TRUNCATED`, `AFWD_ERR_REPLY_*`, `AFWD_ERR_EXCHANGE_DONE` when no
+/// reply was awaited);
 /// `AFWD_ERR_NULL_ARGUMENT` for a NULL `p` or `e`, or a NULL `reply` with a non-zero length.
 ///
 /// # Safety
@@ -215,13 +232,15 @@ pub unsafe extern "C" fn afwd_prefetch_reply(
             return afwd_result::AFWD_ERR_NULL_ARGUMENT;
         };
         match prefetch.inner.on_reply(engine.core(), reply, now_ms) {
-            Ok(()) => afwd_result::AFWD_OK,
+            Ok(PrefetchReply::Taken) => afwd_result::AFWD_OK,
+            Ok(PrefetchReply::KeptInternal) => afwd_result::AFWD_KEPT_INTERNAL,
             Err(e) => e.into(),
         }
     })
 }
 
-/// Reports at `now_ms` that the last SEND got no reply by its deadline (or a network error).
+/// Reports at `now_ms` that the last SEND got no reply by its deadline (or a network error), or
+/// that the last INTERNAL query got no reply from the internal view.
 /// Then poll again. Returns `AFWD_OK` or `AFWD_ERR_NULL_ARGUMENT`.
 ///
 /// # Safety

@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 use std::ptr::{self, null, null_mut};
 
-use crate::testutil::{builder, query, question_end, wire_name, with_injected_panic};
+use crate::testutil::{AAAA, builder, query, question_end, wire_name, with_injected_panic};
 use crate::*;
 
 use afwd_prefetch_action_kind::*;
@@ -263,10 +263,31 @@ fn prefetch_runs_to_a_sleep_and_makes_the_hosts_forwardable() {
         r.extend_from_slice(&u16::try_from(host.len()).unwrap_or(0).to_be_bytes());
         r.extend_from_slice(&host);
         assert_eq!(afwd_prefetch_reply(p, e, r.as_ptr(), r.len(), 150), AFWD_OK);
-        assert_eq!(
-            afwd_prefetch_poll(p, e, 150, buf.as_mut_ptr(), buf.len(), &mut action),
-            AFWD_OK
-        );
+        // The internal view is asked the host's A, then its AAAA; it knows neither.
+        let mut buf = vec![0u8; 512];
+        let mut asked = Vec::new();
+        loop {
+            assert_eq!(
+                afwd_prefetch_poll(p, e, 150, buf.as_mut_ptr(), buf.len(), &mut action),
+                AFWD_OK
+            );
+            if action.kind != AFWD_PREFETCH_INTERNAL {
+                break;
+            }
+            assert_eq!(action.until_ms, 150 + 2_000);
+            let q = buf[..action.len].to_vec();
+            let end = question_end(&q);
+            asked.push(u16::from_be_bytes([q[end - 4], q[end - 3]]));
+            let mut nx = q[..end].to_vec();
+            nx[2] |= 0x80;
+            nx[3] = (nx[3] & 0xf0) | 0x80 | 3;
+            nx[10..12].copy_from_slice(&0u16.to_be_bytes());
+            assert_eq!(
+                afwd_prefetch_reply(p, e, nx.as_ptr(), nx.len(), 150),
+                AFWD_OK
+            );
+        }
+        assert_eq!(asked, [A, AAAA]);
         assert_eq!(action.kind, AFWD_PREFETCH_SLEEP);
         assert!(action.until_ms > 150 && action.until_ms < u64::MAX);
         assert!(afwd_prefetch_ready(p));

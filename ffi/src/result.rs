@@ -25,6 +25,11 @@ pub enum afwd_result {
     /// The upstream reply had the TC bit set: the exchange asks the same server again over TCP
     /// (already over TCP: the next server).
     AFWD_TRUNCATED = 1,
+    /// `afwd_prefetch_reply`: the internal view's reply to an `AFWD_PREFETCH_INTERNAL` question
+    /// was used, and says it knows the nameserver host asked about: the host keeps its internal
+    /// answer (counted `internal_name`). Log it once per host, with the fix: name the host
+    /// with `public_hosts` if clients need its public address.
+    AFWD_KEPT_INTERNAL = 2,
     /// A required pointer was NULL (or a NULL data pointer came with a non-zero length).
     AFWD_ERR_NULL_ARGUMENT = 100,
     /// The output buffer is too short; `*out_n` holds the needed length and nothing was written.
@@ -102,6 +107,10 @@ pub enum afwd_result {
     AFWD_ERR_LABEL_DUPLICATE = 229,
     /// Challenge label: more than 16.
     AFWD_ERR_TOO_MANY_LABELS = 230,
+    /// A `public_hosts` name is the root.
+    AFWD_ERR_PUBLIC_HOST_ROOT = 240,
+    /// A `public_hosts` name is at or below a protected zone.
+    AFWD_ERR_PUBLIC_HOST_PROTECTED = 241,
     /// A configuration error that this version of the C ABI has no own code for (a newer core).
     AFWD_ERR_CONFIG_INVALID = 299,
     /// The client query does not parse (also the code for a query error without an own code).
@@ -153,11 +162,12 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 62] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 65] = {
     use afwd_result::*;
     [
         AFWD_OK,
         AFWD_TRUNCATED,
+        AFWD_KEPT_INTERNAL,
         AFWD_ERR_NULL_ARGUMENT,
         AFWD_ERR_BUFFER_TOO_SHORT,
         AFWD_ERR_PANIC,
@@ -196,6 +206,8 @@ pub(crate) const ALL_RESULTS: [afwd_result; 62] = {
         AFWD_ERR_LABEL_BAD_CHARACTER,
         AFWD_ERR_LABEL_DUPLICATE,
         AFWD_ERR_TOO_MANY_LABELS,
+        AFWD_ERR_PUBLIC_HOST_ROOT,
+        AFWD_ERR_PUBLIC_HOST_PROTECTED,
         AFWD_ERR_CONFIG_INVALID,
         AFWD_ERR_QUERY_MALFORMED,
         AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -255,6 +267,8 @@ impl From<ConfigError> for afwd_result {
             ConfigError::LabelBadCharacter => AFWD_ERR_LABEL_BAD_CHARACTER,
             ConfigError::LabelDuplicate => AFWD_ERR_LABEL_DUPLICATE,
             ConfigError::TooManyLabels => AFWD_ERR_TOO_MANY_LABELS,
+            ConfigError::PublicHostRoot => AFWD_ERR_PUBLIC_HOST_ROOT,
+            ConfigError::PublicHostProtected => AFWD_ERR_PUBLIC_HOST_PROTECTED,
             // #[non_exhaustive]: a variant added to the core after this ABI was written.
             _ => AFWD_ERR_CONFIG_INVALID,
         }
@@ -333,6 +347,9 @@ impl afwd_result {
         match self {
             AFWD_OK => "ok",
             AFWD_TRUNCATED => ReplyError::Truncated.as_str(),
+            AFWD_KEPT_INTERNAL => {
+                "the internal view knows the nameserver host: it keeps its internal answer (name it with public_hosts to give it the public one)"
+            }
             AFWD_ERR_NULL_ARGUMENT => "a required pointer argument is NULL",
             AFWD_ERR_BUFFER_TOO_SHORT => "output buffer too short (*out_n holds the needed length)",
             AFWD_ERR_PANIC => PANIC_MESSAGE,
@@ -373,6 +390,8 @@ impl afwd_result {
             AFWD_ERR_LABEL_BAD_CHARACTER => ConfigError::LabelBadCharacter.as_str(),
             AFWD_ERR_LABEL_DUPLICATE => ConfigError::LabelDuplicate.as_str(),
             AFWD_ERR_TOO_MANY_LABELS => ConfigError::TooManyLabels.as_str(),
+            AFWD_ERR_PUBLIC_HOST_ROOT => ConfigError::PublicHostRoot.as_str(),
+            AFWD_ERR_PUBLIC_HOST_PROTECTED => ConfigError::PublicHostProtected.as_str(),
             AFWD_ERR_CONFIG_INVALID => "invalid configuration",
             AFWD_ERR_QUERY_MALFORMED => QueryError::Malformed.as_str(),
             AFWD_ERR_QUERY_NOT_A_QUERY => QueryError::NotAQuery.as_str(),

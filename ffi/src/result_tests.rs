@@ -20,6 +20,7 @@ fn result_codes_are_the_contract_values() {
     let expected: [(afwd_result, c_uint); ALL_RESULTS.len()] = [
         (AFWD_OK, 0),
         (AFWD_TRUNCATED, 1),
+        (AFWD_KEPT_INTERNAL, 2),
         (AFWD_ERR_NULL_ARGUMENT, 100),
         (AFWD_ERR_BUFFER_TOO_SHORT, 101),
         (AFWD_ERR_PANIC, 102),
@@ -58,6 +59,8 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_LABEL_BAD_CHARACTER, 228),
         (AFWD_ERR_LABEL_DUPLICATE, 229),
         (AFWD_ERR_TOO_MANY_LABELS, 230),
+        (AFWD_ERR_PUBLIC_HOST_ROOT, 240),
+        (AFWD_ERR_PUBLIC_HOST_PROTECTED, 241),
         (AFWD_ERR_CONFIG_INVALID, 299),
         (AFWD_ERR_QUERY_MALFORMED, 300),
         (AFWD_ERR_QUERY_NOT_A_QUERY, 301),
@@ -112,7 +115,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [2, 99, 107, 231, 298, 306, 409, 505, 598, 600, c_uint::MAX] {
+    for unknown in [3, 99, 107, 239, 298, 306, 409, 505, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -180,6 +183,11 @@ fn core_errors_map_to_their_own_codes_and_messages() {
         (ConfigError::LabelBadCharacter, AFWD_ERR_LABEL_BAD_CHARACTER),
         (ConfigError::LabelDuplicate, AFWD_ERR_LABEL_DUPLICATE),
         (ConfigError::TooManyLabels, AFWD_ERR_TOO_MANY_LABELS),
+        (ConfigError::PublicHostRoot, AFWD_ERR_PUBLIC_HOST_ROOT),
+        (
+            ConfigError::PublicHostProtected,
+            AFWD_ERR_PUBLIC_HOST_PROTECTED,
+        ),
     ];
     for (e, code) in config {
         assert_eq!(afwd_result::from(e), code);

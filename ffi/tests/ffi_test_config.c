@@ -243,5 +243,9 @@ void test_labels(void) {
         CHECK_RESULT(afwd_config_builder_add_label(b, S(label)), AFWD_OK);
     }
     CHECK_RESULT(afwd_config_builder_add_label(b, S("_one-more")), AFWD_ERR_TOO_MANY_LABELS);
+    CHECK_RESULT(afwd_config_builder_add_public_host(b, S("ns1.example.com")), AFWD_OK);
+    CHECK_RESULT(afwd_config_builder_add_public_host(b, S(".")), AFWD_ERR_PUBLIC_HOST_ROOT);
+    CHECK_RESULT(afwd_config_builder_add_public_host(b, S("ns.svc.cluster.local")), AFWD_ERR_PUBLIC_HOST_PROTECTED);
+    CHECK_RESULT(afwd_config_builder_add_public_host(NULL, S("ns1.example.com")), AFWD_ERR_NULL_ARGUMENT);
     afwd_config_builder_free(b);
 }

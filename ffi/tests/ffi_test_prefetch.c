@@ -1,5 +1,6 @@
 /*
- * The prefetch: the NS lookups of the listed and delegated zones, before any challenge.
+ * The prefetch: the NS lookups of the listed and delegated zones, before any challenge, and the
+ * internal view's answers about the hosts found.
  */
 #include "ffi_test.h"
 
@@ -13,13 +14,23 @@ void test_prefetch(void) {
     CHECK(!afwd_prefetch_ready(p));
     CHECK_EQ(CLASSIFY(e, "ns1.example.net", TYPE_A), AFWD_VERDICT_PASS);
     /* One NS lookup per listed and delegated zone, each answered with an in-zone host. */
-    int sends = 0;
+    int sends = 0, internals = 0;
     for (;;) {
         afwd_prefetch_action a;
         CHECK_RESULT(afwd_prefetch_poll(p, e, NOW, buf, BUF, &a), AFWD_OK);
         if (a.kind == AFWD_PREFETCH_SLEEP) {
             CHECK(a.until_ms > NOW && a.until_ms != UINT64_MAX);
             break;
+        }
+        if (a.kind == AFWD_PREFETCH_INTERNAL) {
+            /* The internal view is asked each host's A and AAAA; it knows none of them. */
+            CHECK_EQ(a.until_ms, NOW + 1500);
+            internals++;
+            reply_start(&m, reply, buf, a.len, false);
+            reply[3] |= 3; /* NXDOMAIN */
+            size_t r_len = reply_end(&m, buf, a.len);
+            CHECK_RESULT(afwd_prefetch_reply(p, e, reply, r_len, NOW), AFWD_OK);
+            continue;
         }
         CHECK_EQ(a.kind, AFWD_PREFETCH_SEND);
         CHECK_EQ(a.until_ms, NOW + 1500); /* the core's deadline: the timeout */
@@ -41,6 +52,7 @@ void test_prefetch(void) {
         CHECK_RESULT(afwd_prefetch_reply(p, e, reply, r_len, NOW), AFWD_OK);
     }
     CHECK_EQ(sends, 3);
+    CHECK_EQ(internals, 6);
     CHECK(afwd_prefetch_ready(p));
     CHECK_EQ(CLASSIFY(e, "ns1.example.net", TYPE_A), AFWD_VERDICT_FORWARD);
     CHECK_EQ(CLASSIFY(e, "ns1.acme.auth.example.org", TYPE_AAAA), AFWD_VERDICT_FORWARD);

@@ -6,6 +6,7 @@
 static const afwd_result ALL_RESULTS[] = {
     AFWD_OK,
     AFWD_TRUNCATED,
+    AFWD_KEPT_INTERNAL,
     AFWD_ERR_NULL_ARGUMENT,
     AFWD_ERR_BUFFER_TOO_SHORT,
     AFWD_ERR_PANIC,
@@ -44,6 +45,8 @@ static const afwd_result ALL_RESULTS[] = {
     AFWD_ERR_LABEL_BAD_CHARACTER,
     AFWD_ERR_LABEL_DUPLICATE,
     AFWD_ERR_TOO_MANY_LABELS,
+    AFWD_ERR_PUBLIC_HOST_ROOT,
+    AFWD_ERR_PUBLIC_HOST_PROTECTED,
     AFWD_ERR_CONFIG_INVALID,
     AFWD_ERR_QUERY_MALFORMED,
     AFWD_ERR_QUERY_NOT_A_QUERY,
@@ -81,12 +84,13 @@ void test_result_texts(void) {
             CHECK(strcmp(t, afwd_result_text(ALL_RESULTS[j])) != 0);
         }
     }
-    CHECK(strcmp(afwd_result_text((afwd_result)2), unknown) == 0);
+    CHECK(strcmp(afwd_result_text((afwd_result)3), unknown) == 0);
     CHECK(strcmp(afwd_result_text((afwd_result)107), unknown) == 0);
     CHECK(strcmp(afwd_result_text((afwd_result)-1), unknown) == 0);
     /* The explicit values of the contract. */
     CHECK_EQ(AFWD_OK, 0);
     CHECK_EQ(AFWD_TRUNCATED, 1);
+    CHECK_EQ(AFWD_KEPT_INTERNAL, 2);
     CHECK_EQ(AFWD_ERR_NULL_ARGUMENT, 100);
     CHECK_EQ(AFWD_ERR_INDEX_OUT_OF_RANGE, 104);
     CHECK_EQ(AFWD_ERR_EXCHANGE_NOT_ANSWERED, 106);
@@ -109,6 +113,8 @@ void test_result_texts(void) {
     CHECK_EQ(AFWD_ERR_LABEL_BAD_CHARACTER, 228);
     CHECK_EQ(AFWD_ERR_LABEL_DUPLICATE, 229);
     CHECK_EQ(AFWD_ERR_TOO_MANY_LABELS, 230);
+    CHECK_EQ(AFWD_ERR_PUBLIC_HOST_ROOT, 240);
+    CHECK_EQ(AFWD_ERR_PUBLIC_HOST_PROTECTED, 241);
     CHECK(strcmp(afwd_result_text((afwd_result)231), unknown) == 0);
     CHECK_EQ(AFWD_ERR_CONFIG_INVALID, 299);
     CHECK_EQ(AFWD_ERR_HAIRPIN_TARGET_FAILED, 503);

@@ -9,7 +9,8 @@
 //! Invariants: after every frame, no name at or below a protected zone (the defaults, the
 //! configuration's own, and every name seen in any reply) is forwarded or has a learned fact;
 //! every query the prefetch or an exchange sends parses with one question; answers as in the
-//! reply target.
+//! reply target. The prefetch's questions to the internal view get arbitrary frames like its
+//! sends.
 #![no_main]
 mod common;
 
@@ -24,7 +25,9 @@ fn prefetch_step(prefetch: &mut Prefetch, session: &mut Session<'_>, frame: &Fra
     let engine = session.engine;
     for _ in 0..4 {
         let sent = match prefetch.poll(engine, session.now) {
-            PrefetchAction::Send { query, .. } => query.to_vec(),
+            PrefetchAction::Send { query, .. } | PrefetchAction::Internal { query, .. } => {
+                query.to_vec()
+            }
             PrefetchAction::Sleep { until_ms: u64::MAX } => return,
             PrefetchAction::Sleep { until_ms } => {
                 session.now = session.now.max(until_ms);

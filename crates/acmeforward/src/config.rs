@@ -123,6 +123,7 @@ pub struct ConfigBuilder {
     max_time: Duration,
     max_concurrent: usize,
     labels: ChallengeLabels,
+    public_hosts: Vec<Zone>,
     /// Whether `labels` was called: its first call replaces the defaults.
     labels_given: bool,
 }
@@ -148,6 +149,7 @@ impl Default for ConfigBuilder {
             max_time: DEFAULT_MAX_TIME,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             labels: ChallengeLabels::default(),
+            public_hosts: Vec::new(),
             labels_given: false,
         }
     }
@@ -319,6 +321,9 @@ impl ConfigBuilder {
         if self.delegated.iter().any(inside) {
             return Err(ConfigError::DelegatedProtected);
         }
+        if self.public_hosts.iter().any(inside) {
+            return Err(ConfigError::PublicHostProtected);
+        }
         if !self.protected.contains(&zone) {
             self.protected.push(zone);
         }
@@ -330,6 +335,28 @@ impl ConfigBuilder {
         self.protected
             .iter()
             .any(|p| name::is_at_or_below(zone.wire(), p.wire()))
+    }
+
+    /// Adds a nameserver host (presentation format) whose A and AAAA may get the public answer
+    /// even though the internal view knows the name. A nameserver host that the prefetch finds,
+    /// or that a reply names, is otherwise asked about in the internal view first and keeps its
+    /// internal answer when the internal view knows it: public data never decides an internal
+    /// name, only the operator does, here. The host still gets an outside answer only while the
+    /// prefetch or a reply names it as a nameserver. The root is refused
+    /// ([`ConfigError::PublicHostRoot`]); so is a host at or below a protected zone, added
+    /// before or after ([`ConfigError::PublicHostProtected`], by whichever call comes second).
+    pub fn public_host(&mut self, host: &str) -> Result<&mut Self, ConfigError> {
+        let host = Zone::parse(host)?;
+        if host.is_root() {
+            return Err(ConfigError::PublicHostRoot);
+        }
+        if self.is_protected(&host) {
+            return Err(ConfigError::PublicHostProtected);
+        }
+        if !self.public_hosts.contains(&host) {
+            self.public_hosts.push(host);
+        }
+        Ok(self)
     }
 
     /// Allows a network (`IP/PREFIX`, or one `IP`) for nameserver addresses learned from DNS in
@@ -382,6 +409,9 @@ impl ConfigBuilder {
         if self.delegated.iter().any(|z| self.is_protected(z)) {
             return Err(ConfigError::DelegatedProtected);
         }
+        if self.public_hosts.iter().any(|z| self.is_protected(z)) {
+            return Err(ConfigError::PublicHostProtected);
+        }
         let mut zones = self.zones.clone();
         if zones.is_empty() || zones.iter().any(Zone::is_root) {
             // The root covers everything; keeping only it makes classify cheaper.
@@ -425,6 +455,7 @@ impl ConfigBuilder {
             max_time: self.max_time,
             max_concurrent: self.max_concurrent,
             labels: self.labels.clone(),
+            public_hosts: self.public_hosts.clone(),
         })
     }
 }
@@ -542,6 +573,7 @@ pub struct Config {
     max_time: Duration,
     max_concurrent: usize,
     labels: ChallengeLabels,
+    public_hosts: Vec<Zone>,
 }
 
 impl Config {
@@ -658,6 +690,17 @@ impl Config {
         self.labels
             .iter()
             .map(|l| core::str::from_utf8(l).unwrap_or_default())
+    }
+
+    /// The `public_hosts` names, lower-cased wire form.
+    pub fn public_hosts(&self) -> &[Zone] {
+        &self.public_hosts
+    }
+
+    /// Whether the operator named the lower-cased wire-form nameserver host `wire` with
+    /// [`ConfigBuilder::public_host`]: it is not asked about in the internal view.
+    pub(crate) fn is_public_host(&self, wire: &[u8]) -> bool {
+        self.public_hosts.iter().any(|h| *h.wire() == *wire)
     }
 
     /// The hairpin table (names and `*.zone` wildcards → targets).

@@ -69,6 +69,10 @@ pub enum ConfigError {
     LabelDuplicate,
     /// More than 16 challenge labels.
     TooManyLabels,
+    /// A `public_hosts` name is the root.
+    PublicHostRoot,
+    /// A `public_hosts` name is at or below a protected zone.
+    PublicHostProtected,
 }
 
 impl ConfigError {
@@ -141,6 +145,12 @@ impl ConfigError {
                 "challenge label given twice (labels compare case-insensitively)"
             }
             ConfigError::TooManyLabels => "too many challenge labels: at most 16",
+            ConfigError::PublicHostRoot => {
+                "public_hosts name cannot be the root: name the nameserver hosts, e.g. ns1.example.com"
+            }
+            ConfigError::PublicHostProtected => {
+                "a public_hosts name is inside a protected zone (cluster.local, in-addr.arpa, ip6.arpa, localhost, or one given with `protect`): its names are never answered from outside"
+            }
         }
     }
 }

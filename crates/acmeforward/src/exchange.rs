@@ -82,16 +82,17 @@ enum Ask {
     /// Hairpin: the client's type (A or AAAA) of the target name (lower case), to the rest of
     /// the plugin chain ([`Action::Internal`]), RD set, no 0x20.
     Internal(Name),
-    /// Before learning a name from a reply (a CNAME target or a nameserver host, lower case):
-    /// its TXT, to the rest of the plugin chain ([`Action::Internal`]), RD set, no 0x20. Only
-    /// NXDOMAIN lets it be learned.
-    Probe(Name),
+    /// Before learning a name from a reply (a CNAME target or a nameserver host, lower case),
+    /// or before the prefetch publishes a nameserver host: one of the types learning would
+    /// forward ([`probes::probe_types`]), to the rest of the plugin chain
+    /// ([`Action::Internal`]), RD set, no 0x20. Only NXDOMAIN lets it be learned.
+    Probe(Name, RecordType),
 }
 
 impl Ask {
     /// Whether the send goes to the rest of the plugin chain rather than a server.
     fn is_internal(&self) -> bool {
-        matches!(self, Ask::Internal(_) | Ask::Probe(_))
+        matches!(self, Ask::Internal(_) | Ask::Probe(..))
     }
 }
 
@@ -300,6 +301,32 @@ impl Exchange {
         Some(ex)
     }
 
+    /// The prefetch's question to the internal view about a nameserver host it found:
+    /// `qtype` (A or AAAA) of `name` (lower-cased wire form), as one [`Action::Internal`].
+    /// Nothing is learned from it; once [`Exchange::poll`] says [`Action::Answer`] (with an
+    /// empty message), [`Exchange::take_looked_up`] gives the validated reply; no usable reply
+    /// ends in [`Action::Fail`].
+    pub(crate) fn internal_lookup(
+        engine: &Engine,
+        name: &[u8],
+        qtype: RecordType,
+        random: u64,
+        now_ms: u64,
+    ) -> Option<Exchange> {
+        let client_name = Name::from_labels(name::labels(name)).ok()?;
+        let mut ex = Exchange {
+            lookup: true,
+            ..Exchange::blank(
+                engine,
+                Client::lookup(client_name.clone(), name.to_vec(), qtype),
+                random,
+                now_ms,
+            )
+        };
+        ex.send(Ask::Probe(client_name, qtype), 0, INTERNAL, Transport::Udp);
+        Some(ex)
+    }
+
     /// An exchange of `engine` for `client`'s question, nothing sent yet: the fields every
     /// exchange shares, for `new` and `lookup` to complete.
     fn blank(engine: &Engine, client: Client, random: u64, now_ms: u64) -> Exchange {
@@ -411,8 +438,18 @@ impl Exchange {
         else {
             return Err(ReplyError::ExchangeDone);
         };
-        if let Ask::Probe(target) = pending.ask {
-            self.probed(engine, target, result.as_ref().ok(), now_ms);
+        if let Ask::Probe(target, _) = pending.ask {
+            if self.lookup {
+                // The prefetch's own question: it takes the reply and decides.
+                let outcome = result.map(|valid| self.validated = Some(Box::new(valid)));
+                self.state = match outcome {
+                    Ok(()) => State::Answered(Vec::new()),
+                    Err(e) => State::Failed(FailReason::Reply(e)),
+                };
+                return outcome;
+            }
+            let view = probes::internal_view(result.as_ref().ok());
+            self.probed(engine, target, view, now_ms);
             return result.map(|_| ());
         }
         match result {
@@ -449,7 +486,11 @@ impl Exchange {
         else {
             return;
         };
-        if matches!(pending.ask, Ask::Probe(_)) {
+        if matches!(pending.ask, Ask::Probe(..)) {
+            if self.lookup {
+                // The prefetch's own question: it sees the failure.
+                return;
+            }
             // The internal view could not tell: the target is not learned; the answer stands.
             self.refuse_probe(Refusal::InternalLookupFailed);
             self.next_probe();
@@ -457,6 +498,14 @@ impl Exchange {
         }
         self.last_error = Some(FailReason::NoReply);
         self.next_after(pending.ask, pending.index);
+    }
+
+    /// When the try waiting for a reply is over (`None` when none is).
+    pub(crate) fn deadline_ms(&self) -> Option<u64> {
+        match &self.state {
+            State::Waiting(p) => Some(p.deadline_ms),
+            _ => None,
+        }
     }
 
     /// The ID of the query waiting for a reply (0 when none is).
@@ -534,7 +583,7 @@ impl Exchange {
             // There is one plugin chain: nothing else to ask.
             Ask::Internal(_) => self.fail(FailReason::HairpinTarget),
             // Handled in on_reply / on_failure; never retried.
-            Ask::Probe(_) => self.next_probe(),
+            Ask::Probe(..) => self.next_probe(),
             other => self.send_to_resolver(other, index + 1),
         }
     }
@@ -604,7 +653,7 @@ impl Exchange {
     fn send(&mut self, ask: Ask, index: usize, server: SocketAddr, transport: Transport) {
         // Questions to the internal view about names to learn have their own bound
         // (MAX_PROBES) and never cost the client an answer already built.
-        if !matches!(ask, Ask::Probe(_)) {
+        if !matches!(ask, Ask::Probe(..)) {
             if self.sends >= MAX_SENDS {
                 self.fail(FailReason::SendLimit);
                 return;
@@ -660,9 +709,9 @@ impl Exchange {
                     ..discovery
                 },
             ),
-            Ask::Probe(n) => (
+            Ask::Probe(n, t) => (
                 n,
-                RecordType::TXT,
+                *t,
                 DNSClass::IN,
                 QueryFlags {
                     mix_case: false,
@@ -769,7 +818,7 @@ impl Exchange {
                 self.next_nameserver();
             }
             // Answered in on_reply.
-            Ask::Probe(_) => {}
+            Ask::Probe(..) => {}
         }
         Ok(())
     }
@@ -787,7 +836,7 @@ impl Exchange {
         self.probes = Some(Box::new(Probes {
             answer,
             names,
-            current: (Fact::NsHost, 0),
+            current: (Fact::NsHost, 0, 0),
         }));
         self.next_probe();
     }
@@ -799,8 +848,9 @@ impl Exchange {
         };
         match probes.names.pop_front() {
             Some((name, fact, ttl)) => {
-                probes.current = (fact, ttl);
-                self.send(Ask::Probe(name), 0, INTERNAL, self.client.transport);
+                probes.current = (fact, ttl, 1);
+                let first = probes::probe_types(fact)[0];
+                self.send(Ask::Probe(name, first), 0, INTERNAL, self.client.transport);
             }
             None => {
                 let answer = std::mem::take(&mut probes.answer);
@@ -810,15 +860,23 @@ impl Exchange {
         }
     }
 
-    /// The internal view answered about `name`: NXDOMAIN (a name it does not know) lets it be
-    /// learned (a CNAME target with its ancestors, for the SOA walk); anything else refuses it.
-    /// Then the next probe.
-    fn probed(&mut self, engine: &Engine, name: Name, valid: Option<&Validated>, now_ms: u64) {
-        let (fact, ttl) = self
-            .probes
-            .as_deref()
-            .map_or((Fact::NsHost, 0), |p| p.current);
-        probes::learn_probed(engine, &name, fact, ttl, valid, now_ms);
+    /// The internal view answered about `name` (`view`): a name it does not know for this type
+    /// is asked the next of its [`probes::probe_types`]; once every type was asked (or an
+    /// answer settled it) it is learned (a CNAME target with its ancestors, for the SOA walk)
+    /// or refused. Then the next name.
+    fn probed(&mut self, engine: &Engine, name: Name, view: probes::InternalView, now_ms: u64) {
+        let Some(probes) = self.probes.as_deref_mut() else {
+            return;
+        };
+        let (fact, ttl, asked) = probes.current;
+        if view == probes::InternalView::Unknown
+            && let Some(&next) = probes::probe_types(fact).get(asked)
+        {
+            probes.current.2 += 1;
+            self.send(Ask::Probe(name, next), 0, INTERNAL, self.client.transport);
+            return;
+        }
+        probes::learn_probed(engine, &name, fact, ttl, view, now_ms);
         self.next_probe();
     }
 

@@ -131,7 +131,7 @@ pub use name::NameError;
 pub use policy::Refusal;
 pub use prefetch::{
     PREFETCH_MAX_INTERVAL_MS, PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MAX_MS,
-    PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
+    PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction, PrefetchReply,
 };
 pub use share::ShareError;
 pub use validate::{MAX_CNAME_CHAIN, ReplyError};

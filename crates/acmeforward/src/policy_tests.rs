@@ -440,3 +440,119 @@ fn nameserver_addresses_inside_the_cluster_are_refused() {
     assert_eq!(sending(&ex).0, addr("192.0.2.1:53"));
     assert_eq!(e.refused(Refusal::AddressPolicy), 0);
 }
+
+/// The type of the pending question to the internal view.
+fn internal_type(ex: &crate::exchange::Exchange) -> u16 {
+    let Action::Internal(q) = ex.poll() else {
+        panic!(
+            "expected a question to the internal view, got {:?}",
+            ex.poll()
+        );
+    };
+    let mut i = 12;
+    while let Some(&len) = q.get(i).filter(|&&l| l != 0) {
+        i += 1 + usize::from(len);
+    }
+    be16(q, i + 1)
+}
+
+/// Forwards `NS evil.example.com`, answered with `NS <host>`, while the internal view answers
+/// `known_types` of the host with NOERROR and every other type NXDOMAIN (as `hosts` or
+/// `template` answer only the types they have, and a server behind them says NXDOMAIN). Gives
+/// the types the internal view was asked.
+fn ns_reply_known_for(e: &Engine, host: &str, known_types: &[u16]) -> Vec<u16> {
+    let mut ex = new_ex(e, "evil.example.com", TYPE_NS, Transport::Udp, 0);
+    let r = reply(
+        &ex,
+        0,
+        vec![ns("evil.example.com", host, 600)],
+        vec![],
+        vec![],
+    );
+    ok(&mut ex, e, &r, 0);
+    let mut asked = Vec::new();
+    while matches!(ex.poll(), Action::Internal(_)) {
+        let qtype = internal_type(&ex);
+        asked.push(qtype);
+        let rcode = if known_types.contains(&qtype) {
+            NOERROR
+        } else {
+            NXDOMAIN
+        };
+        internal_says(&mut ex, e, rcode, 0);
+    }
+    assert!(matches!(ex.poll(), Action::Answer(_)));
+    asked
+}
+
+#[test]
+fn ns_host_the_internal_view_knows_for_one_address_type_only_is_refused() {
+    // A only (a `template IN A` or a `hosts` entry): the first question settles it.
+    let e = listed();
+    assert_eq!(
+        ns_reply_known_for(&e, "tmpl.example.com", &[TYPE_A]),
+        [TYPE_A]
+    );
+    keeps_internal_answer(&e, "tmpl.example.com");
+    // AAAA only: asked after A said NXDOMAIN.
+    assert_eq!(
+        ns_reply_known_for(&e, "v6.example.com", &[TYPE_AAAA]),
+        [TYPE_A, TYPE_AAAA]
+    );
+    keeps_internal_answer(&e, "v6.example.com");
+    // Known for TXT only (the question asked before): A and AAAA say NXDOMAIN, so the host is
+    // unknown for the types that would go out, and learned.
+    assert_eq!(
+        ns_reply_known_for(&e, "ns.sub.example.com", &[TYPE_TXT]),
+        [TYPE_A, TYPE_AAAA]
+    );
+    assert_eq!(
+        e.rule(b"ns.sub.example.com", TYPE_AAAA, 1, 1_000),
+        Some(Rule::NsHost)
+    );
+    assert_eq!(e.refused(Refusal::InternalName), 2);
+}
+
+#[test]
+fn public_hosts_are_learned_without_asking_the_internal_view() {
+    let e = engine_with(&["192.0.2.53"], |b| {
+        assert!(b.zone("example.com").is_ok());
+        assert!(b.public_host("NS1.Example.com.").is_ok());
+    });
+    assert_eq!(ns_reply_known_for(&e, "ns1.example.com", &[TYPE_A]), []);
+    assert_eq!(
+        e.rule(b"ns1.example.com", TYPE_A, 1, 1_000),
+        Some(Rule::NsHost)
+    );
+    assert_eq!(e.refused(Refusal::InternalName), 0);
+    // Any other host is still asked about.
+    assert_eq!(
+        ns_reply_known_for(&e, "ns2.example.com", &[TYPE_A]),
+        [TYPE_A]
+    );
+    keeps_internal_answer(&e, "ns2.example.com");
+}
+
+#[test]
+fn public_hosts_are_checked() {
+    let mut b = ConfigBuilder::new();
+    assert_eq!(
+        b.public_host(".").map(|_| ()),
+        Err(ConfigError::PublicHostRoot)
+    );
+    assert_eq!(
+        b.public_host("ns.svc.cluster.local").map(|_| ()),
+        Err(ConfigError::PublicHostProtected)
+    );
+    assert_eq!(
+        b.public_host("a..b").map(|_| ()),
+        Err(ConfigError::NameEmptyLabel)
+    );
+    // Whichever comes second names the conflict.
+    assert!(b.public_host("ns1.corp.example").is_ok());
+    assert_eq!(
+        b.protect("corp.example").map(|_| ()),
+        Err(ConfigError::PublicHostProtected)
+    );
+    assert!(b.protect("other.example").is_ok());
+}

@@ -4,9 +4,17 @@
 //! finds routes the A/AAAA questions of those hosts and the SOA/NS questions of the apex the
 //! same way on every replica, whichever replica saw the earlier queries.
 //!
+//! A nameserver host gets its public A and AAAA only if the internal view does not know it:
+//! the prefetch asks the internal view its A, then its AAAA, and a host that the internal view
+//! knows (any answer but NXDOMAIN) keeps its internal answer ([`PrefetchReply::KeptInternal`]),
+//! unless the operator named it with `public_hosts`. Public data never decides an internal
+//! name: whoever writes a listed zone's NS RRset cannot take over an internal host by naming
+//! it. Authoritative mode still uses the public addresses of every host to send its own
+//! queries: that changes where acmeforward asks, not what a client gets.
+//!
 //! Sans-IO like [`crate::Exchange`]: [`Prefetch::poll`] says what to do (send a query, with
-//! its deadline, or sleep until a time); the caller does the I/O and reports with
-//! [`Prefetch::on_reply`] or [`Prefetch::on_failure`]. Each lookup is an exchange of the
+//! its deadline; ask the internal view; or sleep until a time); the caller does the I/O and
+//! reports with [`Prefetch::on_reply`] or [`Prefetch::on_failure`]. Each lookup is an exchange of the
 //! engine's own (failover, TC→TCP, every check on the reply). The refresh is bounded: each
 //! zone again after 3/4 of the smallest TTL, clamped to [`PREFETCH_MIN_INTERVAL_MS`] ..=
 //! [`PREFETCH_MAX_INTERVAL_MS`]; after a failure, backoff from [`PREFETCH_RETRY_MIN_MS`]
@@ -23,9 +31,10 @@ use crate::config::{DEFAULT_PORT, UpstreamMode};
 use crate::discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
 use crate::engine::Engine;
 use crate::exchange::{Action, Exchange};
-use crate::learned::PrefetchedZone;
+use crate::learned::{Fact, PrefetchedZone};
 use crate::name::{self, name_wire};
 use crate::policy::{self, Refusal};
+use crate::probes::{self, InternalView};
 use crate::query::SplitMix64;
 use crate::validate::{ReplyError, Validated};
 use crate::wire::Transport;
@@ -58,12 +67,35 @@ pub enum PrefetchAction<'a> {
         /// When this try is over.
         deadline_ms: u64,
     },
+    /// Ask the internal view (the rest of the plugin chain) `query`, at most until
+    /// `deadline_ms`, then report its reply with [`Prefetch::on_reply`], or its absence with
+    /// [`Prefetch::on_failure`]: the A or AAAA of a nameserver host the prefetch found. A
+    /// caller without an internal view reports a failure: the host then keeps the answer of
+    /// whatever answers it instead of acmeforward, and the zone is tried again soon.
+    Internal {
+        /// The query, wire format.
+        query: &'a [u8],
+        /// When to give up waiting.
+        deadline_ms: u64,
+    },
     /// Nothing to do until `until_ms` (then poll again); `u64::MAX`: nothing ever (no zone to
     /// prefetch).
     Sleep {
         /// When to poll again.
         until_ms: u64,
     },
+}
+
+/// What a reply handed to [`Prefetch::on_reply`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefetchReply {
+    /// Taken; the prefetch goes on.
+    Taken,
+    /// The internal view's answer about a nameserver host the prefetch found (the name of the
+    /// [`PrefetchAction::Internal`] query): it knows the host, so the host keeps its internal
+    /// answer (counted [`Refusal::InternalName`]). The operator can give it the public answer
+    /// with `public_hosts`; a caller says so in its log, once per host.
+    KeptInternal,
 }
 
 /// One zone to prefetch.
@@ -85,6 +117,8 @@ enum Step {
     ApexNs,
     /// A or AAAA of a nameserver host (authoritative mode).
     Addr,
+    /// A or AAAA of a nameserver host, asked of the internal view.
+    Probe,
 }
 
 /// One refresh of one zone.
@@ -94,7 +128,17 @@ struct Round {
     step: Step,
     exchange: Exchange,
     apex: Box<[u8]>,
+    /// Every nameserver host found (authoritative mode asks their addresses).
     hosts: Vec<Box<[u8]>>,
+    /// The hosts whose A and AAAA go out: the internal view does not know them, or the
+    /// operator named them with `public_hosts`.
+    public: Vec<Box<[u8]>>,
+    /// The hosts still to ask the internal view about, and the one being asked.
+    probes: VecDeque<Box<[u8]>>,
+    probing: Option<(Box<[u8]>, RecordType)>,
+    /// The internal view could not tell about a host: it is not published, and the zone is
+    /// tried again soon.
+    probe_failed: bool,
     lookups: VecDeque<(Box<[u8]>, RecordType)>,
     servers: Vec<SocketAddr>,
     /// The smallest TTL of the records behind the results.
@@ -180,45 +224,67 @@ impl Prefetch {
                 continue;
             };
             match round.exchange.poll() {
-                Action::Send { .. } => break,
+                Action::Send { .. } | Action::Internal(_) => break,
                 Action::Answer(_) => {
                     let valid = round.exchange.take_looked_up();
                     self.advance(engine, valid.as_deref(), now_ms);
                 }
-                Action::Fail(_) | Action::Internal(_) => self.advance(engine, None, now_ms),
+                Action::Fail(_) => self.advance(engine, None, now_ms),
             }
         }
-        match self.round.as_ref().map(|r| r.exchange.poll()) {
-            Some(Action::Send {
+        let Some(round) = self.round.as_ref() else {
+            return PrefetchAction::Sleep { until_ms: now_ms };
+        };
+        match round.exchange.poll() {
+            Action::Send {
                 server,
                 transport,
                 query,
                 deadline_ms,
-            }) => PrefetchAction::Send {
+            } => PrefetchAction::Send {
                 server,
                 transport,
                 query,
                 deadline_ms,
             },
+            Action::Internal(query) => PrefetchAction::Internal {
+                query,
+                deadline_ms: round.exchange.deadline_ms().unwrap_or(now_ms),
+            },
             _ => PrefetchAction::Sleep { until_ms: now_ms },
         }
     }
 
-    /// The reply to the last [`PrefetchAction::Send`]; validated by the lookup's exchange (an
-    /// invalid reply moves it to the next resolver). The error is for logs and metrics.
+    /// The reply to the last [`PrefetchAction::Send`] or [`PrefetchAction::Internal`];
+    /// validated by the lookup's exchange (an invalid reply moves a send to the next resolver,
+    /// and counts as no answer from the internal view). The error is for logs and metrics.
     pub fn on_reply(
         &mut self,
         engine: &Engine,
         reply: &[u8],
         now_ms: u64,
-    ) -> Result<(), ReplyError> {
+    ) -> Result<PrefetchReply, ReplyError> {
         let Some(round) = self.round.as_mut() else {
             return Err(ReplyError::ExchangeDone);
         };
-        round.exchange.on_reply(engine, reply, now_ms)
+        let taken = round.exchange.on_reply(engine, reply, now_ms);
+        if round.step != Step::Probe || round.exchange.is_waiting() {
+            return taken.map(|()| PrefetchReply::Taken);
+        }
+        // The internal view's answer settles this step now, so that the caller learns what
+        // became of the host.
+        let valid = round.exchange.take_looked_up();
+        let view = probes::internal_view(valid.as_deref());
+        self.advance(engine, valid.as_deref(), now_ms);
+        taken?;
+        Ok(match view {
+            InternalView::Known => PrefetchReply::KeptInternal,
+            InternalView::Unknown | InternalView::Failed => PrefetchReply::Taken,
+        })
     }
 
-    /// The last [`PrefetchAction::Send`] got no reply by its deadline (or a network error).
+    /// The last [`PrefetchAction::Send`] got no reply by its deadline (or a network error), or
+    /// the last [`PrefetchAction::Internal`] none at all.
     pub fn on_failure(&mut self, now_ms: u64) {
         if let Some(round) = self.round.as_mut() {
             round.exchange.on_failure(now_ms);
@@ -237,6 +303,10 @@ impl Prefetch {
                     exchange,
                     apex: zone,
                     hosts: Vec::new(),
+                    public: Vec::new(),
+                    probes: VecDeque::new(),
+                    probing: None,
+                    probe_failed: false,
                     lookups: VecDeque::new(),
                     servers: Vec::new(),
                     ttl: u32::MAX,
@@ -300,6 +370,11 @@ impl Prefetch {
                         continue;
                     }
                     round.ttl = round.ttl.min(ttl);
+                    if probes::skips_probe(config, &host, Fact::NsHost) {
+                        round.public.push(host.as_slice().into());
+                    } else {
+                        round.probes.push_back(host.as_slice().into());
+                    }
                     round.hosts.push(host.into());
                 }
                 if self.authoritative {
@@ -334,6 +409,39 @@ impl Prefetch {
                     round.servers.push(addr);
                 }
             }
+            Step::Probe => {
+                let Some((host, rtype)) = round.probing.take() else {
+                    return self.finish(engine, false, now_ms);
+                };
+                match probes::internal_view(valid) {
+                    InternalView::Unknown if rtype == RecordType::A => {
+                        round.probing = Some((host, RecordType::AAAA));
+                    }
+                    InternalView::Unknown => round.public.push(host),
+                    InternalView::Known => engine.refuse(Refusal::InternalName),
+                    InternalView::Failed => {
+                        engine.refuse(Refusal::InternalLookupFailed);
+                        round.probe_failed = true;
+                    }
+                }
+            }
+        }
+        // The internal view first: which hosts a client may get the public address of.
+        loop {
+            let next = match round.probing.take() {
+                Some(asking) => Some(asking),
+                None => round.probes.pop_front().map(|h| (h, RecordType::A)),
+            };
+            let Some((host, rtype)) = next else {
+                break;
+            };
+            let random = self.rng.next_u64();
+            if let Some(ex) = Exchange::internal_lookup(engine, &host, rtype, random, now_ms) {
+                round.step = Step::Probe;
+                round.exchange = ex;
+                round.probing = Some((host, rtype));
+                return;
+            }
         }
         while let Some((host, rtype)) = round.lookups.pop_front() {
             if let Some(ex) = Exchange::lookup(engine, &host, rtype, self.rng.next_u64(), now_ms) {
@@ -356,14 +464,21 @@ impl Prefetch {
         };
         job.tried = true;
         if ok {
-            job.failures = 0;
             let ttl_ms = u64::from(round.ttl).saturating_mul(1000);
-            job.next_at = now_ms.saturating_add(
-                (ttl_ms / 4 * 3).clamp(PREFETCH_MIN_INTERVAL_MS, PREFETCH_MAX_INTERVAL_MS),
-            );
+            if round.probe_failed {
+                // Published without the hosts the internal view could not tell about; those
+                // are asked again soon.
+                job.failures = job.failures.saturating_add(1);
+                job.next_at = now_ms.saturating_add(backoff(job.failures));
+            } else {
+                job.failures = 0;
+                job.next_at = now_ms.saturating_add(
+                    (ttl_ms / 4 * 3).clamp(PREFETCH_MIN_INTERVAL_MS, PREFETCH_MAX_INTERVAL_MS),
+                );
+            }
             let found = PrefetchedZone {
                 apex: round.apex,
-                hosts: round.hosts,
+                hosts: round.public,
                 servers: round.servers.into(),
                 until: now_ms
                     .saturating_add(ttl_ms.max(PREFETCH_MIN_INTERVAL_MS))
@@ -373,12 +488,16 @@ impl Prefetch {
             engine.update(|l| l.set_prefetched(&zone, Some(found)));
         } else {
             job.failures = job.failures.saturating_add(1);
-            let backoff = PREFETCH_RETRY_MIN_MS
-                .saturating_mul(1u64 << job.failures.saturating_sub(1).min(20))
-                .min(PREFETCH_RETRY_MAX_MS);
-            job.next_at = now_ms.saturating_add(backoff);
+            job.next_at = now_ms.saturating_add(backoff(job.failures));
         }
     }
+}
+
+/// The wait before the next try of a zone after `failures` failed rounds in a row.
+fn backoff(failures: u32) -> u64 {
+    PREFETCH_RETRY_MIN_MS
+        .saturating_mul(1u64 << failures.saturating_sub(1).min(20))
+        .min(PREFETCH_RETRY_MAX_MS)
 }
 
 /// The NS hosts (lower-cased wire form) of `owner` in a validated reply's answer, with TTLs.

@@ -11,6 +11,7 @@ use crate::learned::Fact;
 use crate::policy::Refusal;
 use crate::prefetch::{
     PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
+    PrefetchReply,
 };
 use crate::testutil::*;
 use crate::wire::Transport;
@@ -21,8 +22,36 @@ fn engine(setup: impl FnOnce(&mut ConfigBuilder)) -> Engine {
     engine_with(&["192.0.2.53"], setup)
 }
 
-/// The pending send: (server, question name lower-cased, type, deadline, query).
+/// Answers the internal view's questions until the prefetch sends or sleeps: NOERROR with no
+/// records for the names in `known`, NXDOMAIN for the rest. Gives each question asked (name,
+/// type) and what the prefetch made of its reply.
+fn internal_view(
+    p: &mut Prefetch,
+    e: &Engine,
+    now: u64,
+    known: &[&str],
+) -> Vec<(String, u16, PrefetchReply)> {
+    let mut asked = Vec::new();
+    for _ in 0..100 {
+        let PrefetchAction::Internal { query, deadline_ms } = p.poll(e, now) else {
+            return asked;
+        };
+        assert_eq!(deadline_ms, now + TIMEOUT_MS);
+        let query = query.to_vec();
+        let (name, qtype) = question_of(&query);
+        let rcode = if known.contains(&name.as_str()) { 0 } else { 3 };
+        let outcome = p
+            .on_reply(e, &answer_to(&query, rcode, vec![], vec![]), now)
+            .unwrap_or_else(|err| panic!("internal reply rejected: {err}"));
+        asked.push((name, qtype, outcome));
+    }
+    panic!("the prefetch kept asking the internal view");
+}
+
+/// The pending send, once the internal view (which knows none of the names) was asked what the
+/// prefetch asks it: (server, question name lower-cased, type, deadline, query).
 fn pending(p: &mut Prefetch, e: &Engine, now: u64) -> (SocketAddr, String, u16, u64, Vec<u8>) {
+    internal_view(p, e, now, &[]);
     match p.poll(e, now) {
         PrefetchAction::Send {
             server,
@@ -80,12 +109,14 @@ fn answer_to(query: &[u8], rcode: u16, an: Vec<Vec<u8>>, ns: Vec<Vec<u8>>) -> Ve
 }
 
 fn reply_ok(p: &mut Prefetch, e: &Engine, r: &[u8], now: u64) {
-    if let Err(err) = p.on_reply(e, r, now) {
-        panic!("prefetch reply rejected: {err}");
+    match p.on_reply(e, r, now) {
+        Ok(PrefetchReply::Taken) => {}
+        other => panic!("prefetch reply not taken: {other:?}"),
     }
 }
 
 fn sleeping(p: &mut Prefetch, e: &Engine, now: u64) -> u64 {
+    internal_view(p, e, now, &[]);
     match p.poll(e, now) {
         PrefetchAction::Sleep { until_ms } => until_ms,
         other => panic!("expected a sleep, got {other:?}"),
@@ -287,6 +318,20 @@ fn authoritative_mode_prefetches_addresses_under_the_address_policy() {
         vec![],
     );
     reply_ok(&mut p, &e, &r, 0);
+    // The internal view first (it knows neither host), then the addresses.
+    let probed: Vec<_> = internal_view(&mut p, &e, 0, &[])
+        .into_iter()
+        .map(|(name, qtype, _)| format!("{name} {qtype}"))
+        .collect();
+    assert_eq!(
+        probed,
+        vec![
+            "ns1.example.com 1",
+            "ns1.example.com 28",
+            "ns2.example.com 1",
+            "ns2.example.com 28"
+        ]
+    );
     let mut asked = Vec::new();
     while let PrefetchAction::Send { query, .. } = p.poll(&e, 0) {
         let (name, qtype) = question_of(query);
@@ -333,7 +378,9 @@ fn replicas_decide_alike_whatever_one_of_them_learned() {
     let (a_engine, b_engine) = (replica(), replica());
     for e in [&a_engine, &b_engine] {
         let mut p = Prefetch::new(e, 6);
-        while let PrefetchAction::Send { query, .. } = p.poll(e, 0) {
+        while let (_, PrefetchAction::Send { query, .. }) =
+            (internal_view(&mut p, e, 0, &[]), p.poll(e, 0))
+        {
             let (name, _) = question_of(query);
             let query = query.to_vec();
             let host = format!("ns1.{name}");
@@ -385,4 +432,171 @@ fn a_clock_at_its_end_never_loops() {
         assert!(matches!(p.poll(&e, now), PrefetchAction::Sleep { .. }));
     }
     assert!(p.is_ready());
+}
+
+/// One round of the prefetch of `example.com`, whose public NS RRset names `hosts`, with an
+/// internal view that knows the names in `known`; gives what the internal view was asked
+/// (name, type, outcome) and when the next round is due.
+fn round_with_internal_view(
+    p: &mut Prefetch,
+    e: &Engine,
+    now: u64,
+    hosts: &[&str],
+    known: &[&str],
+) -> (Vec<(String, u16, PrefetchReply)>, u64) {
+    let (_, name, qtype, _, q) = pending(p, e, now);
+    assert_eq!((name.as_str(), qtype), ("example.com", TYPE_NS));
+    let an = hosts.iter().map(|h| ns("example.com", h, 3600)).collect();
+    reply_ok(p, e, &answer_to(&q, 0, an, vec![]), now);
+    let asked = internal_view(p, e, now, known);
+    (asked, sleeping(p, e, now))
+}
+
+#[test]
+fn nameserver_hosts_the_internal_view_knows_keep_their_internal_answer() {
+    let e = engine(|b| {
+        assert!(b.zone("example.com").is_ok());
+    });
+    let mut p = Prefetch::new(&e, 8);
+    // Whoever writes the public zone names an internal host in its NS RRset.
+    let (asked, next) = round_with_internal_view(
+        &mut p,
+        &e,
+        0,
+        &["ns1.example.com", "intranet.example.com"],
+        &["intranet.example.com"],
+    );
+    assert_eq!(
+        asked,
+        vec![
+            ("ns1.example.com".into(), TYPE_A, PrefetchReply::Taken),
+            ("ns1.example.com".into(), TYPE_AAAA, PrefetchReply::Taken),
+            (
+                "intranet.example.com".into(),
+                TYPE_A,
+                PrefetchReply::KeptInternal
+            ),
+        ]
+    );
+    assert_eq!(
+        next, 2_700_000,
+        "a whole round: the next one at 3/4 of the TTL"
+    );
+    assert!(p.is_ready());
+    assert_eq!(e.rule(b"ns1.example.com", TYPE_A, 1, 1), Some(Rule::NsHost));
+    for qtype in [TYPE_A, TYPE_AAAA] {
+        assert_eq!(
+            classify(&e, "intranet.example.com", qtype, 1),
+            Verdict::Pass
+        );
+    }
+    assert_eq!(e.refused(Refusal::InternalName), 1);
+
+    // The NS RRset changes while the replica runs: the next round drops a host the internal
+    // view now knows, and asks again about every host.
+    let (asked, _) =
+        round_with_internal_view(&mut p, &e, next, &["ns1.example.com"], &["ns1.example.com"]);
+    assert_eq!(
+        asked,
+        vec![(
+            "ns1.example.com".into(),
+            TYPE_A,
+            PrefetchReply::KeptInternal
+        )]
+    );
+    assert_eq!(
+        classify(&e, "ns1.example.com", TYPE_A, next + 1),
+        Verdict::Pass
+    );
+    assert_eq!(e.refused(Refusal::InternalName), 2);
+}
+
+#[test]
+fn a_host_known_inside_for_aaaa_only_keeps_its_internal_answer() {
+    let e = engine(|b| {
+        assert!(b.zone("example.com").is_ok());
+    });
+    let mut p = Prefetch::new(&e, 9);
+    let (_, _, _, _, q) = pending(&mut p, &e, 0);
+    let an = vec![ns("example.com", "v6.example.com", 3600)];
+    reply_ok(&mut p, &e, &answer_to(&q, 0, an, vec![]), 0);
+    let mut asked = Vec::new();
+    while let PrefetchAction::Internal { query, .. } = p.poll(&e, 0) {
+        let query = query.to_vec();
+        let (_, qtype) = question_of(&query);
+        asked.push(qtype);
+        let rcode = if qtype == TYPE_AAAA { 0 } else { 3 };
+        let got = p.on_reply(&e, &answer_to(&query, rcode, vec![], vec![]), 0);
+        assert!(got.is_ok(), "{got:?}");
+    }
+    assert_eq!(asked, [TYPE_A, TYPE_AAAA]);
+    assert_eq!(classify(&e, "v6.example.com", TYPE_AAAA, 1), Verdict::Pass);
+    assert_eq!(e.refused(Refusal::InternalName), 1);
+}
+
+#[test]
+fn public_hosts_are_published_without_asking_the_internal_view() {
+    let e = engine(|b| {
+        assert!(b.zone("example.com").is_ok());
+        assert!(b.public_host("intranet.example.com").is_ok());
+    });
+    let mut p = Prefetch::new(&e, 10);
+    let (asked, _) = round_with_internal_view(
+        &mut p,
+        &e,
+        0,
+        &["intranet.example.com"],
+        &["intranet.example.com"],
+    );
+    assert_eq!(asked, vec![]);
+    assert_eq!(
+        e.rule(b"intranet.example.com", TYPE_A, 1, 1),
+        Some(Rule::NsHost)
+    );
+    assert_eq!(e.refused(Refusal::InternalName), 0);
+}
+
+#[test]
+fn an_internal_view_that_cannot_tell_publishes_no_host_and_asks_again_soon() {
+    let e = engine(|b| {
+        assert!(b.zone("example.com").is_ok());
+    });
+    let mut p = Prefetch::new(&e, 11);
+    let (_, _, _, _, q) = pending(&mut p, &e, 0);
+    let an = vec![ns("example.com", "ns1.example.com", 3600)];
+    reply_ok(&mut p, &e, &answer_to(&q, 0, an, vec![]), 0);
+    // No reply from the rest of the chain; then SERVFAIL from it.
+    assert!(matches!(p.poll(&e, 0), PrefetchAction::Internal { .. }));
+    p.on_failure(0);
+    assert_eq!(sleeping(&mut p, &e, 0), PREFETCH_RETRY_MIN_MS);
+    assert!(p.is_ready());
+    assert_eq!(classify(&e, "ns1.example.com", TYPE_A, 1), Verdict::Pass);
+    assert_eq!(e.refused(Refusal::InternalLookupFailed), 1);
+    let now = PREFETCH_RETRY_MIN_MS;
+    let (_, _, _, _, q) = pending(&mut p, &e, now);
+    reply_ok(
+        &mut p,
+        &e,
+        &answer_to(
+            &q,
+            0,
+            vec![ns("example.com", "ns1.example.com", 3600)],
+            vec![],
+        ),
+        now,
+    );
+    let PrefetchAction::Internal { query, .. } = p.poll(&e, now) else {
+        panic!("expected a question to the internal view");
+    };
+    let query = query.to_vec();
+    assert!(
+        p.on_reply(&e, &answer_to(&query, 2, vec![], vec![]), now)
+            .is_err()
+    );
+    assert_eq!(sleeping(&mut p, &e, now), now + 2 * PREFETCH_RETRY_MIN_MS);
+    assert_eq!(
+        classify(&e, "ns1.example.com", TYPE_A, now + 1),
+        Verdict::Pass
+    );
+    assert_eq!(e.refused(Refusal::InternalLookupFailed), 2);
 }

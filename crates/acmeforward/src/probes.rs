@@ -1,7 +1,9 @@
 //! Learning from replies. Only the final reply to a client's forwarded question teaches names:
 //! its CNAME targets and NS hosts are the candidates ([`candidates`]); the exchange asks the
-//! internal view about each before the client's answer is released, and only a name the
-//! internal view does not know is learned ([`learn_probed`]). Authoritative mode also learns
+//! internal view about each before the client's answer is released, with the types that would
+//! be forwarded ([`probe_types`]), and only a name the internal view does not know is learned
+//! ([`learn_probed`]). The prefetch asks the same about the nameserver hosts it finds
+//! ([`internal_view`]). Authoritative mode also learns
 //! the apex → addresses it found ([`learn_nameservers`]); a challenge name's ancestors are
 //! learned without a probe ([`learn_challenge_ancestors`]).
 
@@ -10,6 +12,7 @@ use std::collections::VecDeque;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use crate::config::Config;
 use crate::discovery::Auth;
 use crate::engine::{Engine, Rule};
 use crate::learned::Fact;
@@ -28,8 +31,46 @@ pub(crate) struct Probes {
     pub(crate) answer: Vec<u8>,
     /// Names still to ask about, with what would be learned and the TTL of its record.
     pub(crate) names: VecDeque<(Name, Fact, u32)>,
-    /// The fact and TTL of the name being asked about.
-    pub(crate) current: (Fact, u32),
+    /// The fact and TTL of the name being asked about, and how many of its
+    /// [`probe_types`] were asked so far.
+    pub(crate) current: (Fact, u32, usize),
+}
+
+/// What the internal view's answer to a question about a name says of the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InternalView {
+    /// NXDOMAIN: the internal view does not know the name.
+    Unknown,
+    /// Any other usable answer (NOERROR with records or empty, YXDOMAIN): it knows the name.
+    Known,
+    /// No usable answer (none, an invalid one, SERVFAIL, REFUSED): it could not tell.
+    Failed,
+}
+
+/// What the internal view's validated reply (`None`: none usable) says of the name asked.
+pub(crate) fn internal_view(valid: Option<&Validated>) -> InternalView {
+    match valid.map(|v| v.response_code) {
+        Some(ResponseCode::NXDomain) => InternalView::Unknown,
+        Some(_) => InternalView::Known,
+        None => InternalView::Failed,
+    }
+}
+
+/// The types the internal view is asked, in turn, about a name before it is learned as `fact`:
+/// those that learning would forward. A nameserver host needs both A and AAAA: a view that
+/// answers only one type (`hosts`, `template`) knows the name. A CNAME target is asked its TXT,
+/// the type of the ACME checks.
+pub(crate) fn probe_types(fact: Fact) -> &'static [RecordType] {
+    match fact {
+        Fact::NsHost => &[RecordType::A, RecordType::AAAA],
+        Fact::CnameTarget | Fact::Ancestor => &[RecordType::TXT],
+    }
+}
+
+/// Whether `fact` about `wire` (lower-cased wire form) is learned without asking the internal
+/// view: a nameserver host that the operator named with `public_hosts`.
+pub(crate) fn skips_probe(config: &Config, wire: &[u8], fact: Fact) -> bool {
+    fact == Fact::NsHost && config.is_public_host(wire)
 }
 
 /// The names of a reply that could be learned: CNAME targets of a challenge or delegation reply
@@ -88,25 +129,30 @@ pub(crate) fn candidates(
             if engine.rule_wire(&host, u16::from(RecordType::A), now_ms) == Some(Rule::NsHost) {
                 continue;
             }
+            if skips_probe(config, &host, Fact::NsHost) {
+                engine.update(|l| l.learn(&host, Fact::NsHost, r.ttl, now_ms));
+                continue;
+            }
             add(&mut names, &ns.0, Fact::NsHost, r.ttl);
         }
     }
     names
 }
 
-/// The internal view answered about `name` (`valid`, or `None` when it could not tell):
-/// NXDOMAIN (a name it does not know) lets it be learned as `fact` (a CNAME target with its
-/// ancestors, for the SOA walk); anything else refuses it.
+/// The internal view said of `name` what `view` says, after every one of its
+/// [`probe_types`] was asked (or the first answer that settles it): a name it does not know is
+/// learned as `fact` (a CNAME target with its ancestors, for the SOA walk); anything else
+/// refuses it.
 pub(crate) fn learn_probed(
     engine: &Engine,
     name: &Name,
     fact: Fact,
     ttl: u32,
-    valid: Option<&Validated>,
+    view: InternalView,
     now_ms: u64,
 ) {
-    match valid.map(|v| v.response_code) {
-        Some(ResponseCode::NXDomain) => {
+    match view {
+        InternalView::Unknown => {
             let wire = name_wire(name);
             let ancestors = fact == Fact::CnameTarget && engine.config().discovery();
             engine.update(|l| {
@@ -118,8 +164,8 @@ pub(crate) fn learn_probed(
                 }
             });
         }
-        Some(_) => engine.refuse(Refusal::InternalName),
-        None => engine.refuse(Refusal::InternalLookupFailed),
+        InternalView::Known => engine.refuse(Refusal::InternalName),
+        InternalView::Failed => engine.refuse(Refusal::InternalLookupFailed),
     }
 }
 
