@@ -25,7 +25,6 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
-	"github.com/coredns/coredns/plugin/pkg/nonwriter"
 
 	"github.com/miekg/dns"
 )
@@ -302,56 +301,6 @@ func hairpinFailed(why string, errs []error) error {
 		return fmt.Errorf("hairpin: %s", why)
 	}
 	return fmt.Errorf("hairpin: %s: %w", why, errors.Join(errs...))
-}
-
-// chainWriter records the reply the rest of the plugin chain gives an
-// internal query (CoreDNS's nonwriter) and never writes to the client, not
-// even a raw message.
-type chainWriter struct {
-	*nonwriter.Writer
-}
-
-// Write records a packed reply instead of writing it.
-func (c *chainWriter) Write(b []byte) (int, error) {
-	m := new(dns.Msg)
-	if err := m.Unpack(b); err != nil {
-		return 0, err
-	}
-	c.Msg = m
-	return len(b), nil
-}
-
-// internal runs the core's internal query (a hairpin target's A or AAAA) as a
-// client query through the rest of the plugin chain (kubernetes, hosts, ...,
-// as after this plugin) and hands the reply it writes to the core, which
-// validates it and makes the client's answer; no reply (or one that cannot be
-// packed) is reported as a failure. The error is for the logs: the core has
-// moved on either way (unless the engine was closed).
-func (a *AcmeForward) internal(ctx context.Context, w dns.ResponseWriter, ex *exchange, query, buf []byte) error {
-	q := new(dns.Msg)
-	if err := q.Unpack(query); err != nil || len(q.Question) != 1 {
-		return errors.Join(fmt.Errorf("unpacking the internal query: %v (%d questions)", err, len(q.Question)), ex.failed(nowMs()))
-	}
-	what := q.Question[0].Name + " " + dns.TypeToString[q.Question[0].Qtype]
-	cw := &chainWriter{Writer: nonwriter.New(w)}
-	rc, err := plugin.NextOrFailure(pluginName, a.Next, ctx, cw, q)
-	if cw.Msg == nil {
-		if err == nil {
-			err = fmt.Errorf("no reply (%s)", dns.RcodeToString[rc])
-		}
-		return errors.Join(fmt.Errorf("looking up %s in the rest of the chain: %w", what, err), ex.failed(nowMs()))
-	}
-	reply, perr := cw.Msg.PackBuffer(buf)
-	if perr != nil {
-		return errors.Join(fmt.Errorf("packing the reply for %s: %w", what, perr), ex.failed(nowMs()))
-	}
-	if err := ex.internalReply(a.engine, reply); err != nil {
-		return fmt.Errorf("the reply for %s (%s): %w", what, dns.RcodeToString[cw.Msg.Rcode], err)
-	}
-	if cw.Msg.Rcode != dns.RcodeSuccess {
-		return fmt.Errorf("the reply for %s is %s", what, dns.RcodeToString[cw.Msg.Rcode])
-	}
-	return nil
 }
 
 // try is one upstream round trip, with its metrics (to is their "to" label),

@@ -251,6 +251,13 @@ func (b *configBuilder) AddLabel(label string) error {
 		C.afwd_config_builder_add_label(b.ptr, stringPtr(label), C.size_t(len(label))))
 }
 
+// AddPublicHost names a nameserver host whose A and AAAA may get the public
+// answer although the internal view knows it (the Corefile's public_hosts).
+func (b *configBuilder) AddPublicHost(host string) error {
+	return resultErr("afwd_config_builder_add_public_host",
+		C.afwd_config_builder_add_public_host(b.ptr, stringPtr(host), C.size_t(len(host))))
+}
+
 // SetUpstreamMode sets the upstream mode.
 func (b *configBuilder) SetUpstreamMode(m UpstreamMode) error {
 	return resultErr("afwd_config_builder_set_upstream_mode",
@@ -655,14 +662,17 @@ func (p *prefetch) Close() {
 }
 
 // prefetchAction is what the prefetch wants done next: a send (the query
-// aliases the poll buffer) with the core's deadline, or a sleep until a time
-// (math.MaxUint64: for ever). Times are nowMs() values.
+// aliases the poll buffer) with the core's deadline, a question to the
+// internal view (internal: the rest of the plugin chain) with its deadline,
+// or a sleep until a time (math.MaxUint64: for ever). Times are nowMs()
+// values.
 type prefetchAction struct {
-	send   bool
-	server netip.AddrPort
-	proto  proto
-	query  []byte
-	until  uint64
+	send     bool
+	internal bool
+	server   netip.AddrPort
+	proto    proto
+	query    []byte
+	until    uint64
 }
 
 // poll asks the prefetch what to do at now; the query goes into buf (grown
@@ -683,6 +693,10 @@ func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, erro
 		return prefetchAction{}, err
 	}
 	act := prefetchAction{until: uint64(a.until_ms)}
+	if a.kind == C.AFWD_PREFETCH_INTERNAL {
+		act.internal = true
+		act.query = buf[:int(a.len)]
+	}
 	if a.kind == C.AFWD_PREFETCH_SEND {
 		ip := netip.AddrFrom16(*(*[16]byte)(unsafe.Pointer(&a.server_ip))).Unmap()
 		act.send = true
@@ -695,18 +709,22 @@ func (p *prefetch) poll(e *Engine, now uint64, buf []byte) (prefetchAction, erro
 	return act, nil
 }
 
-// reply hands the prefetch the reply to its last send; an error says why it
-// was not used (the prefetch has moved on either way).
-func (p *prefetch) reply(e *Engine, reply []byte, now uint64) error {
+// reply hands the prefetch the reply to its last send or internal question;
+// an error says why it was not used (the prefetch has moved on either way).
+// keptInternal: the reply was the internal view's, and it knows the
+// nameserver host asked about, which keeps its internal answer.
+func (p *prefetch) reply(e *Engine, reply []byte, now uint64) (keptInternal bool, err error) {
 	if e.closed.Load() {
-		return errClosed("afwd_prefetch_reply")
+		return false, errClosed("afwd_prefetch_reply")
 	}
-	err := resultErr("afwd_prefetch_reply",
-		C.afwd_prefetch_reply(p.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now)))
+	r := C.afwd_prefetch_reply(p.ptr, e.ptr, bytesPtr(reply), C.size_t(len(reply)), C.uint64_t(now))
 	runtime.KeepAlive(e)
 	// What the prefetch publishes expires by the clock: classify must read it.
 	e.mayHaveLearned.Store(true)
-	return err
+	if r == C.AFWD_KEPT_INTERNAL {
+		return true, nil
+	}
+	return false, resultErr("afwd_prefetch_reply", r)
 }
 
 // failed reports at now that the last send got no reply by its deadline.

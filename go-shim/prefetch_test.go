@@ -1,7 +1,15 @@
 package acmeforward
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin/test"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -128,4 +136,87 @@ func TestMaxConcurrent(t *testing.T) {
 	}
 	passed(t, a, next, query("www.example.com.", dns.TypeA))
 	<-done
+}
+
+// knowsInternally is an internal view that answers the A of the names in
+// known (NOERROR, an internal address), counted in calls when a client asked,
+// and everything else like emptyInternalView.
+func knowsInternally(calls *atomic.Int32, known ...string) test.HandlerFunc {
+	empty := emptyInternalView(calls, dns.RcodeNameError)
+	return func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+		q := r.Question[0]
+		if slices.Contains(known, q.Name) && q.Qtype == dns.TypeA {
+			if !isInternal(w) {
+				calls.Add(1)
+			}
+			m := new(dns.Msg)
+			m.SetReply(r)
+			m.Answer = append(m.Answer, test.A(q.Name+" 60 IN A 10.20.0.11"))
+			return dns.RcodeSuccess, w.WriteMsg(m)
+		}
+		return empty(ctx, w, r)
+	}
+}
+
+// A nameserver host that the listed zone's public NS RRset names, but that
+// the internal view knows, keeps its internal answer from the first query
+// on; the refusal is counted and logged once with the fix. public_hosts
+// gives it the public answer.
+func TestPrefetchKeepsHostsTheInternalViewKnows(t *testing.T) {
+	up := startUpstream(t, zoneData(t, false, exampleSOA,
+		"example.com. 3600 IN NS ns1.example.com.",
+		"example.com. 3600 IN NS intranet.example.com.",
+		"ns1.example.com. 3600 IN A 192.0.2.53",
+		"intranet.example.com. 3600 IN A 198.51.100.67",
+	))
+	for _, optIn := range []bool{false, true} {
+		cfg := block("example.com", "500ms", up.addr)
+		if optIn {
+			cfg = strings.Replace(cfg, "\n}", "\n public_hosts intranet.example.com\n}", 1)
+		}
+		a, err := parse(caddy.NewTestController("dns", cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.OnShutdown() })
+		var next atomic.Int32
+		a.Next = knowsInternally(&next, "intranet.example.com.")
+		a.server = fmt.Sprintf("dns://127.0.0.1:%d", map[bool]int{false: 10053, true: 10054}[optIn])
+		logs := captureLog(t)
+		if err := a.OnStartup(); err != nil {
+			t.Fatal(err)
+		}
+		forwarded(t, a, &next, query("ns1.example.com.", dns.TypeA))
+		hint := "public_hosts intranet.example.com"
+		if optIn {
+			reply := forwarded(t, a, &next, query("intranet.example.com.", dns.TypeA))
+			if len(reply.Answer) != 1 || reply.Answer[0].(*dns.A).A.String() != "198.51.100.67" {
+				t.Errorf("public_hosts: A intranet.example.com = %v, want the public address", reply.Answer)
+			}
+			if strings.Contains(logs.String(), hint) {
+				t.Errorf("public_hosts given, but the log still says how to give it:\n%s", logs)
+			}
+			continue
+		}
+		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			passedWith(t, a, &next, query("intranet.example.com.", qtype))
+		}
+		if got := refusedCount(t, a.server, "internal_name"); got != 1 {
+			t.Errorf("refused_facts_total{reason=internal_name} = %v, want 1", got)
+		}
+		if got := strings.Count(logs.String(), hint); got != 1 {
+			t.Errorf("the fix (%q) is logged %d times, want once:\n%s", hint, got, logs)
+		}
+	}
+}
+
+// passedWith is passed for an internal view that may write its own answer:
+// the question reaches the next plugin, and acmeforward writes nothing else.
+func passedWith(t *testing.T, a *AcmeForward, next *atomic.Int32, q *dns.Msg) {
+	t.Helper()
+	before := next.Load()
+	if _, err, cw, _ := serve(t, a, q, false); err != nil || next.Load() != before+1 || cw.count() > 1 {
+		t.Errorf("%s %s: %v (next called %d times, %d replies); want passed to the next plugin",
+			q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype], err, next.Load()-before, cw.count())
+	}
 }

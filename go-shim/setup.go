@@ -1,6 +1,7 @@
 package acmeforward
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -67,6 +68,7 @@ func setup(c *caddy.Controller) error {
 //	    max_time DURATION
 //	    max_concurrent N
 //	    labels LABEL...
+//	    public_hosts HOST...
 //	}
 //
 // TO is what forward's TO takes but for the transports the shim lacks:
@@ -80,7 +82,7 @@ func setup(c *caddy.Controller) error {
 // Every value is checked by the Rust config builder (the shim only turns
 // words and numbers into their C form); its result text becomes the reason in
 // the error, which carries the Corefile's file and line. `delegated`,
-// `hairpin`, `protect` and `allow_ns` may be repeated; every other option may
+// `hairpin`, `protect`, `allow_ns` and `public_hosts` may be repeated; every other option may
 // appear once (`labels` too: it replaces the default challenge labels, so
 // one line lists the whole set). A hairpin
 // line's arguments go to the core joined with spaces: it parses them (names,
@@ -131,7 +133,7 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 				return nil, c.Errf("duplicate option %q", option)
 			}
 			seen[option] = true
-		case "delegated", "hairpin", "protect", "allow_ns": // may repeat
+		case "delegated", "hairpin", "protect", "allow_ns", "public_hosts": // may repeat
 		default:
 			return nil, c.Errf("unknown option %q", option)
 		}
@@ -273,6 +275,15 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 					return nil, c.Errf("invalid allow_ns network %q: %s", n, reason(err))
 				}
 			}
+		case "public_hosts":
+			if len(args) == 0 {
+				return nil, c.ArgErr()
+			}
+			for _, host := range args {
+				if err := b.AddPublicHost(host); err != nil {
+					return nil, c.Errf("invalid public_hosts name %q: %s", host, reason(err))
+				}
+			}
 		case "labels":
 			if len(args) == 0 {
 				return nil, c.ArgErr()
@@ -337,7 +348,9 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 // OnStartup starts the prefetch and waits for its first round, at most
 // prefetchWait.
 func (a *AcmeForward) OnStartup() error {
-	a.prefetch = startPrefetch(a.engine, a.server, a.up)
+	a.prefetch = startPrefetch(a.engine, a.server, a.up, func(ctx context.Context, query, buf []byte) ([]byte, string, error) {
+		return a.askChain(ctx, chainClient{}, query, buf)
+	})
 	refused.add(a.engine, a.server)
 	if !a.prefetch.waitReady(prefetchWait) {
 		log.Warningf("the first prefetch of the listed and delegated zones' nameservers is not done after %s; starting anyway", prefetchWait)

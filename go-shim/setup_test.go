@@ -390,6 +390,10 @@ func TestSetupInvalid(t *testing.T) {
 		{"labels duplicate", "acmeforward {\n to 127.0.0.1\n labels _acme-challenge _ACME-Challenge\n}", []string{"Testfile:3", "invalid label \"_ACME-Challenge\"", "twice"}},
 		{"labels too many", "acmeforward {\n to 127.0.0.1\n labels _1 _2 _3 _4 _5 _6 _7 _8 _9 _10 _11 _12 _13 _14 _15 _16 _17\n}", []string{"Testfile:3", "invalid label \"_17\"", "at most 16"}},
 		{"duplicate labels", "acmeforward {\n to 127.0.0.1\n labels _a\n max_ttl 5\n labels _b\n}", []string{"Testfile:5", "duplicate option \"labels\""}},
+		{"public_hosts without host", "acmeforward {\n to 127.0.0.1\n public_hosts\n}", []string{"Testfile:3", "Wrong argument count"}},
+		{"public_hosts root", "acmeforward {\n to 127.0.0.1\n public_hosts ns1.example.com .\n}", []string{"Testfile:3", "invalid public_hosts name \".\"", "cannot be the root"}},
+		{"public_hosts protected", "acmeforward {\n to 127.0.0.1\n public_hosts ns.kube-system.svc.cluster.local\n}", []string{"Testfile:3", "invalid public_hosts name", "inside a protected zone"}},
+		{"public_hosts then protect", "acmeforward {\n to 127.0.0.1\n public_hosts ns1.corp.example\n protect corp.example\n}", []string{"Testfile:4", "invalid protected zone \"corp.example\"", "public_hosts"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
