@@ -10,6 +10,7 @@
 
 mod args;
 mod compare;
+mod message;
 mod model;
 mod render;
 #[cfg(test)]
@@ -24,6 +25,7 @@ pub use args::{
     resolv_conf_nameserver,
 };
 pub use compare::{Comparison, Comparisons, compare};
+pub use message::{Query, reply};
 pub use model::{
     NOERROR, NXDOMAIN, QType, Question, REFUSED, Record, Reply, SERVFAIL, absolute, rcode_name,
     relative,
