@@ -17,7 +17,7 @@ const UDP_TRIES: usize = 2;
 pub fn ask(server: SocketAddr, q: &Question, timeout: Duration) -> Reply {
     let query = match Query::new(random_id(), q) {
         Ok(query) => query,
-        Err(e) => return Reply::NoReply(format!("cannot build the query: {e}")),
+        Err(e) => return Reply::NoReply(e),
     };
     let mut last = String::new();
     for _ in 0..UDP_TRIES {
