@@ -157,15 +157,34 @@ func TestCheckSplitHorizon(t *testing.T) {
 // style), a zone the internal server hides; example.com itself resolves
 // inside (dnsmasq sends it to an internal resolver). The check names the
 // hidden target and the `delegated` fix, and with that fix (in the block the
-// check prints) the verdict is ok.
+// check prints) the verdict is ok. The target is a plain name, or one whose
+// first label holds a space, `/`, `*`, `"`, `\`, a dot and non-ASCII octets:
+// any octet is legal in a label, and the check asks it and prints it as dig
+// does (RFC 1035 presentation format, decimal escapes), which is also how
+// the zone file writes it.
 func TestCheckCNAMETarget(t *testing.T) {
 	t.Parallel()
 	world.CoreDNSBinary(t)
 	world.CheckCLI(t)
-	const target, token = "x.auth.example.net", "token-delegated-www"
+	for _, tc := range []struct{ name, label string }{
+		{"plain", "x.auth"},
+		{"escaped", `a\032b/c*\"d\\e\.f\195\169.auth`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			checkCNAMETarget(t, tc.label)
+		})
+	}
+}
+
+// checkCNAMETarget is TestCheckCNAMETarget for a target label (relative to
+// example.net, as the check prints it).
+func checkCNAMETarget(t *testing.T, label string) {
+	const token = "token-delegated-www"
+	target := label + ".example.net"
 	com := world.ExampleCom
 	com.WWWChallengeCNAME = target
-	exampleNet := world.Zone{Name: "example.net", Extra: []string{`x.auth 60 IN TXT "` + token + `"`}}
+	exampleNet := world.Zone{Name: "example.net", Extra: []string{label + ` 60 IN TXT "` + token + `"`}}
 	w := world.New(t, world.Options{Zones: []world.Zone{com, exampleNet}, Hidden: []string{"example.net"}, InternalRecursion: true})
 	public := w.UnboundT(t, true)
 	without := startCoreDNS(t, w, "coredns-without-acmeforward", "")
@@ -175,7 +194,7 @@ func TestCheckCNAMETarget(t *testing.T) {
 		c := runCheck(t, without.Addr, publicOnly(public), "www.example.com")
 		fixBlock = c.report.Corefile
 		c.want(t, "cname-target-hidden", 1,
-			"the CNAME target x.auth.example.net of _acme-challenge.www.example.com is hidden: the cluster resolver answers NXDOMAIN for x.auth.example.net TXT, the public view NOERROR: x.auth.example.net TXT \""+token+"\"",
+			"the CNAME target "+target+" of _acme-challenge.www.example.com is hidden: the cluster resolver answers NXDOMAIN for "+target+" TXT, the public view NOERROR: "+target+" TXT \""+token+"\"",
 			"fix: add `delegated example.net` to the acmeforward block for www.example.com",
 			"\n    acmeforward www.example.com {\n        to "+public.Addr.String()+"\n        delegated example.net\n    }\n")
 		if l := c.lookup(t, com.WWWChallenge(), "CNAME"); !l.Equal || !slices.Equal(l.Resolver.Values("CNAME"), []string{target + "."}) {

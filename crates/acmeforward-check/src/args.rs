@@ -4,13 +4,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use acmeforward::{DEFAULT_CHALLENGE_LABELS, DEFAULT_PORT};
+use hickory_proto::rr::Name;
 
 /// The usage text.
 pub const USAGE: &str = "\
-usage: acmeforward check [--resolver ADDR[:PORT]] --public ADDR[:PORT] [--public ...] [--json] [--timeout DUR] NAME
+usage: acmeforward check [--resolver ADDR[:PORT]] --public ADDR[:PORT] [--public ...] [--json] [--timeout DUR] [--] NAME
 
 Compares the lookups that cert-manager's and lego's DNS-01 checks make for NAME (the certificate's
-domain, e.g. www.example.com) through the cluster resolver with a public view.
+domain, e.g. www.example.com; a Unicode name is checked as its IDNA xn-- form) through the cluster
+resolver with a public view.
 
   --resolver ADDR[:PORT]  the cluster resolver (default: the first nameserver of /etc/resolv.conf)
   --public ADDR[:PORT]    a public resolver to compare with; repeat for more (tried in order)
@@ -35,8 +37,11 @@ pub struct Args {
     pub json: bool,
     /// `--timeout`.
     pub timeout: Duration,
-    /// NAME, without a trailing dot or a wildcard label.
+    /// NAME, without a trailing dot or a wildcard label, in ASCII (an internationalized name in
+    /// its IDNA form, `xn--` labels).
     pub name: String,
+    /// NAME as given, when it was an internationalized name (`name` is then its ASCII form).
+    pub unicode_name: Option<String>,
 }
 
 /// What the command line asks for.
@@ -62,7 +67,24 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut json = false;
     let mut timeout = DEFAULT_TIMEOUT;
     let mut name = None;
+    let mut unicode_name = None;
+    // After `--` every argument is an operand (POSIX), even one that starts with `-`.
+    let mut options_ended = false;
     while let Some(arg) = it.next() {
+        if options_ended || arg == "-" || !arg.starts_with('-') {
+            if name.is_some() {
+                return Err(format!("more than one NAME ({arg:?})"));
+            }
+            name = Some(parse_name(arg)?);
+            if !arg.is_ascii() {
+                unicode_name = Some(arg.clone());
+            }
+            continue;
+        }
+        if arg == "--" {
+            options_ended = true;
+            continue;
+        }
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
             _ => (arg.as_str(), None),
@@ -79,15 +101,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
             "--public" => public.push(parse_server(&value(flag)?)?),
             "--timeout" => timeout = parse_duration(&value(flag)?)?,
             "--json" if inline.is_none() => json = true,
-            f if f.starts_with('-') && f.len() > 1 => {
-                return Err(format!("unknown option {arg:?}"));
-            }
-            _ => {
-                if name.is_some() {
-                    return Err(format!("more than one NAME ({arg:?})"));
-                }
-                name = Some(parse_name(arg)?);
-            }
+            _ => return Err(format!("unknown option {arg:?}")),
         }
     }
     if public.is_empty() {
@@ -102,13 +116,21 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
         json,
         timeout,
         name,
+        unicode_name,
     }))
 }
 
 /// NAME: a domain name, trailing dot and a leading `*.` (wildcard certificates share the
-/// parent's challenge) dropped. The challenge name itself is refused: the check adds the label.
+/// parent's challenge) dropped. A Unicode name becomes its IDNA (UTS #46) ASCII form, as DNS and
+/// certificates carry it. The challenge name itself is refused: the check adds the label; so is
+/// a name too long to ask with that label in front.
 pub fn parse_name(s: &str) -> Result<String, String> {
-    let n = s.trim_end_matches('.');
+    let ascii = if s.is_ascii() {
+        s.to_string()
+    } else {
+        idna_ascii(s)?
+    };
+    let n = ascii.trim_end_matches('.');
     let n = n.strip_prefix("*.").unwrap_or(n);
     if n.is_empty() || n.len() > 253 {
         return Err(format!("NAME {s:?} is not a domain name"));
@@ -129,7 +151,46 @@ pub fn parse_name(s: &str) -> Result<String, String> {
             "NAME {s:?} is a challenge name: give the certificate's domain, the check adds {first}"
         ));
     }
+    // `_validation-persist.NAME` in wire form: a length octet and the label, NAME's length
+    // plus two octets (its first length octet and the root).
+    let longest = DEFAULT_CHALLENGE_LABELS.iter().max_by_key(|l| l.len());
+    if let Some(label) = longest
+        && 1 + label.len() + n.len() + 2 > MAX_NAME_OCTETS
+    {
+        return Err(format!(
+            "NAME {s:?} is too long: {label}.NAME would be longer than {MAX_NAME_OCTETS} octets, \
+             which no DNS question can ask (NAME can have at most {} characters)",
+            MAX_NAME_OCTETS - 3 - label.len()
+        ));
+    }
     Ok(n.to_string())
+}
+
+/// The longest domain name, in octets of wire form (RFC 1035).
+const MAX_NAME_OCTETS: usize = 255;
+
+/// The IDNA (UTS #46, STD3 rules) ASCII form of a Unicode name, or why it has none.
+fn idna_ascii(s: &str) -> Result<String, String> {
+    // The full stops UTS #46 reads as label separators.
+    let dotted: String = s
+        .chars()
+        .map(|c| match c {
+            '\u{3002}' | '\u{ff0e}' | '\u{ff61}' => '.',
+            c => c,
+        })
+        .collect();
+    let refuse = |why: String| {
+        format!(
+            "NAME {s:?} is not a domain name: IDNA (UTS #46) cannot convert it ({why}); give \
+             its ASCII form, with xn-- labels for the internationalized ones"
+        )
+    };
+    let name = Name::from_utf8(&dotted).map_err(|e| refuse(e.to_string()))?;
+    let labels: Vec<&str> = name
+        .iter()
+        .map(|l| std::str::from_utf8(l).map_err(|e| refuse(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    Ok(labels.join("."))
 }
 
 /// `2s`, `500ms`, `1m`, `1.5s`: a positive duration.
@@ -220,6 +281,7 @@ mod tests {
                 json: true,
                 timeout: Duration::from_millis(500),
                 name: "WWW.example.com".into(),
+                unicode_name: None,
             }))
         );
     }
@@ -260,6 +322,78 @@ mod tests {
             assert!(args(bad).is_err(), "{bad:?}");
         }
         assert_eq!(args(&["check", "--help"]), Ok(Command::Help));
+    }
+
+    /// `--` ends the options: what follows is NAME, even when it looks like an option.
+    #[test]
+    fn double_dash_ends_the_options() {
+        let got = args(&["check", "--public", "127.0.0.53", "--", "example.com"]);
+        let Ok(Command::Check(a)) = got else {
+            panic!("{got:?}");
+        };
+        assert_eq!(a.name, "example.com");
+        let got = args(&["check", "--public", "127.0.0.53", "--", "-x.example.com"]);
+        let Ok(Command::Check(a)) = got else {
+            panic!("{got:?}");
+        };
+        assert_eq!(a.name, "-x.example.com");
+        // After `--`, `--json` is NAME, not the option; `--public` is NAME too, so the next
+        // argument is a second NAME.
+        let got = args(&["check", "--public", "127.0.0.53", "--", "--json"]);
+        let Ok(Command::Check(a)) = got else {
+            panic!("{got:?}");
+        };
+        assert_eq!((a.name.as_str(), a.json), ("--json", false));
+        let err = args(&["check", "--", "--public", "127.0.0.53", "example.com"]).unwrap_err();
+        assert!(err.contains("more than one NAME"), "{err}");
+    }
+
+    /// A Unicode name is checked as its IDNA (UTS #46) ASCII form, and says so.
+    #[test]
+    fn unicode_name_is_checked_as_punycode() {
+        let got = args(&["check", "--public", "127.0.0.53", "Bücher.Example."]);
+        let Ok(Command::Check(a)) = got else {
+            panic!("{got:?}");
+        };
+        assert_eq!(a.name, "xn--bcher-kva.example");
+        assert_eq!(a.unicode_name.as_deref(), Some("Bücher.Example."));
+        assert_eq!(
+            parse_name("*.bücher.example"),
+            Ok("xn--bcher-kva.example".into())
+        );
+        assert_eq!(
+            parse_name("例え。テスト"),
+            Ok("xn--r8jz45g.xn--zckzah".into())
+        );
+        let Ok(Command::Check(a)) = args(&["check", "--public", "127.0.0.53", "example.com"])
+        else {
+            panic!("ascii name");
+        };
+        assert_eq!(a.unicode_name, None);
+    }
+
+    /// A name IDNA cannot convert is refused with the way out: its xn-- form.
+    #[test]
+    fn unconvertible_unicode_name_points_to_the_xn_form() {
+        for bad in ["bü cher.example", "b\u{00a0}ü.example", "ü..example"] {
+            let err = parse_name(bad).unwrap_err();
+            assert!(err.contains("xn--"), "{bad}: {err}");
+        }
+    }
+
+    /// The check asks `_validation-persist.NAME`: a NAME too long for that is refused up front,
+    /// saying why, rather than failing a question later.
+    #[test]
+    fn name_too_long_for_its_challenge_names_is_refused() {
+        let label = "a".repeat(63);
+        let longest = format!("{label}.{label}.{label}.{}", "b".repeat(41));
+        assert_eq!(longest.len(), 233);
+        assert_eq!(parse_name(&longest), Ok(longest.clone()));
+        let err = parse_name(&format!("{longest}b")).unwrap_err();
+        assert!(
+            err.contains("_validation-persist.NAME") && err.contains("233"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@
 
 mod args;
 mod compare;
+mod message;
 mod model;
+mod name;
 mod render;
 #[cfg(test)]
 mod testviews;
@@ -24,10 +26,9 @@ pub use args::{
     resolv_conf_nameserver,
 };
 pub use compare::{Comparison, Comparisons, compare};
-pub use model::{
-    NOERROR, NXDOMAIN, QType, Question, REFUSED, Record, Reply, SERVFAIL, absolute, rcode_name,
-    relative,
-};
+pub use message::{Query, reply};
+pub use model::{NOERROR, NXDOMAIN, QType, Question, REFUSED, Record, Reply, SERVFAIL, rcode_name};
+pub use name::{absolute, relative};
 pub use render::{json, text};
 pub use verdict::{
     EXIT_DIFFERS, EXIT_OK, EXIT_PUBLIC_UNREACHABLE, EXIT_USAGE, Report, Servers, Verdict, judge,

@@ -1,7 +1,9 @@
 //! What one lookup is and what came back: questions, replies and records in the plain text form
-//! the comparison and the report use (lower-case absolute names, no TTL).
+//! the comparison and the report use (names in the form of [`crate::name`], no TTL).
 
 use std::fmt;
+
+use crate::name::{absolute, relative};
 
 /// The record types the check asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -259,56 +261,9 @@ impl fmt::Display for Reply {
     }
 }
 
-/// `name` lower case with one trailing dot ("." for the root).
-pub fn absolute(name: &str) -> String {
-    let n = name.trim_end_matches('.').to_ascii_lowercase();
-    if n.is_empty() { ".".into() } else { n + "." }
-}
-
-/// `name` without its trailing dot (the root stays ".").
-pub fn relative(name: &str) -> &str {
-    if name == "." {
-        name
-    } else {
-        name.strip_suffix('.').unwrap_or(name)
-    }
-}
-
-/// The name and each of its ancestors, the name first, the root left out (an absolute name).
-pub fn suffixes(name: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = name;
-    while !rest.is_empty() && rest != "." {
-        out.push(rest.to_string());
-        rest = match rest.find('.') {
-            Some(i) => &rest[i + 1..],
-            None => "",
-        };
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_absolute_and_lower_case() {
-        assert_eq!(absolute("WWW.Example.com"), "www.example.com.");
-        assert_eq!(absolute("www.example.com."), "www.example.com.");
-        assert_eq!(absolute("."), ".");
-        assert_eq!(relative("www.example.com."), "www.example.com");
-        assert_eq!(relative("."), ".");
-    }
-
-    #[test]
-    fn suffixes_walk_up_to_the_tld() {
-        assert_eq!(
-            suffixes("a.b.example.com."),
-            ["a.b.example.com.", "b.example.com.", "example.com.", "com."]
-        );
-        assert!(suffixes(".").is_empty());
-    }
 
     #[test]
     fn replies_compare_as_sets_without_ttl_order_or_case() {

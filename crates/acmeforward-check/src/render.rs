@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use crate::compare::Comparison;
-use crate::model::{Record, Reply, rcode_name, relative};
+use crate::model::{Record, Reply, rcode_name};
+use crate::name::relative;
 use crate::verdict::Report;
 
 /// The plain-text report: verdict, what differs, the fix, hints, then every lookup (DIFF marks

@@ -4,7 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{NOERROR, NXDOMAIN, QType, Question, Record, Reply, absolute, suffixes};
+use crate::model::{NOERROR, NXDOMAIN, QType, Question, Record, Reply};
+use crate::name::{absolute, suffixes};
 
 #[derive(Default, Clone)]
 pub(crate) struct View {

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use crate::compare::{Comparison, Comparisons};
-use crate::model::{REFUSED, Reply, relative};
+use crate::model::{REFUSED, Reply};
+use crate::name::{absolute, parent, relative};
 use crate::walk::{SoaEnd, Step, Walk};
 
 /// What the check found. The exit status follows from it ([`Verdict::exit_code`]).
@@ -381,11 +382,6 @@ fn soa_end(end: &SoaEnd) -> String {
 fn fix_zone(name: &str, public: &Walk) -> String {
     match &public.soa {
         SoaEnd::Zone(z) if public.target == public.challenge => relative(z).to_string(),
-        _ => relative(&crate::model::absolute(name)).to_string(),
+        _ => relative(&absolute(name)).to_string(),
     }
-}
-
-fn parent(name: &str) -> String {
-    let n = relative(name);
-    n.split_once('.').map_or(n, |(_, p)| p).to_string()
 }

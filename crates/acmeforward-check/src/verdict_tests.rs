@@ -159,6 +159,49 @@ fn hidden_cname_target_asks_for_delegated() {
     );
 }
 
+/// A CNAME target whose labels hold a space and a dot (written here with other escapes) is
+/// followed like any other, and named in the text and the JSON as dig writes it.
+#[test]
+fn hidden_escaped_cname_target_is_named_as_dig_writes_it() {
+    let mut public = View::public_example_com();
+    public.hide("_acme-challenge.www.example.com");
+    public.cname(
+        "_acme-challenge.www.example.com",
+        "A\\ b\\.c.auth.example.net",
+    );
+    public.zone("example.net", "ns1.example.net", "192.0.2.54");
+    public.txt("a\\032b\\046c.auth.example.net", "token-escaped");
+    let mut resolver = public.clone();
+    resolver.hide("a\\032b\\.c.auth.example.net");
+    let r = run("www.example.com", &mut resolver, &mut public);
+    assert_eq!(r.verdict, Verdict::CnameTargetHidden);
+    assert_eq!(r.verdict.exit_code(), EXIT_DIFFERS);
+    let target = "a\\032b\\.c.auth.example.net";
+    assert!(
+        r.summary.starts_with(&format!(
+            "the CNAME target {target} of _acme-challenge.www.example.com is hidden: the cluster \
+             resolver answers NXDOMAIN for {target} TXT, the public view NOERROR: {target} TXT \
+             \"token-escaped\""
+        )),
+        "{}",
+        r.summary
+    );
+    assert!(r.fix.contains("`delegated example.net`"), "{}", r.fix);
+    assert!(
+        text(&r).contains(&format!(
+            "resolver: NOERROR: _acme-challenge.www.example.com CNAME {target}."
+        )),
+        "{}",
+        text(&r)
+    );
+    // JSON names are the same presentation format, its backslashes escaped by JSON.
+    let j = json(&r);
+    assert!(
+        j.contains("{\"name\":\"a\\\\032b\\\\.c.auth.example.net\",\"type\":\"TXT\"}"),
+        "{j}"
+    );
+}
+
 #[test]
 fn challenge_txt_differing_behind_a_same_cname_is_the_target() {
     let mut public = View::public_example_com();

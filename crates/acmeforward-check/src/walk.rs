@@ -15,7 +15,8 @@
 
 use acmeforward::{DEFAULT_CHALLENGE_LABELS, MAX_CNAME_CHAIN, MAX_NS_HOSTS};
 
-use crate::model::{NOERROR, NXDOMAIN, QType, Question, Reply, absolute, suffixes};
+use crate::model::{NOERROR, NXDOMAIN, QType, Question, Reply};
+use crate::name::{absolute, suffixes};
 
 /// Which part of the clients' checks a lookup belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -254,6 +255,33 @@ mod tests {
         assert_eq!(w.target, "x.auth.example.net.");
         assert_eq!(w.soa, SoaEnd::Zone("example.net.".into()));
         assert!(names.contains(&"ns1.example.net A".to_string()));
+    }
+
+    /// The walk asks for the target as its octets are: an escaped dot is no label boundary,
+    /// so the SOA walk goes from the target to auth.example.net, never to `c.auth...`.
+    #[test]
+    fn escaped_cname_target_is_followed_and_walked_by_its_labels() {
+        let mut public = View::public_example_com();
+        public.cname(
+            "_acme-challenge.www.example.com",
+            "a\\032b\\.c.auth.example.net",
+        );
+        public.zone("example.net", "ns1.example.net", "192.0.2.54");
+        public.txt("a\\032b\\.c.auth.example.net", "tok");
+        let w = walk("www.example.com", &mut |q| public.ask(q));
+        let names = asked(&w);
+        assert_eq!(
+            names[2..7],
+            [
+                "a\\032b\\.c.auth.example.net CNAME",
+                "a\\032b\\.c.auth.example.net TXT",
+                "a\\032b\\.c.auth.example.net SOA",
+                "auth.example.net SOA",
+                "example.net SOA",
+            ]
+        );
+        assert_eq!(w.target, "a\\032b\\.c.auth.example.net.");
+        assert_eq!(w.soa, SoaEnd::Zone("example.net.".into()));
     }
 
     #[test]

@@ -24,6 +24,12 @@ fn main() -> ExitCode {
             return exit(EXIT_USAGE);
         }
     };
+    if let Some(given) = &args.unicode_name {
+        eprintln!(
+            "acmeforward: checking {given} as {}, its IDNA (punycode) form",
+            args.name
+        );
+    }
     let resolver = match args.resolver {
         Some(r) => r,
         None => match std::fs::read_to_string("/etc/resolv.conf")
