@@ -84,7 +84,9 @@ func setup(c *caddy.Controller) error {
 // appear once (`labels` too: it replaces the default challenge labels, so
 // one line lists the whole set). A hairpin
 // line's arguments go to the core joined with spaces: it parses them (names,
-// wildcards, IP or name targets) and reports what is wrong.
+// wildcards, IP or name targets) and reports what is wrong. No option takes a
+// block. allow_ns outside authoritative mode is warned about once the block is
+// read.
 func parse(c *caddy.Controller) (*AcmeForward, error) {
 	var a *AcmeForward
 	for c.Next() {
