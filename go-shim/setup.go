@@ -86,7 +86,9 @@ func setup(c *caddy.Controller) error {
 // appear once (`labels` too: it replaces the default challenge labels, so
 // one line lists the whole set). A hairpin
 // line's arguments go to the core joined with spaces: it parses them (names,
-// wildcards, IP or name targets) and reports what is wrong.
+// wildcards, IP or name targets) and reports what is wrong. No option takes a
+// block. allow_ns outside authoritative mode is warned about once the block is
+// read.
 func parse(c *caddy.Controller) (*AcmeForward, error) {
 	var a *AcmeForward
 	for c.Next() {
@@ -124,6 +126,9 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 	var tlsAddrs, plainAddrs []netip.AddrPort
 	var tlsBase *tls.Config
 	var tlsServerName string
+	// allow_ns is used in authoritative mode only; upstream_mode may come after it.
+	var allowNSAt string
+	authoritative := false
 	seen := map[string]bool{}
 	for c.NextBlock() {
 		option := c.Val()
@@ -138,6 +143,14 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 			return nil, c.Errf("unknown option %q", option)
 		}
 		args := c.RemainingArgs()
+		// RemainingArgs stops at a `{` on the option's line. No option takes a block: the
+		// dispenser would read the block's lines as options of their own.
+		if c.NextArg() {
+			if option == "to" {
+				return nil, c.Errf("'to' takes no block: options such as tls, tls_servername and max_concurrent go in the acmeforward block itself, each on its own line")
+			}
+			return nil, c.Errf("option %q takes no block", option)
+		}
 
 		switch option {
 		case "to":
@@ -275,6 +288,9 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 					return nil, c.Errf("invalid allow_ns network %q: %s", n, reason(err))
 				}
 			}
+			if allowNSAt == "" {
+				allowNSAt = c.File() + ":" + strconv.Itoa(c.Line())
+			}
 		case "public_hosts":
 			if len(args) == 0 {
 				return nil, c.ArgErr()
@@ -314,6 +330,7 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 			if err := b.SetUpstreamMode(mode); err != nil {
 				return nil, c.Errf("invalid upstream_mode %q: %s", args[0], reason(err))
 			}
+			authoritative = mode == UpstreamAuthoritative
 		case "max_learned":
 			if len(args) != 1 {
 				return nil, c.ArgErr()
@@ -333,6 +350,9 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 	}
 	if tlsUp == nil && (tlsBase != nil || tlsServerName != "") {
 		log.Warningf("tls and tls_servername apply to tls:// upstreams only, and 'to' has none")
+	}
+	if allowNSAt != "" && !authoritative {
+		log.Warningf("%s: allow_ns applies to upstream_mode authoritative only: unused in recursive mode", allowNSAt)
 	}
 	engine, err := b.Build()
 	if err != nil {

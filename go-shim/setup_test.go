@@ -378,6 +378,19 @@ func TestSetupInvalid(t *testing.T) {
 		{"hairpin bad name", "acmeforward {\n to 127.0.0.1\n hairpin a..example.com 127.0.0.1\n}", []string{"Testfile:3", "empty label"}},
 		{"hairpin duplicate in one line", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com WWW.example.com. 127.0.0.1\n}", []string{"Testfile:3", "twice"}},
 		{"hairpin duplicate in two lines", "acmeforward {\n to 127.0.0.1\n hairpin *.example.com 127.0.0.1\n hairpin *.Example.COM svc.cluster.local\n}", []string{"Testfile:4", "twice"}},
+		{"hairpin target with a port", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com 10.1.2.3:443\n}", []string{"Testfile:3", "invalid hairpin \"www.example.com 10.1.2.3:443\"", "neither an IP address nor a host name"}},
+		{"hairpin target in brackets", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com [2001:db8::5]\n}", []string{"Testfile:3", "neither an IP address nor a host name"}},
+		{"hairpin target with a prefix", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com 10.1.2.3/32\n}", []string{"Testfile:3", "neither an IP address nor a host name"}},
+		{"hairpin target with a zone", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com fe80::1%eth0\n}", []string{"Testfile:3", "neither an IP address nor a host name"}},
+		{"hairpin target with leading zeros", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com 010.001.002.003\n}", []string{"Testfile:3", "neither an IP address nor a host name"}},
+		{"hairpin address with a port before the targets", "acmeforward {\n to 127.0.0.1\n hairpin www.example.com 10.1.2.3:443 10.0.0.1\n}", []string{"Testfile:3", "NAME is not a host name"}},
+		{"hairpin name inside cluster.local", "acmeforward {\n to 127.0.0.1\n hairpin api.svc.cluster.local 10.0.0.1\n}", []string{"Testfile:3", "invalid hairpin \"api.svc.cluster.local 10.0.0.1\"", "protected zone"}},
+		{"hairpin wildcard inside a protected zone", "acmeforward {\n to 127.0.0.1\n protect corp.internal\n hairpin *.corp.internal 10.0.0.1\n}", []string{"Testfile:4", "invalid hairpin", "protected zone"}},
+		{"protect over a hairpin name", "acmeforward {\n to 127.0.0.1\n hairpin db.corp.internal 10.0.0.1\n protect corp.internal\n}", []string{"Testfile:4", "invalid protected zone \"corp.internal\"", "hairpin NAME"}},
+		{"to with a block", "acmeforward {\n to 127.0.0.1 {\n  tls_servername dns.example\n }\n}", []string{"Testfile:2", "'to' takes no block", "acmeforward block itself"}},
+		{"to with an empty block", "acmeforward {\n to tls://127.0.0.1 {\n }\n timeout 1s\n}", []string{"Testfile:2", "'to' takes no block"}},
+		{"to without address, with a block", "acmeforward {\n to {\n }\n}", []string{"Testfile:2", "'to' takes no block"}},
+		{"other option with a block", "acmeforward {\n to 127.0.0.1\n max_concurrent 5 {\n  policy sequential\n }\n}", []string{"Testfile:3", "option \"max_concurrent\" takes no block"}},
 		{"hairpin bad line after good ones", "acmeforward {\n to 127.0.0.1\n hairpin a.example.com 127.0.0.1\n max_ttl 5\n hairpin b.example.com\n}", []string{"Testfile:5", "invalid hairpin \"b.example.com\""}},
 		{"twice in a server block", "acmeforward {\n to 127.0.0.1\n}\nacmeforward {\n to 127.0.0.2\n}", []string{"Testfile:4", "only be used once"}},
 		{"labels without label", "acmeforward {\n to 127.0.0.1\n labels\n}", []string{"Testfile:3", "Wrong argument count"}},
@@ -415,6 +428,37 @@ func TestSetupInvalid(t *testing.T) {
 				t.Errorf("setup error %q does not name the plugin", err)
 			}
 		})
+	}
+}
+
+// allow_ns is used in authoritative mode only: in recursive mode (the default,
+// or given before or after it) it is warned about, with its line.
+func TestSetupWarnsAllowNSInRecursiveMode(t *testing.T) {
+	for _, tc := range []struct {
+		input string
+		at    string // the allow_ns line the warning names; "" for no warning
+	}{
+		{"acmeforward {\n to 127.0.0.1\n allow_ns 10.0.0.0/8\n}", "Testfile:3"},
+		{"acmeforward {\n to 127.0.0.1\n allow_ns 10.0.0.0/8\n upstream_mode recursive\n}", "Testfile:3"},
+		{"acmeforward {\n to 127.0.0.1\n upstream_mode recursive\n allow_ns 10.0.0.0/8\n}", "Testfile:4"},
+		{"acmeforward {\n to 127.0.0.1\n allow_ns 10.0.0.0/8\n upstream_mode authoritative\n}", ""},
+		{"acmeforward {\n to 127.0.0.1\n upstream_mode authoritative\n allow_ns 10.0.0.0/8\n}", ""},
+		{"acmeforward {\n to 127.0.0.1\n}", ""},
+	} {
+		logs := captureLog(t)
+		a, err := parse(caddy.NewTestController("dns", tc.input))
+		if err != nil {
+			t.Fatalf("parse(%q): %v", tc.input, err)
+		}
+		a.OnShutdown()
+		got := logs.String()
+		warned := strings.Contains(got, "allow_ns applies to upstream_mode authoritative only")
+		if warned != (tc.at != "") {
+			t.Errorf("parse(%q): warned %v, want %v; log:\n%s", tc.input, warned, tc.at != "", got)
+		}
+		if tc.at != "" && !strings.Contains(got, tc.at+": allow_ns") {
+			t.Errorf("parse(%q): the warning does not name %s; log:\n%s", tc.input, tc.at, got)
+		}
 	}
 }
 

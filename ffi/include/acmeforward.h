@@ -270,6 +270,19 @@ typedef enum afwd_result {
    */
   AFWD_ERR_TOO_MANY_LABELS = 230,
   /**
+   * Hairpin: the target is neither IP literals nor a host name (e.g. `10.1.2.3:443`).
+   */
+  AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME = 231,
+  /**
+   * Hairpin: a NAME is not a host name (e.g. `10.1.2.3:443` before the IP targets).
+   */
+  AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME = 232,
+  /**
+   * Hairpin: a NAME is at or below a protected zone (`afwd_config_builder_add_hairpin`, or
+   * `afwd_config_builder_add_protected` after it).
+   */
+  AFWD_ERR_HAIRPIN_PROTECTED = 233,
+  /**
    * A `public_hosts` name is the root.
    */
   AFWD_ERR_PUBLIC_HOST_ROOT = 240,
@@ -940,15 +953,17 @@ enum afwd_result afwd_config_builder_add_delegated(struct afwd_config_builder *b
  * Adds a protected zone in presentation format, as in the Corefile's `protect ZONE...`, to
  * the defaults (`cluster.local`, `in-addr.arpa`, `ip6.arpa`, `localhost`): names at or below it
  * are never forwarded and never learned, whatever a public record says. Adding a zone twice is
- * harmless. A listed or delegated zone inside a protected zone is refused by whichever of the
- * two calls comes second (`AFWD_ERR_ZONE_PROTECTED`, `AFWD_ERR_DELEGATED_PROTECTED`).
+ * harmless. A listed or delegated zone or a hairpin NAME inside a protected zone is refused by
+ * whichever of the two calls comes second (`AFWD_ERR_ZONE_PROTECTED`,
+ * `AFWD_ERR_DELEGATED_PROTECTED`, `AFWD_ERR_HAIRPIN_PROTECTED`).
  *
  * `zone` is `zone_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
  *
  * Returns `AFWD_OK`; `AFWD_ERR_NULL_ARGUMENT` for a NULL `b` (or NULL `zone` with a non-zero
  * length); `AFWD_ERR_INVALID_UTF8`; an `AFWD_ERR_NAME_*` code; `AFWD_ERR_PROTECTED_ROOT` for
- * the root; `AFWD_ERR_ZONE_PROTECTED` / `AFWD_ERR_DELEGATED_PROTECTED` when a zone added
- * already is inside it. On an error the builder is unchanged.
+ * the root; `AFWD_ERR_ZONE_PROTECTED` / `AFWD_ERR_DELEGATED_PROTECTED` /
+ * `AFWD_ERR_HAIRPIN_PROTECTED` when a zone or hairpin NAME added already is inside it. On an
+ * error the builder is unchanged.
  *
  * # Safety
  *
@@ -1037,10 +1052,13 @@ enum afwd_result afwd_config_builder_add_public_host(struct afwd_config_builder 
  * spaces). A and AAAA questions for the NAMEs are then answered with the TARGET's addresses
  * (`AFWD_VERDICT_HAIRPIN`), unless a forwarding rule takes them.
  *
- * Each NAME is a domain name, or `*.zone` for every name strictly below `zone`. The IP
+ * Each NAME is a host name, or `*.zone` for every name strictly below `zone`. The IP
  * addresses at the end of the line are the TARGET; with none, the last argument is the TARGET,
- * a domain name looked up through the rest of the plugin chain (`AFWD_ACTION_INTERNAL`).
- * Exact names win over wildcards; the longest wildcard wins.
+ * a host name looked up through the rest of the plugin chain (`AFWD_ACTION_INTERNAL`).
+ * A host name has labels of ASCII letters, digits, `-` (not first or last) and `_`, the last
+ * label not all digits: a mistyped address (`10.1.2.3:443`, `[2001:db8::5]`, `10.1.2.3/32`,
+ * `fe80::1%eth0`, `010.001.002.003`) is refused. Exact names win over wildcards; the longest
+ * wildcard wins.
  *
  * `line` is `line_len` bytes of UTF-8, not NUL-terminated; it is copied, not kept.
  *
@@ -1048,9 +1066,10 @@ enum afwd_result afwd_config_builder_add_public_host(struct afwd_config_builder 
  * length: NULL with length 0 is the empty line); `AFWD_ERR_INVALID_UTF8`;
  * `AFWD_ERR_HAIRPIN_MISSING_TARGET`, `AFWD_ERR_HAIRPIN_NAME_IS_ADDRESS`,
  * `AFWD_ERR_HAIRPIN_BAD_WILDCARD`, `AFWD_ERR_HAIRPIN_TARGET_INVALID`,
- * `AFWD_ERR_HAIRPIN_DUPLICATE_NAME` (a NAME of this line or an earlier one), or an
- * `AFWD_ERR_NAME_*` code for a NAME that is not a valid domain name. On an error the builder is
- * unchanged.
+ * `AFWD_ERR_HAIRPIN_DUPLICATE_NAME` (a NAME of this line or an earlier one),
+ * `AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME`, `AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME`,
+ * `AFWD_ERR_HAIRPIN_PROTECTED` (a NAME at or below a protected zone), or an `AFWD_ERR_NAME_*`
+ * code for a NAME that is not a valid domain name. On an error the builder is unchanged.
  *
  * # Safety
  *

@@ -68,7 +68,7 @@ fn a_answers(reply: &[u8]) -> Vec<(u32, [u8; 4])> {
 #[test]
 fn hairpin_lines_are_validated() {
     let b = builder();
-    let cases: [(&[u8], afwd_result); 9] = [
+    let cases: [(&[u8], afwd_result); 14] = [
         (HAIRPIN_IP, AFWD_OK),
         (HAIRPIN_NAME, AFWD_OK),
         (b"", AFWD_ERR_HAIRPIN_MISSING_TARGET),
@@ -84,6 +84,24 @@ fn hairpin_lines_are_validated() {
             AFWD_ERR_HAIRPIN_DUPLICATE_NAME,
         ),
         (b"a..example.com 10.0.0.1", AFWD_ERR_NAME_EMPTY_LABEL),
+        (
+            b"new.example.com 10.1.2.3:443",
+            AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME,
+        ),
+        (
+            b"new.example.com 010.001.002.003",
+            AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME,
+        ),
+        (
+            b"new.example.com [2001:db8::5] 10.0.0.1",
+            AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME,
+        ),
+        (
+            b"api.svc.cluster.local 10.0.0.1",
+            AFWD_ERR_HAIRPIN_PROTECTED,
+        ),
+        // A hairpin NAME and a protected zone: refused by whichever call comes second.
+        (b"db.corp.example 10.0.0.1", AFWD_OK),
     ];
     // SAFETY: live builder; the slices are valid for their lengths.
     unsafe {
@@ -98,6 +116,11 @@ fn hairpin_lines_are_validated() {
                 assert_eq!(text(want.into()), want.message());
             }
         }
+        let zone = b"corp.example";
+        assert_eq!(
+            afwd_config_builder_add_protected(b, zone.as_ptr(), zone.len()),
+            AFWD_ERR_HAIRPIN_PROTECTED
+        );
         afwd_config_builder_free(b);
     }
 }

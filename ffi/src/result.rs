@@ -107,6 +107,13 @@ pub enum afwd_result {
     AFWD_ERR_LABEL_DUPLICATE = 229,
     /// Challenge label: more than 16.
     AFWD_ERR_TOO_MANY_LABELS = 230,
+    /// Hairpin: the target is neither IP literals nor a host name (e.g. `10.1.2.3:443`).
+    AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME = 231,
+    /// Hairpin: a NAME is not a host name (e.g. `10.1.2.3:443` before the IP targets).
+    AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME = 232,
+    /// Hairpin: a NAME is at or below a protected zone (`afwd_config_builder_add_hairpin`, or
+    /// `afwd_config_builder_add_protected` after it).
+    AFWD_ERR_HAIRPIN_PROTECTED = 233,
     /// A `public_hosts` name is the root.
     AFWD_ERR_PUBLIC_HOST_ROOT = 240,
     /// A `public_hosts` name is at or below a protected zone.
@@ -162,7 +169,7 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 65] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 68] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -206,6 +213,9 @@ pub(crate) const ALL_RESULTS: [afwd_result; 65] = {
         AFWD_ERR_LABEL_BAD_CHARACTER,
         AFWD_ERR_LABEL_DUPLICATE,
         AFWD_ERR_TOO_MANY_LABELS,
+        AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME,
+        AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME,
+        AFWD_ERR_HAIRPIN_PROTECTED,
         AFWD_ERR_PUBLIC_HOST_ROOT,
         AFWD_ERR_PUBLIC_HOST_PROTECTED,
         AFWD_ERR_CONFIG_INVALID,
@@ -267,6 +277,9 @@ impl From<ConfigError> for afwd_result {
             ConfigError::LabelBadCharacter => AFWD_ERR_LABEL_BAD_CHARACTER,
             ConfigError::LabelDuplicate => AFWD_ERR_LABEL_DUPLICATE,
             ConfigError::TooManyLabels => AFWD_ERR_TOO_MANY_LABELS,
+            ConfigError::HairpinTargetNotHostName => AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME,
+            ConfigError::HairpinNameNotHostName => AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME,
+            ConfigError::HairpinProtected => AFWD_ERR_HAIRPIN_PROTECTED,
             ConfigError::PublicHostRoot => AFWD_ERR_PUBLIC_HOST_ROOT,
             ConfigError::PublicHostProtected => AFWD_ERR_PUBLIC_HOST_PROTECTED,
             // #[non_exhaustive]: a variant added to the core after this ABI was written.
@@ -390,6 +403,9 @@ impl afwd_result {
             AFWD_ERR_LABEL_BAD_CHARACTER => ConfigError::LabelBadCharacter.as_str(),
             AFWD_ERR_LABEL_DUPLICATE => ConfigError::LabelDuplicate.as_str(),
             AFWD_ERR_TOO_MANY_LABELS => ConfigError::TooManyLabels.as_str(),
+            AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME => ConfigError::HairpinTargetNotHostName.as_str(),
+            AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME => ConfigError::HairpinNameNotHostName.as_str(),
+            AFWD_ERR_HAIRPIN_PROTECTED => ConfigError::HairpinProtected.as_str(),
             AFWD_ERR_PUBLIC_HOST_ROOT => ConfigError::PublicHostRoot.as_str(),
             AFWD_ERR_PUBLIC_HOST_PROTECTED => ConfigError::PublicHostProtected.as_str(),
             AFWD_ERR_CONFIG_INVALID => "invalid configuration",

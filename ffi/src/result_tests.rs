@@ -59,6 +59,9 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_LABEL_BAD_CHARACTER, 228),
         (AFWD_ERR_LABEL_DUPLICATE, 229),
         (AFWD_ERR_TOO_MANY_LABELS, 230),
+        (AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME, 231),
+        (AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME, 232),
+        (AFWD_ERR_HAIRPIN_PROTECTED, 233),
         (AFWD_ERR_PUBLIC_HOST_ROOT, 240),
         (AFWD_ERR_PUBLIC_HOST_PROTECTED, 241),
         (AFWD_ERR_CONFIG_INVALID, 299),
@@ -115,7 +118,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [3, 99, 107, 239, 298, 306, 409, 505, 598, 600, c_uint::MAX] {
+    for unknown in [3, 99, 107, 234, 298, 306, 409, 505, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -183,6 +186,15 @@ fn core_errors_map_to_their_own_codes_and_messages() {
         (ConfigError::LabelBadCharacter, AFWD_ERR_LABEL_BAD_CHARACTER),
         (ConfigError::LabelDuplicate, AFWD_ERR_LABEL_DUPLICATE),
         (ConfigError::TooManyLabels, AFWD_ERR_TOO_MANY_LABELS),
+        (
+            ConfigError::HairpinTargetNotHostName,
+            AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME,
+        ),
+        (
+            ConfigError::HairpinNameNotHostName,
+            AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME,
+        ),
+        (ConfigError::HairpinProtected, AFWD_ERR_HAIRPIN_PROTECTED),
         (ConfigError::PublicHostRoot, AFWD_ERR_PUBLIC_HOST_ROOT),
         (
             ConfigError::PublicHostProtected,

@@ -107,6 +107,12 @@ void test_config_errors(void) {
     CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com ingress..svc.cluster.local")),
                  AFWD_ERR_HAIRPIN_TARGET_INVALID);
     CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("WWW.Example.COM. 10.0.0.2")), AFWD_ERR_HAIRPIN_DUPLICATE_NAME);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com 10.1.2.3:443")),
+                 AFWD_ERR_HAIRPIN_TARGET_NOT_HOST_NAME);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com 10.1.2.3:443 10.0.0.1")),
+                 AFWD_ERR_HAIRPIN_NAME_NOT_HOST_NAME);
+    CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("api.svc.cluster.local 10.0.0.1")), AFWD_ERR_HAIRPIN_PROTECTED);
+    CHECK_RESULT(afwd_config_builder_add_protected(b, S("example.com")), AFWD_ERR_HAIRPIN_PROTECTED);
     CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("a..example.com 10.0.0.1")), AFWD_ERR_NAME_EMPTY_LABEL);
     CHECK_RESULT(afwd_config_builder_add_hairpin(b, S("app.example.com *.svc.cluster.local")),
                  AFWD_ERR_HAIRPIN_TARGET_INVALID);

@@ -296,9 +296,18 @@ impl ConfigBuilder {
     /// [`ConfigError::HairpinNameIsAddress`], [`ConfigError::HairpinBadWildcard`],
     /// [`ConfigError::HairpinTargetInvalid`], [`ConfigError::HairpinDuplicateName`] (a NAME
     /// already given, in this line or an earlier one), and the `Name*` errors for a NAME that is
-    /// not a valid domain name. On an error the builder is unchanged.
+    /// not a valid domain name. A NAME or a target name must be a host name (labels of letters,
+    /// digits, `-` and `_`, not ending in a numeric label), so that a mistyped address such as
+    /// `10.1.2.3:443` is refused rather than looked up as a name
+    /// ([`ConfigError::HairpinNameNotHostName`], [`ConfigError::HairpinTargetNotHostName`]).
+    /// A NAME at or below a protected zone, added before or after, is refused
+    /// ([`ConfigError::HairpinProtected`]) by whichever call comes second. On an error the
+    /// builder is unchanged.
     pub fn hairpin(&mut self, line: &str) -> Result<&mut Self, ConfigError> {
-        self.hairpin.add_line(line)?;
+        let protected = &self.protected;
+        self.hairpin.add_line(line, |w| {
+            protected.iter().any(|p| name::is_at_or_below(w, p.wire()))
+        })?;
         Ok(self)
     }
 
@@ -306,9 +315,10 @@ impl ConfigBuilder {
     /// names at or below it are never forwarded and never learned, whatever a public record
     /// says. For the internal-only zones a public record must never decide, e.g. an internal
     /// TLD. The root is refused ([`ConfigError::ProtectedRoot`]): nothing could be forwarded.
-    /// A listed or delegated zone inside it, added before or after, is refused
-    /// ([`ConfigError::ZoneProtected`], [`ConfigError::DelegatedProtected`]) by whichever call
-    /// comes second, so that the error names the line that makes the conflict.
+    /// A listed or delegated zone or a hairpin NAME inside it, added before or after, is refused
+    /// ([`ConfigError::ZoneProtected`], [`ConfigError::DelegatedProtected`],
+    /// [`ConfigError::HairpinProtected`]) by whichever call comes second, so that the error
+    /// names the line that makes the conflict.
     pub fn protect(&mut self, zone: &str) -> Result<&mut Self, ConfigError> {
         let zone = Zone::parse(zone)?;
         if zone.is_root() {
@@ -323,6 +333,9 @@ impl ConfigBuilder {
         }
         if self.public_hosts.iter().any(inside) {
             return Err(ConfigError::PublicHostProtected);
+        }
+        if self.hairpin.has_name_at_or_below(zone.wire()) {
+            return Err(ConfigError::HairpinProtected);
         }
         if !self.protected.contains(&zone) {
             self.protected.push(zone);
@@ -395,8 +408,9 @@ impl ConfigBuilder {
     }
 
     /// Builds the configuration. Fails with [`ConfigError::NoUpstream`] when no upstream was
-    /// added, and with [`ConfigError::ZoneProtected`] / [`ConfigError::DelegatedProtected`] when
-    /// a listed or delegated zone is at or below a protected zone. With no zone added, the root
+    /// added, and with [`ConfigError::ZoneProtected`] / [`ConfigError::DelegatedProtected`] /
+    /// [`ConfigError::HairpinProtected`] when a listed or delegated zone or a hairpin NAME is at
+    /// or below a protected zone. With no zone added, the root
     /// zone is used: every name is in scope (but the protected zones).
     pub fn build(&self) -> Result<Config, ConfigError> {
         if self.upstreams.is_empty() {
@@ -411,6 +425,13 @@ impl ConfigBuilder {
         }
         if self.public_hosts.iter().any(|z| self.is_protected(z)) {
             return Err(ConfigError::PublicHostProtected);
+        }
+        if self
+            .protected
+            .iter()
+            .any(|p| self.hairpin.has_name_at_or_below(p.wire()))
+        {
+            return Err(ConfigError::HairpinProtected);
         }
         let mut zones = self.zones.clone();
         if zones.is_empty() || zones.iter().any(Zone::is_root) {

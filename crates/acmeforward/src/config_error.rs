@@ -69,6 +69,12 @@ pub enum ConfigError {
     LabelDuplicate,
     /// More than 16 challenge labels.
     TooManyLabels,
+    /// The hairpin target is neither IP literals nor a host name (e.g. an address with a port).
+    HairpinTargetNotHostName,
+    /// A hairpin NAME is not a host name (e.g. an address with a port before the targets).
+    HairpinNameNotHostName,
+    /// A hairpin NAME is at or below a protected zone.
+    HairpinProtected,
     /// A `public_hosts` name is the root.
     PublicHostRoot,
     /// A `public_hosts` name is at or below a protected zone.
@@ -145,6 +151,15 @@ impl ConfigError {
                 "challenge label given twice (labels compare case-insensitively)"
             }
             ConfigError::TooManyLabels => "too many challenge labels: at most 16",
+            ConfigError::HairpinTargetNotHostName => {
+                "hairpin target is neither an IP address nor a host name: give IP addresses without port, brackets, prefix length, zone or leading zeros (e.g. 10.1.2.3 or 2001:db8::5), or one host name of letters, digits, `-` and `_`, not ending in a numeric label (e.g. ingress-nginx-controller.ingress-nginx.svc.cluster.local)"
+            }
+            ConfigError::HairpinNameNotHostName => {
+                "hairpin NAME is not a host name: each NAME is a host name (or *.zone) of letters, digits, `-` and `_`, not ending in a numeric label; the targets go last, as IP addresses without port, brackets, prefix length or zone"
+            }
+            ConfigError::HairpinProtected => {
+                "a hairpin NAME is at or below a protected zone (cluster.local, in-addr.arpa, ip6.arpa, localhost, or one given with `protect`): its names keep their internal answers"
+            }
             ConfigError::PublicHostRoot => {
                 "public_hosts name cannot be the root: name the nameserver hosts, e.g. ns1.example.com"
             }

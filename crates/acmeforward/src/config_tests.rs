@@ -406,6 +406,9 @@ fn every_error_has_a_distinct_message() {
         ConfigError::LabelBadCharacter,
         ConfigError::LabelDuplicate,
         ConfigError::TooManyLabels,
+        ConfigError::HairpinTargetNotHostName,
+        ConfigError::HairpinNameNotHostName,
+        ConfigError::HairpinProtected,
     ];
     let mut msgs: Vec<&str> = all.iter().map(ConfigError::as_str).collect();
     msgs.sort_unstable();
@@ -478,4 +481,49 @@ fn label_errors_leave_the_builder_unchanged() {
     assert_eq!(b.label("_one-more").err(), Some(ConfigError::TooManyLabels));
     assert_eq!(b.label("_l3").err(), Some(ConfigError::LabelDuplicate));
     assert_eq!(b, full);
+}
+
+#[test]
+fn hairpin_name_inside_a_protected_zone_is_an_error() {
+    // Refused by whichever call comes second, so that the error points at that line.
+    let mut b = ConfigBuilder::new();
+    for line in [
+        "kubernetes.default.svc.cluster.local 10.0.0.1",
+        "*.svc.cluster.local 10.0.0.1",
+        "www.example.com 1.0.0.10.in-addr.arpa 10.0.0.1",
+        "b.ip6.arpa 10.0.0.1",
+        "www.localhost 10.0.0.1",
+    ] {
+        assert_eq!(
+            b.hairpin(line).err(),
+            Some(ConfigError::HairpinProtected),
+            "{line}"
+        );
+    }
+    assert!(b.protect("corp.internal").is_ok());
+    assert_eq!(
+        b.hairpin("db.corp.internal 10.0.0.1").err(),
+        Some(ConfigError::HairpinProtected)
+    );
+    assert!(b.hairpin("*.apps.example.com 10.0.0.1").is_ok());
+    let before = b.clone();
+    assert_eq!(
+        b.protect("example.com").err(),
+        Some(ConfigError::HairpinProtected)
+    );
+    assert_eq!(
+        b.protect("apps.example.com").err(),
+        Some(ConfigError::HairpinProtected)
+    );
+    assert_eq!(b, before);
+    // Below a wildcard's zone, or a sibling: no NAME inside.
+    assert!(b.protect("x.apps.example.com").is_ok());
+    assert!(b.protect("example.org").is_ok());
+    // A target in a protected zone is what a hairpin is for.
+    assert!(
+        b.hairpin("www.example.com ingress.ingress-nginx.svc.cluster.local")
+            .is_ok()
+    );
+    assert!(b.upstream("192.0.2.53").is_ok());
+    assert!(b.build().is_ok());
 }

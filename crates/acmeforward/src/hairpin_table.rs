@@ -77,7 +77,27 @@ fn has_star(wire: &[u8]) -> bool {
     name::labels(wire).any(|label| label.contains(&b'*'))
 }
 
-/// A NAME: a domain name, or `*.zone` (not the root); no other `*`, no IP literal.
+/// Whether a wire-form name (not the root) is a host name: labels of ASCII letters, digits, `-`
+/// (not first or last) and `_`, the last label not all digits (no top-level domain is, RFC 3696
+/// section 2). A mistyped address is thus no name: with a port, brackets, a prefix length or a
+/// zone (`10.1.2.3:443`, `[2001:db8::5]`, `10.1.2.3/32`, `fe80::1%eth0`), or with leading zeros
+/// (`010.001.002.003`, no IP literal to Rust), it would be looked up as a name and fail. `_` is
+/// allowed: internal names may have it, and no address does.
+fn is_host_name(wire: &[u8]) -> bool {
+    let mut last: Option<&[u8]> = None;
+    for label in name::labels(wire) {
+        let ldh = label
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ldh || label.first() == Some(&b'-') || label.last() == Some(&b'-') {
+            return false;
+        }
+        last = Some(label);
+    }
+    last.is_some_and(|l| !l.iter().all(u8::is_ascii_digit))
+}
+
+/// A NAME: a host name, or `*.zone` of a host name (not the root); no other `*`, no IP literal.
 fn parse_name(arg: &str) -> Result<Key, ConfigError> {
     if arg.parse::<IpAddr>().is_ok() {
         return Err(ConfigError::HairpinNameIsAddress);
@@ -91,6 +111,9 @@ fn parse_name(arg: &str) -> Result<Key, ConfigError> {
         if wire == [0] || has_star(wire) {
             return Err(ConfigError::HairpinBadWildcard);
         }
+        if !is_host_name(wire) {
+            return Err(ConfigError::HairpinNameNotHostName);
+        }
         return Ok(Key::Wildcard(wire.into()));
     }
     let wire = name::scan(arg.as_bytes())?;
@@ -102,15 +125,21 @@ fn parse_name(arg: &str) -> Result<Key, ConfigError> {
     if has_star(wire.as_bytes()) {
         return Err(ConfigError::HairpinBadWildcard);
     }
+    if !is_host_name(wire.as_bytes()) {
+        return Err(ConfigError::HairpinNameNotHostName);
+    }
     Ok(Key::Exact(wire.as_bytes().into()))
 }
 
-/// A target name: a domain name, not the root, no `*`.
+/// A target name: a domain name, not the root, no `*`, and a host name.
 fn parse_target_name(arg: &str) -> Result<Name, ConfigError> {
     let wire = name::scan(arg.as_bytes()).map_err(|_| ConfigError::HairpinTargetInvalid)?;
     let wire = wire.as_bytes();
     if wire == [0] || has_star(wire) {
         return Err(ConfigError::HairpinTargetInvalid);
+    }
+    if !is_host_name(wire) {
+        return Err(ConfigError::HairpinTargetNotHostName);
     }
     Name::from_labels(name::labels(wire)).map_err(|_| ConfigError::HairpinTargetInvalid)
 }
@@ -131,10 +160,23 @@ impl HairpinTable {
         self.exact.len() + self.wildcard.len()
     }
 
+    /// Whether a NAME (an exact name, or the zone of a `*.zone`) is at or below `zone`.
+    pub(crate) fn has_name_at_or_below(&self, zone: &[u8]) -> bool {
+        self.exact
+            .keys()
+            .chain(self.wildcard.keys())
+            .any(|w| name::is_at_or_below(w, zone))
+    }
+
     /// Parses `NAME... TARGET...` (split on ASCII whitespace) and adds it. The trailing IP
-    /// literals are the targets; with none, the last argument is the target name. On an error
-    /// the table is unchanged.
-    pub(crate) fn add_line(&mut self, line: &str) -> Result<(), ConfigError> {
+    /// literals are the targets; with none, the last argument is the target name. A NAME (an
+    /// exact name, or the zone of a `*.zone`) for which `protected` is true is refused. On an
+    /// error the table is unchanged.
+    pub(crate) fn add_line(
+        &mut self,
+        line: &str,
+        protected: impl Fn(&[u8]) -> bool,
+    ) -> Result<(), ConfigError> {
         let args: Vec<&str> = line.split_ascii_whitespace().collect();
         let trailing = args
             .iter()
@@ -167,6 +209,10 @@ impl HairpinTable {
         let mut keys: Vec<Key> = Vec::with_capacity(names.len());
         for arg in names {
             let key = parse_name(arg)?;
+            let (Key::Exact(w) | Key::Wildcard(w)) = &key;
+            if protected(w) {
+                return Err(ConfigError::HairpinProtected);
+            }
             let taken = match &key {
                 Key::Exact(w) => {
                     self.exact.contains_key(w)
@@ -262,7 +308,7 @@ mod tests {
     fn table(lines: &[&str]) -> HairpinTable {
         let mut t = HairpinTable::default();
         for l in lines {
-            assert_eq!(t.add_line(l), Ok(()), "{l}");
+            assert_eq!(t.add_line(l, |_| false), Ok(()), "{l}");
         }
         t
     }
@@ -270,7 +316,7 @@ mod tests {
     fn err(lines: &[&str], bad: &str) -> Option<ConfigError> {
         let mut t = table(lines);
         let before = t.clone();
-        let e = t.add_line(bad).err();
+        let e = t.add_line(bad, |_| false).err();
         assert_eq!(t, before, "a failed line leaves the table unchanged");
         e
     }
@@ -398,6 +444,112 @@ mod tests {
         assert_eq!(err(&[], &long), Some(HairpinTargetInvalid));
         let long = format!("{}.example.com 127.0.0.1", "a".repeat(64));
         assert_eq!(err(&[], &long), Some(NameLabelTooLong));
+    }
+
+    #[test]
+    fn targets_are_ip_literals_or_a_host_name() {
+        // A mistyped address is refused, not looked up as a name (which would fail every
+        // answer for the NAMEs).
+        for target in [
+            "10.1.2.3:443",
+            "[2001:db8::5]",
+            "[2001:db8::5]:443",
+            "10.1.2.3/32",
+            "2001:db8::/64",
+            "fe80::1%eth0",
+            "010.001.002.003",
+            "10.1.2.3.",
+            "10.1",
+            "1.2.3.4.5",
+            "0x0a.0.0.1",
+            "ingress.svc:80",
+            "http://ingress.svc.cluster.local",
+            "-ingress.svc.cluster.local",
+            "ingress-.svc.cluster.local",
+            r"ingress\.x.svc.cluster.local",
+            r"a\@b.svc.cluster.local",
+        ] {
+            assert_eq!(
+                err(&[], &format!("www.example.com {target}")),
+                Some(ConfigError::HairpinTargetNotHostName),
+                "{target}"
+            );
+        }
+        // Host names: letters, digits, inner `-`, and `_`; a numeric label but the last.
+        let t = table(&[
+            "a.example.com ingress_nginx.svc.cluster.local",
+            "b.example.com 1ingress.9.svc.cluster.local.",
+            "c.example.com ingress",
+            "d.example.com xn--bcher-kva.example",
+        ]);
+        assert_eq!(t.len(), 4);
+        assert_eq!(
+            found(&t, "b.example.com"),
+            Some(target_name("1ingress.9.svc.cluster.local"))
+        );
+    }
+
+    #[test]
+    fn names_are_host_names() {
+        for name in [
+            "10.1.2.3:443",
+            "[2001:db8::5]",
+            "10.1.2.3/32",
+            "fe80::1%eth0",
+            "010.001.002.003",
+            "www.example.123",
+            "-www.example.com",
+            "www-.example.com",
+            "www.example.com:443",
+            r"w\@w.example.com",
+            "*.1.2.3",
+            "*.example.com:443",
+        ] {
+            assert_eq!(
+                err(&[], &format!("{name} 10.0.0.1")),
+                Some(ConfigError::HairpinNameNotHostName),
+                "{name}"
+            );
+        }
+        // An address with a port before the plain one is no NAME either.
+        assert_eq!(
+            err(&[], "www.example.com 10.1.2.3:443 10.0.0.1"),
+            Some(ConfigError::HairpinNameNotHostName)
+        );
+        let t = table(&["_http.example.com x_y.example.com 3com.example *.9.example.com 10.0.0.1"]);
+        assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn names_the_caller_protects_are_refused() {
+        let protected = |w: &[u8]| name::is_at_or_below(w, &wire_name("cluster.local"));
+        let mut t = HairpinTable::default();
+        for line in [
+            "www.example.com api.svc.cluster.local 10.0.0.1",
+            "cluster.local 10.0.0.1",
+            "*.cluster.local 10.0.0.1",
+            "*.svc.cluster.local 10.0.0.1",
+        ] {
+            assert_eq!(
+                t.add_line(line, protected),
+                Err(ConfigError::HairpinProtected),
+                "{line}"
+            );
+            assert!(t.is_empty(), "{line}");
+        }
+        // A target there is what a hairpin is for; a parent zone's wildcard is not inside.
+        assert_eq!(
+            t.add_line(
+                "www.example.com *.local ingress.svc.cluster.local",
+                protected
+            ),
+            Ok(())
+        );
+        assert!(t.has_name_at_or_below(&wire_name("local")));
+        assert!(t.has_name_at_or_below(&wire_name("example.com")));
+        assert!(t.has_name_at_or_below(&wire_name("www.example.com")));
+        assert!(!t.has_name_at_or_below(&wire_name("cluster.local")));
+        assert!(!t.has_name_at_or_below(&wire_name("a.www.example.com")));
     }
 
     #[test]
