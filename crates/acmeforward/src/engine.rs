@@ -268,7 +268,7 @@ impl Engine {
 
     /// The verdict for a lower-cased wire-form name of class IN: every forwarding rule first
     /// ([`Verdict::Forward`]), then, when `hairpin` (an A or AAAA question), the table
-    /// ([`Verdict::Hairpin`]). No allocation.
+    /// ([`Verdict::Hairpin`]) for a name that is not protected. No allocation.
     pub(crate) fn classify_wire(
         &self,
         wire: &[u8],
@@ -279,7 +279,11 @@ impl Engine {
         let rule = self.rule_wire(wire, qtype, now_ms);
         let verdict = if rule.is_some() {
             Verdict::Forward
-        } else if hairpin && self.config.hairpin().target(wire, qtype).is_some() {
+        } else if hairpin
+            && self.config.hairpin().target(wire, qtype).is_some()
+            // A wildcard above a protected zone (`*.local`) answers none of its names.
+            && !self.config.is_protected(wire)
+        {
             Verdict::Hairpin
         } else {
             return Classified::PASS;

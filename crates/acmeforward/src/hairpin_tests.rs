@@ -745,3 +745,21 @@ fn hairpin_addrs_are_the_exchanges_answer() {
     assert!(e.hairpin_addrs(b"www.example.com.", TYPE_TXT).is_none());
     assert!(e.hairpin_addrs(b"www..example.com.", TYPE_A).is_none());
 }
+
+#[test]
+fn a_wildcard_above_a_protected_zone_answers_none_of_its_names() {
+    let e = engine_with(30, |b| {
+        assert!(b.protect("corp.example").is_ok());
+        hairpin(b, "*.local 192.0.2.9");
+        hairpin(b, "*.example 192.0.2.10");
+    });
+    assert_eq!(verdict(&e, "printer.local", TYPE_A), Verdict::Hairpin);
+    assert_eq!(verdict(&e, "www.other.example", TYPE_A), Verdict::Hairpin);
+    for name in [
+        "kube-dns.kube-system.svc.cluster.local",
+        "db.corp.example",
+        "corp.example",
+    ] {
+        assert_eq!(verdict(&e, name, TYPE_A), Verdict::Pass, "{name}");
+    }
+}
