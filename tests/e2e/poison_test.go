@@ -131,6 +131,7 @@ func poisonOptions(t *testing.T) world.Options {
 		KnotAddr:          world.AddrPort(t, 53),
 		InternalRecursion: true,
 	}
+	addPrefetchWorld(&opts, opts.KnotAddr.Addr())
 	for _, h := range phHosts {
 		zone := h.name[strings.Index(h.name, ".")+1:]
 		opts.Hosts = append(opts.Hosts, world.HostRecord{Name: h.name, Addr: h.addr, Addr6: h.addr6})
@@ -281,6 +282,17 @@ func TestPoisoning(t *testing.T) {
 		})
 	}
 
+	for _, upstream := range []string{"recursive", "authoritative"} {
+		for _, a := range prefetchAttempts(upstream) {
+			record := fmt.Sprintf("%s NS %s.", a.zone, a.host)
+			if a.change {
+				record = "later " + record
+			}
+			run(upstream+"/prefetch/"+a.name, record, func(t *testing.T) string {
+				return prefetchRun(t, w, resolver, upstream, a)
+			})
+		}
+	}
 	for _, m := range []poisonMode{{"recursive", "listed"}, {"recursive", "no-zones"}, {"authoritative", "listed"}, {"authoritative", "no-zones"}} {
 		start := func(t *testing.T) (*world.Server, netip.AddrPort) {
 			acme := world.Acme{To: []netip.AddrPort{w.Knot.Addr}, Timeout: "1s", MaxTTL: 30, Delegated: []string{poisonDelegated}}

@@ -30,6 +30,9 @@ type Zone struct {
 	WWWChallengeCNAME string
 	// Extra are more zone-file lines, relative to the zone's $ORIGIN.
 	Extra []string
+	// NSTTL is the TTL of the apex NS RRset (0: the zone's default,
+	// TokenTTL). A short one makes the prefetch refresh the zone sooner.
+	NSTTL int
 }
 
 // TTLs in the public zone files. The tests' max_ttl values sit between them:
@@ -126,7 +129,11 @@ func zoneFile(z Zone, knot netip.Addr) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "$ORIGIN %s.\n$TTL %d\n", z.Name, TokenTTL)
 	fmt.Fprintf(&b, "@                     %d IN SOA ns1 hostmaster 1 3600 900 604800 %d\n", SOATTL, SOATTL)
-	fmt.Fprintf(&b, "@                        IN NS  ns1\n")
+	if z.NSTTL > 0 {
+		fmt.Fprintf(&b, "@                     %d IN NS  ns1\n", z.NSTTL)
+	} else {
+		fmt.Fprintf(&b, "@                        IN NS  ns1\n")
+	}
 	fmt.Fprintf(&b, "ns1                      IN A   %s\n", ns)
 	if z.WWWAddr != "" {
 		fmt.Fprintf(&b, "www                      IN A   %s\n", z.WWWAddr)
@@ -291,6 +298,9 @@ type Acme struct {
 	MaxTime string
 	// Labels replace the default challenge labels (nil: the defaults).
 	Labels []string
+	// PublicHosts are nameserver hosts given their public answer although
+	// the internal view knows them.
+	PublicHosts []string
 }
 
 // String is the block, indented for a server block.
@@ -340,6 +350,9 @@ func (a Acme) String() string {
 	}
 	if len(a.Labels) > 0 {
 		fmt.Fprintf(&b, "        labels %s\n", strings.Join(a.Labels, " "))
+	}
+	if len(a.PublicHosts) > 0 {
+		fmt.Fprintf(&b, "        public_hosts %s\n", strings.Join(a.PublicHosts, " "))
 	}
 	fmt.Fprintf(&b, "    }\n")
 	return b.String()

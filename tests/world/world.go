@@ -267,14 +267,24 @@ func (w *World) Logs() string {
 // UpdateTXT replaces the TXT RRset of name at knot with values, by dynamic
 // update (knsupdate over loopback).
 func (w *World) UpdateTXT(zone, name string, ttl int, values ...string) error {
+	changes := []string{fmt.Sprintf("delete %s. TXT", name)}
+	for _, v := range values {
+		changes = append(changes, fmt.Sprintf("add %s. %d TXT %q", name, ttl, v))
+	}
+	return w.Update(zone, changes...)
+}
+
+// Update sends one dynamic update of zone to knot (knsupdate over loopback):
+// each change is a knsupdate "update" line without the word, e.g.
+// "add www.example.com. 60 A 192.0.2.80" or "delete www.example.com. A".
+func (w *World) Update(zone string, changes ...string) error {
 	if w.Knot == nil {
 		return errors.New("no knot in this world")
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "server %s %d\nzone %s.\n", w.Knot.Host(), w.Knot.Port(), zone)
-	fmt.Fprintf(&b, "update delete %s. TXT\n", name)
-	for _, v := range values {
-		fmt.Fprintf(&b, "update add %s. %d TXT %q\n", name, ttl, v)
+	for _, c := range changes {
+		fmt.Fprintf(&b, "update %s\n", c)
 	}
 	b.WriteString("send\nquit\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
