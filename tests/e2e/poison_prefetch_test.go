@@ -74,8 +74,12 @@ func addPrefetchWorld(opts *world.Options, knot netip.Addr) {
 		label := strings.SplitN(host, ".", 2)[0]
 		return []string{"@ IN NS " + label, label + " IN A " + knot.String(), label + ` IN TXT "public-view"`}
 	}
+	apex := append(nsTo("intranet."+pfApex),
+		// A delegation whose NS names a host that only a `template`
+		// answers inside, and for A only.
+		"evil IN NS "+pfTemplateHost+".", strings.TrimSuffix(pfTemplateHost, "."+pfApex)+" IN A "+knot.String())
 	opts.Zones = append(opts.Zones,
-		world.Zone{Name: pfApex, Token: poisonToken(pfApex), NSAtKnot: true, Extra: nsTo("intranet." + pfApex)},
+		world.Zone{Name: pfApex, Token: poisonToken(pfApex), NSAtKnot: true, Extra: apex},
 		world.Zone{Name: pfDelegated, Token: poisonToken(pfDelegated), NSAtKnot: true, Extra: nsTo("intranet." + pfDelegated)},
 		world.Zone{Name: pfControl, Token: poisonToken(pfControl), NSAtKnot: true, Extra: nsTo("ext." + pfControl)},
 	)
@@ -217,4 +221,48 @@ func prefetchRun(t *testing.T, w *world.World, resolver *world.Server, upstream 
 		return "held; ACME lookups broken"
 	}
 	return fmt.Sprintf("held (refused: internal_name %g); ACME lookups pass", refused)
+}
+
+// The host that the internal view knows for A only: a `template` after
+// acmeforward answers it, every other type falls through to dnsmasq, which
+// says NXDOMAIN (its zone is hidden there).
+const (
+	pfTemplateHost = "tmpl." + pfApex
+	pfTemplateAddr = "10.20.0.99"
+)
+
+// templateRun is the learned row: a forwarded NS reply names a host that the
+// internal view knows for A only. Asking it TXT would say NXDOMAIN and let the
+// host be learned; its A must keep the template's answer.
+func templateRun(t *testing.T, w *world.World) string {
+	acme := world.Acme{Zones: []string{pfApex}, To: []netip.AddrPort{w.Knot.Addr}, Timeout: "1s", MaxTTL: 30}
+	tmpl := fmt.Sprintf("    template IN A %s {\n        match ^%s\\.$\n        answer \"{{ .Name }} 60 IN A %s\"\n    }\n",
+		pfApex, strings.ReplaceAll(pfTemplateHost, ".", "\\."), pfTemplateAddr)
+	addr, metrics := world.Addr(t), world.Addr(t)
+	block := "    prometheus " + metrics.String() + "\n" + acme.String() + tmpl
+	s := w.CoreDNST(t, world.CoreDNS{Name: "coredns-poison-template", Binary: world.CoreDNSBinary(t), Corefile: world.ClusterCorefile(addr, w.Dnsmasq.Addr, block), Addr: addr})
+	internalA := func() string {
+		r := ask(t, digUDP, s, pfTemplateHost, "A")
+		if got := r.Records("A"); len(got) != 1 || got[0].Data != pfTemplateAddr {
+			return rrView(r)
+		}
+		return ""
+	}
+	if got := internalA(); got != "" {
+		t.Fatalf("before any attempt: A %s = %s, want the template's %s", pfTemplateHost, got, pfTemplateAddr)
+	}
+	r := ask(t, digUDP, s, "evil."+pfApex, "NS")
+	t.Logf("NS evil.%s through CoreDNS: %s", pfApex, rrView(r))
+	if !strings.Contains(rrView(r), " NS "+pfTemplateHost+".") {
+		t.Fatalf("NS evil.%s: %s, want the public NS RRset (the attempt)", pfApex, rrView(r))
+	}
+	if got := internalA(); got != "" {
+		t.Errorf("after the forwarded NS reply: A %s = %s, want the template's %s", pfTemplateHost, got, pfTemplateAddr)
+		return "POISONED: " + pfTemplateHost + " A"
+	}
+	refused := refusedFacts(t, metrics)["internal_name"]
+	if refused == 0 {
+		t.Errorf("the host kept its answer, but %s{reason=internal_name} did not count the refusal", refusedMetric)
+	}
+	return fmt.Sprintf("held (refused: internal_name %g)", refused)
 }

@@ -293,6 +293,9 @@ func TestPoisoning(t *testing.T) {
 			})
 		}
 	}
+	run("recursive/learned/NS-host-known-inside-for-A-only", fmt.Sprintf("evil.%s NS %s. (template IN A inside)", pfApex, pfTemplateHost), func(t *testing.T) string {
+		return templateRun(t, w)
+	})
 	for _, m := range []poisonMode{{"recursive", "listed"}, {"recursive", "no-zones"}, {"authoritative", "listed"}, {"authoritative", "no-zones"}} {
 		start := func(t *testing.T) (*world.Server, netip.AddrPort) {
 			acme := world.Acme{To: []netip.AddrPort{w.Knot.Addr}, Timeout: "1s", MaxTTL: 30, Delegated: []string{poisonDelegated}}
