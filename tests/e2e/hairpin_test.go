@@ -602,8 +602,10 @@ func TestHairpinAnswers(t *testing.T) {
 
 	// The forwarding rules are checked before the hairpin table: the zone's
 	// nameserver host, found by the prefetch before the server answers its
-	// first query, has its A forwarded (rule 3) from the start, even under
-	// `hairpin *.zone`, on every replica alike.
+	// first query, keeps its own A from the start, even under
+	// `hairpin *.zone`, on every replica alike. (The internal view here is
+	// knot itself, which knows the host: it keeps that answer rather than
+	// being forwarded, and either way never gets the hairpin's.)
 	t.Run("prefetched nameserver host keeps forwarding", func(t *testing.T) {
 		fresh := hpStart(t, w, bin, hpConf{name: "coredns-hairpin-prefetched", maxTTL: 30, hairpins: hpLines})
 		ns1 := hpName("ns1")

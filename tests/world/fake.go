@@ -142,10 +142,12 @@ func StartFake(cfg FakeConfig) (*Fake, error) {
 	}
 	// The sockets that forge from elsewhere exist in every mode, so that a
 	// soak can switch modes while it runs.
+	// Both bind port 0: the kernel picks a port free on that address, so no
+	// client's wildcard socket can take it between a check and the bind.
 	if f.otherPort, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(f.Addr.Addr(), 0))); err == nil {
 		var other netip.AddrPort
 		if other, err = NewAddr(); err == nil {
-			f.otherAddr, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(other))
+			f.otherAddr, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(other.Addr(), 0)))
 		}
 	}
 	if err != nil {

@@ -268,7 +268,8 @@ impl Engine {
 
     /// The verdict for a lower-cased wire-form name of class IN: every forwarding rule first
     /// ([`Verdict::Forward`]), then, when `hairpin` (an A or AAAA question), the table
-    /// ([`Verdict::Hairpin`]) for a name that is not protected. No allocation.
+    /// ([`Verdict::Hairpin`]) for a name that is not protected, nor a prefetched nameserver
+    /// host kept internal. No allocation.
     pub(crate) fn classify_wire(
         &self,
         wire: &[u8],
@@ -283,6 +284,9 @@ impl Engine {
             && self.config.hairpin().target(wire, qtype).is_some()
             // A wildcard above a protected zone (`*.local`) answers none of its names.
             && !self.config.is_protected(wire)
+            // Nor a wildcard over a listed zone's nameserver host that keeps its internal
+            // answer: the ACME checks ask that host.
+            && !self.is_kept_host(wire, now_ms)
         {
             Verdict::Hairpin
         } else {
@@ -428,6 +432,13 @@ impl Engine {
             return Some(Rule::Ancestor);
         }
         None
+    }
+
+    /// Whether `wire` is a prefetched nameserver host that the internal view knows.
+    fn is_kept_host(&self, wire: &[u8], now_ms: u64) -> bool {
+        self.pinned_len.load(Ordering::Acquire) > 0
+            && self.filter_may_contain(wire)
+            && self.read().lookup_normalized(wire, now_ms).kept_host
     }
 
     /// Counts a fact refused by the rules on public data.

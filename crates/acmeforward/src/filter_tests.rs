@@ -44,6 +44,7 @@ fn engines() -> Vec<(&'static str, Engine)> {
             Some(PrefetchedZone {
                 apex: wire_name("example.com").into(),
                 hosts: vec![wire_name("ns.dns-host.org").into()],
+                kept: vec![],
                 servers: Box::new([]),
                 until: NOW + 600_000,
             }),

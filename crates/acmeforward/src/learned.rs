@@ -269,6 +269,10 @@ pub struct Facts {
     /// The prefetch found the name as the apex of (or above) a listed or delegated zone: SOA
     /// and NS questions are forwarded (on every replica alike).
     pub prefetched_apex: bool,
+    /// The prefetch found the name as a nameserver host of a listed or delegated zone, and the
+    /// internal view knows it: its A and AAAA keep the internal view's answer, and a `hairpin`
+    /// wildcard does not take them.
+    pub kept_host: bool,
 }
 
 impl Facts {
@@ -289,7 +293,8 @@ impl Facts {
             || self.cname_target
             || self.ancestor
             || self.prefetched_host
-            || self.prefetched_apex)
+            || self.prefetched_apex
+            || self.kept_host)
     }
 }
 
@@ -302,6 +307,9 @@ pub(crate) struct PrefetchedZone {
     pub(crate) apex: Box<[u8]>,
     /// Lower-cased wire form.
     pub(crate) hosts: Vec<Box<[u8]>>,
+    /// The hosts of the apex that the internal view knows, lower-cased wire form: they keep
+    /// the internal view's answer (never a hairpin answer).
+    pub(crate) kept: Vec<Box<[u8]>>,
     /// In the order to try them.
     pub(crate) servers: Box<[SocketAddr]>,
     pub(crate) until: u64,
@@ -313,6 +321,7 @@ pub(crate) struct PrefetchedZone {
 struct Pinned {
     host_until: u64,
     apex_until: u64,
+    kept_until: u64,
 }
 
 /// The facts about one name; each expiry is in `now_ms` milliseconds, 0 when never learned.
@@ -410,6 +419,10 @@ impl Learned {
                 let host = self.pinned.entry(h.clone()).or_default();
                 host.host_until = host.host_until.max(z.until);
             }
+            for h in &z.kept {
+                let host = self.pinned.entry(h.clone()).or_default();
+                host.kept_until = host.kept_until.max(z.until);
+            }
         }
         for (key, p) in &self.pinned {
             self.filter.add(key);
@@ -498,6 +511,7 @@ impl Learned {
         if let Some(p) = self.pinned.get(key) {
             facts.prefetched_host = p.host_until > now_ms;
             facts.prefetched_apex = p.apex_until > now_ms;
+            facts.kept_host = p.kept_until > now_ms;
         }
         facts
     }

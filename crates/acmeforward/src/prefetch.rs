@@ -133,6 +133,8 @@ struct Round {
     /// The hosts whose A and AAAA go out: the internal view does not know them, or the
     /// operator named them with `public_hosts`.
     public: Vec<Box<[u8]>>,
+    /// The hosts the internal view knows: they keep its answer.
+    kept: Vec<Box<[u8]>>,
     /// The hosts still to ask the internal view about, and the one being asked.
     probes: VecDeque<Box<[u8]>>,
     probing: Option<(Box<[u8]>, RecordType)>,
@@ -304,6 +306,7 @@ impl Prefetch {
                     apex: zone,
                     hosts: Vec::new(),
                     public: Vec::new(),
+                    kept: Vec::new(),
                     probes: VecDeque::new(),
                     probing: None,
                     probe_failed: false,
@@ -418,7 +421,10 @@ impl Prefetch {
                         round.probing = Some((host, RecordType::AAAA));
                     }
                     InternalView::Unknown => round.public.push(host),
-                    InternalView::Known => engine.refuse(Refusal::InternalName),
+                    InternalView::Known => {
+                        engine.refuse(Refusal::InternalName);
+                        round.kept.push(host);
+                    }
                     InternalView::Failed => {
                         engine.refuse(Refusal::InternalLookupFailed);
                         round.probe_failed = true;
@@ -479,6 +485,7 @@ impl Prefetch {
             let found = PrefetchedZone {
                 apex: round.apex,
                 hosts: round.public,
+                kept: round.kept,
                 servers: round.servers.into(),
                 until: now_ms
                     .saturating_add(ttl_ms.max(PREFETCH_MIN_INTERVAL_MS))

@@ -600,3 +600,26 @@ fn an_internal_view_that_cannot_tell_publishes_no_host_and_asks_again_soon() {
     );
     assert_eq!(e.refused(Refusal::InternalLookupFailed), 2);
 }
+
+#[test]
+fn a_kept_nameserver_host_is_never_a_hairpin_answer() {
+    // `hairpin *.example.com` covers the zone's own nameserver hosts. Those the prefetch
+    // forwards, and those the internal view knows, keep their own answers: the ACME checks ask
+    // them.
+    let e = engine(|b| {
+        assert!(b.zone("example.com").is_ok());
+        assert!(b.hairpin("*.example.com 192.0.2.80").is_ok());
+    });
+    let mut p = Prefetch::new(&e, 12);
+    round_with_internal_view(
+        &mut p,
+        &e,
+        0,
+        &["ns1.example.com", "ns2.example.com"],
+        &["ns2.example.com"],
+    );
+    assert_eq!(classify(&e, "ns1.example.com", TYPE_A, 1), Verdict::Forward);
+    assert_eq!(classify(&e, "ns2.example.com", TYPE_A, 1), Verdict::Pass);
+    assert_eq!(classify(&e, "ns2.example.com", TYPE_AAAA, 1), Verdict::Pass);
+    assert_eq!(classify(&e, "www.example.com", TYPE_A, 1), Verdict::Hairpin);
+}
