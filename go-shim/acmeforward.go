@@ -55,8 +55,10 @@ func (a *AcmeForward) Name() string { return pluginName }
 // ServeDNS implements plugin.Handler. A question the core classifies as one
 // to forward is forwarded, a hairpin question is answered by the core (both
 // through the same exchange loop); anything else goes to the next plugin.
+// Only opcode QUERY is looked at: a NOTIFY or an UPDATE (for a challenge
+// name too) is for the plugins that serve the zone, e.g. secondary.
 func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
-	if len(r.Question) != 1 {
+	if len(r.Question) != 1 || r.Opcode != dns.OpcodeQuery {
 		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 	}
 	q := &r.Question[0]

@@ -4,6 +4,7 @@ package acmeforward
 // client's transport, what the core refuses, a reload during an exchange.
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,6 +109,63 @@ func TestPassToNext(t *testing.T) {
 	}
 	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
 		t.Errorf("upstream got %d queries for names that pass", n)
+	}
+}
+
+// TestOtherOpcodesPass: a NOTIFY or an UPDATE, also for a name a QUERY
+// would forward (a challenge name, a listed zone's apex), is for the plugins
+// that serve the zone (secondary, file): it reaches the next plugin
+// unchanged, and nothing goes upstream.
+func TestOtherOpcodesPass(t *testing.T) {
+	up := startUpstream(t, txtAnswer("never", 60))
+	a, _ := newTestPlugin(t, block("example.com", "200ms", up.addr))
+	var got []*dns.Msg
+	a.Next = test.HandlerFunc(func(_ context.Context, _ dns.ResponseWriter, r *dns.Msg) (int, error) {
+		got = append(got, r)
+		return dns.RcodeSuccess, nil
+	})
+	notify := func(name string) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetNotify(name)
+		return m
+	}
+	update := func(name string) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetUpdate(name)
+		rr, err := dns.NewRR(challenge + " 60 IN TXT new-token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Insert([]dns.RR{rr})
+		return m
+	}
+	for _, q := range []*dns.Msg{
+		notify(challenge), notify("example.com."),
+		update(challenge), update("example.com."),
+	} {
+		what := dns.OpcodeToString[q.Opcode] + " " + q.Question[0].Name
+		// A QUERY for the same question is the plugin's.
+		if v := a.engine.Classify(q.Question[0].Name, q.Question[0].Qtype, q.Question[0].Qclass); v != VerdictForward {
+			t.Fatalf("%s: the question classifies as %d, want forwarded (the test asks nothing)", what, v)
+		}
+		want, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		rc, err, cw, _ := serve(t, a, q, false)
+		if err != nil || rc != dns.RcodeSuccess || cw.count() != 0 {
+			t.Errorf("%s: ServeDNS = %d, %v with %d replies written; want the next plugin's NOERROR, nothing written", what, rc, err, cw.count())
+		}
+		if len(got) != 1 {
+			t.Fatalf("%s: the next plugin got %d messages, want 1", what, len(got))
+		}
+		if b, err := got[0].Pack(); err != nil || !bytes.Equal(b, want) {
+			t.Errorf("%s: the next plugin got\n%v\nwant it unchanged:\n%v", what, got[0], q)
+		}
+	}
+	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
+		t.Errorf("upstream got %d queries", n)
 	}
 }
 
@@ -393,8 +452,9 @@ func TestQueryTheCoreRejects(t *testing.T) {
 	up := startUpstream(t, txtAnswer("never", 60))
 	a, next := newTestPlugin(t, block("example.com", "200ms", up.addr))
 	for name, mutate := range map[string]func(*dns.Msg){
-		"response":      func(m *dns.Msg) { m.Response = true },
-		"opcode NOTIFY": func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify },
+		// CoreDNS does not pass responses to plugins; were one to come, no
+		// reply to it.
+		"response": func(m *dns.Msg) { m.Response = true },
 	} {
 		q := challengeQuery(challenge)
 		mutate(q)
