@@ -173,7 +173,7 @@ func (a *AcmeForward) follow(ctx context.Context, w dns.ResponseWriter, q client
 			return rc, true, err
 		}
 		if err != nil {
-			rc, err = a.servfail(server, err)
+			rc, err = a.refused(server, w, q.query, err)
 			return rc, true, err
 		}
 		sharedAnswerCount.WithLabelValues(server).Inc()
@@ -218,7 +218,7 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 
 	ex, err := a.engine.newExchange(&q.verdict, q.query, q.tcp, rand.Uint64(), nowMs())
 	if err != nil {
-		return a.servfail(server, err)
+		return a.refused(server, w, q.query, err)
 	}
 	defer func() {
 		if shared != ex {
@@ -426,6 +426,23 @@ func (a *AcmeForward) write(server string, w dns.ResponseWriter, out []byte) (in
 		return dns.RcodeServerFailure, plugin.Error(pluginName, fmt.Errorf("writing reply: %w", err))
 	}
 	return reply.Rcode, nil
+}
+
+// refused answers a query the core would not take (err from newExchange or
+// answerFor): a malformed one (two OPT records, an OPT off the root or outside
+// the additional section, ...) gets the FORMERR the core builds, written like
+// any answer (no error: the client's mistake is no failure of the plugin);
+// anything else SERVFAIL.
+func (a *AcmeForward) refused(server string, w dns.ResponseWriter, query []byte, err error) (int, error) {
+	var ce *Error
+	if errors.As(err, &ce) && ce.Code == resultQueryMalformed {
+		buf := getBuf()
+		defer putBuf(buf)
+		if reply, ferr := formatError(query, *buf); ferr == nil {
+			return a.write(server, w, reply)
+		}
+	}
+	return a.servfail(server, err)
 }
 
 // servfail counts the failure and lets CoreDNS write SERVFAIL to the client.

@@ -475,6 +475,79 @@ func TestQueryTheCoreRejects(t *testing.T) {
 	}
 }
 
+// TestBrokenEDNSGetsFormerr: a query whose EDNS0 is broken in a way miekg/dns
+// (and so CoreDNS) lets through gets FORMERR (RFC 6891 §6.1.1), which the
+// core builds: written through WriteMsg, no error, no SERVFAIL, nothing sent
+// upstream. So too for one that follows a well-formed query in flight.
+func TestBrokenEDNSGetsFormerr(t *testing.T) {
+	up, release := heldUpstream(t)
+	a, next := newTestPlugin(t, block("example.com", "5s", up.addr))
+	opt := func(name string) *dns.OPT {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeOPT}}
+		o.SetUDPSize(1232)
+		return o
+	}
+	var broken []*dns.Msg
+	for _, mutate := range []func(*dns.Msg){
+		func(m *dns.Msg) { m.Extra = []dns.RR{opt("."), opt(".")} },  // two OPT records
+		func(m *dns.Msg) { m.Extra = []dns.RR{opt("example.com.")} }, // OPT off the root
+		func(m *dns.Msg) { m.Answer = []dns.RR{opt(".")} },           // OPT in the answer section
+	} {
+		q := challengeQuery(challenge)
+		mutate(q)
+		broken = append(broken, q)
+	}
+	check := func(q *dns.Msg, cw *captureWriter) {
+		t.Helper()
+		reply := cw.reply(t)
+		if reply.Rcode != dns.RcodeFormatError || reply.Id != q.Id || !reply.Response ||
+			len(reply.Question) != 1 || reply.Question[0] != q.Question[0] ||
+			len(reply.Answer)+len(reply.Ns)+len(reply.Extra) != 0 {
+			t.Errorf("query\n%v\ngot\n%v\nwant FORMERR with the query's ID and question, no records", q, reply)
+		}
+	}
+	servfails := testutil.ToFloat64(servfailCount.WithLabelValues(""))
+	for _, q := range broken {
+		rc, err, cw, _ := serve(t, a, q, false)
+		if rc != dns.RcodeFormatError || err != nil {
+			t.Errorf("query\n%v\nServeDNS = %d, %v; want FORMERR and no error", q, rc, err)
+		}
+		check(q, cw)
+	}
+	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
+		t.Errorf("upstream got %d queries with broken EDNS0", n)
+	}
+
+	// The same question, well-formed, is in flight (its upstream holds the
+	// reply): the broken queries follow it, and each gets its FORMERR once it
+	// is answered. (Within max_time, 4s: the leader must not give up first.)
+	leader := challengeQuery(challenge)
+	key := keyOf(leader)
+	deadline := time.Now().Add(3 * time.Second)
+	led := make(chan *captureWriter, 1)
+	go func() {
+		_, _, cw, _ := serve(t, a, leader, false)
+		led <- cw
+	}()
+	waitFor(func() bool { return up.udp.Load() == 1 || time.Now().After(deadline) })
+	got := serveAll(t, a, broken, func(int) bool { return false }, func() {
+		waitFor(func() bool { return a.flights.waiting(key) == 1+len(broken) || time.Now().After(deadline) })
+		close(release)
+	})
+	if reply := (<-led).reply(t); reply.Rcode != dns.RcodeSuccess || len(reply.Answer) != 1 {
+		t.Errorf("the well-formed query got\n%v\nwant the upstream's answer", reply)
+	}
+	for i, q := range broken {
+		check(q, got[i])
+	}
+	if got := testutil.ToFloat64(servfailCount.WithLabelValues("")) - servfails; got != 0 {
+		t.Errorf("servfail_total grew by %v", got)
+	}
+	if next.Load() != 0 {
+		t.Error("the next handler ran")
+	}
+}
+
 func TestReloadDuringExchange(t *testing.T) {
 	// The engine is closed (a reload) while a forwarded query waits for its
 	// upstream: the exchange co-owns the core's engine, so the reply is still

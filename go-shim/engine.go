@@ -73,6 +73,7 @@ const (
 	resultQuestionMismatch Result = C.AFWD_ERR_REPLY_QUESTION_MISMATCH
 	resultReplyLate        Result = C.AFWD_ERR_REPLY_LATE
 	resultOtherQuestion    Result = C.AFWD_ERR_QUERY_OTHER_QUESTION
+	resultQueryMalformed   Result = C.AFWD_ERR_QUERY_MALFORMED
 )
 
 // noPassFilter is the filter generation classify passes when it has no copy
@@ -617,6 +618,23 @@ func (x *exchange) answerFor(query []byte, clientTCP bool, buf []byte) ([]byte, 
 			bytesPtr(buf), C.size_t(len(buf)), &n)
 	}
 	if err := resultErr("afwd_exchange_answer_for", r); err != nil {
+		return nil, err
+	}
+	return buf[:int(n)], nil
+}
+
+// formatError writes into buf (grown once if the core reports it too short)
+// the core's FORMERR reply to a packed query that newExchange or answerFor
+// refused with resultQueryMalformed (afwd_query_formerr), and returns it
+// (aliasing buf). An *Error when the core has no reply for it.
+func formatError(query, buf []byte) ([]byte, error) {
+	var n C.size_t
+	r := C.afwd_query_formerr(bytesPtr(query), C.size_t(len(query)), bytesPtr(buf), C.size_t(len(buf)), &n)
+	if Result(r) == resultBufferTooShort {
+		buf = make([]byte, int(n))
+		r = C.afwd_query_formerr(bytesPtr(query), C.size_t(len(query)), bytesPtr(buf), C.size_t(len(buf)), &n)
+	}
+	if err := resultErr("afwd_query_formerr", r); err != nil {
 		return nil, err
 	}
 	return buf[:int(n)], nil
