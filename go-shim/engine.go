@@ -67,6 +67,7 @@ const (
 	resultNotAuthoritative Result = C.AFWD_ERR_REPLY_NOT_AUTHORITATIVE
 	resultMalformed        Result = C.AFWD_ERR_REPLY_MALFORMED
 	resultForeignRecord    Result = C.AFWD_ERR_REPLY_FOREIGN_RECORD
+	resultNxdomainWithData Result = C.AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA
 	resultNotAResponse     Result = C.AFWD_ERR_REPLY_NOT_A_RESPONSE
 	resultIDMismatch       Result = C.AFWD_ERR_REPLY_ID_MISMATCH
 	resultOpcodeMismatch   Result = C.AFWD_ERR_REPLY_OPCODE_MISMATCH

@@ -329,6 +329,11 @@ typedef enum afwd_result {
    */
   AFWD_ERR_REPLY_LATE = 408,
   /**
+   * The upstream reply is NXDOMAIN but has records of the name it says does not exist (the
+   * end of the CNAME chain): try the next upstream.
+   */
+  AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA = 409,
+  /**
    * FAIL: the last server tried gave no reply (timeout, network error).
    */
   AFWD_ERR_NO_REPLY = 500,

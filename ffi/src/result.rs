@@ -136,6 +136,9 @@ pub enum afwd_result {
     AFWD_ERR_REPLY_NOT_AUTHORITATIVE = 407,
     /// The reply came at or after its try's deadline: dropped, the exchange moved on.
     AFWD_ERR_REPLY_LATE = 408,
+    /// The upstream reply is NXDOMAIN but has records of the name it says does not exist (the
+    /// end of the CNAME chain): try the next upstream.
+    AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA = 409,
     /// FAIL: the last server tried gave no reply (timeout, network error).
     AFWD_ERR_NO_REPLY = 500,
     /// FAIL: the exchange sent as many queries as it may without getting an answer.
@@ -153,7 +156,7 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 62] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 63] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -212,6 +215,7 @@ pub(crate) const ALL_RESULTS: [afwd_result; 62] = {
         AFWD_ERR_REPLY_UPSTREAM_FAILURE,
         AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
         AFWD_ERR_REPLY_LATE,
+        AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA,
         AFWD_ERR_NO_REPLY,
         AFWD_ERR_SEND_LIMIT,
         AFWD_ERR_NO_NAMESERVERS,
@@ -303,6 +307,7 @@ impl From<ReplyError> for afwd_result {
             ReplyError::NotAuthoritative => AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
             ReplyError::ExchangeDone => AFWD_ERR_EXCHANGE_DONE,
             ReplyError::Late => AFWD_ERR_REPLY_LATE,
+            ReplyError::NxdomainWithData => AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA,
             // #[non_exhaustive]: the reply is unusable, like a malformed one (next upstream).
             _ => AFWD_ERR_REPLY_MALFORMED,
         }
@@ -389,6 +394,7 @@ impl afwd_result {
             AFWD_ERR_REPLY_UPSTREAM_FAILURE => ReplyError::UpstreamFailure.as_str(),
             AFWD_ERR_REPLY_NOT_AUTHORITATIVE => ReplyError::NotAuthoritative.as_str(),
             AFWD_ERR_REPLY_LATE => ReplyError::Late.as_str(),
+            AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA => ReplyError::NxdomainWithData.as_str(),
             AFWD_ERR_NO_REPLY => FailReason::NoReply.as_str(),
             AFWD_ERR_SEND_LIMIT => FailReason::SendLimit.as_str(),
             AFWD_ERR_NO_NAMESERVERS => FailReason::NoNameservers.as_str(),

@@ -863,6 +863,9 @@ impl Exchange {
                 question: p.question(),
                 transport: p.transport,
                 authoritative: matches!(p.ask, Ask::Authoritative),
+                // Only the client's own question is asked with its DO bit.
+                dnssec_ok: matches!(p.ask, Ask::Recursive | Ask::Authoritative)
+                    && self.client.dnssec_ok(),
             },
         )
     }

@@ -226,10 +226,52 @@ mod tests {
     }
 
     #[test]
+    fn client_gets_no_records_it_did_not_ask_for() {
+        // A TXT question answered with an A and an MX beside the TXT, and a CNAME onto an
+        // internal-looking name with its A: the client (and every cache in front) sees the TXT,
+        // or the CNAME alone; no RRSIG without DO.
+        let ex = ex_with(30, None);
+        let mut mx = vec![0, 10];
+        mx.extend(wire_name("mail.example.com"));
+        let target = wire_name("intranet.corp.example");
+        for (an, want) in [
+            (
+                vec![
+                    rr(&QNAME_PTR, TYPE_A, CLASS_IN, 60, &[6, 6, 6, 6]),
+                    txt_answer(60),
+                    rr(&QNAME_PTR, TYPE_MX, CLASS_IN, 60, &mx),
+                    rr(&QNAME_PTR, TYPE_RRSIG, CLASS_IN, 60, &[0, 16, 13, 5]),
+                ],
+                vec![RecordType::TXT],
+            ),
+            (
+                vec![
+                    rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 60, &target),
+                    rr(&target, TYPE_A, CLASS_IN, 60, &[6, 6, 6, 6]),
+                ],
+                vec![RecordType::CNAME],
+            ),
+        ] {
+            let out =
+                finish(&ex, &reply(&ex, 0, an, vec![], vec![]), Transport::Udp).unwrap_or_default();
+            let got: Vec<RecordType> = parse(&out)
+                .answers
+                .iter()
+                .map(|r| r.record_type())
+                .collect();
+            assert_eq!(got, want);
+            assert!(
+                !out.windows(4).any(|w| w == [6, 6, 6, 6]),
+                "not a byte of it"
+            );
+        }
+    }
+
+    #[test]
     fn names_in_record_data_lose_the_upstream_case() {
         // The upstream compresses `ns1.<question name>` against the question, which carries our
         // random 0x20 spelling: the client must not see it.
-        let ex = ex_with(30, None);
+        let ex = new_ex(30, &query(0x1234, QNAME, TYPE_NS, None), 0xfeed);
         let mut ns1 = b"\x03NS1".to_vec();
         ns1.extend_from_slice(&QNAME_PTR);
         let an = vec![rr(&QNAME_PTR, TYPE_NS, CLASS_IN, 60, &ns1)];

@@ -19,6 +19,8 @@ pub(crate) const TYPE_OPT: u16 = 41;
 #[cfg(test)]
 pub(crate) const TYPE_MX: u16 = 15;
 #[cfg(test)]
+pub(crate) const TYPE_RRSIG: u16 = 46;
+#[cfg(test)]
 pub(crate) const TYPE_NSEC: u16 = 47;
 
 /// Class IN, the only class anything is forwarded for.
