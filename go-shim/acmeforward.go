@@ -188,9 +188,10 @@ func (a *AcmeForward) follow(ctx context.Context, w dns.ResponseWriter, q client
 }
 
 // bufPool holds buffers of udpReadSize bytes: enough for every query and UDP
-// message, so memory per exchange in flight is a few KiB. A larger client
-// reply (over TCP) or TCP upstream reply gets a buffer of its own size (the
-// core reports the length it needs).
+// reply from an upstream, so memory per exchange in flight is a few KiB. A
+// larger client reply (over TCP, or over UDP to a client whose EDNS0 size is
+// larger) or TCP upstream reply gets a buffer of its own size (the core
+// reports the length it needs).
 var bufPool = sync.Pool{New: func() any { b := make([]byte, udpReadSize); return &b }}
 
 func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
@@ -415,7 +416,10 @@ func (a *AcmeForward) updateLearned(server string, ex *exchange) {
 // through WriteMsg, not a raw Write, so that the plugins wrapping this one
 // (log, prometheus, dnstap) see its rcode and records like any other answer.
 // The unpack cannot change what the client gets: the core already produced a
-// well-formed message that fits the client's size.
+// well-formed message that fits the client's size. CoreDNS's own writer,
+// below every plugin, then packs it as it packs every plugin's reply:
+// uncompressed when that fits the client's size (over TCP, whenever it fits
+// 65535 bytes), compressed otherwise. Compress is for writers without it.
 func (a *AcmeForward) write(server string, w dns.ResponseWriter, out []byte) (int, error) {
 	reply := new(dns.Msg)
 	if err := reply.Unpack(out); err != nil {

@@ -408,6 +408,17 @@ func TestLargeReplyTruncatedForUDPClient(t *testing.T) {
 	if reply := cw.reply(t); reply.Truncated || len(reply.Answer) != 40 {
 		t.Errorf("TCP client got TC=%v and %d answers, want the whole reply", reply.Truncated, len(reply.Answer))
 	}
+
+	// A UDP client that takes 65535 bytes gets the whole reply (about 8.5 KB,
+	// more than the buffers the shim starts with), as CoreDNS's own replies.
+	q.SetEdns0(65535, false)
+	_, err, cw, _ = serve(t, a, q, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply := cw.reply(t); reply.Truncated || len(reply.Answer) != 40 {
+		t.Errorf("UDP client with EDNS0 65535 got TC=%v and %d answers, want the whole reply", reply.Truncated, len(reply.Answer))
+	}
 }
 
 func TestUpstreamTCPFraming(t *testing.T) {

@@ -8,10 +8,7 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 
 use crate::name::name_wire;
-use crate::wire::{
-    FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN, MAX_CLIENT_UDP_PAYLOAD, MIN_UDP_PAYLOAD, OPCODE_MASK,
-    Transport,
-};
+use crate::wire::{FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN, MIN_UDP_PAYLOAD, OPCODE_MASK, Transport};
 
 /// What an exchange keeps of the client's query.
 #[derive(Debug, Clone)]
@@ -29,7 +26,7 @@ pub(crate) struct Client {
     pub(crate) ad: bool,
     /// `Some(dnssec_ok)` when the query had an OPT record.
     pub(crate) edns: Option<bool>,
-    /// The largest UDP reply the client accepts (512 without EDNS0, clamped to 512..=4096).
+    /// The largest UDP reply the client accepts: its EDNS0 size (at least 512), 512 without.
     pub(crate) udp_size: u16,
     /// How the query came, and so how the reply goes back.
     pub(crate) transport: Transport,
@@ -62,9 +59,9 @@ impl Client {
             ad: md.authentic_data,
             edns: msg.edns.as_ref().map(|e| e.flags().dnssec_ok),
             udp_size: match &msg.edns {
-                Some(e) => e
-                    .max_payload()
-                    .clamp(MIN_UDP_PAYLOAD, MAX_CLIENT_UDP_PAYLOAD),
+                // As CoreDNS's own replies: whatever the client takes (its `bufsize` plugin
+                // lowers the query's size, before this plugin, to cap it).
+                Some(e) => e.max_payload().max(MIN_UDP_PAYLOAD),
                 None => MIN_UDP_PAYLOAD,
             },
             transport,

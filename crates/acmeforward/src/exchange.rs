@@ -481,7 +481,7 @@ impl Exchange {
         self.client.id
     }
 
-    /// The largest reply the client takes over UDP: its EDNS0 size clamped to 512..=4096, or 512.
+    /// The largest reply the client takes over UDP: its EDNS0 size (at least 512), or 512.
     pub fn client_udp_size(&self) -> u16 {
         self.client.udp_size
     }

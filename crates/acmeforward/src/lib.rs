@@ -136,5 +136,5 @@ pub use prefetch::{
 pub use share::ShareError;
 pub use validate::{MAX_CNAME_CHAIN, ReplyError};
 pub use wire::{
-    MAX_CLIENT_UDP_PAYLOAD, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, Transport, UPSTREAM_UDP_PAYLOAD,
+    MAX_TCP_MESSAGE, MAX_UPSTREAM_UDP_REPLY, MIN_UDP_PAYLOAD, Transport, UPSTREAM_UDP_PAYLOAD,
 };

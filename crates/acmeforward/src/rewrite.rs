@@ -506,6 +506,44 @@ mod tests {
         );
     }
 
+    #[test]
+    fn udp_sizes_above_4096_are_honoured() {
+        // 60 answers of ~77 octets: ~4.7 KB, more than 4096 (over TCP from the upstream, which
+        // is asked with a 1232-octet payload).
+        for (advertised, fits) in [(4096, false), (8192, true), (65535, true)] {
+            let q = query(0x1234, QNAME, TYPE_TXT, Some((advertised, false, &[])));
+            let ex = exchange_with(&engine(30), &q, Transport::Tcp, 0xfeed);
+            let r = reply(&ex, 0, big_answers(60), vec![], vec![]);
+            let out = finish(&ex, &r, Transport::Udp).unwrap_or_default();
+            let m = parse(&out);
+            assert_eq!(m.metadata.truncation, !fits, "EDNS0 size {advertised}");
+            if fits {
+                assert!(out.len() > 4096 && out.len() <= usize::from(advertised));
+                assert_eq!(m.answers.len(), 60);
+            }
+        }
+    }
+
+    #[test]
+    fn replies_are_compressed_over_tcp_too() {
+        // A 20-CNAME chain: each owner and target after the first is a pointer, over TCP as over
+        // UDP (CoreDNS's writer may still send it uncompressed: go-shim/README.md).
+        let ex = ex_with(30, Some((4096, false, &[])));
+        let link = |i: usize| wire_name(&format!("c{i}.chain.example.net"));
+        let mut an = vec![rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 60, &link(0))];
+        for i in 0..19 {
+            an.push(rr(&link(i), TYPE_CNAME, CLASS_IN, 60, &link(i + 1)));
+        }
+        an.push(rr(&link(19), TYPE_TXT, CLASS_IN, 60, &txt_rdata("token")));
+        let r = reply(&ex, 0, an, vec![], vec![]);
+        let udp = finish(&ex, &r, Transport::Udp).unwrap_or_default();
+        let tcp = finish(&ex, &r, Transport::Tcp).unwrap_or_default();
+        assert_eq!(parse(&tcp).answers.len(), 21);
+        assert_eq!(tcp, udp);
+        // Uncompressed, the 21 owners and 20 targets alone would take about 900 octets.
+        assert!(tcp.len() < 600, "{} octets", tcp.len());
+    }
+
     /// TXT RDATA of exactly `len` octets (character-strings of at most 255 octets).
     fn txt_of_len(mut len: usize) -> Vec<u8> {
         let mut out = Vec::new();

@@ -10,7 +10,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::wire::{
-    FLAG_QR, FLAG_TC, HEADER_LEN, MAX_CLIENT_UDP_PAYLOAD, MAX_LABEL_LEN, OPCODE_MASK, TYPE_DNAME,
+    FLAG_QR, FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_UPSTREAM_UDP_REPLY, OPCODE_MASK, TYPE_DNAME,
     Transport,
 };
 
@@ -59,7 +59,7 @@ pub(crate) fn validate(reply: &[u8], p: &Sent<'_>) -> Result<Validated, ReplyErr
     // A truncated reply may be cut anywhere: check TC before parsing the records. A UDP
     // reply larger than any UDP payload we take is treated alike: retried over TCP.
     if flags1 & FLAG_TC != 0
-        || (p.transport == Transport::Udp && reply.len() > usize::from(MAX_CLIENT_UDP_PAYLOAD))
+        || (p.transport == Transport::Udp && reply.len() > usize::from(MAX_UPSTREAM_UDP_REPLY))
     {
         return Err(ReplyError::Truncated);
     }
