@@ -5,6 +5,7 @@
 //! question's type at its end, and the SOA, NS and glue around them.
 
 use core::fmt;
+use std::collections::HashSet;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -259,20 +260,23 @@ fn answer_section(
             && rtype != RecordType::CNAME
             && (rtype == qtype || (qtype == RecordType::ANY && rtype != RecordType::RRSIG))
     };
-    let kept: Vec<bool> = answers.iter().map(asked_data).collect();
-    // A signature stays with the records it signs (same owner, its type covered).
-    let signed = |sig: &Record| {
-        let covered = rrsig_type_covered(sig);
-        answers
+    let mut kept: Vec<bool> = answers.iter().map(asked_data).collect();
+    if dnssec_ok {
+        // A signature stays with the records it signs (same owner, its type covered). A set,
+        // so that a reply of many records and signatures costs one pass over each.
+        let signed: HashSet<(&Name, RecordType)> = answers
             .iter()
             .zip(&kept)
-            .any(|(r, &k)| k && r.name == sig.name && Some(r.record_type()) == covered)
-    };
-    answers
-        .iter()
-        .zip(&kept)
-        .map(|(r, &k)| k || (dnssec_ok && r.record_type() == RecordType::RRSIG && signed(r)))
-        .collect()
+            .filter(|&(_, &k)| k)
+            .map(|(r, _)| (&r.name, r.record_type()))
+            .collect();
+        for (r, k) in answers.iter().zip(kept.iter_mut()) {
+            *k = *k
+                || rrsig_type_covered(r)
+                    .is_some_and(|covered| signed.contains(&(&r.name, covered)));
+        }
+    }
+    kept
 }
 
 /// The type an RRSIG record covers: the first field of its data (RFC 4034 §3.1), which hickory
