@@ -54,8 +54,10 @@ func (a *AcmeForward) Name() string { return pluginName }
 // ServeDNS implements plugin.Handler. A question the core classifies as one
 // to forward is forwarded, a hairpin question is answered by the core (both
 // through the same exchange loop); anything else goes to the next plugin.
+// Only opcode QUERY is looked at: a NOTIFY or an UPDATE (for a challenge
+// name too) is for the plugins that serve the zone, e.g. secondary.
 func (a *AcmeForward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
-	if len(r.Question) != 1 {
+	if len(r.Question) != 1 || r.Opcode != dns.OpcodeQuery {
 		return plugin.NextOrFailure(pluginName, a.Next, ctx, w, r)
 	}
 	q := &r.Question[0]
@@ -170,7 +172,7 @@ func (a *AcmeForward) follow(ctx context.Context, w dns.ResponseWriter, q client
 			return rc, true, err
 		}
 		if err != nil {
-			rc, err = a.servfail(server, err)
+			rc, err = a.refused(server, w, q.query, err)
 			return rc, true, err
 		}
 		sharedAnswerCount.WithLabelValues(server).Inc()
@@ -185,9 +187,10 @@ func (a *AcmeForward) follow(ctx context.Context, w dns.ResponseWriter, q client
 }
 
 // bufPool holds buffers of udpReadSize bytes: enough for every query and UDP
-// message, so memory per exchange in flight is a few KiB. A larger client
-// reply (over TCP) or TCP upstream reply gets a buffer of its own size (the
-// core reports the length it needs).
+// reply from an upstream, so memory per exchange in flight is a few KiB. A
+// larger client reply (over TCP, or over UDP to a client whose EDNS0 size is
+// larger) or TCP upstream reply gets a buffer of its own size (the core
+// reports the length it needs).
 var bufPool = sync.Pool{New: func() any { b := make([]byte, udpReadSize); return &b }}
 
 func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
@@ -215,7 +218,7 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 
 	ex, err := a.engine.newExchange(&q.verdict, q.query, q.tcp, rand.Uint64(), nowMs())
 	if err != nil {
-		return a.servfail(server, err)
+		return a.refused(server, w, q.query, err)
 	}
 	defer func() {
 		if shared != ex {
@@ -362,7 +365,10 @@ func (a *AcmeForward) updateLearned(server string, ex *exchange) {
 // through WriteMsg, not a raw Write, so that the plugins wrapping this one
 // (log, prometheus, dnstap) see its rcode and records like any other answer.
 // The unpack cannot change what the client gets: the core already produced a
-// well-formed message that fits the client's size.
+// well-formed message that fits the client's size. CoreDNS's own writer,
+// below every plugin, then packs it as it packs every plugin's reply:
+// uncompressed when that fits the client's size (over TCP, whenever it fits
+// 65535 bytes), compressed otherwise. Compress is for writers without it.
 func (a *AcmeForward) write(server string, w dns.ResponseWriter, out []byte) (int, error) {
 	reply := new(dns.Msg)
 	if err := reply.Unpack(out); err != nil {
@@ -373,6 +379,23 @@ func (a *AcmeForward) write(server string, w dns.ResponseWriter, out []byte) (in
 		return dns.RcodeServerFailure, plugin.Error(pluginName, fmt.Errorf("writing reply: %w", err))
 	}
 	return reply.Rcode, nil
+}
+
+// refused answers a query the core would not take (err from newExchange or
+// answerFor): a malformed one (two OPT records, an OPT off the root or outside
+// the additional section, ...) gets the FORMERR the core builds, written like
+// any answer (no error: the client's mistake is no failure of the plugin);
+// anything else SERVFAIL.
+func (a *AcmeForward) refused(server string, w dns.ResponseWriter, query []byte, err error) (int, error) {
+	var ce *Error
+	if errors.As(err, &ce) && ce.Code == resultQueryMalformed {
+		buf := getBuf()
+		defer putBuf(buf)
+		if reply, ferr := formatError(query, *buf); ferr == nil {
+			return a.write(server, w, reply)
+		}
+	}
+	return a.servfail(server, err)
 }
 
 // servfail counts the failure and lets CoreDNS write SERVFAIL to the client.

@@ -4,6 +4,7 @@ package acmeforward
 // client's transport, what the core refuses, a reload during an exchange.
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,6 +109,63 @@ func TestPassToNext(t *testing.T) {
 	}
 	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
 		t.Errorf("upstream got %d queries for names that pass", n)
+	}
+}
+
+// TestOtherOpcodesPass: a NOTIFY or an UPDATE, also for a name a QUERY
+// would forward (a challenge name, a listed zone's apex), is for the plugins
+// that serve the zone (secondary, file): it reaches the next plugin
+// unchanged, and nothing goes upstream.
+func TestOtherOpcodesPass(t *testing.T) {
+	up := startUpstream(t, txtAnswer("never", 60))
+	a, _ := newTestPlugin(t, block("example.com", "200ms", up.addr))
+	var got []*dns.Msg
+	a.Next = test.HandlerFunc(func(_ context.Context, _ dns.ResponseWriter, r *dns.Msg) (int, error) {
+		got = append(got, r)
+		return dns.RcodeSuccess, nil
+	})
+	notify := func(name string) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetNotify(name)
+		return m
+	}
+	update := func(name string) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetUpdate(name)
+		rr, err := dns.NewRR(challenge + " 60 IN TXT new-token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Insert([]dns.RR{rr})
+		return m
+	}
+	for _, q := range []*dns.Msg{
+		notify(challenge), notify("example.com."),
+		update(challenge), update("example.com."),
+	} {
+		what := dns.OpcodeToString[q.Opcode] + " " + q.Question[0].Name
+		// A QUERY for the same question is the plugin's.
+		if v := a.engine.Classify(q.Question[0].Name, q.Question[0].Qtype, q.Question[0].Qclass); v != VerdictForward {
+			t.Fatalf("%s: the question classifies as %d, want forwarded (the test asks nothing)", what, v)
+		}
+		want, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		rc, err, cw, _ := serve(t, a, q, false)
+		if err != nil || rc != dns.RcodeSuccess || cw.count() != 0 {
+			t.Errorf("%s: ServeDNS = %d, %v with %d replies written; want the next plugin's NOERROR, nothing written", what, rc, err, cw.count())
+		}
+		if len(got) != 1 {
+			t.Fatalf("%s: the next plugin got %d messages, want 1", what, len(got))
+		}
+		if b, err := got[0].Pack(); err != nil || !bytes.Equal(b, want) {
+			t.Errorf("%s: the next plugin got\n%v\nwant it unchanged:\n%v", what, got[0], q)
+		}
+	}
+	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
+		t.Errorf("upstream got %d queries", n)
 	}
 }
 
@@ -349,6 +408,17 @@ func TestLargeReplyTruncatedForUDPClient(t *testing.T) {
 	if reply := cw.reply(t); reply.Truncated || len(reply.Answer) != 40 {
 		t.Errorf("TCP client got TC=%v and %d answers, want the whole reply", reply.Truncated, len(reply.Answer))
 	}
+
+	// A UDP client that takes 65535 bytes gets the whole reply (about 8.5 KB,
+	// more than the buffers the shim starts with), as CoreDNS's own replies.
+	q.SetEdns0(65535, false)
+	_, err, cw, _ = serve(t, a, q, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply := cw.reply(t); reply.Truncated || len(reply.Answer) != 40 {
+		t.Errorf("UDP client with EDNS0 65535 got TC=%v and %d answers, want the whole reply", reply.Truncated, len(reply.Answer))
+	}
 }
 
 func TestUpstreamTCPFraming(t *testing.T) {
@@ -393,8 +463,9 @@ func TestQueryTheCoreRejects(t *testing.T) {
 	up := startUpstream(t, txtAnswer("never", 60))
 	a, next := newTestPlugin(t, block("example.com", "200ms", up.addr))
 	for name, mutate := range map[string]func(*dns.Msg){
-		"response":      func(m *dns.Msg) { m.Response = true },
-		"opcode NOTIFY": func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify },
+		// CoreDNS does not pass responses to plugins; were one to come, no
+		// reply to it.
+		"response": func(m *dns.Msg) { m.Response = true },
 	} {
 		q := challengeQuery(challenge)
 		mutate(q)
@@ -412,6 +483,79 @@ func TestQueryTheCoreRejects(t *testing.T) {
 	}
 	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
 		t.Errorf("upstream got %d queries the core rejected", n)
+	}
+}
+
+// TestBrokenEDNSGetsFormerr: a query whose EDNS0 is broken in a way miekg/dns
+// (and so CoreDNS) lets through gets FORMERR (RFC 6891 §6.1.1), which the
+// core builds: written through WriteMsg, no error, no SERVFAIL, nothing sent
+// upstream. So too for one that follows a well-formed query in flight.
+func TestBrokenEDNSGetsFormerr(t *testing.T) {
+	up, release := heldUpstream(t)
+	a, next := newTestPlugin(t, block("example.com", "5s", up.addr))
+	opt := func(name string) *dns.OPT {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeOPT}}
+		o.SetUDPSize(1232)
+		return o
+	}
+	var broken []*dns.Msg
+	for _, mutate := range []func(*dns.Msg){
+		func(m *dns.Msg) { m.Extra = []dns.RR{opt("."), opt(".")} },  // two OPT records
+		func(m *dns.Msg) { m.Extra = []dns.RR{opt("example.com.")} }, // OPT off the root
+		func(m *dns.Msg) { m.Answer = []dns.RR{opt(".")} },           // OPT in the answer section
+	} {
+		q := challengeQuery(challenge)
+		mutate(q)
+		broken = append(broken, q)
+	}
+	check := func(q *dns.Msg, cw *captureWriter) {
+		t.Helper()
+		reply := cw.reply(t)
+		if reply.Rcode != dns.RcodeFormatError || reply.Id != q.Id || !reply.Response ||
+			len(reply.Question) != 1 || reply.Question[0] != q.Question[0] ||
+			len(reply.Answer)+len(reply.Ns)+len(reply.Extra) != 0 {
+			t.Errorf("query\n%v\ngot\n%v\nwant FORMERR with the query's ID and question, no records", q, reply)
+		}
+	}
+	servfails := testutil.ToFloat64(servfailCount.WithLabelValues(""))
+	for _, q := range broken {
+		rc, err, cw, _ := serve(t, a, q, false)
+		if rc != dns.RcodeFormatError || err != nil {
+			t.Errorf("query\n%v\nServeDNS = %d, %v; want FORMERR and no error", q, rc, err)
+		}
+		check(q, cw)
+	}
+	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
+		t.Errorf("upstream got %d queries with broken EDNS0", n)
+	}
+
+	// The same question, well-formed, is in flight (its upstream holds the
+	// reply): the broken queries follow it, and each gets its FORMERR once it
+	// is answered. (Within max_time, 4s: the leader must not give up first.)
+	leader := challengeQuery(challenge)
+	key := keyOf(leader)
+	deadline := time.Now().Add(3 * time.Second)
+	led := make(chan *captureWriter, 1)
+	go func() {
+		_, _, cw, _ := serve(t, a, leader, false)
+		led <- cw
+	}()
+	waitFor(func() bool { return up.udp.Load() == 1 || time.Now().After(deadline) })
+	got := serveAll(t, a, broken, func(int) bool { return false }, func() {
+		waitFor(func() bool { return a.flights.waiting(key) == 1+len(broken) || time.Now().After(deadline) })
+		close(release)
+	})
+	if reply := (<-led).reply(t); reply.Rcode != dns.RcodeSuccess || len(reply.Answer) != 1 {
+		t.Errorf("the well-formed query got\n%v\nwant the upstream's answer", reply)
+	}
+	for i, q := range broken {
+		check(q, got[i])
+	}
+	if got := testutil.ToFloat64(servfailCount.WithLabelValues("")) - servfails; got != 0 {
+		t.Errorf("servfail_total grew by %v", got)
+	}
+	if next.Load() != 0 {
+		t.Error("the next handler ran")
 	}
 }
 

@@ -67,12 +67,14 @@ const (
 	resultNotAuthoritative Result = C.AFWD_ERR_REPLY_NOT_AUTHORITATIVE
 	resultMalformed        Result = C.AFWD_ERR_REPLY_MALFORMED
 	resultForeignRecord    Result = C.AFWD_ERR_REPLY_FOREIGN_RECORD
+	resultNxdomainWithData Result = C.AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA
 	resultNotAResponse     Result = C.AFWD_ERR_REPLY_NOT_A_RESPONSE
 	resultIDMismatch       Result = C.AFWD_ERR_REPLY_ID_MISMATCH
 	resultOpcodeMismatch   Result = C.AFWD_ERR_REPLY_OPCODE_MISMATCH
 	resultQuestionMismatch Result = C.AFWD_ERR_REPLY_QUESTION_MISMATCH
 	resultReplyLate        Result = C.AFWD_ERR_REPLY_LATE
 	resultOtherQuestion    Result = C.AFWD_ERR_QUERY_OTHER_QUESTION
+	resultQueryMalformed   Result = C.AFWD_ERR_QUERY_MALFORMED
 )
 
 // noPassFilter is the filter generation classify passes when it has no copy
@@ -624,6 +626,23 @@ func (x *exchange) answerFor(query []byte, clientTCP bool, buf []byte) ([]byte, 
 			bytesPtr(buf), C.size_t(len(buf)), &n)
 	}
 	if err := resultErr("afwd_exchange_answer_for", r); err != nil {
+		return nil, err
+	}
+	return buf[:int(n)], nil
+}
+
+// formatError writes into buf (grown once if the core reports it too short)
+// the core's FORMERR reply to a packed query that newExchange or answerFor
+// refused with resultQueryMalformed (afwd_query_formerr), and returns it
+// (aliasing buf). An *Error when the core has no reply for it.
+func formatError(query, buf []byte) ([]byte, error) {
+	var n C.size_t
+	r := C.afwd_query_formerr(bytesPtr(query), C.size_t(len(query)), bytesPtr(buf), C.size_t(len(buf)), &n)
+	if Result(r) == resultBufferTooShort {
+		buf = make([]byte, int(n))
+		r = C.afwd_query_formerr(bytesPtr(query), C.size_t(len(query)), bytesPtr(buf), C.size_t(len(buf)), &n)
+	}
+	if err := resultErr("afwd_query_formerr", r); err != nil {
 		return nil, err
 	}
 	return buf[:int(n)], nil

@@ -266,9 +266,10 @@ func failureReason(err error) string {
 // Reasons of invalid_replies_total besides those shared with dropped replies
 // (id_mismatch, question_mismatch, not_a_response, late).
 const (
-	invalidMalformed     = "malformed"
-	invalidForeignRecord = "foreign_record"
-	invalidOther         = "other"
+	invalidMalformed        = "malformed"
+	invalidForeignRecord    = "foreign_record"
+	invalidNxdomainWithData = "nxdomain_with_data"
+	invalidOther            = "other"
 )
 
 // invalidReason is the core's reason for an invalid_reply failure: the
@@ -283,6 +284,8 @@ func invalidReason(err error) string {
 		return invalidMalformed
 	case resultForeignRecord:
 		return invalidForeignRecord
+	case resultNxdomainWithData:
+		return invalidNxdomainWithData
 	case resultReplyLate:
 		return dropLate
 	}

@@ -186,6 +186,15 @@ func TestMetricsInvalidReplyReasons(t *testing.T) {
 				})
 			})
 		},
+		invalidNxdomainWithData: func(query []byte) []byte {
+			return replyTo(query, func(m, r *dns.Msg) {
+				r.Rcode = dns.RcodeNameError
+				r.Answer = append(r.Answer, &dns.TXT{
+					Hdr: dns.RR_Header{Name: m.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+					Txt: []string{"said not to exist"},
+				})
+			})
+		},
 		invalidMalformed: func(query []byte) []byte {
 			out := replyTo(query, func(m, r *dns.Msg) {
 				r.Answer = append(r.Answer, &dns.TXT{

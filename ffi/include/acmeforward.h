@@ -357,6 +357,11 @@ typedef enum afwd_result {
    */
   AFWD_ERR_REPLY_LATE = 408,
   /**
+   * The upstream reply is NXDOMAIN but has records of the name it says does not exist (the
+   * end of the CNAME chain): try the next upstream.
+   */
+  AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA = 409,
+  /**
    * FAIL: the last server tried gave no reply (timeout, network error).
    */
   AFWD_ERR_NO_REPLY = 500,
@@ -1438,6 +1443,31 @@ enum afwd_result afwd_exchange_answer_for(const struct afwd_exchange *x,
                                           uint8_t *buf,
                                           size_t buf_len,
                                           size_t *len_out);
+
+/**
+ * Writes to `buf` the reply to a client query that `afwd_exchange_new` or
+ * `afwd_exchange_answer_for` refused with `AFWD_ERR_QUERY_MALFORMED`: FORMERR, as RFC 6891
+ * §6.1.1 asks for a query with two OPT records (and as servers answer an OPT record off the root
+ * name or outside the additional section). It has the query's ID, RD and CD bits and question as
+ * asked, no records and no OPT. `*len_out` is its length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`,
+ * the length `buf` needs; 512 bytes always suffice).
+ *
+ * Returns `AFWD_OK`; `AFWD_ERR_QUERY_*` when no reply can be made (the header or question does
+ * not parse, or the message is a response, has another opcode or not exactly one question:
+ * answer as for any other refused query); `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written);
+ * `AFWD_ERR_NULL_ARGUMENT` for a NULL `len_out`, or a NULL `query` or `buf` with a non-zero
+ * length.
+ *
+ * # Safety
+ *
+ * `query` is NULL or points to `query_len` readable bytes. `buf` is NULL or points to `buf_len`
+ * writable bytes. `len_out` is NULL or points to writable storage for one `size_t`.
+ */
+enum afwd_result afwd_query_formerr(const uint8_t *query,
+                                    size_t query_len,
+                                    uint8_t *buf,
+                                    size_t buf_len,
+                                    size_t *len_out);
 
 /**
  * Whether the exchange asks the zone's nameservers the client's question (authoritative mode:

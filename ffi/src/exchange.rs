@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::ptr;
 use std::sync::Arc;
 
-use acmeforward::{Action, Engine, Exchange, QueryError, Transport};
+use acmeforward::{Action, Engine, Exchange, QueryError, Transport, format_error_reply};
 
 use crate::boundary::ffi_boundary;
 use crate::engine::{afwd_classification, afwd_engine, afwd_engine_state, ip_bytes};
@@ -434,6 +434,53 @@ pub unsafe extern "C" fn afwd_exchange_answer_for(
         match exchange.inner.answer_for(query, client, &mut answer) {
             // SAFETY: the caller passes `buf_len` writable bytes; they cannot overlap `answer`.
             Ok(()) => unsafe { out.write(&answer, len_out) },
+            Err(e) => e.into(),
+        }
+    })
+}
+
+/// Writes to `buf` the reply to a client query that `afwd_exchange_new` or
+/// `afwd_exchange_answer_for` refused with `AFWD_ERR_QUERY_MALFORMED`: FORMERR, as RFC 6891
+/// §6.1.1 asks for a query with two OPT records (and as servers answer an OPT record off the root
+/// name or outside the additional section). It has the query's ID, RD and CD bits and question as
+/// asked, no records and no OPT. `*len_out` is its length (or, with `AFWD_ERR_BUFFER_TOO_SHORT`,
+/// the length `buf` needs; 512 bytes always suffice).
+///
+/// Returns `AFWD_OK`; `AFWD_ERR_QUERY_*` when no reply can be made (the header or question does
+/// not parse, or the message is a response, has another opcode or not exactly one question:
+/// answer as for any other refused query); `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written);
+/// `AFWD_ERR_NULL_ARGUMENT` for a NULL `len_out`, or a NULL `query` or `buf` with a non-zero
+/// length.
+///
+/// # Safety
+///
+/// `query` is NULL or points to `query_len` readable bytes. `buf` is NULL or points to `buf_len`
+/// writable bytes. `len_out` is NULL or points to writable storage for one `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn afwd_query_formerr(
+    query: *const u8,
+    query_len: usize,
+    buf: *mut u8,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> afwd_result {
+    ffi_boundary!({
+        // SAFETY: the caller passes NULL or storage for one size_t.
+        let Some(len_out) = (unsafe { len_out.as_mut() }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        *len_out = 0;
+        // SAFETY: the caller passes NULL or `query_len` readable bytes, alive for this call.
+        let Some(query) = (unsafe { slice::input(query, query_len) }) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        let Some(out) = OutBuf::new(buf, buf_len) else {
+            return afwd_result::AFWD_ERR_NULL_ARGUMENT;
+        };
+        let mut reply = Vec::new();
+        match format_error_reply(query, &mut reply) {
+            // SAFETY: the caller passes `buf_len` writable bytes; they cannot overlap `reply`.
+            Ok(()) => unsafe { out.write(&reply, len_out) },
             Err(e) => e.into(),
         }
     })

@@ -261,3 +261,71 @@ fn tls_upstream_sends_say_tcp_for_a_udp_client() {
         afwd_engine_free(e);
     }
 }
+
+// ---- a query the core refuses -----------------------------------------------------------
+
+#[test]
+fn malformed_query_is_refused_then_answered_formerr() {
+    let e = engine();
+    // Two OPT records (RFC 6891 §6.1.1: FORMERR).
+    let mut q = query(0x4a7d, b"_acme-challenge.www.example.com", TXT);
+    q[11] = 2;
+    for _ in 0..2 {
+        q.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+    }
+    let mut x = null_mut();
+    // SAFETY: live engine; the slices are valid for their lengths; the outputs are writable.
+    unsafe {
+        let r = afwd_exchange_new(
+            e,
+            std::ptr::null(),
+            q.as_ptr(),
+            q.len(),
+            false,
+            1,
+            NOW,
+            &mut x,
+        );
+        assert_eq!(r, AFWD_ERR_QUERY_MALFORMED);
+        assert!(x.is_null());
+        let mut want = vec![0x4a, 0x7d, 0x81, 0x01, 0, 1, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(&q[12..question_end(&q)]);
+        check_out_buffer(&want, |buf, len, n| {
+            afwd_query_formerr(q.as_ptr(), q.len(), buf, len, n)
+        });
+        // No reply to a message that is no query, or whose question is cut.
+        let mut n = 7;
+        let mut buf = [0u8; 512];
+        let mut response = q.clone();
+        response[2] |= 0x80;
+        for (bad, want) in [
+            (&response[..], AFWD_ERR_QUERY_NOT_A_QUERY),
+            (&q[..20], AFWD_ERR_QUERY_MALFORMED),
+        ] {
+            let r =
+                afwd_query_formerr(bad.as_ptr(), bad.len(), buf.as_mut_ptr(), buf.len(), &mut n);
+            assert_eq!((r, n), (want, 0));
+        }
+        // NULL arguments, and a panic.
+        let (qp, ql, bp, bl) = (q.as_ptr(), q.len(), buf.as_mut_ptr(), buf.len());
+        assert_eq!(
+            afwd_query_formerr(qp, ql, bp, bl, null_mut()),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_query_formerr(std::ptr::null(), ql, bp, bl, &mut n),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            afwd_query_formerr(qp, ql, null_mut(), bl, &mut n),
+            AFWD_ERR_NULL_ARGUMENT
+        );
+        n = 7;
+        assert_eq!(
+            with_injected_panic(|| afwd_query_formerr(qp, ql, bp, bl, &mut n)),
+            AFWD_ERR_PANIC
+        );
+        assert_eq!(n, 7, "nothing written on a panic");
+        afwd_engine_free(e);
+    }
+}

@@ -94,7 +94,7 @@ pub use engine::{
 pub use exchange::{
     afwd_action, afwd_action_kind, afwd_exchange, afwd_exchange_answer_for, afwd_exchange_failed,
     afwd_exchange_free, afwd_exchange_is_authoritative, afwd_exchange_new, afwd_exchange_poll,
-    afwd_exchange_reply,
+    afwd_exchange_reply, afwd_query_formerr,
 };
 pub use prefetch::{
     afwd_prefetch, afwd_prefetch_action, afwd_prefetch_action_kind, afwd_prefetch_failed,

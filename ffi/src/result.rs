@@ -152,6 +152,9 @@ pub enum afwd_result {
     AFWD_ERR_REPLY_NOT_AUTHORITATIVE = 407,
     /// The reply came at or after its try's deadline: dropped, the exchange moved on.
     AFWD_ERR_REPLY_LATE = 408,
+    /// The upstream reply is NXDOMAIN but has records of the name it says does not exist (the
+    /// end of the CNAME chain): try the next upstream.
+    AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA = 409,
     /// FAIL: the last server tried gave no reply (timeout, network error).
     AFWD_ERR_NO_REPLY = 500,
     /// FAIL: the exchange sent as many queries as it may without getting an answer.
@@ -169,7 +172,7 @@ pub enum afwd_result {
 }
 
 /// Every `afwd_result`, in code order.
-pub(crate) const ALL_RESULTS: [afwd_result; 68] = {
+pub(crate) const ALL_RESULTS: [afwd_result; 69] = {
     use afwd_result::*;
     [
         AFWD_OK,
@@ -234,6 +237,7 @@ pub(crate) const ALL_RESULTS: [afwd_result; 68] = {
         AFWD_ERR_REPLY_UPSTREAM_FAILURE,
         AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
         AFWD_ERR_REPLY_LATE,
+        AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA,
         AFWD_ERR_NO_REPLY,
         AFWD_ERR_SEND_LIMIT,
         AFWD_ERR_NO_NAMESERVERS,
@@ -330,6 +334,7 @@ impl From<ReplyError> for afwd_result {
             ReplyError::NotAuthoritative => AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
             ReplyError::ExchangeDone => AFWD_ERR_EXCHANGE_DONE,
             ReplyError::Late => AFWD_ERR_REPLY_LATE,
+            ReplyError::NxdomainWithData => AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA,
             // #[non_exhaustive]: the reply is unusable, like a malformed one (next upstream).
             _ => AFWD_ERR_REPLY_MALFORMED,
         }
@@ -424,6 +429,7 @@ impl afwd_result {
             AFWD_ERR_REPLY_UPSTREAM_FAILURE => ReplyError::UpstreamFailure.as_str(),
             AFWD_ERR_REPLY_NOT_AUTHORITATIVE => ReplyError::NotAuthoritative.as_str(),
             AFWD_ERR_REPLY_LATE => ReplyError::Late.as_str(),
+            AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA => ReplyError::NxdomainWithData.as_str(),
             AFWD_ERR_NO_REPLY => FailReason::NoReply.as_str(),
             AFWD_ERR_SEND_LIMIT => FailReason::SendLimit.as_str(),
             AFWD_ERR_NO_NAMESERVERS => FailReason::NoNameservers.as_str(),

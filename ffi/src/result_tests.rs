@@ -80,6 +80,7 @@ fn result_codes_are_the_contract_values() {
         (AFWD_ERR_REPLY_UPSTREAM_FAILURE, 406),
         (AFWD_ERR_REPLY_NOT_AUTHORITATIVE, 407),
         (AFWD_ERR_REPLY_LATE, 408),
+        (AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA, 409),
         (AFWD_ERR_NO_REPLY, 500),
         (AFWD_ERR_SEND_LIMIT, 501),
         (AFWD_ERR_NO_NAMESERVERS, 502),
@@ -118,7 +119,7 @@ fn every_code_has_a_distinct_nonempty_text() {
         // Static: the same pointer every time.
         assert_eq!(afwd_result_text(code.into()), afwd_result_text(code.into()));
     }
-    for unknown in [3, 99, 107, 234, 298, 306, 409, 505, 598, 600, c_uint::MAX] {
+    for unknown in [3, 99, 107, 234, 298, 306, 410, 505, 598, 600, c_uint::MAX] {
         assert_eq!(afwd_result_text(ResultCode(unknown)), UNKNOWN_TEXT.as_ptr());
     }
 }
@@ -247,6 +248,10 @@ fn core_errors_map_to_their_own_codes_and_messages() {
             AFWD_ERR_REPLY_NOT_AUTHORITATIVE,
         ),
         (ReplyError::ExchangeDone, AFWD_ERR_EXCHANGE_DONE),
+        (
+            ReplyError::NxdomainWithData,
+            AFWD_ERR_REPLY_NXDOMAIN_WITH_DATA,
+        ),
     ];
     for (e, code) in reply {
         assert_eq!(afwd_result::from(e), code);

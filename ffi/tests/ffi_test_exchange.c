@@ -1,5 +1,6 @@
 /*
- * Exchanges through the poll loop with recursive upstreams: malformed queries, SEND -> reply ->
+ * Exchanges through the poll loop with recursive upstreams: malformed queries (and the FORMERR
+ * for a query with two OPT records), SEND -> reply ->
  * ANSWER with the short-buffer protocol, one answer shared by identical questions, bad replies,
  * failures, a TLS upstream, NULL arguments, and an exchange outliving its engine handle.
  */
@@ -30,6 +31,26 @@ void test_malformed_queries(const afwd_engine *e) {
     q[12] = 60;
     CHECK_RESULT(afwd_exchange_new(e, NULL, q, n, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
     CHECK(x == NULL);
+
+    /* Two OPT records (RFC 6891 6.1.1): refused, then answered FORMERR with the query's ID, RD
+       and question, no records, no OPT. */
+    n = build_query(q, 0x4a7d, 0x01, 1, CLIENT_NAME, TYPE_TXT, true);
+    memcpy(q + n, q + n - 11, 11);
+    q[11] = 2;
+    CHECK_RESULT(afwd_exchange_new(e, NULL, q, n + 11, false, 1, NOW, &x), AFWD_ERR_QUERY_MALFORMED);
+    CHECK(x == NULL);
+    uint8_t formerr[512];
+    size_t f_len = 99, q_end = skip_name(q, n, 12) + 4;
+    CHECK_RESULT(afwd_query_formerr(q, n + 11, NULL, 0, &f_len), AFWD_ERR_BUFFER_TOO_SHORT);
+    CHECK_EQ(f_len, q_end);
+    CHECK_RESULT(afwd_query_formerr(q, n + 11, formerr, sizeof formerr, &f_len), AFWD_OK);
+    CHECK_EQ(f_len, q_end);
+    CHECK(get16(formerr) == 0x4a7d && formerr[2] == 0x81 && formerr[3] == 0x01);
+    CHECK(get16(formerr + 4) == 1 && get16(formerr + 6) == 0 && get16(formerr + 8) == 0 && get16(formerr + 10) == 0);
+    CHECK(memcmp(formerr + 12, q + 12, q_end - 12) == 0);
+    CHECK_RESULT(afwd_query_formerr(q, 11, formerr, sizeof formerr, &f_len), AFWD_ERR_QUERY_MALFORMED);
+    CHECK_EQ(f_len, 0);
+    CHECK_RESULT(afwd_query_formerr(q, n + 11, formerr, sizeof formerr, NULL), AFWD_ERR_NULL_ARGUMENT);
 
     /* NULL arguments. */
     n = build_query(q, 1, 0x01, 1, CLIENT_NAME, TYPE_TXT, false);

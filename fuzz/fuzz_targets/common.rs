@@ -431,6 +431,22 @@ pub fn check_answer(engine: &Engine, client: &Client, answer: &[u8]) -> Message 
         msg.edns.is_none() || query.edns.is_some(),
         "OPT the client did not send"
     );
+    // The answer section holds what was asked: the CNAME chain (and DNAMEs), the asked type
+    // (every type for ANY; the CNAME itself for a CNAME question), signatures only with DO;
+    // an NXDOMAIN no data at all.
+    let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+    let qtype = asked.query_type();
+    for r in &msg.answers {
+        let rtype = r.record_type();
+        let chain = matches!(rtype, RecordType::CNAME | RecordType::DNAME);
+        let data = rtype == qtype || (qtype == RecordType::ANY && rtype != RecordType::RRSIG);
+        let signature = dnssec_ok && rtype == RecordType::RRSIG;
+        assert!(
+            chain || signature || (data && msg.metadata.response_code != ResponseCode::NXDomain),
+            "{rtype} record in the {} answer to a {qtype} question (DO {dnssec_ok})",
+            msg.metadata.response_code
+        );
+    }
     let max_ttl = engine.config().max_ttl();
     for r in msg
         .answers

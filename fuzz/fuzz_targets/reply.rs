@@ -7,7 +7,9 @@
 //!
 //! Invariants (checked in common.rs): every query sent parses and has one question; an Answer
 //! always parses, has the client's ID and question (name equal ignoring case, and in fact in
-//! the client's own case), TTLs capped, no 0x20 spelling leaked, fits the client's UDP size; the
+//! the client's own case), only the CNAME chain and the asked type in its answer section
+//! (signatures only with DO, no data with NXDOMAIN), TTLs capped, no 0x20 spelling leaked, fits
+//! the client's UDP size; the
 //! same holds for the answer shared with another client asking the same question
 //! (`Exchange::answer_for`: another ID, letter case and transport); the exchange ends within its
 //! send budget.

@@ -33,6 +33,10 @@ type Zone struct {
 	// NSTTL is the TTL of the apex NS RRset (0: the zone's default,
 	// TokenTTL). A short one makes the prefetch refresh the zone sooner.
 	NSTTL int
+	// Notify are the zone's secondaries: knot sends each a NOTIFY (from
+	// its own address) when the zone changes, e.g. after UpdateTXT. Every
+	// zone may be transferred (AXFR, IXFR) from 127.0.0.0/8.
+	Notify []netip.AddrPort
 }
 
 // TTLs in the public zone files. The tests' max_ttl values sit between them:
@@ -157,8 +161,9 @@ func zoneFile(z Zone, knot netip.Addr) string {
 }
 
 // knotConf is knotd's configuration: listen on addr only, everything under
-// dir, dynamic updates allowed from 127.0.0.0/8, updates kept in the
-// journal (the zone file stays as written).
+// dir, dynamic updates and transfers allowed from 127.0.0.0/8, updates kept
+// in the journal (the zone file stays as written), NOTIFY sent from addr to
+// each zone's Notify addresses.
 func knotConf(dir string, addr netip.AddrPort, zones []Zone) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n")
@@ -173,11 +178,27 @@ func knotConf(dir string, addr netip.AddrPort, zones []Zone) string {
 	fmt.Fprintf(&b, "log:\n  - target: stderr\n    any: info\n")
 	fmt.Fprintf(&b, "database:\n    storage: %q\n", dir+"/knot-db")
 	fmt.Fprintf(&b, "acl:\n  - id: update-from-loopback\n    address: 127.0.0.0/8\n    action: update\n")
+	fmt.Fprintf(&b, "  - id: transfer-to-loopback\n    address: 127.0.0.0/8\n    action: transfer\n")
+	var remotes strings.Builder
+	notify := make([][]string, len(zones))
+	for i, z := range zones {
+		for j, to := range z.Notify {
+			id := fmt.Sprintf("notify-%d-%d", i, j)
+			fmt.Fprintf(&remotes, "  - id: %s\n    address: %s@%d\n    via: %s\n", id, to.Addr(), to.Port(), addr.Addr())
+			notify[i] = append(notify[i], id)
+		}
+	}
+	if remotes.Len() > 0 {
+		fmt.Fprintf(&b, "remote:\n%s", remotes.String())
+	}
 	fmt.Fprintf(&b, "template:\n  - id: default\n    storage: %q\n    file: \"%%s.zone\"\n", dir)
 	fmt.Fprintf(&b, "    zonefile-sync: -1\n    zonefile-load: difference-no-serial\n    journal-content: all\n    semantic-checks: on\n")
 	fmt.Fprintf(&b, "zone:\n")
-	for _, z := range zones {
-		fmt.Fprintf(&b, "  - domain: %s\n    acl: update-from-loopback\n", z.Name)
+	for i, z := range zones {
+		fmt.Fprintf(&b, "  - domain: %s\n    acl: [update-from-loopback, transfer-to-loopback]\n", z.Name)
+		if len(notify[i]) > 0 {
+			fmt.Fprintf(&b, "    notify: [%s]\n", strings.Join(notify[i], ", "))
+		}
 	}
 	return b.String()
 }

@@ -3,13 +3,12 @@
 
 use core::fmt;
 
-use hickory_proto::op::{Message, MessageType, OpCode};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 
 use crate::name::name_wire;
-use crate::wire::{
-    FLAG_QR, HEADER_LEN, MAX_CLIENT_UDP_PAYLOAD, MIN_UDP_PAYLOAD, OPCODE_MASK, Transport,
-};
+use crate::wire::{FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN, MIN_UDP_PAYLOAD, OPCODE_MASK, Transport};
 
 /// What an exchange keeps of the client's query.
 #[derive(Debug, Clone)]
@@ -27,7 +26,7 @@ pub(crate) struct Client {
     pub(crate) ad: bool,
     /// `Some(dnssec_ok)` when the query had an OPT record.
     pub(crate) edns: Option<bool>,
-    /// The largest UDP reply the client accepts (512 without EDNS0, clamped to 512..=4096).
+    /// The largest UDP reply the client accepts: its EDNS0 size (at least 512), 512 without.
     pub(crate) udp_size: u16,
     /// How the query came, and so how the reply goes back.
     pub(crate) transport: Transport,
@@ -38,20 +37,7 @@ impl Client {
     /// first, on the raw bytes, so that they give the specific error even when the rest of the
     /// message would not parse.
     pub(crate) fn parse(query: &[u8], transport: Transport) -> Result<Client, QueryError> {
-        let header: [u8; HEADER_LEN] = query
-            .get(..HEADER_LEN)
-            .and_then(|h| h.try_into().ok())
-            .ok_or(QueryError::Malformed)?;
-        let [_, _, flags1, _, qd_hi, qd_lo, ..] = header;
-        if flags1 & FLAG_QR != 0 {
-            return Err(QueryError::NotAQuery);
-        }
-        if flags1 & OPCODE_MASK != 0 {
-            return Err(QueryError::UnsupportedOpcode);
-        }
-        if u16::from_be_bytes([qd_hi, qd_lo]) != 1 {
-            return Err(QueryError::QuestionCount);
-        }
+        check_header(query)?;
         let msg = Message::from_vec(query).map_err(|_| QueryError::Malformed)?;
         let md = &msg.metadata;
         if md.message_type != MessageType::Query || md.op_code != OpCode::Query {
@@ -73,9 +59,9 @@ impl Client {
             ad: md.authentic_data,
             edns: msg.edns.as_ref().map(|e| e.flags().dnssec_ok),
             udp_size: match &msg.edns {
-                Some(e) => e
-                    .max_payload()
-                    .clamp(MIN_UDP_PAYLOAD, MAX_CLIENT_UDP_PAYLOAD),
+                // As CoreDNS's own replies: whatever the client takes (its `bufsize` plugin
+                // lowers the query's size, before this plugin, to cap it).
+                Some(e) => e.max_payload().max(MIN_UDP_PAYLOAD),
                 None => MIN_UDP_PAYLOAD,
             },
             transport,
@@ -118,11 +104,62 @@ impl Client {
     }
 }
 
+/// The header checks of a client query, on the raw bytes: QR clear, opcode QUERY, one question.
+/// Returns the header.
+fn check_header(query: &[u8]) -> Result<[u8; HEADER_LEN], QueryError> {
+    let header: [u8; HEADER_LEN] = query
+        .get(..HEADER_LEN)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(QueryError::Malformed)?;
+    let [_, _, flags1, _, qd_hi, qd_lo, ..] = header;
+    if flags1 & FLAG_QR != 0 {
+        return Err(QueryError::NotAQuery);
+    }
+    if flags1 & OPCODE_MASK != 0 {
+        return Err(QueryError::UnsupportedOpcode);
+    }
+    if u16::from_be_bytes([qd_hi, qd_lo]) != 1 {
+        return Err(QueryError::QuestionCount);
+    }
+    Ok(header)
+}
+
+/// The reply to a client query that [`crate::Exchange::new`] refused as
+/// [`QueryError::Malformed`]: FORMERR, as RFC 6891 §6.1.1 asks for a query with two OPT
+/// records, and as servers answer an OPT record off the root name or outside the additional
+/// section. It has the query's ID, RD and CD bits and question (as asked), no records and no
+/// OPT (the query's own may be what is wrong). Written into `out`, which is cleared first.
+///
+/// `Err` when no reply can be made: the header or the question does not parse, or the message
+/// is a response (never answered), has another opcode or not exactly one question (the error
+/// [`crate::Exchange::new`] gives); `out` is then empty. The rest of the query is not read.
+pub fn format_error_reply(query: &[u8], out: &mut Vec<u8>) -> Result<(), QueryError> {
+    out.clear();
+    let [id_hi, id_lo, flags1, flags2, ..] = check_header(query)?;
+    let mut decoder = BinDecoder::new(query);
+    let question = decoder
+        .read_slice(HEADER_LEN)
+        .ok()
+        .and_then(|_| Query::read(&mut decoder).ok())
+        .ok_or(QueryError::Malformed)?;
+    let mut msg = Message::response(u16::from_be_bytes([id_hi, id_lo]), OpCode::Query);
+    msg.metadata.response_code = ResponseCode::FormErr;
+    msg.metadata.recursion_desired = flags1 & FLAG_RD != 0;
+    msg.metadata.checking_disabled = flags2 & FLAG_CD != 0;
+    msg.queries.push(question);
+    if msg.emit(&mut BinEncoder::new(out)).is_err() {
+        // A header and one question that just parsed always encode.
+        out.clear();
+        return Err(QueryError::Malformed);
+    }
+    Ok(())
+}
+
 /// Why the client's query could not be forwarded. Fieldless: each is one C result code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum QueryError {
-    /// The query does not parse as a DNS message.
+    /// The query does not parse as a DNS message ([`format_error_reply`] gives its FORMERR).
     Malformed,
     /// The message is a response (QR set), not a query.
     NotAQuery,

@@ -530,7 +530,7 @@ impl Exchange {
         self.client.id
     }
 
-    /// The largest reply the client takes over UDP: its EDNS0 size clamped to 512..=4096, or 512.
+    /// The largest reply the client takes over UDP: its EDNS0 size (at least 512), or 512.
     pub fn client_udp_size(&self) -> u16 {
         self.client.udp_size
     }
@@ -921,6 +921,9 @@ impl Exchange {
                 question: p.question(),
                 transport: p.transport,
                 authoritative: matches!(p.ask, Ask::Authoritative),
+                // Only the client's own question is asked with its DO bit.
+                dnssec_ok: matches!(p.ask, Ask::Recursive | Ask::Authoritative)
+                    && self.client.dnssec_ok(),
             },
         )
     }

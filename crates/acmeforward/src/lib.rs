@@ -112,7 +112,7 @@ mod wire;
 
 pub use challenge_labels::{DEFAULT_CHALLENGE_LABELS, MAX_CHALLENGE_LABELS};
 pub use classify::Verdict;
-pub use client::QueryError;
+pub use client::{QueryError, format_error_reply};
 pub use config::{
     Config, ConfigBuilder, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TIME,
     DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_CONCURRENT,
@@ -136,5 +136,5 @@ pub use prefetch::{
 pub use share::ShareError;
 pub use validate::{MAX_CNAME_CHAIN, ReplyError};
 pub use wire::{
-    MAX_CLIENT_UDP_PAYLOAD, MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, Transport, UPSTREAM_UDP_PAYLOAD,
+    MAX_TCP_MESSAGE, MAX_UPSTREAM_UDP_REPLY, MIN_UDP_PAYLOAD, Transport, UPSTREAM_UDP_PAYLOAD,
 };

@@ -226,10 +226,52 @@ mod tests {
     }
 
     #[test]
+    fn client_gets_no_records_it_did_not_ask_for() {
+        // A TXT question answered with an A and an MX beside the TXT, and a CNAME onto an
+        // internal-looking name with its A: the client (and every cache in front) sees the TXT,
+        // or the CNAME alone; no RRSIG without DO.
+        let ex = ex_with(30, None);
+        let mut mx = vec![0, 10];
+        mx.extend(wire_name("mail.example.com"));
+        let target = wire_name("intranet.corp.example");
+        for (an, want) in [
+            (
+                vec![
+                    rr(&QNAME_PTR, TYPE_A, CLASS_IN, 60, &[6, 6, 6, 6]),
+                    txt_answer(60),
+                    rr(&QNAME_PTR, TYPE_MX, CLASS_IN, 60, &mx),
+                    rr(&QNAME_PTR, TYPE_RRSIG, CLASS_IN, 60, &[0, 16, 13, 5]),
+                ],
+                vec![RecordType::TXT],
+            ),
+            (
+                vec![
+                    rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 60, &target),
+                    rr(&target, TYPE_A, CLASS_IN, 60, &[6, 6, 6, 6]),
+                ],
+                vec![RecordType::CNAME],
+            ),
+        ] {
+            let out =
+                finish(&ex, &reply(&ex, 0, an, vec![], vec![]), Transport::Udp).unwrap_or_default();
+            let got: Vec<RecordType> = parse(&out)
+                .answers
+                .iter()
+                .map(|r| r.record_type())
+                .collect();
+            assert_eq!(got, want);
+            assert!(
+                !out.windows(4).any(|w| w == [6, 6, 6, 6]),
+                "not a byte of it"
+            );
+        }
+    }
+
+    #[test]
     fn names_in_record_data_lose_the_upstream_case() {
         // The upstream compresses `ns1.<question name>` against the question, which carries our
         // random 0x20 spelling: the client must not see it.
-        let ex = ex_with(30, None);
+        let ex = new_ex(30, &query(0x1234, QNAME, TYPE_NS, None), 0xfeed);
         let mut ns1 = b"\x03NS1".to_vec();
         ns1.extend_from_slice(&QNAME_PTR);
         let an = vec![rr(&QNAME_PTR, TYPE_NS, CLASS_IN, 60, &ns1)];
@@ -462,6 +504,44 @@ mod tests {
             m.queries.first().map(|q| q.name().to_ascii()),
             Some(format!("{QNAME}."))
         );
+    }
+
+    #[test]
+    fn udp_sizes_above_4096_are_honoured() {
+        // 60 answers of ~77 octets: ~4.7 KB, more than 4096 (over TCP from the upstream, which
+        // is asked with a 1232-octet payload).
+        for (advertised, fits) in [(4096, false), (8192, true), (65535, true)] {
+            let q = query(0x1234, QNAME, TYPE_TXT, Some((advertised, false, &[])));
+            let ex = exchange_with(&engine(30), &q, Transport::Tcp, 0xfeed);
+            let r = reply(&ex, 0, big_answers(60), vec![], vec![]);
+            let out = finish(&ex, &r, Transport::Udp).unwrap_or_default();
+            let m = parse(&out);
+            assert_eq!(m.metadata.truncation, !fits, "EDNS0 size {advertised}");
+            if fits {
+                assert!(out.len() > 4096 && out.len() <= usize::from(advertised));
+                assert_eq!(m.answers.len(), 60);
+            }
+        }
+    }
+
+    #[test]
+    fn replies_are_compressed_over_tcp_too() {
+        // A 20-CNAME chain: each owner and target after the first is a pointer, over TCP as over
+        // UDP (CoreDNS's writer may still send it uncompressed: go-shim/README.md).
+        let ex = ex_with(30, Some((4096, false, &[])));
+        let link = |i: usize| wire_name(&format!("c{i}.chain.example.net"));
+        let mut an = vec![rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 60, &link(0))];
+        for i in 0..19 {
+            an.push(rr(&link(i), TYPE_CNAME, CLASS_IN, 60, &link(i + 1)));
+        }
+        an.push(rr(&link(19), TYPE_TXT, CLASS_IN, 60, &txt_rdata("token")));
+        let r = reply(&ex, 0, an, vec![], vec![]);
+        let udp = finish(&ex, &r, Transport::Udp).unwrap_or_default();
+        let tcp = finish(&ex, &r, Transport::Tcp).unwrap_or_default();
+        assert_eq!(parse(&tcp).answers.len(), 21);
+        assert_eq!(tcp, udp);
+        // Uncompressed, the 21 owners and 20 targets alone would take about 900 octets.
+        assert!(tcp.len() < 600, "{} octets", tcp.len());
     }
 
     /// TXT RDATA of exactly `len` octets (character-strings of at most 255 octets).

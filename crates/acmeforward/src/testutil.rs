@@ -13,8 +13,8 @@ use crate::validate::ReplyError;
 use crate::wire::{FLAG_AA, FLAG_QR, FLAG_RA, FLAG_RD, Transport};
 
 pub(crate) use crate::wire::{
-    CLASS_CH, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_DNAME, TYPE_NS, TYPE_NSEC, TYPE_OPT,
-    TYPE_SOA, TYPE_TXT,
+    CLASS_CH, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_DNAME, TYPE_MX, TYPE_NS, TYPE_NSEC,
+    TYPE_OPT, TYPE_RRSIG, TYPE_SOA, TYPE_TXT,
 };
 
 /// QR | AA (RD clear, RA clear), as an authoritative server answers.

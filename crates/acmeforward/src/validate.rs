@@ -1,15 +1,17 @@
 //! The checks on a reply to a query an exchange sent, and the parts of it that go on. A reply
 //! that fails any check is not used; one that is no reply to the query at all (too short, QR
 //! clear, another ID, opcode or question) is told apart, so that over UDP the true reply may
-//! still come.
+//! still come. Of a reply that passes, only what was asked goes on: the CNAME chain and the
+//! question's type at its end, and the SOA, NS and glue around them.
 
 use core::fmt;
+use std::collections::HashSet;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::wire::{
-    FLAG_QR, FLAG_TC, HEADER_LEN, MAX_CLIENT_UDP_PAYLOAD, MAX_LABEL_LEN, OPCODE_MASK, TYPE_DNAME,
+    FLAG_QR, FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_UPSTREAM_UDP_REPLY, OPCODE_MASK, TYPE_DNAME,
     Transport,
 };
 
@@ -27,6 +29,8 @@ pub(crate) struct Sent<'a> {
     pub(crate) transport: Transport,
     /// Sent to a zone's nameserver: the reply must have AA set.
     pub(crate) authoritative: bool,
+    /// The query had the DO bit (the client's): the answer may keep its RRSIGs.
+    pub(crate) dnssec_ok: bool,
 }
 
 /// All checks on a reply to the query `p`; returns the parts that go on.
@@ -56,7 +60,7 @@ pub(crate) fn validate(reply: &[u8], p: &Sent<'_>) -> Result<Validated, ReplyErr
     // A truncated reply may be cut anywhere: check TC before parsing the records. A UDP
     // reply larger than any UDP payload we take is treated alike: retried over TCP.
     if flags1 & FLAG_TC != 0
-        || (p.transport == Transport::Udp && reply.len() > usize::from(MAX_CLIENT_UDP_PAYLOAD))
+        || (p.transport == Transport::Udp && reply.len() > usize::from(MAX_UPSTREAM_UDP_REPLY))
     {
         return Err(ReplyError::Truncated);
     }
@@ -78,8 +82,8 @@ pub(crate) fn validate(reply: &[u8], p: &Sent<'_>) -> Result<Validated, ReplyErr
     if p.authoritative && !metadata.authoritative {
         return Err(ReplyError::NotAuthoritative);
     }
-    let (asked, qclass) = match queries.first() {
-        Some(q) => (q.name(), q.query_class()),
+    let (asked, qtype, qclass) = match queries.first() {
+        Some(q) => (q.name(), q.query_type(), q.query_class()),
         None => return Err(ReplyError::QuestionMismatch),
     };
 
@@ -88,19 +92,25 @@ pub(crate) fn validate(reply: &[u8], p: &Sent<'_>) -> Result<Validated, ReplyErr
         if record.dns_class != qclass {
             return Err(ReplyError::ForeignRecord);
         }
-        let on_chain = chain.iter().any(|n| **n == record.name);
-        // A DNAME on an ancestor of a chain name rewrites it; the synthesized CNAME follows.
-        let dname_above = record.record_type() == RecordType::DNAME
-            && chain
-                .iter()
-                .any(|n| **n != record.name && record.name.zone_of(n));
-        if !on_chain && !dname_above {
+        if !chain.holds(record) && !chain.dname_above(record) {
             return Err(ReplyError::ForeignRecord);
         }
         if !names_in_rdata_uncompressed(record) {
             return Err(ReplyError::Malformed);
         }
     }
+    // The end of the chain is the name NXDOMAIN says does not exist (RFC 6604): a record of it
+    // (a DNAME, owned above the names it rewrites, and signatures aside) contradicts the rcode,
+    // and no answer can be made of the two.
+    if metadata.response_code == ResponseCode::NXDomain
+        && let Some(end) = chain.end()
+        && answers.iter().any(|r| {
+            r.name == *end && !matches!(r.record_type(), RecordType::DNAME | RecordType::RRSIG)
+        })
+    {
+        return Err(ReplyError::NxdomainWithData);
+    }
+    let kept = answer_section(&answers, &chain, asked, qtype, p.dnssec_ok);
 
     // Authority: only the SOA / NS of the zone (cut) the chain names are in; the rest is
     // dropped.
@@ -109,10 +119,15 @@ pub(crate) fn validate(reply: &[u8], p: &Sent<'_>) -> Result<Validated, ReplyErr
         .filter(|r| {
             matches!(r.record_type(), RecordType::SOA | RecordType::NS)
                 && r.dns_class == qclass
-                && chain.iter().any(|n| r.name.zone_of(n))
+                && chain.names.iter().any(|n| r.name.zone_of(n))
         })
         .collect();
     drop(chain);
+    let answers: Vec<Record> = answers
+        .into_iter()
+        .zip(kept)
+        .filter_map(|(r, keep)| keep.then_some(r))
+        .collect();
 
     // Additional: only glue, the A/AAAA of the NS targets kept above.
     let targets: Vec<&Name> = answers
@@ -148,26 +163,132 @@ pub(crate) fn validate(reply: &[u8], p: &Sent<'_>) -> Result<Validated, ReplyErr
     })
 }
 
-/// The asked name and the CNAME targets reachable from it within `answers`.
-fn cname_chain<'a>(asked: &'a Name, answers: &'a [Record]) -> Result<Vec<&'a Name>, ReplyError> {
-    let mut chain: Vec<&Name> = vec![asked];
-    // Follow the chain from the question name, one CNAME per name, wherever the records sit.
+/// The question name and the names its CNAMEs lead to within an answer section.
+struct Chain<'a> {
+    /// The question name first, then each CNAME target, each name once.
+    names: Vec<&'a Name>,
+    /// The last CNAME leads back onto the chain: a loop, with no end.
+    looped: bool,
+}
+
+impl Chain<'_> {
+    /// The name the chain ends at, the one the rcode speaks of (none for a loop).
+    fn end(&self) -> Option<&Name> {
+        if self.looped {
+            None
+        } else {
+            self.names.last().copied()
+        }
+    }
+
+    /// Whether `record` is owned by a name on the chain.
+    fn holds(&self, record: &Record) -> bool {
+        self.names.iter().any(|n| **n == record.name)
+    }
+
+    /// Whether `record` is a DNAME on a strict ancestor of a chain name: it rewrites that name,
+    /// and the synthesized CNAME follows it.
+    fn dname_above(&self, record: &Record) -> bool {
+        record.record_type() == RecordType::DNAME
+            && self
+                .names
+                .iter()
+                .any(|n| **n != record.name && record.name.zone_of(n))
+    }
+
+    /// Whether `record` is a CNAME of the chain: from a chain name to a chain name.
+    fn link(&self, record: &Record) -> bool {
+        match &record.data {
+            RData::CNAME(target) => self.holds(record) && self.names.contains(&&target.0),
+            _ => false,
+        }
+    }
+}
+
+/// Follows the CNAMEs from the question name through `answers`, one CNAME per name, wherever
+/// the records sit; it stops at a name without a CNAME, or at one back onto the chain (a loop:
+/// passed on as the upstream gave it, for the client to see). Longer than [`MAX_CNAME_CHAIN`]
+/// links: refused.
+fn cname_chain<'a>(asked: &'a Name, answers: &'a [Record]) -> Result<Chain<'a>, ReplyError> {
+    let mut chain = Chain {
+        names: vec![asked],
+        looped: false,
+    };
     let mut current = asked;
     while let Some(target) = answers.iter().find_map(|r| match &r.data {
         RData::CNAME(t) if r.name == *current => Some(&t.0),
         _ => None,
     }) {
-        if chain.contains(&target) {
-            // A CNAME back onto the chain: a loop no client can resolve.
-            return Err(ReplyError::Malformed);
+        if chain.names.contains(&target) {
+            chain.looped = true;
+            break;
         }
-        if chain.len() > MAX_CNAME_CHAIN {
+        if chain.names.len() > MAX_CNAME_CHAIN {
             return Err(ReplyError::ForeignRecord);
         }
-        chain.push(target);
+        chain.names.push(target);
         current = target;
     }
     Ok(chain)
+}
+
+/// Which records of `answers` make the answer section the client gets: the chain's CNAMEs and
+/// DNAMEs and the records of the question's type at the chain's end (of every type for ANY; for
+/// a CNAME question, the question name's CNAME alone), with their signatures when the query had
+/// DO. Every other record an upstream added (another type, the question's type on a name inside
+/// the chain, an RRSIG nobody asked for) is dropped, as resolvers drop what they were not asked.
+fn answer_section(
+    answers: &[Record],
+    chain: &Chain<'_>,
+    asked: &Name,
+    qtype: RecordType,
+    dnssec_ok: bool,
+) -> Vec<bool> {
+    let end = chain.end();
+    let asked_data = |r: &Record| {
+        let rtype = r.record_type();
+        if chain.dname_above(r) {
+            return true;
+        }
+        if qtype == RecordType::CNAME {
+            return rtype == RecordType::CNAME && r.name == *asked;
+        }
+        if chain.link(r) {
+            return true;
+        }
+        end.is_some_and(|end| r.name == *end)
+            && rtype != RecordType::CNAME
+            && (rtype == qtype || (qtype == RecordType::ANY && rtype != RecordType::RRSIG))
+    };
+    let mut kept: Vec<bool> = answers.iter().map(asked_data).collect();
+    if dnssec_ok {
+        // A signature stays with the records it signs (same owner, its type covered). A set,
+        // so that a reply of many records and signatures costs one pass over each.
+        let signed: HashSet<(&Name, RecordType)> = answers
+            .iter()
+            .zip(&kept)
+            .filter(|&(_, &k)| k)
+            .map(|(r, _)| (&r.name, r.record_type()))
+            .collect();
+        for (r, k) in answers.iter().zip(kept.iter_mut()) {
+            *k = *k
+                || rrsig_type_covered(r)
+                    .is_some_and(|covered| signed.contains(&(&r.name, covered)));
+        }
+    }
+    kept
+}
+
+/// The type an RRSIG record covers: the first field of its data (RFC 4034 §3.1), which hickory
+/// (without its DNSSEC feature) keeps as opaque bytes.
+fn rrsig_type_covered(record: &Record) -> Option<RecordType> {
+    match &record.data {
+        RData::Unknown { code, rdata } if *code == RecordType::RRSIG => match rdata.anything[..] {
+            [hi, lo, ..] => Some(RecordType::from(u16::from_be_bytes([hi, lo]))),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Types from RFC 1035 whose RDATA holds domain names (which may be compressed, RFC 3597 §4) but
@@ -245,6 +366,9 @@ pub enum ReplyError {
     QuestionMismatch,
     /// An answer record is not on the question name or its CNAME chain.
     ForeignRecord,
+    /// NXDOMAIN with a record (other than a DNAME) of the name it says does not exist: the end
+    /// of the CNAME chain, or the question name itself.
+    NxdomainWithData,
     /// SERVFAIL, REFUSED, NOTIMP, FORMERR (or another rcode unusable for an answer) from upstream.
     UpstreamFailure,
     /// Authoritative mode: the nameserver's reply does not have the AA bit set.
@@ -288,6 +412,9 @@ impl ReplyError {
             }
             ReplyError::ForeignRecord => {
                 "upstream reply has an answer record outside the question name and its CNAME chain"
+            }
+            ReplyError::NxdomainWithData => {
+                "upstream reply is NXDOMAIN but has records of the name it says does not exist"
             }
             ReplyError::UpstreamFailure => {
                 "upstream failed (SERVFAIL, REFUSED, NOTIMP or FORMERR): trying the next upstream"

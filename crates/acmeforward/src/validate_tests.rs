@@ -348,8 +348,36 @@ fn cname_chain_length_capped() {
     assert!(ex.validate(&r).is_ok());
 }
 
+/// The (owner, type) of the answer records a reply keeps, owners lower-cased.
+fn kept(ex: &Exchange, reply: &[u8]) -> Vec<(String, RecordType)> {
+    match ex.validate(reply) {
+        Ok(v) => v
+            .answers
+            .iter()
+            .map(|r| (r.name.to_ascii().to_lowercase(), r.record_type()))
+            .collect(),
+        Err(e) => panic!("reply refused: {e}"),
+    }
+}
+
+fn owned(name: &str, rtype: RecordType) -> (String, RecordType) {
+    (format!("{}.", name.to_lowercase()), rtype)
+}
+
 #[test]
-fn cname_loop_is_refused() {
+fn self_cname_answers_a_cname_question() {
+    // `X CNAME X`: a CNAME question gets the record, as the public resolver gives it.
+    let ex = exchange(&query(0x1234, QNAME, TYPE_CNAME, None), 0xfeed);
+    let answers = vec![rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 1, &wire_name(QNAME))];
+    let r = reply(&ex, 0, answers, vec![], vec![]);
+    assert_eq!(kept(&ex, &r), vec![owned(QNAME, RecordType::CNAME)]);
+}
+
+#[test]
+fn cname_loop_is_passed_on_without_data() {
+    // A loop has no end, so no record of the question's type: the loop's CNAMEs go to the
+    // client as the upstream gave them (a resolver usually answers SERVFAIL itself, which moves
+    // on to the next upstream like any SERVFAIL).
     let ex = ex();
     let answers = vec![
         rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 1, &wire_name("a.example")),
@@ -360,13 +388,222 @@ fn cname_loop_is_refused() {
             1,
             &wire_name(QNAME),
         ),
+        // Data on the loop cannot be the answer.
+        rr(
+            &wire_name("a.example"),
+            TYPE_TXT,
+            CLASS_IN,
+            1,
+            &txt_rdata("x"),
+        ),
     ];
     let r = reply(&ex, 0, answers, vec![], vec![]);
-    assert_eq!(validate_err(&ex, &r), Some(ReplyError::Malformed));
-    // A CNAME onto itself too.
-    let answers = vec![rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 1, &wire_name(QNAME))];
+    assert_eq!(
+        kept(&ex, &r),
+        vec![
+            owned(QNAME, RecordType::CNAME),
+            owned("a.example", RecordType::CNAME)
+        ]
+    );
+    // A CNAME onto itself too, also with NXDOMAIN (a loop has no end to contradict).
+    for rcode in [0, 3] {
+        let answers = vec![rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 1, &wire_name(QNAME))];
+        let r = reply(&ex, rcode, answers, vec![], vec![]);
+        assert_eq!(kept(&ex, &r), vec![owned(QNAME, RecordType::CNAME)]);
+    }
+}
+
+// ---- what the answer section keeps ---------------------------------------------------
+
+#[test]
+fn records_of_other_types_are_dropped() {
+    let ex = ex();
+    let mx = {
+        let mut d = vec![0, 10];
+        d.extend(wire_name("mail.example.com"));
+        d
+    };
+    let answers = vec![
+        rr(&QNAME_PTR, TYPE_A, CLASS_IN, 300, &[6, 6, 6, 6]),
+        txt_answer(),
+        rr(&QNAME_PTR, TYPE_MX, CLASS_IN, 300, &mx),
+        rr(
+            &QNAME_PTR,
+            TYPE_NS,
+            CLASS_IN,
+            300,
+            &wire_name("ns.evil.example"),
+        ),
+    ];
     let r = reply(&ex, 0, answers, vec![], vec![]);
-    assert_eq!(validate_err(&ex, &r), Some(ReplyError::Malformed));
+    assert_eq!(kept(&ex, &r), vec![owned(QNAME, RecordType::TXT)]);
+}
+
+#[test]
+fn chain_keeps_its_cnames_and_the_asked_type_at_its_end() {
+    let ex = ex();
+    let target = wire_name("intranet.corp.example");
+    let answers = vec![
+        rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 300, &target),
+        rr(&target, TYPE_A, CLASS_IN, 300, &[6, 6, 6, 6]),
+        // The question's type on a name that has a CNAME cannot be: dropped.
+        rr(&QNAME_PTR, TYPE_TXT, CLASS_IN, 300, &txt_rdata("beside")),
+    ];
+    let r = reply(&ex, 0, answers.clone(), vec![], vec![]);
+    assert_eq!(
+        kept(&ex, &r),
+        vec![owned(QNAME, RecordType::CNAME)],
+        "a TXT question gets no A record of the target"
+    );
+    let mut with_txt = answers;
+    with_txt.push(rr(&target, TYPE_TXT, CLASS_IN, 300, &txt_rdata("token")));
+    let r = reply(&ex, 0, with_txt, vec![], vec![]);
+    assert_eq!(
+        kept(&ex, &r),
+        vec![
+            owned(QNAME, RecordType::CNAME),
+            owned("intranet.corp.example", RecordType::TXT)
+        ]
+    );
+}
+
+#[test]
+fn cname_question_gets_the_cname_alone() {
+    let ex = exchange(&query(0x1234, QNAME, TYPE_CNAME, None), 0xfeed);
+    let target = wire_name("token.auth.example.net");
+    let answers = vec![
+        rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 300, &target),
+        rr(&target, TYPE_TXT, CLASS_IN, 300, &txt_rdata("token")),
+        rr(
+            &target,
+            TYPE_CNAME,
+            CLASS_IN,
+            300,
+            &wire_name("further.example"),
+        ),
+    ];
+    let r = reply(&ex, 0, answers, vec![], vec![]);
+    assert_eq!(kept(&ex, &r), vec![owned(QNAME, RecordType::CNAME)]);
+}
+
+#[test]
+fn any_question_keeps_every_type_at_the_end() {
+    let ex = exchange(&query(0x1234, QNAME, 255, None), 0xfeed);
+    let answers = vec![
+        rr(&QNAME_PTR, TYPE_A, CLASS_IN, 300, &[192, 0, 2, 1]),
+        txt_answer(),
+        rr(
+            &QNAME_PTR,
+            TYPE_RRSIG,
+            CLASS_IN,
+            300,
+            &rrsig_rdata(TYPE_TXT),
+        ),
+    ];
+    let r = reply(&ex, 0, answers, vec![], vec![]);
+    assert_eq!(
+        kept(&ex, &r),
+        vec![owned(QNAME, RecordType::A), owned(QNAME, RecordType::TXT)],
+        "the signature only with DO"
+    );
+}
+
+/// RRSIG data covering `covered`: algorithm 13, 5 labels, TTLs and times, key tag, signer
+/// `example.com`, a short signature.
+fn rrsig_rdata(covered: u16) -> Vec<u8> {
+    let mut d = covered.to_be_bytes().to_vec();
+    d.extend_from_slice(&[13, 5, 0, 0, 1, 0x2c]);
+    d.extend_from_slice(&[0x70, 0, 0, 0, 0x60, 0, 0, 0, 0x12, 0x34]);
+    d.extend(wire_name("example.com"));
+    d.extend_from_slice(&[0xaa; 16]);
+    d
+}
+
+#[test]
+fn signatures_only_for_do_and_only_of_kept_records() {
+    let target = wire_name("token.auth.example.net");
+    let answers = vec![
+        rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 300, &target),
+        rr(
+            &QNAME_PTR,
+            TYPE_RRSIG,
+            CLASS_IN,
+            300,
+            &rrsig_rdata(TYPE_CNAME),
+        ),
+        rr(&target, TYPE_TXT, CLASS_IN, 300, &txt_rdata("token")),
+        rr(&target, TYPE_RRSIG, CLASS_IN, 300, &rrsig_rdata(TYPE_TXT)),
+        // Signatures of what is dropped, or of nothing there.
+        rr(&target, TYPE_A, CLASS_IN, 300, &[6, 6, 6, 6]),
+        rr(&target, TYPE_RRSIG, CLASS_IN, 300, &rrsig_rdata(TYPE_A)),
+        rr(
+            &QNAME_PTR,
+            TYPE_RRSIG,
+            CLASS_IN,
+            300,
+            &rrsig_rdata(TYPE_TXT),
+        ),
+        rr(&target, TYPE_RRSIG, CLASS_IN, 300, &[0]),
+    ];
+    let plain = ex();
+    let r = reply(&plain, 0, answers.clone(), vec![], vec![]);
+    assert_eq!(
+        kept(&plain, &r),
+        vec![
+            owned(QNAME, RecordType::CNAME),
+            owned("token.auth.example.net", RecordType::TXT)
+        ]
+    );
+    let dnssec = exchange(
+        &query(0x1234, QNAME, TYPE_TXT, Some((1232, true, &[]))),
+        0xfeed,
+    );
+    let r = reply(&dnssec, 0, answers, vec![], vec![]);
+    assert_eq!(
+        kept(&dnssec, &r),
+        vec![
+            owned(QNAME, RecordType::CNAME),
+            owned(QNAME, RecordType::RRSIG),
+            owned("token.auth.example.net", RecordType::TXT),
+            owned("token.auth.example.net", RecordType::RRSIG)
+        ]
+    );
+    // An RRSIG question gets RRSIGs with or without DO: they are the asked type.
+    let sigs = exchange(&query(0x1234, QNAME, TYPE_RRSIG, None), 0xfeed);
+    let a = rr(
+        &QNAME_PTR,
+        TYPE_RRSIG,
+        CLASS_IN,
+        300,
+        &rrsig_rdata(TYPE_TXT),
+    );
+    let r = reply(&sigs, 0, vec![a], vec![], vec![]);
+    assert_eq!(kept(&sigs, &r), vec![owned(QNAME, RecordType::RRSIG)]);
+}
+
+#[test]
+fn nxdomain_with_data_of_the_missing_name_is_refused() {
+    let ex = ex();
+    // The question name said not to exist, with its TXT, or another of its records.
+    for rtype in [TYPE_TXT, TYPE_A] {
+        // Four octets: a TXT of "xyz", or an address.
+        let a = rr(&QNAME_PTR, rtype, CLASS_IN, 300, &txt_rdata("xyz"));
+        let r = reply(&ex, 3, vec![a], vec![], vec![]);
+        assert_eq!(
+            validate_err(&ex, &r),
+            Some(ReplyError::NxdomainWithData),
+            "type {rtype}"
+        );
+    }
+    // NXDOMAIN at the end of a chain: the CNAMEs are the answer...
+    let target = wire_name("gone.example.net");
+    let cname = rr(&QNAME_PTR, TYPE_CNAME, CLASS_IN, 300, &target);
+    let r = reply(&ex, 3, vec![cname.clone()], vec![], vec![]);
+    assert_eq!(kept(&ex, &r), vec![owned(QNAME, RecordType::CNAME)]);
+    // ... and data of the end contradicts it.
+    let data = rr(&target, TYPE_TXT, CLASS_IN, 300, &txt_rdata("x"));
+    let r = reply(&ex, 3, vec![cname, data], vec![], vec![]);
+    assert_eq!(validate_err(&ex, &r), Some(ReplyError::NxdomainWithData));
 }
 
 #[test]
@@ -587,6 +824,7 @@ fn errors_have_distinct_messages() {
         ReplyError::OpcodeMismatch,
         ReplyError::QuestionMismatch,
         ReplyError::ForeignRecord,
+        ReplyError::NxdomainWithData,
         ReplyError::UpstreamFailure,
         ReplyError::NotAuthoritative,
         ReplyError::ExchangeDone,

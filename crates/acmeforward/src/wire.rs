@@ -19,6 +19,8 @@ pub(crate) const TYPE_OPT: u16 = 41;
 #[cfg(test)]
 pub(crate) const TYPE_MX: u16 = 15;
 #[cfg(test)]
+pub(crate) const TYPE_RRSIG: u16 = 46;
+#[cfg(test)]
 pub(crate) const TYPE_NSEC: u16 = 47;
 
 /// Class IN, the only class anything is forwarded for.
@@ -55,8 +57,10 @@ pub const UPSTREAM_UDP_PAYLOAD: u16 = 1232;
 /// A DNS message's limit over UDP without EDNS0, and the smallest EDNS0 size honoured (RFC 6891).
 pub const MIN_UDP_PAYLOAD: u16 = 512;
 
-/// The largest client EDNS0 UDP size honoured; a bigger advertised size is clamped to this.
-pub const MAX_CLIENT_UDP_PAYLOAD: u16 = 4096;
+/// The largest UDP reply taken from an upstream (asked with [`UPSTREAM_UDP_PAYLOAD`]): a bigger
+/// one is treated as truncated and asked again over TCP. (A client's UDP reply is as big as the
+/// client's EDNS0 size, as CoreDNS's own replies are: its `bufsize` plugin caps that size.)
+pub const MAX_UPSTREAM_UDP_REPLY: u16 = 4096;
 
 /// A DNS message's limit over TCP.
 pub const MAX_TCP_MESSAGE: u16 = 65535;
