@@ -172,7 +172,7 @@ func (a *AcmeForward) follow(ctx context.Context, w dns.ResponseWriter, q client
 			return rc, true, err
 		}
 		if err != nil {
-			rc, err = a.refused(server, w, q.query, err)
+			rc, err = a.queryRejected(server, w, q.query, err)
 			return rc, true, err
 		}
 		sharedAnswerCount.WithLabelValues(server).Inc()
@@ -218,7 +218,7 @@ func (a *AcmeForward) lead(ctx context.Context, w dns.ResponseWriter, q client, 
 
 	ex, err := a.engine.newExchange(&q.verdict, q.query, q.tcp, rand.Uint64(), nowMs())
 	if err != nil {
-		return a.refused(server, w, q.query, err)
+		return a.queryRejected(server, w, q.query, err)
 	}
 	defer func() {
 		if shared != ex {
@@ -381,12 +381,12 @@ func (a *AcmeForward) write(server string, w dns.ResponseWriter, out []byte) (in
 	return reply.Rcode, nil
 }
 
-// refused answers a query the core would not take (err from newExchange or
+// queryRejected answers a query the core would not take (err from newExchange or
 // answerFor): a malformed one (two OPT records, an OPT off the root or outside
 // the additional section, ...) gets the FORMERR the core builds, written like
 // any answer (no error: the client's mistake is no failure of the plugin);
 // anything else SERVFAIL.
-func (a *AcmeForward) refused(server string, w dns.ResponseWriter, query []byte, err error) (int, error) {
+func (a *AcmeForward) queryRejected(server string, w dns.ResponseWriter, query []byte, err error) (int, error) {
 	var ce *Error
 	if errors.As(err, &ce) && ce.Code == resultQueryMalformed {
 		buf := getBuf()

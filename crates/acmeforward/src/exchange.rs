@@ -287,16 +287,7 @@ impl Exchange {
         random: u64,
         now_ms: u64,
     ) -> Option<Exchange> {
-        let client_name = Name::from_labels(name::labels(name)).ok()?;
-        let mut ex = Exchange {
-            lookup: true,
-            ..Exchange::blank(
-                engine,
-                Client::lookup(client_name, name.to_vec(), qtype),
-                random,
-                now_ms,
-            )
-        };
+        let mut ex = Exchange::own_lookup(engine, name, qtype, random, now_ms)?;
         ex.send_to_resolver(Ask::Recursive, 0);
         Some(ex)
     }
@@ -313,18 +304,31 @@ impl Exchange {
         random: u64,
         now_ms: u64,
     ) -> Option<Exchange> {
+        let mut ex = Exchange::own_lookup(engine, name, qtype, random, now_ms)?;
+        let asked = ex.client.name.clone();
+        ex.send(Ask::Probe(asked, qtype), 0, INTERNAL, Transport::Udp);
+        Some(ex)
+    }
+
+    /// An exchange of the engine's own for `qtype` of `name` (lower-cased wire form), nothing
+    /// sent yet: what [`Exchange::lookup`] and [`Exchange::internal_lookup`] share.
+    fn own_lookup(
+        engine: &Engine,
+        name: &[u8],
+        qtype: RecordType,
+        random: u64,
+        now_ms: u64,
+    ) -> Option<Exchange> {
         let client_name = Name::from_labels(name::labels(name)).ok()?;
-        let mut ex = Exchange {
+        Some(Exchange {
             lookup: true,
             ..Exchange::blank(
                 engine,
-                Client::lookup(client_name.clone(), name.to_vec(), qtype),
+                Client::lookup(client_name, name.to_vec(), qtype),
                 random,
                 now_ms,
             )
-        };
-        ex.send(Ask::Probe(client_name, qtype), 0, INTERNAL, Transport::Udp);
-        Some(ex)
+        })
     }
 
     /// An exchange of `engine` for `client`'s question, nothing sent yet: the fields every
