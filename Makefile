@@ -100,16 +100,16 @@ test-ffi:
 	scripts/ffi-ctest.sh
 
 test-go: ffi
-	cd go-shim && go test $(LINK_FFI) -count=1 ./...
+	cd go-shim && go test -race $(LINK_FFI) -count=1 ./...
 
 # End-to-end (knot, dnsmasq, CoreDNS, dig) and real ACME clients (cert-manager's check code, lego +
 # pebble, certmagic); then docs/CLIENTS.md must be what their query logs give; then deploy/ and the
 # image. Needs root: servers on port 53 and clients in a private mount namespace (unshare -m).
 test-e2e: coredns coredns-static cli examples
-	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) ACMEFORWARD_CHECK=$(CHECK_BIN) ACMEFORWARD_UDP_FORWARDER=$(UDP_FORWARDER) go test -count=1 ./...
-	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 . ./cmd/clientsdoc
+	cd tests && ACMEFORWARD_COREDNS=$(COREDNS) ACMEFORWARD_CHECK=$(CHECK_BIN) ACMEFORWARD_UDP_FORWARDER=$(UDP_FORWARDER) go test -race -count=1 ./...
+	cd tests/conformance && ACMEFORWARD_COREDNS=$(COREDNS) go test -race -count=1 . ./cmd/clientsdoc
 	cd tests/conformance && go run ./cmd/clientsdoc -check
-	cd tests/deploy && ACMEFORWARD_COREDNS=$(COREDNS) go test -count=1 .
+	cd tests/deploy && ACMEFORWARD_COREDNS=$(COREDNS) go test -race -count=1 .
 
 bench: ffi
 	cargo bench -p acmeforward-benches --bench core
@@ -167,7 +167,7 @@ coredns-standard: ffi
 # The standard build answers a forwarded challenge, sees a new token at once (acmeforward runs
 # before cache) and lists acmeforward among its plugins.
 test-standard: coredns-standard
-	cd tests && ACMEFORWARD_COREDNS=$(STANDARD_COREDNS) go test -count=1 -run '^(TestSplitHorizon|TestPluginsList)$$' ./e2e/
+	cd tests && ACMEFORWARD_COREDNS=$(STANDARD_COREDNS) go test -race -count=1 -run '^(TestSplitHorizon|TestPluginsList)$$' ./e2e/
 
 clean:
 	cargo clean

@@ -35,10 +35,12 @@ const pluginName = "acmeforward"
 type AcmeForward struct {
 	Next plugin.Handler
 
-	engine   *Engine     // owned; closed by the OnShutdown registered in setup
-	prefetch *prefetcher // started by OnStartup, stopped by OnShutdown
-	server   string      // metrics label of what is not tied to a query
-	up       *upstreams  // how tries reach the servers; idle sockets closed by OnShutdown
+	engine *Engine // owned; closed by the OnShutdown registered in setup
+	// prefetch is started by OnStartup and stopped by OnShutdown; the ready
+	// plugin's HTTP server may read it (Ready) meanwhile.
+	prefetch atomic.Pointer[prefetcher]
+	server   string     // metrics label of what is not tied to a query
+	up       *upstreams // how tries reach the servers; idle sockets closed by OnShutdown
 	// maxConcurrent bounds the exchanges in flight (inflight); past it the
 	// client gets REFUSED at once.
 	maxConcurrent int64

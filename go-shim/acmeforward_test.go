@@ -534,15 +534,14 @@ func TestBrokenEDNSGetsFormerr(t *testing.T) {
 	// is answered. (Within max_time, 4s: the leader must not give up first.)
 	leader := challengeQuery(challenge)
 	key := keyOf(leader)
-	deadline := time.Now().Add(3 * time.Second)
 	led := make(chan *captureWriter, 1)
 	go func() {
 		_, _, cw, _ := serve(t, a, leader, false)
 		led <- cw
 	}()
-	waitFor(func() bool { return up.udp.Load() == 1 || time.Now().After(deadline) })
+	waitFor(t, "the leader's query at the upstream", func() bool { return up.udp.Load() == 1 })
 	got := serveAll(t, a, broken, func(int) bool { return false }, func() {
-		waitFor(func() bool { return a.flights.waiting(key) == 1+len(broken) || time.Now().After(deadline) })
+		waitFor(t, "every client to join the flight", func() bool { return a.flights.waiting(key) == 1+len(broken) })
 		close(release)
 	})
 	if reply := (<-led).reply(t); reply.Rcode != dns.RcodeSuccess || len(reply.Answer) != 1 {

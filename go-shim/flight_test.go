@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -40,11 +41,25 @@ func serveAll(t *testing.T, a *AcmeForward, qs []*dns.Msg, tcp func(int) bool, s
 	return out
 }
 
-// waitFor spins until cond holds (the goroutines under test get there
-// without any timer involved).
-func waitFor(cond func() bool) {
-	for !cond() {
-		runtime.Gosched()
+// waitDeadline bounds every waitFor: far more than the goroutines under test
+// need, so that a bug fails the test instead of hanging it.
+const waitDeadline = 10 * time.Second
+
+// waitFor waits until cond holds (the goroutines under test get there without
+// any timer involved: it yields, then sleeps briefly), and fails the test if
+// that takes waitDeadline. what says what was awaited.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitDeadline)
+	for i := 0; !cond(); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", waitDeadline, what)
+		}
+		if i < 1000 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
 
@@ -72,7 +87,7 @@ func TestIdenticalQuestionsShareOneExchange(t *testing.T) {
 	got := serveAll(t, a, qs, func(i int) bool { return i%2 == 1 }, func() {
 		// Every client waits on the one flight before the upstream answers
 		// (or, were they not sharing, a second query reached the upstream).
-		waitFor(func() bool { return a.flights.waiting(key) == len(qs) || up.udp.Load()+up.tcp.Load() > 1 })
+		waitFor(t, "every client to join the flight", func() bool { return a.flights.waiting(key) == len(qs) || up.udp.Load()+up.tcp.Load() > 1 })
 		close(release)
 	})
 
@@ -117,7 +132,7 @@ func TestDifferentQuestionsDoNotShare(t *testing.T) {
 	other := challengeQuery("_acme-challenge.other.example.com.")
 	qs := []*dns.Msg{plain, do, cd, other}
 	got := serveAll(t, a, qs, func(int) bool { return false }, func() {
-		waitFor(func() bool { return up.udp.Load() == int32(len(qs)) })
+		waitFor(t, "a query per question at the upstream", func() bool { return up.udp.Load() == int32(len(qs)) })
 		close(release)
 	})
 	for i, cw := range got {
@@ -157,7 +172,7 @@ func TestFollowersShareAFailure(t *testing.T) {
 			rcs[i], _, _, _ = serve(t, a, q, false)
 		}()
 	}
-	waitFor(func() bool { return a.flights.waiting(key) == len(qs) || queries.Load() > 1 })
+	waitFor(t, "every client to join the flight", func() bool { return a.flights.waiting(key) == len(qs) || queries.Load() > 1 })
 	close(release)
 	wg.Wait()
 	for i, rc := range rcs {

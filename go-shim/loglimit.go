@@ -7,21 +7,33 @@ import "sync/atomic"
 // questions does not become a flood of log lines.
 const maxLookupLogLines = 100
 
-// logLimiter allows max lines in each second of the clock (a few more when
-// lines race the turn of a second); the rest are counted (suppressedLogCount)
-// instead of written. Lock-free: one window (the second) and its count, reset
-// by whoever first sees a new second.
+// logLimiter allows max lines in each second of the clock; the rest are
+// counted (suppressedLogCount) instead of written. Lock-free and exact: the
+// second and its count are one word, changed together by compare-and-swap.
 type logLimiter struct {
-	max    int64
-	second atomic.Int64
-	count  atomic.Int64
+	max int64
+	// state is the second (low 32 bits of the Unix time) << 32 | its count.
+	state atomic.Uint64
 }
 
 // allow reports whether a line may be written in the second now (Unix
 // seconds).
 func (l *logLimiter) allow(now int64) bool {
-	if s := l.second.Load(); s != now && l.second.CompareAndSwap(s, now) {
-		l.count.Store(0)
+	if l.max <= 0 {
+		return false
 	}
-	return l.count.Add(1) <= l.max
+	second := uint64(uint32(now)) << 32
+	for {
+		old := l.state.Load()
+		next := second | 1
+		if old&^0xffffffff == second {
+			if int64(old&0xffffffff) >= l.max {
+				return false
+			}
+			next = old + 1
+		}
+		if l.state.CompareAndSwap(old, next) {
+			return true
+		}
+	}
 }

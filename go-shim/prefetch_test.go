@@ -117,13 +117,19 @@ func TestMaxConcurrent(t *testing.T) {
 		defer close(done)
 		_, _, _, _ = serve(t, a, challengeQuery(challenge), false)
 	}()
-	for a.inflight.Load() == 0 {
+	waitFor(t, "the first exchange in flight", func() bool {
 		select {
 		case <-done:
-			t.Fatal("the first exchange ended before the second question")
+			t.Error("the first exchange ended before the second question")
+			return true
 		default:
 		}
+		return a.inflight.Load() > 0
+	})
+	if t.Failed() {
+		return
 	}
+
 	rc, err, cw, _ := serve(t, a, challengeQuery("_acme-challenge.other.example.com."), false)
 	if rc != dns.RcodeRefused || err != nil || cw.count() != 0 {
 		t.Errorf("ServeDNS = %d, %v with %d replies written; want REFUSED, nil, none (CoreDNS writes it)", rc, err, cw.count())

@@ -368,11 +368,12 @@ func parseBlock(c *caddy.Controller) (*AcmeForward, error) {
 // OnStartup starts the prefetch and waits for its first round, at most
 // prefetchWait.
 func (a *AcmeForward) OnStartup() error {
-	a.prefetch = startPrefetch(a.engine, a.server, a.up, func(ctx context.Context, query, buf []byte) ([]byte, string, error) {
+	p := startPrefetch(a.engine, a.server, a.up, func(ctx context.Context, query, buf []byte) ([]byte, string, error) {
 		return a.askChain(ctx, chainClient{}, query, buf)
 	})
+	a.prefetch.Store(p)
 	refused.add(a.engine, a.server)
-	if !a.prefetch.waitReady(prefetchWait) {
+	if !p.waitReady(prefetchWait) {
 		log.Warningf("the first prefetch of the listed and delegated zones' nameservers is not done after %s; starting anyway", prefetchWait)
 	}
 	return nil
@@ -381,7 +382,8 @@ func (a *AcmeForward) OnStartup() error {
 // Ready implements the ready plugin's Readiness: ready once the first
 // prefetch round is done.
 func (a *AcmeForward) Ready() bool {
-	return a.prefetch != nil && a.prefetch.isUp.Load()
+	p := a.prefetch.Load()
+	return p != nil && p.isUp.Load()
 }
 
 // OnShutdown stops the prefetch, then closes the core's engine (configuration,
@@ -389,8 +391,8 @@ func (a *AcmeForward) Ready() bool {
 // on a stopped server pass to the next plugin; exchanges already in flight
 // finish on the engine they co-own (see Engine.Close).
 func (a *AcmeForward) OnShutdown() error {
-	if a.prefetch != nil {
-		a.prefetch.Stop()
+	if p := a.prefetch.Load(); p != nil {
+		p.Stop()
 	}
 	refused.retire(a.engine)
 	a.engine.Close()
