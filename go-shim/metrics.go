@@ -138,7 +138,7 @@ var (
 )
 
 // Decisions, the values of the "decision" label: which rule took the
-// question, in the README's terms.
+// question, numbered as in docs/ARCHITECTURE.md.
 const (
 	decisionChallenge = "challenge" // rule 1
 	decisionDiscovery = "discovery" // rules 2, 3 and 5: the propagation check's SOA, NS, A and AAAA

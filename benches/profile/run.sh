@@ -2,7 +2,7 @@
 # Profiles CoreDNS's forward path under load (loopback only): CoreDNS with acmeforward forwards
 # 100 distinct challenge names to knot (so no two questions in flight are the same and every
 # query is one exchange) while dnsperf drives it and `perf record -g` samples the process.
-# Prints the functions by inclusive share (what benches/RESULTS.md §6 quotes).
+# Prints the functions by inclusive share.
 #
 #   benches/profile/run.sh [SECONDS]      (default 5; needs perf, dnsperf, build/bin/coredns)
 #
