@@ -1,0 +1,7 @@
+//! The state shared by every query: what forwarded and prefetched replies taught ([`learned`]),
+//! the pass filter the shim reads ([`filter`]), and the [`engine`] that holds the configuration,
+//! that state and the refusal counters.
+
+pub(crate) mod engine;
+pub(crate) mod filter;
+pub(crate) mod learned;
