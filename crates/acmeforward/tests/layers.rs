@@ -37,6 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "exchange::rewrite",
             "exchange::hairpin_answer",
             "exchange::machine",
+            "exchange::plan",
             "exchange::share",
         ],
     ),
