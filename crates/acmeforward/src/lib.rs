@@ -68,13 +68,14 @@ mod state;
 mod testutil;
 mod wire;
 
+pub use config::builder::ConfigBuilder;
 pub use config::error::ConfigError;
 pub use config::labels::{DEFAULT_CHALLENGE_LABELS, MAX_CHALLENGE_LABELS};
 pub use config::{
-    Config, ConfigBuilder, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TIME,
-    DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_CONCURRENT,
-    MAX_MAX_LEARNED, MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED, MIN_MAX_TIME,
-    MIN_TIMEOUT, Net, UpstreamMode, Zone,
+    Config, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TIME, DEFAULT_MAX_TTL,
+    DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_CONCURRENT, MAX_MAX_LEARNED,
+    MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED, MIN_MAX_TIME, MIN_TIMEOUT, Net,
+    UpstreamMode, Zone,
 };
 pub use exchange::client::{QueryError, format_error_reply};
 pub use exchange::discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};

@@ -4,7 +4,8 @@
 
 use std::net::SocketAddr;
 
-use crate::config::{ConfigBuilder, UpstreamMode};
+use crate::config::UpstreamMode;
+use crate::config::builder::ConfigBuilder;
 use crate::prefetch::{
     PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
     PrefetchReply,

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use crate::config::{Config, ConfigBuilder};
+use crate::config::Config;
+use crate::config::builder::ConfigBuilder;
 use crate::exchange::machine::{Action, Exchange};
 use crate::exchange::validate::ReplyError;
 use crate::rules::classify::Verdict;

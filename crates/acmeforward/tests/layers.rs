@@ -17,6 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "config::labels",
             "config::hairpin",
             "config",
+            "config::builder",
         ],
     ),
     ("rules", &["rules", "rules::policy", "rules::classify"]),

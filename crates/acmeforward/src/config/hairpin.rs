@@ -300,7 +300,7 @@ impl HairpinTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ConfigBuilder;
+    use crate::config::builder::ConfigBuilder;
     use crate::rules::classify::Verdict;
     use crate::state::engine::Engine;
     use crate::testutil::wire_name;

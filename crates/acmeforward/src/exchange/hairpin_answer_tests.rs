@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::config::ConfigBuilder;
+use crate::config::builder::ConfigBuilder;
 use crate::exchange::fail_reason::FailReason;
 use crate::exchange::machine::{Action, Exchange};
 use crate::exchange::validate::ReplyError;

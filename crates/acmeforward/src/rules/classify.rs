@@ -68,7 +68,8 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConfigBuilder};
+    use crate::config::Config;
+    use crate::config::builder::ConfigBuilder;
 
     fn config(zones: &[&str]) -> Config {
         let mut b = ConfigBuilder::new();

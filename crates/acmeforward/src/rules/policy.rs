@@ -153,7 +153,7 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ConfigBuilder;
+    use crate::config::builder::ConfigBuilder;
     use crate::testutil::wire_name;
 
     fn config(setup: impl FnOnce(&mut ConfigBuilder)) -> Config {

@@ -4,8 +4,9 @@
 
 use hickory_proto::rr::RecordType;
 
+use crate::config::UpstreamMode;
+use crate::config::builder::ConfigBuilder;
 use crate::config::error::ConfigError;
-use crate::config::{ConfigBuilder, UpstreamMode};
 use crate::exchange::fail_reason::FailReason;
 use crate::exchange::machine::Action;
 use crate::rules::classify::Verdict;

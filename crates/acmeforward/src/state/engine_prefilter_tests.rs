@@ -1,7 +1,7 @@
 //! The lock-free prefilter of the learned names and the opportunistic expiry of classify.
 
 use super::*;
-use crate::config::ConfigBuilder;
+use crate::config::builder::ConfigBuilder;
 use crate::state::learned::LEARN_MIN_TTL;
 use crate::testutil::wire_name;
 

@@ -1,7 +1,7 @@
 //! The forwarding rules of the engine, one by one.
 
 use super::*;
-use crate::config::ConfigBuilder;
+use crate::config::builder::ConfigBuilder;
 use crate::testutil::wire_name;
 
 fn engine(setup: impl FnOnce(&mut ConfigBuilder)) -> Engine {

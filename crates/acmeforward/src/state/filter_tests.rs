@@ -1,7 +1,7 @@
 //! The pass filter: whatever the configuration and state, a question it rules out is one the
 //! engine passes; and it does rule out the bulk of a cluster's questions.
 
-use crate::config::ConfigBuilder;
+use crate::config::builder::ConfigBuilder;
 use crate::rules::classify::Verdict;
 use crate::state::engine::Engine;
 use crate::state::filter::PassFilter;

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::config::builder::*;
 use crate::config::error::ConfigError;
-use crate::config::*;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse()
