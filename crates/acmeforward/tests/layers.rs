@@ -23,7 +23,13 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("rules", &["rules", "rules::policy", "rules::classify"]),
     (
         "state",
-        &["state", "state::learned", "state::filter", "state::engine"],
+        &[
+            "state",
+            "state::prefilter",
+            "state::learned",
+            "state::filter",
+            "state::engine",
+        ],
     ),
     (
         "exchange",

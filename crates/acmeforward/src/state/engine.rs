@@ -11,7 +11,8 @@ use crate::rules::policy::{Refusal, RefusalCounts};
 use crate::state::filter::{self, PassFilter};
 #[cfg(any(test, feature = "internals"))]
 use crate::state::learned::Fact;
-use crate::state::learned::{FILTER_WORDS, Facts, Learned, filter_bit, fx_hash, is_check_type};
+use crate::state::learned::{Facts, Learned, is_check_type};
+use crate::state::prefilter::{FILTER_WORDS, filter_bit, fx_hash};
 use crate::wire::name;
 use crate::wire::{CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT};
 

@@ -10,7 +10,7 @@
 //! (replies handed to exchanges, prefetch polls), after which it takes a fresh copy; a shrinking
 //! state leaves the copy conservative.
 
-use crate::state::learned::{FILTER_BITS, FILTER_WORDS, filter_bit, filter_bit_lower, pair_bit};
+use crate::state::prefilter::{FILTER_BITS, FILTER_WORDS, filter_bit, filter_bit_lower, pair_bit};
 use crate::wire::{CLASS_IN, MAX_LABEL_LEN, TYPE_A, TYPE_AAAA};
 
 /// The pass filter. Plain data: copy it freely.
