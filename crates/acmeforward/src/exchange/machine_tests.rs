@@ -1,6 +1,6 @@
 //! The exchange state machine driven with hand-built replies: recursive failover, TC handling,
 //! learning, and validation of discovery records and glue (authoritative mode:
-//! `authoritative_tests.rs`).
+//! `machine_authoritative_tests.rs`).
 
 use hickory_proto::rr::{RData, RecordType};
 
