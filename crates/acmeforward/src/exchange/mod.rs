@@ -1,7 +1,8 @@
 //! One forwarded (or hairpin) query, from the client's bytes to its answer. Bottom to top: the
 //! parts ([`client`], [`query`], [`validate`], [`fail_reason`], [`discovery`], [`probes`]), the
 //! answers for the client ([`rewrite`], [`hairpin_answer`]), the poll-style state machine
-//! ([`machine`]) and the sharing of one answer between identical questions ([`share`]).
+//! ([`machine`], its next steps in `plan.rs`) and the sharing of one answer between identical
+//! questions ([`share`]).
 
 pub(crate) mod client;
 pub(crate) mod discovery;
