@@ -89,6 +89,7 @@ fn is_ident(c: char) -> bool {
 fn paths(prefix: &str, rest: &str, found: &mut Vec<String>) {
     let mut path = prefix.to_string();
     let mut rest = rest;
+    let mut segments = 0;
     loop {
         let segment: String = rest.chars().take_while(|c| is_ident(*c)).collect();
         if segment.is_empty() {
@@ -98,6 +99,7 @@ fn paths(prefix: &str, rest: &str, found: &mut Vec<String>) {
             path.push_str("::");
         }
         path.push_str(&segment);
+        segments += 1;
         rest = rest.get(segment.len()..).unwrap_or("");
         match rest.strip_prefix("::") {
             Some(after) => rest = after,
@@ -122,7 +124,8 @@ fn paths(prefix: &str, rest: &str, found: &mut Vec<String>) {
         }
         return;
     }
-    if !path.is_empty() && !found.contains(&path) {
+    // An empty item (after a trailing comma) names nothing.
+    if segments > 0 && !found.contains(&path) {
         found.push(path);
     }
 }
@@ -257,6 +260,10 @@ fn the_check_finds_an_upward_import() {
         violations(&order, "config", "use crate::{rules::policy, wire};").len(),
         1
     );
+    // The trailing comma of a `use` list names no module.
+    let listed =
+        "use crate::config::{\n    error::ConfigError,\n    labels::ChallengeLabels,\n};\n";
+    assert!(violations(&order, "config::hairpin", listed).is_empty());
     // A folder's own module counts at its place in the order.
     assert_eq!(
         violations(&order, "config::error", "use crate::config::Zone;").len(),
