@@ -1,5 +1,5 @@
 //! The crate's layering, checked: each module imports only modules below it (the same check as
-//! the core's layers_tests.rs). Test code may use anything.
+//! the core's `crates/acmeforward/tests/layers.rs`). Test code may use anything.
 
 use std::path::Path;
 

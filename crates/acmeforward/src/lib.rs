@@ -59,82 +59,42 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(test)]
-mod authoritative_tests;
-mod challenge_labels;
-mod classify;
-mod client;
-#[cfg(test)]
-mod client_tests;
 mod config;
-mod config_error;
-#[cfg(test)]
-mod config_tests;
-mod discovery;
-mod engine;
 mod exchange;
-mod fail_reason;
-mod filter;
-#[cfg(test)]
-mod filter_tests;
-#[cfg(test)]
-mod forgery_tests;
-mod hairpin_answer;
-mod hairpin_table;
-#[cfg(test)]
-mod hairpin_tests;
-#[cfg(test)]
-mod layers_tests;
-mod learned;
-#[cfg(test)]
-mod machine_tests;
-mod name;
-mod policy;
-#[cfg(test)]
-mod policy_tests;
 mod prefetch;
-#[cfg(test)]
-mod prefetch_tests;
-mod probes;
-mod query;
-#[cfg(test)]
-mod query_tests;
-mod rewrite;
-mod share;
-#[cfg(test)]
-mod share_tests;
+mod rules;
+mod state;
 #[cfg(test)]
 mod testutil;
-mod validate;
-#[cfg(test)]
-mod validate_tests;
 mod wire;
 
-pub use challenge_labels::{DEFAULT_CHALLENGE_LABELS, MAX_CHALLENGE_LABELS};
-pub use classify::Verdict;
-pub use client::{QueryError, format_error_reply};
+pub use config::builder::ConfigBuilder;
+pub use config::error::ConfigError;
+pub use config::labels::{DEFAULT_CHALLENGE_LABELS, MAX_CHALLENGE_LABELS};
 pub use config::{
-    Config, ConfigBuilder, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TIME,
-    DEFAULT_MAX_TTL, DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_CONCURRENT,
-    MAX_MAX_LEARNED, MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED, MIN_MAX_TIME,
-    MIN_TIMEOUT, Net, UpstreamMode, Zone,
+    Config, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LEARNED, DEFAULT_MAX_TIME, DEFAULT_MAX_TTL,
+    DEFAULT_PORT, DEFAULT_PROTECTED, DEFAULT_TIMEOUT, MAX_MAX_CONCURRENT, MAX_MAX_LEARNED,
+    MAX_MAX_TIME, MAX_MAX_TTL, MAX_TIMEOUT, MIN_MAX_LEARNED, MIN_MAX_TIME, MIN_TIMEOUT, Net,
+    UpstreamMode, Zone,
 };
-pub use config_error::ConfigError;
-pub use discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
-pub use engine::{Classified, Engine, Rule};
-pub use exchange::{Action, Exchange, FailReason, MAX_SENDS};
-pub use filter::{PassFilter, label_bit};
-#[cfg(feature = "internals")]
-pub use learned::{Fact, Facts, Learned};
-pub use learned::{LEARN_MAX_TTL, LEARN_MIN_TTL};
-pub use name::NameError;
-pub use policy::Refusal;
+pub use exchange::client::{QueryError, format_error_reply};
+pub use exchange::discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
+pub use exchange::fail_reason::FailReason;
+pub use exchange::machine::{Action, Exchange, MAX_SENDS};
+pub use exchange::share::ShareError;
+pub use exchange::validate::{MAX_CNAME_CHAIN, ReplyError};
 pub use prefetch::{
     PREFETCH_MAX_INTERVAL_MS, PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MAX_MS,
     PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction, PrefetchReply,
 };
-pub use share::ShareError;
-pub use validate::{MAX_CNAME_CHAIN, ReplyError};
+pub use rules::classify::Verdict;
+pub use rules::policy::Refusal;
+pub use state::engine::{Classified, Engine, Rule};
+pub use state::filter::{PassFilter, label_bit};
+#[cfg(feature = "internals")]
+pub use state::learned::{Fact, Facts, Learned};
+pub use state::learned::{LEARN_MAX_TTL, LEARN_MIN_TTL};
+pub use wire::name::NameError;
 pub use wire::{
     MAX_TCP_MESSAGE, MAX_UPSTREAM_UDP_REPLY, MIN_UDP_PAYLOAD, Transport, UPSTREAM_UDP_PAYLOAD,
 };

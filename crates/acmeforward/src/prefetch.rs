@@ -28,16 +28,16 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::config::{DEFAULT_PORT, UpstreamMode};
-use crate::discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
-use crate::engine::Engine;
-use crate::exchange::{Action, Exchange};
-use crate::learned::{Fact, PrefetchedZone};
-use crate::name::{self, name_wire};
-use crate::policy::{self, Refusal};
-use crate::probes::{self, InternalView};
-use crate::query::SplitMix64;
-use crate::validate::{ReplyError, Validated};
+use crate::exchange::discovery::{MAX_NS_ADDRS, MAX_NS_HOSTS};
+use crate::exchange::machine::{Action, Exchange};
+use crate::exchange::probes::{self, InternalView};
+use crate::exchange::query::SplitMix64;
+use crate::exchange::validate::{ReplyError, Validated};
+use crate::rules::policy::{self, Refusal};
+use crate::state::engine::Engine;
+use crate::state::learned::{Fact, PrefetchedZone};
 use crate::wire::Transport;
+use crate::wire::name::{self, name_wire};
 
 /// The shortest time between two refreshes of a zone, in milliseconds.
 pub const PREFETCH_MIN_INTERVAL_MS: u64 = 30_000;
@@ -539,3 +539,7 @@ fn soa_above(valid: &Validated, zone: &[u8]) -> Option<Vec<u8>> {
             .then_some(owner)
     })
 }
+
+#[cfg(test)]
+#[path = "prefetch_tests.rs"]
+mod tests;

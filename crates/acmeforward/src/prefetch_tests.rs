@@ -4,15 +4,16 @@
 
 use std::net::SocketAddr;
 
-use crate::classify::Verdict;
-use crate::config::{ConfigBuilder, UpstreamMode};
-use crate::engine::{Engine, Rule};
-use crate::learned::Fact;
-use crate::policy::Refusal;
+use crate::config::UpstreamMode;
+use crate::config::builder::ConfigBuilder;
 use crate::prefetch::{
     PREFETCH_MIN_INTERVAL_MS, PREFETCH_RETRY_MIN_MS, PREFETCH_STALE_MS, Prefetch, PrefetchAction,
     PrefetchReply,
 };
+use crate::rules::classify::Verdict;
+use crate::rules::policy::Refusal;
+use crate::state::engine::{Engine, Rule};
+use crate::state::learned::Fact;
 use crate::testutil::*;
 use crate::wire::Transport;
 

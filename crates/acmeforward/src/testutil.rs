@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use crate::classify::Verdict;
-use crate::config::{Config, ConfigBuilder};
-use crate::engine::Engine;
-use crate::exchange::{Action, Exchange};
-use crate::validate::ReplyError;
+use crate::config::Config;
+use crate::config::builder::ConfigBuilder;
+use crate::exchange::machine::{Action, Exchange};
+use crate::exchange::validate::ReplyError;
+use crate::rules::classify::Verdict;
+use crate::state::engine::Engine;
 use crate::wire::{FLAG_AA, FLAG_QR, FLAG_RA, FLAG_RD, Transport};
 
 pub(crate) use crate::wire::{
