@@ -86,6 +86,9 @@ pub enum PrefetchAction<'a> {
     },
 }
 
+/// The types the internal view is asked, in turn, about a nameserver host the prefetch found.
+const NS_HOST_PROBES: &[RecordType] = probes::probe_types(Fact::NsHost);
+
 /// What a reply handed to [`Prefetch::on_reply`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrefetchReply {
@@ -135,9 +138,10 @@ struct Round {
     public: Vec<Box<[u8]>>,
     /// The hosts the internal view knows: they keep its answer.
     kept: Vec<Box<[u8]>>,
-    /// The hosts still to ask the internal view about, and the one being asked.
+    /// The hosts still to ask the internal view about, and the one being asked with the index
+    /// of the type asked in [`probes::probe_types`].
     probes: VecDeque<Box<[u8]>>,
-    probing: Option<(Box<[u8]>, RecordType)>,
+    probing: Option<(Box<[u8]>, usize)>,
     /// The internal view could not tell about a host: it is not published, and the zone is
     /// tried again soon.
     probe_failed: bool,
@@ -413,12 +417,12 @@ impl Prefetch {
                 }
             }
             Step::Probe => {
-                let Some((host, rtype)) = round.probing.take() else {
+                let Some((host, asked)) = round.probing.take() else {
                     return self.finish(engine, false, now_ms);
                 };
                 match probes::internal_view(valid) {
-                    InternalView::Unknown if rtype == RecordType::A => {
-                        round.probing = Some((host, RecordType::AAAA));
+                    InternalView::Unknown if asked + 1 < NS_HOST_PROBES.len() => {
+                        round.probing = Some((host, asked + 1));
                     }
                     InternalView::Unknown => round.public.push(host),
                     InternalView::Known => {
@@ -436,16 +440,19 @@ impl Prefetch {
         loop {
             let next = match round.probing.take() {
                 Some(asking) => Some(asking),
-                None => round.probes.pop_front().map(|h| (h, RecordType::A)),
+                None => round.probes.pop_front().map(|h| (h, 0)),
             };
-            let Some((host, rtype)) = next else {
+            let Some((host, asked)) = next else {
                 break;
+            };
+            let Some(&rtype) = NS_HOST_PROBES.get(asked) else {
+                continue;
             };
             let random = self.rng.next_u64();
             if let Some(ex) = Exchange::internal_lookup(engine, &host, rtype, random, now_ms) {
                 round.step = Step::Probe;
                 round.exchange = ex;
-                round.probing = Some((host, rtype));
+                round.probing = Some((host, asked));
                 return;
             }
         }

@@ -60,7 +60,7 @@ pub(crate) fn internal_view(valid: Option<&Validated>) -> InternalView {
 /// those that learning would forward. A nameserver host needs both A and AAAA: a view that
 /// answers only one type (`hosts`, `template`) knows the name. A CNAME target is asked its TXT,
 /// the type of the ACME checks.
-pub(crate) fn probe_types(fact: Fact) -> &'static [RecordType] {
+pub(crate) const fn probe_types(fact: Fact) -> &'static [RecordType] {
     match fact {
         Fact::NsHost => &[RecordType::A, RecordType::AAAA],
         Fact::CnameTarget | Fact::Ancestor => &[RecordType::TXT],
