@@ -932,6 +932,87 @@ enum afwd_result afwd_config_builder_set_max_ttl(struct afwd_config_builder *b, 
 enum afwd_result afwd_config_builder_set_discovery(struct afwd_config_builder *b, bool on);
 
 /**
+ * Sets the upstream mode: `AFWD_UPSTREAM_RECURSIVE` (the default) or
+ * `AFWD_UPSTREAM_AUTHORITATIVE`, as in the Corefile's `upstream_mode recursive|authoritative`.
+ *
+ * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT`, or `AFWD_ERR_UPSTREAM_MODE_INVALID` for a value
+ * that is not an `afwd_upstream_mode` (the builder is then unchanged).
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call.
+ */
+enum afwd_result afwd_config_builder_set_upstream_mode(struct afwd_config_builder *b,
+                                                       afwd_upstream_mode mode);
+
+/**
+ * Sets the bound of the engine's learned state (nameserver host names, CNAME targets, zone
+ * nameservers), in entries: 16 ..= 1048576 (default 4096). When full, expired entries go
+ * first, then the ones expiring soonest.
+ *
+ * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE` (the
+ * builder is then unchanged).
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is using during the call.
+ */
+enum afwd_result afwd_config_builder_set_max_learned(struct afwd_config_builder *b,
+                                                     size_t max_learned);
+
+/**
+ * Validates the builder's settings and makes a config from them.
+ *
+ * The builder stays the caller's, unchanged: free it with `afwd_config_builder_free` whether
+ * or not this succeeds. On `AFWD_OK`, `*config_out` is a new config the caller owns and frees
+ * with `afwd_config_free`; on any error it is set to NULL (unless `config_out` itself is NULL).
+ *
+ * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_NO_UPSTREAM`.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder that no other thread is changing during the call.
+ * `config_out` is NULL or points to writable storage for one pointer.
+ */
+enum afwd_result afwd_config_new(const struct afwd_config_builder *b,
+                                 struct afwd_config **config_out);
+
+/**
+ * Frees a config made by `afwd_config_new`. NULL is a no-op.
+ *
+ * Engines made from the config hold their own copy and stay valid.
+ *
+ * # Safety
+ *
+ * `config` is NULL or a config from `afwd_config_new` that was not freed yet. No other call
+ * may be using it (on any thread) and it must not be used afterwards.
+ */
+void afwd_config_free(struct afwd_config *config);
+
+/**
+ * Writes upstream number `index` (0-based, in the order added) in normalised form, `IP:PORT`
+ * or `[IPv6]:PORT`, to `buf`. The text is ASCII and NOT NUL-terminated: `*out_n` is its length.
+ *
+ * Returns `AFWD_OK` (`*out_n` bytes written); `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written,
+ * `*out_n` = the needed length; 64 bytes always suffice); `AFWD_ERR_INDEX_OUT_OF_RANGE` when
+ * `index` is not below the number of upstreams (`*out_n` = 0); `AFWD_ERR_NULL_ARGUMENT` for a
+ * NULL `c` or `out_n`, or a NULL `buf` with a non-zero `buf_len` (NULL with 0 asks for the
+ * length).
+ *
+ * Thread-safe on a shared config.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live config. `buf` is NULL or points to `buf_len` writable bytes. `out_n`
+ * is NULL or points to a writable `size_t`.
+ */
+enum afwd_result afwd_config_upstream(const struct afwd_config *c,
+                                      size_t index,
+                                      uint8_t *buf,
+                                      size_t buf_len,
+                                      size_t *out_n);
+
+/**
  * Adds a delegated zone in presentation format, as in the Corefile's `delegated ZONE...`: a
  * zone that challenge names are CNAMEd into (acme-dns style). Its TXT, CNAME, SOA and NS
  * questions are forwarded (never A or AAAA, but for its nameserver hosts). Adding a zone twice
@@ -1084,87 +1165,6 @@ enum afwd_result afwd_config_builder_add_public_host(struct afwd_config_builder 
 enum afwd_result afwd_config_builder_add_hairpin(struct afwd_config_builder *b,
                                                  const uint8_t *line,
                                                  size_t line_len);
-
-/**
- * Sets the upstream mode: `AFWD_UPSTREAM_RECURSIVE` (the default) or
- * `AFWD_UPSTREAM_AUTHORITATIVE`, as in the Corefile's `upstream_mode recursive|authoritative`.
- *
- * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT`, or `AFWD_ERR_UPSTREAM_MODE_INVALID` for a value
- * that is not an `afwd_upstream_mode` (the builder is then unchanged).
- *
- * # Safety
- *
- * `b` is NULL or a live builder that no other thread is using during the call.
- */
-enum afwd_result afwd_config_builder_set_upstream_mode(struct afwd_config_builder *b,
-                                                       afwd_upstream_mode mode);
-
-/**
- * Sets the bound of the engine's learned state (nameserver host names, CNAME targets, zone
- * nameservers), in entries: 16 ..= 1048576 (default 4096). When full, expired entries go
- * first, then the ones expiring soonest.
- *
- * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_MAX_LEARNED_OUT_OF_RANGE` (the
- * builder is then unchanged).
- *
- * # Safety
- *
- * `b` is NULL or a live builder that no other thread is using during the call.
- */
-enum afwd_result afwd_config_builder_set_max_learned(struct afwd_config_builder *b,
-                                                     size_t max_learned);
-
-/**
- * Validates the builder's settings and makes a config from them.
- *
- * The builder stays the caller's, unchanged: free it with `afwd_config_builder_free` whether
- * or not this succeeds. On `AFWD_OK`, `*config_out` is a new config the caller owns and frees
- * with `afwd_config_free`; on any error it is set to NULL (unless `config_out` itself is NULL).
- *
- * Returns `AFWD_OK`, `AFWD_ERR_NULL_ARGUMENT` or `AFWD_ERR_NO_UPSTREAM`.
- *
- * # Safety
- *
- * `b` is NULL or a live builder that no other thread is changing during the call.
- * `config_out` is NULL or points to writable storage for one pointer.
- */
-enum afwd_result afwd_config_new(const struct afwd_config_builder *b,
-                                 struct afwd_config **config_out);
-
-/**
- * Frees a config made by `afwd_config_new`. NULL is a no-op.
- *
- * Engines made from the config hold their own copy and stay valid.
- *
- * # Safety
- *
- * `config` is NULL or a config from `afwd_config_new` that was not freed yet. No other call
- * may be using it (on any thread) and it must not be used afterwards.
- */
-void afwd_config_free(struct afwd_config *config);
-
-/**
- * Writes upstream number `index` (0-based, in the order added) in normalised form, `IP:PORT`
- * or `[IPv6]:PORT`, to `buf`. The text is ASCII and NOT NUL-terminated: `*out_n` is its length.
- *
- * Returns `AFWD_OK` (`*out_n` bytes written); `AFWD_ERR_BUFFER_TOO_SHORT` (nothing written,
- * `*out_n` = the needed length; 64 bytes always suffice); `AFWD_ERR_INDEX_OUT_OF_RANGE` when
- * `index` is not below the number of upstreams (`*out_n` = 0); `AFWD_ERR_NULL_ARGUMENT` for a
- * NULL `c` or `out_n`, or a NULL `buf` with a non-zero `buf_len` (NULL with 0 asks for the
- * length).
- *
- * Thread-safe on a shared config.
- *
- * # Safety
- *
- * `c` is NULL or a live config. `buf` is NULL or points to `buf_len` writable bytes. `out_n`
- * is NULL or points to a writable `size_t`.
- */
-enum afwd_result afwd_config_upstream(const struct afwd_config *c,
-                                      size_t index,
-                                      uint8_t *buf,
-                                      size_t buf_len,
-                                      size_t *out_n);
 
 /**
  * Makes an engine from a copy of `config`, with nothing learned yet.

@@ -6,8 +6,15 @@ use std::path::Path;
 /// Bottom to top: a module may import only the modules before it.
 const ORDER: &[&str] = &[
     // The panic boundary, the result codes (which say what a panic returns), slices.
-    "boundary", "result", "slice", // The handles, each over the one before it.
-    "config", "rule", "engine", "exchange", "prefetch",
+    "boundary",
+    "result",
+    "slice", // The handles, each over the one before it.
+    "config",
+    "config_names",
+    "rule",
+    "engine",
+    "exchange",
+    "prefetch",
 ];
 
 /// The `crate::` module names that the non-test code of `source` refers to (comments skipped).

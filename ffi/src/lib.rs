@@ -37,6 +37,7 @@ mod result;
 
 mod boundary;
 mod config;
+mod config_names;
 mod engine;
 mod exchange;
 mod prefetch;
@@ -73,16 +74,18 @@ mod share_tests;
 mod testutil;
 
 pub use config::{
-    UpstreamModeCode, afwd_config, afwd_config_builder, afwd_config_builder_add_allow_ns,
-    afwd_config_builder_add_delegated, afwd_config_builder_add_hairpin,
-    afwd_config_builder_add_label, afwd_config_builder_add_protected,
-    afwd_config_builder_add_public_host, afwd_config_builder_add_upstream,
+    UpstreamModeCode, afwd_config, afwd_config_builder, afwd_config_builder_add_upstream,
     afwd_config_builder_add_upstream_tls, afwd_config_builder_add_zone, afwd_config_builder_free,
     afwd_config_builder_new, afwd_config_builder_set_discovery,
     afwd_config_builder_set_max_concurrent, afwd_config_builder_set_max_learned,
     afwd_config_builder_set_max_time_ms, afwd_config_builder_set_max_ttl,
     afwd_config_builder_set_timeout_ms, afwd_config_builder_set_upstream_mode, afwd_config_free,
     afwd_config_new, afwd_config_upstream, afwd_upstream_mode,
+};
+pub use config_names::{
+    afwd_config_builder_add_allow_ns, afwd_config_builder_add_delegated,
+    afwd_config_builder_add_hairpin, afwd_config_builder_add_label,
+    afwd_config_builder_add_protected, afwd_config_builder_add_public_host,
 };
 pub use engine::{
     AFWD_EDNS_UDP_PAYLOAD, AFWD_HAIRPIN_MAX_ADDRS, AFWD_NO_PASS_FILTER, AFWD_REFUSAL_COUNT,
