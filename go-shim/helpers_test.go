@@ -384,6 +384,17 @@ func passed(t *testing.T, a *AcmeForward, next *atomic.Int32, q *dns.Msg) {
 	}
 }
 
+// passedWith is passed for an internal view that may write its own answer:
+// the question reaches the next plugin, and acmeforward writes nothing else.
+func passedWith(t *testing.T, a *AcmeForward, next *atomic.Int32, q *dns.Msg) {
+	t.Helper()
+	before := next.Load()
+	if _, err, cw, _ := serve(t, a, q, false); err != nil || next.Load() != before+1 || cw.count() > 1 {
+		t.Errorf("%s %s: %v (next called %d times, %d replies); want passed to the next plugin",
+			q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype], err, next.Load()-before, cw.count())
+	}
+}
+
 // listenOn53 binds UDP and TCP on a random 127.x.y.z:53 (never 127.0.0.0/24,
 // where resolvers such as systemd-resolved's 127.0.0.53 live). The core asks
 // nameservers on port 53 only, so the authoritative test server cannot use an

@@ -215,14 +215,3 @@ func TestPrefetchKeepsHostsTheInternalViewKnows(t *testing.T) {
 		}
 	}
 }
-
-// passedWith is passed for an internal view that may write its own answer:
-// the question reaches the next plugin, and acmeforward writes nothing else.
-func passedWith(t *testing.T, a *AcmeForward, next *atomic.Int32, q *dns.Msg) {
-	t.Helper()
-	before := next.Load()
-	if _, err, cw, _ := serve(t, a, q, false); err != nil || next.Load() != before+1 || cw.count() > 1 {
-		t.Errorf("%s %s: %v (next called %d times, %d replies); want passed to the next plugin",
-			q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype], err, next.Load()-before, cw.count())
-	}
-}

@@ -126,9 +126,7 @@ func prefetchRun(t *testing.T, w *world.World, resolver *world.Server, upstream 
 	for _, typ := range pfTypes(a) {
 		internal[typ] = rrView(ask(t, digUDP, w.Dnsmasq, a.host, typ))
 	}
-	addr, metrics := world.Addr(t), world.Addr(t)
-	block := "    prometheus " + metrics.String() + "\n" + acme.String()
-	s := w.CoreDNST(t, world.CoreDNS{Name: "coredns-poison-prefetch", Binary: world.CoreDNSBinary(t), Corefile: world.ClusterCorefile(addr, w.Dnsmasq.Addr, block), Addr: addr})
+	s, metrics := startCoreDNSMetrics(t, w, "coredns-poison-prefetch", acme)
 
 	// What the host's questions get through CoreDNS, against dnsmasq's.
 	diffs := func() []string {
@@ -238,9 +236,8 @@ func templateRun(t *testing.T, w *world.World) string {
 	acme := world.Acme{Zones: []string{pfApex}, To: []netip.AddrPort{w.Knot.Addr}, Timeout: "1s", MaxTTL: 30}
 	tmpl := fmt.Sprintf("    template IN A %s {\n        match ^%s\\.$\n        answer \"{{ .Name }} 60 IN A %s\"\n    }\n",
 		pfApex, strings.ReplaceAll(pfTemplateHost, ".", "\\."), pfTemplateAddr)
-	addr, metrics := world.Addr(t), world.Addr(t)
-	block := "    prometheus " + metrics.String() + "\n" + acme.String() + tmpl
-	s := w.CoreDNST(t, world.CoreDNS{Name: "coredns-poison-template", Binary: world.CoreDNSBinary(t), Corefile: world.ClusterCorefile(addr, w.Dnsmasq.Addr, block), Addr: addr})
+	metrics := world.Addr(t)
+	s := startCoreDNS(t, w, "coredns-poison-template", "    prometheus "+metrics.String()+"\n"+acme.String()+tmpl)
 	internalA := func() string {
 		r := ask(t, digUDP, s, pfTemplateHost, "A")
 		if got := r.Records("A"); len(got) != 1 || got[0].Data != pfTemplateAddr {

@@ -32,6 +32,16 @@ fn internal_view(
     now: u64,
     known: &[&str],
 ) -> Vec<(String, u16, PrefetchReply)> {
+    internal_view_by(p, e, now, |name, _| known.contains(&name))
+}
+
+/// [`internal_view`] with an internal view that knows `knows(name, type)`.
+fn internal_view_by(
+    p: &mut Prefetch,
+    e: &Engine,
+    now: u64,
+    knows: impl Fn(&str, u16) -> bool,
+) -> Vec<(String, u16, PrefetchReply)> {
     let mut asked = Vec::new();
     for _ in 0..100 {
         let PrefetchAction::Internal { query, deadline_ms } = p.poll(e, now) else {
@@ -40,7 +50,7 @@ fn internal_view(
         assert_eq!(deadline_ms, now + TIMEOUT_MS);
         let query = query.to_vec();
         let (name, qtype) = question_of(&query);
-        let rcode = if known.contains(&name.as_str()) { 0 } else { 3 };
+        let rcode = if knows(&name, qtype) { 0 } else { 3 };
         let outcome = p
             .on_reply(e, &answer_to(&query, rcode, vec![], vec![]), now)
             .unwrap_or_else(|err| panic!("internal reply rejected: {err}"));
@@ -66,24 +76,6 @@ fn pending(p: &mut Prefetch, e: &Engine, now: u64) -> (SocketAddr, String, u16, 
         }
         other => panic!("expected a send, got {other:?}"),
     }
-}
-
-/// The question name (lower case, dotted) and type of a query.
-fn question_of(query: &[u8]) -> (String, u16) {
-    let mut labels = Vec::new();
-    let mut i = 12;
-    while let Some(&len) = query.get(i) {
-        if len == 0 {
-            break;
-        }
-        let l = query.get(i + 1..i + 1 + usize::from(len)).unwrap_or(&[]);
-        labels.push(String::from_utf8_lossy(l).to_ascii_lowercase());
-        i += 1 + usize::from(len);
-    }
-    let qtype = query
-        .get(i + 1..i + 3)
-        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
-    (labels.join("."), qtype)
 }
 
 /// A resolver's reply (QR|RD|RA plus `rcode`) to `query`.
@@ -521,15 +513,10 @@ fn a_host_known_inside_for_aaaa_only_keeps_its_internal_answer() {
     let (_, _, _, _, q) = pending(&mut p, &e, 0);
     let an = vec![ns("example.com", "v6.example.com", 3600)];
     reply_ok(&mut p, &e, &answer_to(&q, 0, an, vec![]), 0);
-    let mut asked = Vec::new();
-    while let PrefetchAction::Internal { query, .. } = p.poll(&e, 0) {
-        let query = query.to_vec();
-        let (_, qtype) = question_of(&query);
-        asked.push(qtype);
-        let rcode = if qtype == TYPE_AAAA { 0 } else { 3 };
-        let got = p.on_reply(&e, &answer_to(&query, rcode, vec![], vec![]), 0);
-        assert!(got.is_ok(), "{got:?}");
-    }
+    let asked: Vec<u16> = internal_view_by(&mut p, &e, 0, |_, qtype| qtype == TYPE_AAAA)
+        .into_iter()
+        .map(|(_, qtype, _)| qtype)
+        .collect();
     assert_eq!(asked, [TYPE_A, TYPE_AAAA]);
     assert_eq!(classify(&e, "v6.example.com", TYPE_AAAA, 1), Verdict::Pass);
     assert_eq!(e.refused(Refusal::InternalName), 1);

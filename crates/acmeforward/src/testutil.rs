@@ -207,6 +207,24 @@ pub(crate) fn finish(
     }
 }
 
+/// The question name (lower case, dotted) and type of a query.
+pub(crate) fn question_of(query: &[u8]) -> (String, u16) {
+    let mut labels = Vec::new();
+    let mut i = 12;
+    while let Some(&len) = query.get(i) {
+        if len == 0 {
+            break;
+        }
+        let l = query.get(i + 1..i + 1 + usize::from(len)).unwrap_or(&[]);
+        labels.push(String::from_utf8_lossy(l).to_ascii_lowercase());
+        i += 1 + usize::from(len);
+    }
+    let qtype = query
+        .get(i + 1..i + 3)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    (labels.join("."), qtype)
+}
+
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }

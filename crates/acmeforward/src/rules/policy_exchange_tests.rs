@@ -451,11 +451,7 @@ fn internal_type(ex: &crate::exchange::machine::Exchange) -> u16 {
             ex.poll()
         );
     };
-    let mut i = 12;
-    while let Some(&len) = q.get(i).filter(|&&l| l != 0) {
-        i += 1 + usize::from(len);
-    }
-    be16(q, i + 1)
+    question_of(q).1
 }
 
 /// Forwards `NS evil.example.com`, answered with `NS <host>`, while the internal view answers
